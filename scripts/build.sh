@@ -6,4 +6,5 @@ BUILD_DIR="${BUILD_DIR:-build}"
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
 fi
+if [ $# -gt 0 ]; then set -- --target "$@"; fi
 cmake --build "$BUILD_DIR" -j"$(nproc)" "$@"

@@ -1,0 +1,53 @@
+// Plain HTTP/1.1 message types shared by the server and the client.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace corral::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Case-insensitive header lookup; the first match wins.
+std::optional<std::string_view> findHeader(const Headers& headers, std::string_view name);
+
+struct Request {
+  std::string method = "GET";
+  std::string target = "/";  // as sent: path plus optional ?query
+  std::string path;          // percent-decoded path
+  std::string query;         // raw query string without '?'
+  Headers headers;
+  std::string body;
+  std::string remoteAddress;
+
+  std::optional<std::string_view> header(std::string_view name) const {
+    return findHeader(headers, name);
+  }
+  // First value of a query parameter (percent-decoded), if present.
+  std::optional<std::string> queryParam(std::string_view name) const;
+  // Every value of a repeatable query parameter, in order.
+  std::vector<std::string> queryParams(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+
+  std::optional<std::string_view> header(std::string_view name) const {
+    return findHeader(headers, name);
+  }
+  static Response text(int status, std::string body, std::string contentType = "text/plain");
+  static Response json(int status, std::string body);
+};
+
+std::string_view reasonPhrase(int status);
+std::string percentDecode(std::string_view in);
+std::string percentEncode(std::string_view in);
+// Splits "a/b?x=1" into path and query.
+void splitTarget(std::string_view target, std::string* path, std::string* query);
+
+}  // namespace corral::http

@@ -1,0 +1,450 @@
+#include "base/http_server.h"
+
+#include <llhttp.h>
+
+#include <unordered_map>
+
+#include "base/log.h"
+
+namespace corral::http {
+
+struct ServerConnections {
+  std::unordered_map<Connection*, std::shared_ptr<Connection>> all;
+};
+
+namespace {
+struct WriteReq {
+  uv_write_t req;
+  std::string data;
+  std::weak_ptr<Connection> conn;
+};
+}  // namespace
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server* server, Loop& loop) : server_(server), idle_(loop) {
+    tcp_ = new uv_tcp_t;
+    uv_tcp_init(loop.raw(), tcp_);
+    tcp_->data = this;
+    llhttp_settings_init(&settings_);
+    settings_.on_message_begin = [](llhttp_t* p) { return self(p)->onMessageBegin(); };
+    settings_.on_url = [](llhttp_t* p, const char* at, size_t n) {
+      return self(p)->onUrl(at, n);
+    };
+    settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
+      return self(p)->onHeaderField(at, n);
+    };
+    settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
+      return self(p)->onHeaderValue(at, n);
+    };
+    settings_.on_headers_complete = [](llhttp_t* p) { return self(p)->onHeadersComplete(); };
+    settings_.on_body = [](llhttp_t* p, const char* at, size_t n) {
+      return self(p)->onBody(at, n);
+    };
+    settings_.on_message_complete = [](llhttp_t* p) { return self(p)->onMessageComplete(); };
+    llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+    parser_.data = this;
+  }
+
+  ~Connection() { closeAndDelete(tcp_); }
+
+  uv_tcp_t* tcp() { return tcp_; }
+
+  void start() {
+    sockaddr_storage ss{};
+    int len = sizeof(ss);
+    if (uv_tcp_getpeername(tcp_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      char ip[64] = {0};
+      if (ss.ss_family == AF_INET) {
+        uv_ip4_name(reinterpret_cast<sockaddr_in*>(&ss), ip, sizeof(ip));
+      } else {
+        uv_ip6_name(reinterpret_cast<sockaddr_in6*>(&ss), ip, sizeof(ip));
+      }
+      remote_ = ip;
+    }
+    uv_tcp_nodelay(tcp_, 1);
+    armIdle();
+    uv_read_start(
+        reinterpret_cast<uv_stream_t*>(tcp_),
+        [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
+          buf->base = new char[suggested];
+          buf->len = suggested;
+        },
+        [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+          auto* c = static_cast<Connection*>(s->data);
+          auto keep = c->shared_from_this();
+          if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
+          delete[] buf->base;
+          if (n < 0) c->close();
+        });
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    idle_.stop();
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_));
+    if (auto ex = active_.lock()) {
+      if (!ex->done_ && ex->onClose_) {
+        auto cb = std::move(ex->onClose_);
+        cb();
+      }
+    }
+    // The server drops its reference; the handle is closed in our destructor.
+    auto keep = shared_from_this();
+    server_->forget(this);
+  }
+
+  bool closed() const { return closed_; }
+  size_t buffered() const { return writeQueueBytes_; }
+  size_t streamLimit() const { return server_->options_.maxStreamBufferBytes; }
+
+  void send(std::string data) {
+    if (closed_) return;
+    auto* w = new WriteReq;
+    w->data = std::move(data);
+    w->conn = weak_from_this();
+    writeQueueBytes_ += w->data.size();
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1,
+                      [](uv_write_t* req, int status) {
+                        auto* w = reinterpret_cast<WriteReq*>(req);
+                        if (auto c = w->conn.lock()) {
+                          c->writeQueueBytes_ -= w->data.size();
+                          if (status < 0) {
+                            c->close();
+                          } else if (c->closeAfterWrite_ && c->writeQueueBytes_ == 0) {
+                            c->close();
+                          }
+                        }
+                        delete w;
+                      });
+    if (rc != 0) {
+      writeQueueBytes_ -= w->data.size();
+      delete w;
+      close();
+    }
+  }
+
+  // The exchange finished: continue with pipelined requests or close.
+  void exchangeDone(bool keepAlive) {
+    busy_ = false;
+    active_.reset();
+    if (!keepAlive) {
+      closeAfterWrite_ = true;
+      if (writeQueueBytes_ == 0) close();
+      return;
+    }
+    armIdle();
+    process();
+  }
+
+ private:
+  static Connection* self(llhttp_t* p) { return static_cast<Connection*>(p->data); }
+
+  void armIdle() {
+    auto weak = weak_from_this();
+    idle_.start(server_->options_.idleTimeoutMs, 0, [weak] {
+      if (auto c = weak.lock()) {
+        if (!c->busy_) c->close();
+      }
+    });
+  }
+
+  void onData(const char* data, size_t n) {
+    if (closed_ || closeAfterWrite_) return;
+    inbuf_.append(data, n);
+    if (!busy_) armIdle();
+    process();
+  }
+
+  void process() {
+    while (!busy_ && !closed_ && !closeAfterWrite_ && !inbuf_.empty()) {
+      llhttp_errno_t err = llhttp_execute(&parser_, inbuf_.data(), inbuf_.size());
+      if (err == HPE_OK) {
+        inbuf_.clear();
+        return;
+      }
+      if (err == HPE_PAUSED) {
+        const char* pos = llhttp_get_error_pos(&parser_);
+        inbuf_.erase(0, static_cast<size_t>(pos - inbuf_.data()));
+        llhttp_resume(&parser_);
+        dispatch();
+        continue;
+      }
+      int status = rejectStatus_ ? rejectStatus_ : 400;
+      std::string reason = rejectReason_.empty() ? llhttp_get_error_reason(&parser_) : rejectReason_;
+      log::debug("http: rejecting request from {}: {}", remote_, reason);
+      Response r = Response::json(status, "{\"message\":\"" + std::string(reasonPhrase(status)) +
+                                              ": " + jsonEscape(reason) + "\"}");
+      send(formatResponseHead(r, static_cast<long long>(r.body.size()), false) + r.body);
+      closeAfterWrite_ = true;
+      inbuf_.clear();
+      return;
+    }
+  }
+
+  static std::string jsonEscape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      if (static_cast<unsigned char>(c) < 0x20) continue;
+      out.push_back(c);
+    }
+    return out;
+  }
+
+  void dispatch() {
+    busy_ = true;
+    idle_.stop();
+    bool keepAlive = llhttp_should_keep_alive(&parser_) != 0;
+    auto ex = std::make_shared<Exchange>(weak_from_this(), keepAlive, current_.method == "HEAD");
+    active_ = ex;
+    Request req = std::move(current_);
+    current_ = Request();
+    req.remoteAddress = remote_;
+    splitTarget(req.target, &req.path, &req.query);
+    server_->handler_(req, ex);
+  }
+
+  int onMessageBegin() {
+    current_ = Request();
+    current_.target.clear();
+    headerBytes_ = 0;
+    lastWasValue_ = true;
+    return 0;
+  }
+  int onUrl(const char* at, size_t n) {
+    current_.target.append(at, n);
+    return checkHeaderBytes(n);
+  }
+  int onHeaderField(const char* at, size_t n) {
+    if (lastWasValue_) current_.headers.emplace_back();
+    current_.headers.back().first.append(at, n);
+    lastWasValue_ = false;
+    return checkHeaderBytes(n);
+  }
+  int onHeaderValue(const char* at, size_t n) {
+    if (current_.headers.empty()) current_.headers.emplace_back();
+    current_.headers.back().second.append(at, n);
+    lastWasValue_ = true;
+    return checkHeaderBytes(n);
+  }
+  int checkHeaderBytes(size_t n) {
+    headerBytes_ += n;
+    if (headerBytes_ > server_->options_.maxHeaderBytes) {
+      rejectStatus_ = 431;
+      rejectReason_ = "request headers larger than " +
+                      std::to_string(server_->options_.maxHeaderBytes) + " bytes";
+      return -1;
+    }
+    return 0;
+  }
+  int onHeadersComplete() {
+    current_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+    if (parser_.content_length > server_->options_.maxBodyBytes &&
+        parser_.content_length != ULLONG_MAX) {
+      return tooLarge();
+    }
+    return 0;
+  }
+  int onBody(const char* at, size_t n) {
+    if (current_.body.size() + n > server_->options_.maxBodyBytes) return tooLarge();
+    current_.body.append(at, n);
+    return 0;
+  }
+  int tooLarge() {
+    rejectStatus_ = 413;
+    rejectReason_ =
+        "request body larger than " + std::to_string(server_->options_.maxBodyBytes) + " bytes";
+    return -1;
+  }
+  int onMessageComplete() { return HPE_PAUSED; }
+
+  Server* server_;
+  uv_tcp_t* tcp_;
+  Timer idle_;
+  llhttp_t parser_;
+  llhttp_settings_t settings_;
+  Request current_;
+  std::string inbuf_;
+  std::string remote_;
+  size_t headerBytes_ = 0;
+  bool lastWasValue_ = true;
+  bool busy_ = false;
+  bool closed_ = false;
+  bool closeAfterWrite_ = false;
+  int rejectStatus_ = 0;
+  std::string rejectReason_;
+  size_t writeQueueBytes_ = 0;
+  std::weak_ptr<Exchange> active_;
+};
+
+std::string formatResponseHead(const Response& r, long long contentLength, bool keepAlive) {
+  std::string out = "HTTP/1.1 " + std::to_string(r.status) + " ";
+  out += reasonPhrase(r.status);
+  out += "\r\n";
+  for (const auto& [k, v] : r.headers) {
+    out += k;
+    out += ": ";
+    out += v;
+    out += "\r\n";
+  }
+  if (contentLength >= 0) {
+    out += "Content-Length: " + std::to_string(contentLength) + "\r\n";
+  } else {
+    out += "Transfer-Encoding: chunked\r\n";
+  }
+  out += keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n";
+  out += "\r\n";
+  return out;
+}
+
+Exchange::Exchange(std::weak_ptr<Connection> conn, bool keepAlive, bool head)
+    : conn_(std::move(conn)), keepAlive_(keepAlive), head_(head) {}
+
+Exchange::~Exchange() {
+  // A handler that dropped the exchange without answering must not wedge the connection.
+  if (!done_) {
+    if (auto c = conn_.lock()) {
+      if (!c->closed()) {
+        done_ = true;
+        if (streaming_) {
+          c->send("0\r\n\r\n");
+          c->exchangeDone(keepAlive_);
+        } else {
+          Response r = Response::json(500, "{\"message\":\"no response produced\"}");
+          c->send(formatResponseHead(r, static_cast<long long>(r.body.size()), false) + r.body);
+          c->exchangeDone(false);
+        }
+      }
+    }
+  }
+}
+
+void Exchange::respond(Response response) {
+  if (done_ || streaming_) return;
+  done_ = true;
+  auto c = conn_.lock();
+  if (!c || c->closed()) return;
+  std::string out =
+      formatResponseHead(response, static_cast<long long>(response.body.size()), keepAlive_);
+  if (!head_) out += response.body;
+  c->send(std::move(out));
+  c->exchangeDone(keepAlive_);
+}
+
+bool Exchange::startStream(int status, Headers headers) {
+  if (done_ || streaming_) return false;
+  auto c = conn_.lock();
+  if (!c || c->closed()) return false;
+  streaming_ = true;
+  Response r;
+  r.status = status;
+  r.headers = std::move(headers);
+  c->send(formatResponseHead(r, -1, keepAlive_));
+  return true;
+}
+
+bool Exchange::write(std::string_view data) {
+  if (done_ || !streaming_) return false;
+  auto c = conn_.lock();
+  if (!c || c->closed()) return false;
+  if (data.empty()) return true;
+  if (c->buffered() > c->streamLimit()) {
+    log::warn("http: cutting off slow stream consumer with {} bytes unread", c->buffered());
+    c->close();
+    return false;
+  }
+  char size[32];
+  int n = snprintf(size, sizeof(size), "%zx\r\n", data.size());
+  std::string chunk(size, static_cast<size_t>(n));
+  chunk.append(data);
+  chunk.append("\r\n");
+  c->send(std::move(chunk));
+  return true;
+}
+
+void Exchange::end() {
+  if (done_ || !streaming_) return;
+  done_ = true;
+  auto c = conn_.lock();
+  if (!c || c->closed()) return;
+  c->send("0\r\n\r\n");
+  c->exchangeDone(keepAlive_);
+}
+
+bool Exchange::closed() const {
+  auto c = conn_.lock();
+  return !c || c->closed();
+}
+
+size_t Exchange::bufferedBytes() const {
+  auto c = conn_.lock();
+  return c ? c->buffered() : 0;
+}
+
+void Exchange::onClose(std::function<void()> cb) { onClose_ = std::move(cb); }
+
+Server::Server(Loop& loop, Handler handler, ServerOptions options)
+    : loop_(loop),
+      handler_(std::move(handler)),
+      options_(options),
+      conns_(std::make_shared<ServerConnections>()) {}
+
+Server::~Server() { close(); }
+
+Result<int> Server::listen(const std::string& host, int port) {
+  sockaddr_storage addr{};
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
+    return makeError("cannot listen on '" + host + "': not an IP address");
+  }
+  listener_ = new uv_tcp_t;
+  uv_tcp_init(loop_.raw(), listener_);
+  listener_->data = this;
+  int rc = uv_tcp_bind(listener_, reinterpret_cast<sockaddr*>(&addr), 0);
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 511, [](uv_stream_t* s, int status) {
+      static_cast<Server*>(s->data)->onConnection(status);
+    });
+  }
+  if (rc != 0) {
+    closeAndDelete(listener_);
+    listener_ = nullptr;
+    return makeError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                     uv_strerror(rc));
+  }
+  sockaddr_storage bound{};
+  int len = sizeof(bound);
+  uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+  return static_cast<int>(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
+}
+
+void Server::onConnection(int status) {
+  if (status < 0) return;
+  auto conn = std::make_shared<Connection>(this, loop_);
+  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_),
+                reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0) {
+    return;
+  }
+  conns_->all[conn.get()] = conn;
+  conn->start();
+}
+
+void Server::forget(Connection* conn) { conns_->all.erase(conn); }
+
+void Server::close() {
+  if (listener_) {
+    closeAndDelete(listener_);
+    listener_ = nullptr;
+  }
+  std::vector<std::shared_ptr<Connection>> all;
+  for (auto& [k, v] : conns_->all) all.push_back(v);
+  for (auto& c : all) c->close();
+  conns_->all.clear();
+}
+
+size_t Server::connectionCount() const { return conns_->all.size(); }
+
+}  // namespace corral::http

@@ -1,0 +1,83 @@
+#include "base/sse.h"
+
+namespace corral::sse {
+
+Parser::Parser(std::function<void(const Event&)> onEvent, std::function<void()> onComment,
+               size_t maxEventBytes)
+    : onEvent_(std::move(onEvent)), onComment_(std::move(onComment)), maxEventBytes_(maxEventBytes) {}
+
+bool Parser::feed(std::string_view bytes) {
+  for (char c : bytes) {
+    if (skipLf_) {
+      skipLf_ = false;
+      if (c == '\n') continue;
+    }
+    if (c == '\r' || c == '\n') {
+      skipLf_ = c == '\r';
+      line(buf_);
+      buf_.clear();
+      continue;
+    }
+    buf_.push_back(c);
+    if (buf_.size() + data_.size() > maxEventBytes_) return false;
+  }
+  return true;
+}
+
+void Parser::line(std::string_view l) {
+  if (l.empty()) {
+    if (hasData_) {
+      Event e{lastId_, type_.empty() ? "message" : type_, data_};
+      onEvent_(e);
+    }
+    type_.clear();
+    data_.clear();
+    hasData_ = false;
+    return;
+  }
+  if (l.front() == ':') {
+    if (onComment_) onComment_();
+    return;
+  }
+  auto colon = l.find(':');
+  std::string_view field = l.substr(0, colon);
+  std::string_view value = colon == std::string_view::npos ? std::string_view() : l.substr(colon + 1);
+  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (field == "data") {
+    if (hasData_) data_.push_back('\n');
+    data_.append(value);
+    hasData_ = true;
+  } else if (field == "event") {
+    type_ = std::string(value);
+  } else if (field == "id") {
+    if (value.find('\0') == std::string_view::npos) lastId_ = std::string(value);
+  }
+}
+
+std::string format(std::string_view id, std::string_view type, std::string_view data) {
+  std::string out;
+  out.reserve(data.size() + type.size() + 32);
+  if (!id.empty()) {
+    out += "id: ";
+    out += id;
+    out += '\n';
+  }
+  if (!type.empty()) {
+    out += "event: ";
+    out += type;
+    out += '\n';
+  }
+  size_t start = 0;
+  while (true) {
+    auto nl = data.find('\n', start);
+    out += "data: ";
+    out += data.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
+    out += '\n';
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  out += '\n';
+  return out;
+}
+
+}  // namespace corral::sse

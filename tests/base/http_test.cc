@@ -1,0 +1,230 @@
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "base/http_client.h"
+#include "base/http_server.h"
+#include "base/sse.h"
+
+namespace corral::http {
+namespace {
+
+// Blocking raw client used from a helper thread so that malformed bytes can be sent.
+std::string rawExchange(int port, const std::string& bytes, int expectedResponses = 1) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return "connect failed";
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  (void)!write(fd, bytes.data(), bytes.size());
+  std::string out;
+  char buf[4096];
+  while (true) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    size_t count = 0, pos = 0;
+    while ((pos = out.find("HTTP/1.1 ", pos)) != std::string::npos) ++count, ++pos;
+    if (static_cast<int>(count) >= expectedResponses && out.find("\r\n\r\n") != std::string::npos &&
+        expectedResponses > 1 && out.rfind("\r\n\r\n") + 4 <= out.size() &&
+        out.substr(out.size() - 4) != "\r\n\r\n") {
+      // bodies present; keep reading until close or timeout
+    }
+  }
+  close(fd);
+  return out;
+}
+
+class HttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>(
+        loop_,
+        [this](Request& req, std::shared_ptr<Exchange> ex) {
+          ++requests_;
+          if (req.path == "/stream") {
+            ex->startStream(200, {{"Content-Type", "text/event-stream"}});
+            ex->write(sse::format("1", "hello", "{\"a\":1}"));
+            ex->write(sse::format("2", "bye", "x\ny"));
+            ex->end();
+            return;
+          }
+          Response r = Response::text(200, req.method + " " + req.path + " q=" +
+                                               req.queryParam("x").value_or("-") +
+                                               " body=" + req.body);
+          ex->respond(std::move(r));
+        },
+        ServerOptions{.maxHeaderBytes = 4096, .maxBodyBytes = 1024, .idleTimeoutMs = 5000});
+    auto port = server_->listen("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.error().message;
+    port_ = *port;
+  }
+  void TearDown() override { server_.reset(); }
+
+  // Runs a raw exchange on a thread while the loop serves.
+  std::string raw(const std::string& bytes) {
+    std::string out;
+    bool done = false;
+    std::thread t([&] {
+      out = rawExchange(port_, bytes);
+      loop_.post([&] { done = true; });
+    });
+    EXPECT_TRUE(loop_.runUntil([&] { return done; }, 10000));
+    t.join();
+    return out;
+  }
+
+  Loop loop_;
+  std::unique_ptr<Server> server_;
+  int port_ = 0;
+  int requests_ = 0;
+};
+
+TEST_F(HttpTest, FetchGetsAResponse) {
+  std::optional<Result<Response>> got;
+  Request req;
+  req.method = "POST";
+  req.target = "/v2/apps?x=a%20b";
+  req.body = "hello";
+  fetch(loop_, "127.0.0.1", port_, req, [&](Result<Response> r) { got = std::move(r); });
+  ASSERT_TRUE(loop_.runUntil([&] { return got.has_value(); }, 5000));
+  ASSERT_TRUE(got->ok()) << got->error().message;
+  EXPECT_EQ((*got)->status, 200);
+  EXPECT_EQ((*got)->body, "POST /v2/apps q=a b body=hello");
+}
+
+TEST_F(HttpTest, FetchToClosedPortIsAnError) {
+  server_->close();
+  std::optional<Result<Response>> got;
+  fetch(loop_, "127.0.0.1", port_, Request{}, [&](Result<Response> r) { got = std::move(r); });
+  ASSERT_TRUE(loop_.runUntil([&] { return got.has_value(); }, 5000));
+  EXPECT_FALSE(got->ok());
+  EXPECT_NE(got->error().message.find("cannot connect"), std::string::npos);
+}
+
+TEST_F(HttpTest, PipelinedRequestsAreAnsweredInOrder) {
+  std::string out = raw(
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+      "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+      "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto a = out.find("GET /a");
+  auto b = out.find("POST /b q=- body=abc");
+  auto c = out.find("GET /c");
+  ASSERT_NE(a, std::string::npos) << out;
+  ASSERT_NE(b, std::string::npos) << out;
+  ASSERT_NE(c, std::string::npos) << out;
+  EXPECT_LT(a, b);
+  EXPECT_LT(b, c);
+}
+
+TEST_F(HttpTest, ChunkedRequestBodyIsDecoded) {
+  std::string out = raw(
+      "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  EXPECT_NE(out.find("body=abcde"), std::string::npos) << out;
+}
+
+TEST_F(HttpTest, SmugglingContentLengthWithChunkedIsRejected) {
+  std::string out = raw(
+      "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
+  EXPECT_EQ(out.find("/smuggled"), std::string::npos) << out;
+}
+
+TEST_F(HttpTest, DuplicateContentLengthIsRejected) {
+  std::string out = raw("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
+  EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
+  EXPECT_EQ(requests_, 0);
+}
+
+TEST_F(HttpTest, GarbageGetsA400AndTheServerKeepsServing) {
+  std::string out = raw("\x01\x02garbage\r\n\r\n");
+  EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
+  std::string ok = raw("GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(ok.find("GET /ok"), std::string::npos) << ok;
+}
+
+TEST_F(HttpTest, OversizedBodyGets413) {
+  std::string out = raw("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
+                        std::string(5000, 'a'));
+  EXPECT_NE(out.find("HTTP/1.1 413"), std::string::npos) << out;
+  EXPECT_EQ(requests_, 0);
+}
+
+TEST_F(HttpTest, OversizedHeadersGet431) {
+  std::string out =
+      raw("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(8000, 'a') + "\r\n\r\n");
+  EXPECT_NE(out.find("HTTP/1.1 431"), std::string::npos) << out;
+}
+
+TEST_F(HttpTest, ClientDisconnectingMidRequestIsHarmless) {
+  std::string out = raw("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc");
+  EXPECT_TRUE(out.empty() || out.find("HTTP/1.1 ") != std::string::npos);
+  EXPECT_EQ(requests_, 0);
+  ASSERT_TRUE(loop_.runUntil([&] { return server_->connectionCount() == 0; }, 5000));
+}
+
+TEST_F(HttpTest, StreamDeliversServerSentEvents) {
+  std::vector<sse::Event> events;
+  bool ended = false;
+  int status = 0;
+  sse::Parser parser([&](const sse::Event& e) { events.push_back(e); });
+  Request req;
+  req.target = "/stream";
+  auto h = openStream(loop_, "127.0.0.1", port_, req,
+                      StreamCallbacks{
+                          .onHead = [&](const Response& r) { status = r.status; },
+                          .onData = [&](std::string_view d) { parser.feed(d); },
+                          .onEnd = [&](Status) { ended = true; },
+                      });
+  ASSERT_TRUE(loop_.runUntil([&] { return ended; }, 5000));
+  EXPECT_EQ(status, 200);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].type, "hello");
+  EXPECT_EQ(events[0].id, "1");
+  EXPECT_EQ(events[1].data, "x\ny");
+  EXPECT_EQ(parser.lastEventId(), "2");
+}
+
+TEST(Sse, ParserHandlesCrLfCommentsAndSplitInput) {
+  std::vector<sse::Event> events;
+  int comments = 0;
+  sse::Parser p([&](const sse::Event& e) { events.push_back(e); }, [&] { ++comments; });
+  std::string text = ":hb\r\nid: 7\r\nevent: t\r\ndata: a\r\ndata:b\r\n\r\ndata: c\n\n";
+  for (char c : text) p.feed(std::string_view(&c, 1));
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].data, "a\nb");
+  EXPECT_EQ(events[0].type, "t");
+  EXPECT_EQ(events[1].type, "message");
+  EXPECT_EQ(events[1].id, "7");
+  EXPECT_EQ(comments, 1);
+}
+
+TEST(Sse, ParserBoundsEventSize) {
+  sse::Parser p([](const sse::Event&) {}, nullptr, 100);
+  EXPECT_FALSE(p.feed("data: " + std::string(200, 'x')));
+}
+
+TEST(HostPort, Splits) {
+  std::string h;
+  int p;
+  ASSERT_TRUE(splitHostPort("127.0.0.1:8080", 1, &h, &p));
+  EXPECT_EQ(h, "127.0.0.1");
+  EXPECT_EQ(p, 8080);
+  ASSERT_TRUE(splitHostPort("[::1]:53", 1, &h, &p));
+  EXPECT_EQ(h, "::1");
+  ASSERT_TRUE(splitHostPort("master", 5050, &h, &p));
+  EXPECT_EQ(p, 5050);
+  EXPECT_FALSE(splitHostPort("x:99999", 1, &h, &p));
+  EXPECT_FALSE(splitHostPort("x:ab", 1, &h, &p));
+}
+
+}  // namespace
+}  // namespace corral::http
