@@ -115,8 +115,8 @@ bool Ranges::take(uint64_t value) {
 Result<std::vector<uint64_t>> Ranges::allocate(size_t n) {
   uint64_t available = size();
   if (available < n) {
-    return makeError(fmt::format("cannot allocate {} values from {}: only {} free", n, toString(),
-                                 available));
+    return makeError(
+        fmt::format("cannot allocate {} values from {}: only {} free", n, toString(), available));
   }
   std::vector<uint64_t> out;
   out.reserve(n);
@@ -417,7 +417,8 @@ class Cursor {
   std::string found() const { return atEnd() ? "end of input" : describeChar(text_[pos_]); }
 
   Error error(size_t at, std::string_view reason) const {
-    return makeError(fmt::format("{}: position {}: {}", what_, at, reason), std::string(what_), 400);
+    return makeError(fmt::format("{}: position {}: {}", what_, at, reason), std::string(what_),
+                     400);
   }
   Error error(std::string_view reason) const { return error(pos_, reason); }
 
@@ -488,19 +489,19 @@ class Cursor {
         end = *e;
       }
       if (*begin > end) {
-        return error(start, fmt::format("range {}-{} of \"{}\" ends before it begins", *begin, end,
-                                        name));
+        return error(start,
+                     fmt::format("range {}-{} of \"{}\" ends before it begins", *begin, end, name));
       }
       if (end > maxValue) {
-        return error(start, fmt::format("range {}-{} of \"{}\" exceeds {}", *begin, end, name,
-                                        maxValue));
+        return error(start,
+                     fmt::format("range {}-{} of \"{}\" exceeds {}", *begin, end, name, maxValue));
       }
       out.add(Range{*begin, end});
       skipSpace();
       if (consume(']')) return out;
       if (!consume(',')) {
-        return error(fmt::format("expected ',' or ']' in ranges of \"{}\", found {}", name,
-                                 found()));
+        return error(
+            fmt::format("expected ',' or ']' in ranges of \"{}\", found {}", name, found()));
       }
     }
   }
@@ -615,17 +616,16 @@ Result<Resources> parseResources(std::string_view text) {
       auto v = in.parseNumber();
       if (!v) return v.error();
       if (*v < 0) {
-        return in.error(valueStart,
-                        fmt::format("value of \"{}\" must be non-negative, got {}", name,
-                                    formatScalar(*v)));
+        return in.error(valueStart, fmt::format("value of \"{}\" must be non-negative, got {}",
+                                                name, formatScalar(*v)));
       }
       r.type = ValueType::kScalar;
       r.scalar = roundScalar(*v);
     }
     ValueType required;
     if (requiredType(r.name, &required) && required != r.type) {
-      return in.error(valueStart, fmt::format("\"{}\" must be {}, got {}", name,
-                                              typeName(required), typeName(r.type)));
+      return in.error(valueStart, fmt::format("\"{}\" must be {}, got {}", name, typeName(required),
+                                              typeName(r.type)));
     }
     auto seen = typeOfName.find(r.name);
     if (seen != typeOfName.end() && seen->second != r.type) {

@@ -85,9 +85,9 @@ struct Resource {
   std::string name;
   std::string role = "*";  // Mesos' default role
   ValueType type = ValueType::kScalar;
-  double scalar = 0;              // kScalar; rounded to 3 decimals like Mesos
-  Ranges ranges;                  // kRanges
-  std::vector<std::string> set;   // kSet; sorted, unique
+  double scalar = 0;             // kScalar; rounded to 3 decimals like Mesos
+  Ranges ranges;                 // kRanges
+  std::vector<std::string> set;  // kSet; sorted, unique
 
   bool empty() const;
   std::string toString() const;  // "cpus(prod):2"
@@ -161,10 +161,10 @@ Result<Resources> parseResources(std::string_view text);
 // One attribute value: text, scalar, ranges or set.
 struct AttributeValue {
   ValueType type = ValueType::kText;
-  std::string text;               // kText
-  double scalar = 0;              // kScalar
-  Ranges ranges;                  // kRanges
-  std::vector<std::string> set;   // kSet; in the given order
+  std::string text;              // kText
+  double scalar = 0;             // kScalar
+  Ranges ranges;                 // kRanges
+  std::vector<std::string> set;  // kSet; in the given order
 
   // Mesos text form ("a", "3", "[1-5]", "{x,y}"), what LIKE/UNLIKE/IS match.
   std::string toString() const;

@@ -241,8 +241,7 @@ bool parseMessage(std::span<const uint8_t> packet, Message& out) {
     }
     return true;
   };
-  return section(out.header.ancount, out.answers) &&
-         section(out.header.nscount, out.authority) &&
+  return section(out.header.ancount, out.answers) && section(out.header.nscount, out.authority) &&
          section(out.header.arcount, out.additional);
 }
 

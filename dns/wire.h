@@ -82,9 +82,7 @@ struct WireName {
   uint8_t length = 0;  // 0 means "unset"; the root name has length 1
 
   std::span<const uint8_t> view() const { return {bytes.data(), length}; }
-  std::string_view asKey() const {
-    return {reinterpret_cast<const char*>(bytes.data()), length};
-  }
+  std::string_view asKey() const { return {reinterpret_cast<const char*>(bytes.data()), length}; }
 };
 
 // Name helpers. Presentation form is dotted without the trailing dot ("" is
@@ -119,12 +117,12 @@ struct Query {
   bool ednsValid = true;  // false: OPT present but malformed
 };
 
-enum class [[nodiscard]] ParseStatus {
-  kOk,
-  kTooShort,    // not even a header: drop silently
-  kNotQuery,    // QR bit set: never answer a response (loops)
-  kMalformed,   // FORMERR; the header in the Query is valid
-  kBadOpcode,   // NOTIMP; the header (and question when it parsed) is valid
+enum class [[nodiscard]] ParseStatus{
+    kOk,
+    kTooShort,   // not even a header: drop silently
+    kNotQuery,   // QR bit set: never answer a response (loops)
+    kMalformed,  // FORMERR; the header in the Query is valid
+    kBadOpcode,  // NOTIMP; the header (and question when it parsed) is valid
 };
 
 // Parses a query: header, exactly one question, the answer and authority

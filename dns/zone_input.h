@@ -29,9 +29,9 @@ struct PortInfo {
 
 struct TaskInfo {
   std::string taskId;
-  std::string agentId;        // preferred for finding the agent
-  std::string agentHostname;  // used when agentId is empty or unknown
-  std::string ip;             // the task's address; "" means the agent's address
+  std::string agentId;                // preferred for finding the agent
+  std::string agentHostname;          // used when agentId is empty or unknown
+  std::string ip;                     // the task's address; "" means the agent's address
   std::vector<std::string> extraIps;  // further addresses (e.g. IPv6 next to IPv4)
   std::vector<PortInfo> ports;
   bool running = true;
@@ -45,8 +45,8 @@ struct AppInfo {
 };
 
 struct SoaOptions {
-  std::string mname;  // "" -> "ns1.{domain}"
-  std::string rname;  // "" -> "root.ns1.{domain}"
+  std::string mname;    // "" -> "ns1.{domain}"
+  std::string rname;    // "" -> "root.ns1.{domain}"
   uint32_t serial = 0;  // 0 -> seconds since the epoch when the zone is built
   uint32_t refresh = 60;
   uint32_t retry = 600;
@@ -68,7 +68,7 @@ struct ZoneInput {
   std::vector<MasterInfo> masters;
   std::string leaderIp;
   uint16_t leaderPort = 5050;
-  std::string frameworkIp;  // "" -> leaderIp (the built-in scheduler lives in the master)
+  std::string frameworkIp;     // "" -> leaderIp (the built-in scheduler lives in the master)
   uint16_t frameworkPort = 0;  // 0 -> no _framework._tcp record
   std::vector<AgentInfo> agents;
   std::vector<AppInfo> apps;

@@ -30,7 +30,8 @@ bool endsWith(std::string_view s, std::string_view suffix) {
 // Runs argv (PATH searched) and waits; on failure the error carries the tool's stderr.
 Status runTool(const std::vector<std::string>& argv) {
   int pipeFds[2];
-  if (pipe2(pipeFds, O_CLOEXEC) != 0) return makeError(fmt::format("pipe: {}", std::strerror(errno)));
+  if (pipe2(pipeFds, O_CLOEXEC) != 0)
+    return makeError(fmt::format("pipe: {}", std::strerror(errno)));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -203,7 +204,8 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
       connectError.clear();
       break;
     }
-    connectError = (errno == EINPROGRESS || errno == EAGAIN) ? "connect timed out" : std::strerror(errno);
+    connectError =
+        (errno == EINPROGRESS || errno == EAGAIN) ? "connect timed out" : std::strerror(errno);
     sock.reset(-1);
   }
   if (sock.get() < 0) {
@@ -221,11 +223,13 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
   while (sent < request.size()) {
     ssize_t n = send(sock.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return makeError(fmt::format("sending request to {}: {}", url, std::strerror(errno)));
+    if (n <= 0)
+      return makeError(fmt::format("sending request to {}: {}", url, std::strerror(errno)));
     sent += static_cast<size_t>(n);
   }
 
-  std::unique_ptr<FILE, decltype(&std::fclose)> out(std::fopen(destFile.c_str(), "wb"), &std::fclose);
+  std::unique_ptr<FILE, decltype(&std::fclose)> out(std::fopen(destFile.c_str(), "wb"),
+                                                    &std::fclose);
   if (!out) return makeError(fmt::format("cannot create {}: {}", destFile, std::strerror(errno)));
 
   llhttp_settings_t settings;
@@ -243,15 +247,17 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
   parser.data = &sink;
 
   auto httpError = [&]() -> Status {
-    if (sink.writeFailed) return makeError(fmt::format("writing {}: {}", destFile, std::strerror(errno)));
+    if (sink.writeFailed)
+      return makeError(fmt::format("writing {}: {}", destFile, std::strerror(errno)));
     if (sink.status >= 300 && sink.status < 400) {
-      return makeError(fmt::format("{} answered {} (redirect to '{}' not followed)", url, sink.status,
-                                   sink.location));
+      return makeError(fmt::format("{} answered {} (redirect to '{}' not followed)", url,
+                                   sink.status, sink.location));
     }
     if (sink.status != 0 && sink.status != 200) {
       return makeError(fmt::format("{} answered HTTP {}", url, sink.status));
     }
-    return makeError(fmt::format("bad HTTP response from {}: {}", url, llhttp_get_error_reason(&parser)));
+    return makeError(
+        fmt::format("bad HTTP response from {}: {}", url, llhttp_get_error_reason(&parser)));
   };
 
   char buf[16384];
@@ -260,18 +266,22 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       bool timedOut = errno == EAGAIN || errno == EWOULDBLOCK;
-      return makeError(fmt::format("reading from {}: {}", url, timedOut ? "timed out" : std::strerror(errno)));
+      return makeError(
+          fmt::format("reading from {}: {}", url, timedOut ? "timed out" : std::strerror(errno)));
     }
-    llhttp_errno_t err = n == 0 ? llhttp_finish(&parser) : llhttp_execute(&parser, buf, static_cast<size_t>(n));
+    llhttp_errno_t err =
+        n == 0 ? llhttp_finish(&parser) : llhttp_execute(&parser, buf, static_cast<size_t>(n));
     if (err == HPE_PAUSED) break;
     if (err != HPE_OK) return httpError();
     if (n == 0) {
-      if (!sink.complete) return makeError(fmt::format("{} closed the connection mid-response", url));
+      if (!sink.complete)
+        return makeError(fmt::format("{} closed the connection mid-response", url));
       break;
     }
   }
   if (sink.status != 200) return httpError();
-  if (std::fflush(out.get()) != 0) return makeError(fmt::format("writing {}: {}", destFile, std::strerror(errno)));
+  if (std::fflush(out.get()) != 0)
+    return makeError(fmt::format("writing {}: {}", destFile, std::strerror(errno)));
   return Status::Ok();
 }
 
@@ -286,7 +296,8 @@ std::string lastSegment(std::string_view path) {
 }  // namespace
 
 bool isArchive(std::string_view name) {
-  for (std::string_view suffix : {".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip"}) {
+  for (std::string_view suffix :
+       {".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".zip"}) {
     if (endsWith(name, suffix)) return true;
   }
   return false;
@@ -330,28 +341,34 @@ Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTime
   } else if (u.rfind("http://", 0) == 0) {
     kind = Kind::kHttp;
   } else if (u.rfind("https://", 0) == 0) {
-    return fail("https:// is not supported by the agent's fetcher (no TLS); use http:// or a local path");
+    return fail(
+        "https:// is not supported by the agent's fetcher (no TLS); use http:// or a local path");
   } else if (u.find("://") != std::string::npos) {
     return fail("unsupported URI scheme (supported: absolute paths, file://, http://)");
   } else {
     return fail("relative paths are not supported; give an absolute path or a URI");
   }
-  if (kind == Kind::kLocal && (source.empty() || source[0] != '/')) return fail("file:// URI without an absolute path");
+  if (kind == Kind::kLocal && (source.empty() || source[0] != '/'))
+    return fail("file:// URI without an absolute path");
 
-  std::string name = uri.destPath.empty() ? lastSegment(kind == Kind::kHttp ? u.substr(7) : source) : uri.destPath;
-  if (kind == Kind::kHttp && uri.destPath.empty() && u.substr(7).find('/') == std::string::npos) name.clear();
+  std::string name =
+      uri.destPath.empty() ? lastSegment(kind == Kind::kHttp ? u.substr(7) : source) : uri.destPath;
+  if (kind == Kind::kHttp && uri.destPath.empty() && u.substr(7).find('/') == std::string::npos)
+    name.clear();
   if (!isSafeRelativePath(name) || name == ".") {
-    return fail(uri.destPath.empty() ? "cannot derive a file name from the URI; set destPath"
-                                     : fmt::format("destPath '{}' must be a relative path inside the sandbox", name));
+    return fail(
+        uri.destPath.empty()
+            ? "cannot derive a file name from the URI; set destPath"
+            : fmt::format("destPath '{}' must be a relative path inside the sandbox", name));
   }
   fs::path dest = fs::path(sandbox) / name;
   std::error_code ec;
   fs::create_directories(dest.parent_path(), ec);
-  if (ec) return fail(fmt::format("cannot create {}: {}", dest.parent_path().string(), ec.message()));
+  if (ec)
+    return fail(fmt::format("cannot create {}: {}", dest.parent_path().string(), ec.message()));
 
   if (kind == Kind::kLocal) {
-    fs::copy(source, dest,
-             fs::copy_options::overwrite_existing | fs::copy_options::recursive, ec);
+    fs::copy(source, dest, fs::copy_options::overwrite_existing | fs::copy_options::recursive, ec);
     if (ec) return fail(ec.message());
   } else {
     Status s = httpGetToFile(u, dest.string(), httpTimeoutSeconds);
@@ -373,7 +390,8 @@ Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTime
   return Status::Ok();
 }
 
-Status fetchAll(const std::vector<FetchUri>& uris, const std::string& sandbox, double httpTimeoutSeconds) {
+Status fetchAll(const std::vector<FetchUri>& uris, const std::string& sandbox,
+                double httpTimeoutSeconds) {
   for (const auto& uri : uris) {
     Status s = fetchOne(uri, sandbox, httpTimeoutSeconds);
     if (!s.ok()) return s;

@@ -28,7 +28,9 @@ class HealthPolicy {
   };
 
   HealthPolicy(double gracePeriodSeconds, int maxConsecutiveFailures, double startedAtSeconds)
-      : grace_(gracePeriodSeconds), maxFailures_(maxConsecutiveFailures), startedAt_(startedAtSeconds) {}
+      : grace_(gracePeriodSeconds),
+        maxFailures_(maxConsecutiveFailures),
+        startedAt_(startedAtSeconds) {}
 
   Verdict onResult(bool ok, double nowSeconds);
   std::optional<bool> healthy() const { return healthy_; }
@@ -62,7 +64,8 @@ class HealthChecker {
   // reason: why it failed or was ignored; empty when healthy.
   using ResultCallback = std::function<void(Outcome outcome, const std::string& reason)>;
 
-  HealthChecker(uv_loop_t* loop, LoopRefs* refs, HealthCheckSpec spec, Target target, ResultCallback cb);
+  HealthChecker(uv_loop_t* loop, LoopRefs* refs, HealthCheckSpec spec, Target target,
+                ResultCallback cb);
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;

@@ -1,7 +1,6 @@
 #include "core_cluster/agent/port_pool.h"
 
 #include <algorithm>
-#include <optional>
 
 #include <fmt/core.h>
 
@@ -42,7 +41,8 @@ bool PortPool::contains(uint16_t port) const {
 
 Result<std::vector<uint16_t>> PortPool::allocate(size_t n) {
   if (n > freeCount()) {
-    return makeError(fmt::format("need {} port(s) but only {} of {} are free", n, freeCount(), size_));
+    return makeError(
+        fmt::format("need {} port(s) but only {} of {} are free", n, freeCount(), size_));
   }
   std::vector<uint16_t> out;
   out.reserve(n);
@@ -73,7 +73,8 @@ Result<std::vector<uint16_t>> PortPool::allocate(size_t n) {
 }
 
 Status PortPool::reserve(uint16_t port) {
-  if (!contains(port)) return makeError(fmt::format("port {} is outside the agent's port ranges", port));
+  if (!contains(port))
+    return makeError(fmt::format("port {} is outside the agent's port ranges", port));
   if (!used_.insert(port).second) return makeError(fmt::format("port {} is already in use", port));
   return Status::Ok();
 }
@@ -96,16 +97,16 @@ bool PortPool::release(uint16_t port) { return used_.erase(port) != 0; }
 std::vector<PortRange> PortPool::freeRanges() const {
   std::vector<PortRange> out;
   for (const auto& r : ranges_) {
-    std::optional<uint16_t> start;
+    uint32_t start = 0;  // 0: not inside a free run
     for (uint32_t p = r.begin; p <= r.end; ++p) {
       bool isFree = used_.count(static_cast<uint16_t>(p)) == 0;
-      if (isFree && !start) start = static_cast<uint16_t>(p);
-      if (!isFree && start) {
-        out.push_back({*start, static_cast<uint16_t>(p - 1)});
-        start.reset();
+      if (isFree && start == 0) start = p;
+      if (!isFree && start != 0) {
+        out.push_back({static_cast<uint16_t>(start), static_cast<uint16_t>(p - 1)});
+        start = 0;
       }
     }
-    if (start) out.push_back({*start, r.end});
+    if (start != 0) out.push_back({static_cast<uint16_t>(start), r.end});
   }
   return out;
 }

@@ -38,7 +38,8 @@ bool isTerminal(TaskState state);
 // One entry of Marathon's `fetch` (or legacy `uris`).
 struct FetchUri {
   std::string uri;  // absolute path, file://, or http:// (https is rejected with a clear error)
-  bool extract = true;      // .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz, .zip are unpacked into the sandbox
+  bool extract =
+      true;  // .tar, .tar.gz, .tgz, .tar.bz2, .tar.xz, .zip are unpacked into the sandbox
   bool executable = false;  // chmod +x; an executable file is not extracted (as Mesos does)
   // Name of the fetched file, relative to the sandbox; empty = last path segment of the URI.
   std::string destPath;
@@ -48,21 +49,23 @@ struct FetchUri {
 struct HealthCheckSpec {
   enum class Protocol { kHttp, kHttps, kTcp, kCommand };
   Protocol protocol = Protocol::kHttp;
-  std::string path = "/";             // HTTP/HTTPS
-  int portIndex = 0;                  // index into the task's ports, unless `port` is set
-  std::optional<int> port;            // absolute port
-  std::string command;                // COMMAND: run by /bin/sh -c in the sandbox with the task env
-  double gracePeriodSeconds = 300;    // failures ignored this long after launch, until a first success
-  double intervalSeconds = 60;        // between the end of one check and the start of the next
-  double timeoutSeconds = 20;         // a check taking longer is a failure
-  int maxConsecutiveFailures = 3;     // then the task is killed; 0 = never kill
-  double delaySeconds = 15;           // before the first check, counted from RUNNING
-  bool ignoreHttp1xx = false;         // 1xx answers count neither as success nor as failure
+  std::string path = "/";   // HTTP/HTTPS
+  int portIndex = 0;        // index into the task's ports, unless `port` is set
+  std::optional<int> port;  // absolute port
+  std::string command;      // COMMAND: run by /bin/sh -c in the sandbox with the task env
+  double gracePeriodSeconds =
+      300;                         // failures ignored this long after launch, until a first success
+  double intervalSeconds = 60;     // between the end of one check and the start of the next
+  double timeoutSeconds = 20;      // a check taking longer is a failure
+  int maxConsecutiveFailures = 3;  // then the task is killed; 0 = never kill
+  double delaySeconds = 15;        // before the first check, counted from RUNNING
+  bool ignoreHttp1xx = false;      // 1xx answers count neither as success nor as failure
 };
 
 std::string_view toString(HealthCheckSpec::Protocol protocol);
 
-// Everything the runner needs to start one task. Built by the agent from the master's launch message.
+// Everything the runner needs to start one task. Built by the agent from the master's launch
+// message.
 struct TaskLaunch {
   std::string taskId;
   std::string appId;
@@ -78,7 +81,7 @@ struct TaskLaunch {
   // Names per port index ("" = unnamed): PORT_<NAME> (upper-cased, non-alnum → '_').
   std::vector<std::string> portNames;
   std::string hostIp = "127.0.0.1";
-  std::string sandboxRoot;  // the task's sandbox is <sandboxRoot>/<taskId>/
+  std::string sandboxRoot;                       // the task's sandbox is <sandboxRoot>/<taskId>/
   std::optional<double> killGracePeriodSeconds;  // none = TaskRunner::kDefaultKillGraceSeconds
   std::vector<FetchUri> fetch;
   std::vector<HealthCheckSpec> healthChecks;
@@ -87,14 +90,14 @@ struct TaskLaunch {
 // Why a status was sent, beyond the state itself (maps to Mesos reasons / Marathon events).
 enum class StatusReason {
   kNone,
-  kHealthChanged,       // healthy flipped (or first became known); state unchanged
-  kHealthCheckFailed,   // another counted failure while already unhealthy
-  kUnhealthyKill,       // maxConsecutiveFailures reached: the runner kills the task
-  kKillRequested,       // kill() was called
-  kFetchFailed,         // a URI could not be fetched/extracted: TASK_FAILED before start
-  kLaunchFailed,        // sandbox/spawn/ports failure: TASK_FAILED/TASK_ERROR before start
-  kExited,              // the process ended on its own
-  kShutdown,            // the runner was shut down
+  kHealthChanged,      // healthy flipped (or first became known); state unchanged
+  kHealthCheckFailed,  // another counted failure while already unhealthy
+  kUnhealthyKill,      // maxConsecutiveFailures reached: the runner kills the task
+  kKillRequested,      // kill() was called
+  kFetchFailed,        // a URI could not be fetched/extracted: TASK_FAILED before start
+  kLaunchFailed,       // sandbox/spawn/ports failure: TASK_FAILED/TASK_ERROR before start
+  kExited,             // the process ended on its own
+  kShutdown,           // the runner was shut down
 };
 
 std::string_view toString(StatusReason reason);

@@ -37,11 +37,16 @@ void appendRecord(std::string& out, std::string_view payload) {
 
 std::string_view describe(RecordStatus status) {
   switch (status) {
-    case RecordStatus::kOk: return "ok";
-    case RecordStatus::kEnd: return "end of file";
-    case RecordStatus::kTruncated: return "incomplete record";
-    case RecordStatus::kBadLength: return "implausible record length";
-    case RecordStatus::kBadChecksum: return "checksum mismatch";
+    case RecordStatus::kOk:
+      return "ok";
+    case RecordStatus::kEnd:
+      return "end of file";
+    case RecordStatus::kTruncated:
+      return "incomplete record";
+    case RecordStatus::kBadLength:
+      return "implausible record length";
+    case RecordStatus::kBadChecksum:
+      return "checksum mismatch";
   }
   return "unknown";
 }
@@ -118,7 +123,8 @@ Result<std::vector<Mutation>> decodeBatchPayload(std::string_view payload) {
     if (k == op.end() || !k->is_string()) return formatError("log record: op without key");
     Mutation m;
     m.key = k->get<std::string>();
-    if (Status s = validateKey(m.key); !s.ok()) return formatError("log record: " + s.error().message);
+    if (Status s = validateKey(m.key); !s.ok())
+      return formatError("log record: " + s.error().message);
     if (auto v = op.find("v"); v != op.end()) m.value = std::move(*v);
     batch.push_back(std::move(m));
   }
@@ -126,9 +132,8 @@ Result<std::vector<Mutation>> decodeBatchPayload(std::string_view payload) {
 }
 
 std::string encodeSnapshotPayload(uint64_t coveredLogSeq, const StateMap& state) {
-  std::string out =
-      fmt::format("{{\"format\":{},\"coveredLogSeq\":{},\"state\":{{", kSnapshotFormat,
-                  coveredLogSeq);
+  std::string out = fmt::format("{{\"format\":{},\"coveredLogSeq\":{},\"state\":{{",
+                                kSnapshotFormat, coveredLogSeq);
   bool first = true;
   for (const auto& [key, value] : state) {
     if (!first) out.push_back(',');
@@ -160,7 +165,8 @@ Result<SnapshotContents> decodeSnapshotPayload(std::string_view payload) {
   SnapshotContents out;
   out.coveredLogSeq = covered->get<uint64_t>();
   for (auto it = state->begin(); it != state->end(); ++it) {
-    if (Status s = validateKey(it.key()); !s.ok()) return formatError("snapshot: " + s.error().message);
+    if (Status s = validateKey(it.key()); !s.ok())
+      return formatError("snapshot: " + s.error().message);
     out.state.emplace(it.key(), std::move(it.value()));
   }
   return out;

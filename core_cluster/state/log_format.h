@@ -30,6 +30,11 @@ inline constexpr size_t kRecordHeaderBytes = 8;
 // particular the zeros a crash can leave at the end of a file, are invalid.
 inline constexpr uint32_t kMinPayloadBytes = 2;
 inline constexpr int kSnapshotFormat = 1;
+// Upper bound for any record length limit. It keeps the top byte of a valid
+// length below 0x20, a control character that JSON output always escapes, so
+// no payload can contain something that parses as a valid record: a valid
+// record found after damage really is a later record (see findValidRecord).
+inline constexpr uint32_t kMaxRecordBytesLimit = 256u << 20;
 
 // Appends one framed record to out.
 void appendRecord(std::string& out, std::string_view payload);
@@ -53,8 +58,7 @@ DecodedRecord decodeRecord(std::string_view data, size_t offset, uint32_t maxPay
 
 // The first offset >= from where a valid record (kOk) starts, if any. Used to
 // tell a torn tail (nothing valid after the damage) from mid-file corruption.
-std::optional<size_t> findValidRecord(std::string_view data, size_t from,
-                                      uint32_t maxPayloadBytes);
+std::optional<size_t> findValidRecord(std::string_view data, size_t from, uint32_t maxPayloadBytes);
 
 // Serialises the batches as one log record payload.
 std::string encodeBatchPayload(const std::vector<std::vector<Mutation>>& batches);

@@ -71,8 +71,11 @@ Result<std::unique_ptr<LogStateStore>> LogStateStore::open(const std::string& di
                                                            Options options) {
   if (dir.empty()) return makeError("state dir must not be empty", "", 400);
   if (options.maxLogBytes == 0 || options.maxLogRecords == 0 ||
-      options.maxRecordBytes < kMinPayloadBytes) {
-    return makeError("state store options: limits must be positive", "", 400);
+      options.maxRecordBytes < kMinPayloadBytes || options.maxRecordBytes > kMaxRecordBytesLimit) {
+    return makeError(fmt::format("state store options: limits must be positive and "
+                                 "maxRecordBytes at most {}",
+                                 kMaxRecordBytesLimit),
+                     "", 400);
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -143,10 +146,9 @@ Result<StateMap> LogStateStore::recoverLocked() {
     // The snapshot was fsynced before it got its name: any damage is real.
     auto rec = decodeRecord(*bytes, 0, UINT32_MAX);
     if (rec.status != RecordStatus::kOk || rec.next != bytes->size()) {
-      return corruption(fmt::format("corrupt snapshot {} at offset 0: {}; refusing to start",
-                                    snapshotPath,
-                                    rec.status == RecordStatus::kOk ? "trailing bytes"
-                                                                    : describe(rec.status)));
+      return corruption(
+          fmt::format("corrupt snapshot {} at offset 0: {}; refusing to start", snapshotPath,
+                      rec.status == RecordStatus::kOk ? "trailing bytes" : describe(rec.status)));
     }
     auto snap = decodeSnapshotPayload(rec.payload);
     if (!snap.ok()) {
@@ -351,6 +353,8 @@ Status LogStateStore::compactLocked() {
   if (::rename(tmpPath.c_str(), path(kSnapshotFile).c_str()) != 0) {
     Error e = ioError("cannot rename snapshot in", dir_, errno);
     (void)removeFile(tmpPath);
+    // We keep appending to the old log, so it must stay the newest one.
+    (void)removeFile(nextPath);
     return e;
   }
   // From here the snapshot may be on disk, so the old log is closed for good.

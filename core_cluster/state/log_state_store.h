@@ -36,7 +36,8 @@ struct LogStateStoreOptions {
   // Snapshot and start a new log once the current one reaches either limit.
   uint64_t maxLogBytes = 8u << 20;
   uint64_t maxLogRecords = 100'000;
-  // Largest record payload accepted, on commit and on recovery.
+  // Largest record payload accepted, on commit and on recovery
+  // (at most kMaxRecordBytesLimit, 256 MiB).
   uint32_t maxRecordBytes = 64u << 20;
 };
 
@@ -46,8 +47,7 @@ class LogStateStore : public StateStore {
 
   // Creates dir if needed and locks it. Fails if another process (or another
   // open store in this one) holds the lock. Call recover() before commit().
-  static Result<std::unique_ptr<LogStateStore>> open(const std::string& dir,
-                                                     Options options = {});
+  static Result<std::unique_ptr<LogStateStore>> open(const std::string& dir, Options options = {});
   ~LogStateStore() override;
 
   Result<StateMap> recover() override;

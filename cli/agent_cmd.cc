@@ -1,0 +1,53 @@
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+
+#include "base/http_client.h"
+#include "base/log.h"
+#include "cli/commands.h"
+#include "core_cluster/agent_daemon/agent_daemon.h"
+
+namespace corral::cli {
+
+namespace {
+
+int runAgent(agent::AgentDaemonOptions o, const std::string& master) {
+  log::setComponent("agent " + o.ip);
+  if (!http::splitHostPort(master, 8080, &o.masterHost, &o.masterPort)) {
+    log::error("--master: expected host:port, got '{}'", master);
+    return 2;
+  }
+  Loop loop;
+  auto d = agent::AgentDaemon::create(loop, o);
+  if (!d.ok()) {
+    log::error("{}", d.error().message);
+    return 1;
+  }
+  bool stopping = false;
+  SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
+    if (stopping) return;
+    stopping = true;
+    log::info("signal {}: killing tasks and shutting down", sig);
+    (*d)->shutdown([&] { loop.stop(); });
+  });
+  loop.run();
+  log::info("agent stopped");
+  return 0;
+}
+
+}  // namespace
+
+void addAgentCommand(CLI::App& app, int& exitCode) {
+  auto o = std::make_shared<agent::AgentDaemonOptions>();
+  auto master = std::make_shared<std::string>("127.0.0.1:8080");
+  auto* cmd = app.add_subcommand("agent", "Run an agent that runs tasks for the master");
+  cmd->add_option("--ip", o->ip, "Address to bind; tasks get it as $HOST")->capture_default_str();
+  cmd->add_option("--port", o->port, "Agent API port")->capture_default_str();
+  cmd->add_option("--master", *master, "Master address host:port")->capture_default_str();
+  cmd->add_option("--resources", o->resources, "Mesos syntax, e.g. 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'")->capture_default_str();
+  cmd->add_option("--attributes", o->attributes, "Mesos syntax, e.g. 'rack:a;zone:z1'");
+  cmd->add_option("--work-dir", o->workDir, "Sandboxes and the agent id")->capture_default_str();
+  cmd->callback([o, master, &exitCode] { exitCode = runAgent(*o, *master); });
+}
+
+}  // namespace corral::cli

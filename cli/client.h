@@ -1,0 +1,17 @@
+// A blocking HTTP helper for the client verbs and `corral up`.
+#pragma once
+
+#include <string>
+
+#include "base/http_message.h"
+#include "base/result.h"
+
+namespace corral::cli {
+
+// Default master address: $CORRAL_MASTER or 127.0.0.1:8080.
+std::string defaultMaster();
+Result<http::Response> call(const std::string& hostPort, const std::string& method,
+                            const std::string& target, const std::string& body = "",
+                            uint64_t timeoutMs = 10000);
+
+}  // namespace corral::cli

@@ -1,0 +1,213 @@
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "base/http_client.h"
+#include "base/json.h"
+#include "base/loop.h"
+#include "base/sse.h"
+#include "cli/client.h"
+#include "cli/commands.h"
+
+namespace corral::cli {
+
+std::string defaultMaster() {
+  const char* env = std::getenv("CORRAL_MASTER");
+  return env && *env ? env : "127.0.0.1:8080";
+}
+
+Result<http::Response> call(const std::string& hostPort, const std::string& method,
+                            const std::string& target, const std::string& body,
+                            uint64_t timeoutMs) {
+  std::string host;
+  int port;
+  if (!http::splitHostPort(hostPort, 8080, &host, &port)) {
+    return makeError("bad master address '" + hostPort + "'");
+  }
+  Loop loop;
+  std::optional<Result<http::Response>> out;
+  http::Request req;
+  req.method = method;
+  req.target = target;
+  req.body = body;
+  if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+  http::fetch(loop, host, port, req, [&](Result<http::Response> r) { out = std::move(r); },
+              http::ClientOptions{.timeoutMs = timeoutMs});
+  loop.runUntil([&] { return out.has_value(); }, timeoutMs + 1000);
+  if (!out) return makeError("no answer from " + hostPort);
+  return std::move(*out);
+}
+
+namespace {
+
+int report(const Result<http::Response>& r, bool printBody = true) {
+  if (!r.ok()) {
+    std::cerr << "error: " << r.error().message << "\n";
+    return 1;
+  }
+  auto j = parseJson(r->body);
+  if (r->status >= 400) {
+    std::cerr << "error " << r->status << ": " << (j.ok() ? j->dump(2) : r->body) << "\n";
+    return 1;
+  }
+  if (printBody) std::cout << (j.ok() ? j->dump(2) : r->body) << "\n";
+  return 0;
+}
+
+std::string appPath(std::string id) {
+  if (id.empty() || id[0] != '/') id = "/" + id;
+  return "/v2/apps" + id;
+}
+
+int appList(const std::string& master) {
+  auto r = call(master, "GET", "/v2/apps?embed=apps.counts");
+  if (!r.ok() || r->status != 200) return report(r);
+  auto j = parseJson(r->body);
+  if (!j.ok()) return report(r);
+  printf("%-30s %9s %8s %8s %s\n", "ID", "INSTANCES", "RUNNING", "HEALTHY", "DEPLOYING");
+  for (const auto& a : (*j)["apps"]) {
+    printf("%-30s %9d %8d %8d %s\n", a.value("id", "").c_str(), a.value("instances", 0),
+           a.value("tasksRunning", 0), a.value("tasksHealthy", 0),
+           a.value("deployments", Json::array()).empty() ? "no" : "yes");
+  }
+  return 0;
+}
+
+int taskList(const std::string& master) {
+  auto r = call(master, "GET", "/v2/tasks");
+  if (!r.ok() || r->status != 200) return report(r);
+  auto j = parseJson(r->body);
+  if (!j.ok()) return report(r);
+  printf("%-50s %-14s %-16s %s\n", "ID", "STATE", "HOST", "PORTS");
+  for (const auto& t : (*j)["tasks"]) {
+    std::string ports;
+    for (const auto& p : t["ports"]) ports += (ports.empty() ? "" : ",") + std::to_string(p.get<int>());
+    printf("%-50s %-14s %-16s %s\n", t.value("id", "").c_str(), t.value("state", "").c_str(),
+           t.value("host", "").c_str(), ports.c_str());
+  }
+  return 0;
+}
+
+int taskLogs(const std::string& master, const std::string& taskId, const std::string& file) {
+  auto r = call(master, "GET", "/v1/tasks/" + taskId + "/agent");
+  if (!r.ok() || r->status != 200) return report(r);
+  auto j = parseJson(r->body);
+  if (!j.ok()) return report(r);
+  std::string agent = (*j).value("agent", "");
+  auto f = call(agent, "GET",
+                "/files/read?taskId=" + http::percentEncode(taskId) + "&path=" + file + "&length=1048576");
+  if (!f.ok() || f->status != 200) return report(f);
+  auto d = parseJson(f->body);
+  if (!d.ok()) return report(f);
+  std::cout << (*d).value("data", "");
+  return 0;
+}
+
+int events(const std::string& master, const std::vector<std::string>& types) {
+  std::string host;
+  int port;
+  if (!http::splitHostPort(master, 8080, &host, &port)) return 2;
+  Loop loop;
+  std::string target = "/v2/events";
+  for (size_t i = 0; i < types.size(); ++i) target += (i ? "&" : "?") + ("event_type=" + types[i]);
+  http::Request req;
+  req.target = target;
+  req.headers.emplace_back("Accept", "text/event-stream");
+  sse::Parser parser([](const sse::Event& e) {
+    std::cout << e.type << " " << e.data << std::endl;
+  });
+  bool done = false;
+  int rc = 0;
+  auto h = http::openStream(loop, host, port, req,
+                            http::StreamCallbacks{
+                                .onHead = [&](const http::Response& r) {
+                                  if (r.status != 200) {
+                                    std::cerr << "error: status " << r.status << "\n";
+                                    rc = 1;
+                                  }
+                                },
+                                .onData = [&](std::string_view d) { parser.feed(d); },
+                                .onEnd = [&](Status st) {
+                                  if (!st.ok()) {
+                                    std::cerr << "error: " << st.error().message << "\n";
+                                    rc = 1;
+                                  }
+                                  done = true;
+                                }});
+  loop.runUntil([&] { return done; }, UINT64_MAX / 4);
+  return rc;
+}
+
+}  // namespace
+
+void addClientCommands(CLI::App& app, int& exitCode) {
+  auto master = std::make_shared<std::string>(defaultMaster());
+  auto* appCmd = app.add_subcommand("app", "Manage apps (Marathon v2 API)");
+  appCmd->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
+  appCmd->require_subcommand(1);
+
+  auto file = std::make_shared<std::string>();
+  auto* add = appCmd->add_subcommand("add", "Create an app from a JSON file ('-' for stdin)");
+  add->add_option("file", *file)->required();
+  add->callback([=, &exitCode] {
+    std::stringstream ss;
+    if (*file == "-") {
+      ss << std::cin.rdbuf();
+    } else {
+      std::ifstream in(*file);
+      if (!in) {
+        std::cerr << "error: cannot read " << *file << "\n";
+        exitCode = 1;
+        return;
+      }
+      ss << in.rdbuf();
+    }
+    exitCode = report(call(*master, "POST", "/v2/apps", ss.str()));
+  });
+  appCmd->add_subcommand("list", "List apps")->callback([=, &exitCode] { exitCode = appList(*master); });
+  auto id = std::make_shared<std::string>();
+  auto* show = appCmd->add_subcommand("show", "Show one app with its tasks");
+  show->add_option("id", *id)->required();
+  show->callback([=, &exitCode] { exitCode = report(call(*master, "GET", appPath(*id))); });
+  auto n = std::make_shared<int>(0);
+  auto* scale = appCmd->add_subcommand("scale", "Set the number of instances");
+  scale->add_option("id", *id)->required();
+  scale->add_option("instances", *n)->required();
+  scale->callback([=, &exitCode] {
+    exitCode = report(call(*master, "PUT", appPath(*id) + "?force=true",
+                           "{\"instances\":" + std::to_string(*n) + "}"));
+  });
+  auto* restart = appCmd->add_subcommand("restart", "Rolling restart");
+  restart->add_option("id", *id)->required();
+  restart->callback([=, &exitCode] { exitCode = report(call(*master, "POST", appPath(*id) + "/restart")); });
+  auto* remove = appCmd->add_subcommand("remove", "Delete an app and stop its tasks");
+  remove->add_option("id", *id)->required();
+  remove->callback([=, &exitCode] { exitCode = report(call(*master, "DELETE", appPath(*id))); });
+
+  auto* taskCmd = app.add_subcommand("task", "Inspect and kill tasks");
+  taskCmd->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
+  taskCmd->require_subcommand(1);
+  taskCmd->add_subcommand("list", "List tasks")->callback([=, &exitCode] { exitCode = taskList(*master); });
+  auto tid = std::make_shared<std::string>();
+  auto* kill = taskCmd->add_subcommand("kill", "Kill a task (it is replaced)");
+  kill->add_option("id", *tid)->required();
+  kill->callback([=, &exitCode] {
+    exitCode = report(call(*master, "POST", "/v2/tasks/delete", "{\"ids\":[\"" + *tid + "\"]}"));
+  });
+  auto stream = std::make_shared<std::string>("stdout");
+  auto* logs = taskCmd->add_subcommand("logs", "Print a task's stdout (or --stderr)");
+  logs->add_option("id", *tid)->required();
+  logs->add_flag_function("--stderr", [stream](int64_t) { *stream = "stderr"; });
+  logs->callback([=, &exitCode] { exitCode = taskLogs(*master, *tid, *stream); });
+
+  auto types = std::make_shared<std::vector<std::string>>();
+  auto* ev = app.add_subcommand("events", "Follow the event stream");
+  ev->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
+  ev->add_option("--type", *types, "Only these event types (repeatable)");
+  ev->callback([=, &exitCode] { exitCode = events(*master, *types); });
+}
+
+}  // namespace corral::cli

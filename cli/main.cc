@@ -1,0 +1,19 @@
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"corral: cluster, service scheduler, reverse proxy and DNS in one binary"};
+  app.require_subcommand(1);
+  int exitCode = 0;
+  corral::cli::addUpCommand(app, exitCode);
+  corral::cli::addMasterCommand(app, exitCode);
+  corral::cli::addAgentCommand(app, exitCode);
+  corral::cli::addClientCommands(app, exitCode);
+  corral::cli::addDemoServerCommand(app, exitCode);
+  CLI11_PARSE(app, argc, argv);
+  return exitCode;
+}

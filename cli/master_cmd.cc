@@ -1,0 +1,110 @@
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+
+#include "base/clock.h"
+#include "base/http_client.h"
+#include "base/log.h"
+#include "cli/commands.h"
+#include "core_cluster/api/v2_api.h"
+#include "core_cluster/events/event_bus.h"
+#include "core_cluster/master/master.h"
+#include "core_cluster/scheduler/service_scheduler.h"
+#include "core_cluster/state/log_state_store.h"
+
+namespace corral::cli {
+
+namespace {
+
+struct MasterFlags {
+  std::string listen = "127.0.0.1:8080";
+  std::string workDir = ".corral/master";
+  std::string frameworkName = "marathon";
+  double agentPingTimeout = 10;
+  double agentRemovalTimeout = 600;
+  double offerTimeout = 5;
+};
+
+int runMaster(const MasterFlags& f) {
+  log::setComponent("master");
+  std::string host;
+  int port;
+  if (!http::splitHostPort(f.listen, 8080, &host, &port)) {
+    log::error("--listen: expected host:port, got '{}'", f.listen);
+    return 2;
+  }
+  auto store = state::LogStateStore::open(f.workDir);
+  if (!store.ok()) {
+    log::error("cannot open state in {}: {}", f.workDir, store.error().message);
+    return 1;
+  }
+  auto state = (*store)->recover();
+  if (!state.ok()) {
+    log::error("cannot recover state from {}: {}", f.workDir, state.error().message);
+    return 1;
+  }
+  Loop loop;
+  events::EventBus bus(loop);
+  // Ids keep increasing across restarts: start from the wall clock in microseconds.
+  bus.setNextId(static_cast<uint64_t>(wallMs()) * 1000);
+  master::MasterOptions mo;
+  mo.agentPingTimeoutMs = static_cast<uint64_t>(f.agentPingTimeout * 1000);
+  mo.agentRemovalTimeoutMs = static_cast<uint64_t>(f.agentRemovalTimeout * 1000);
+  mo.offerTimeoutMs = static_cast<uint64_t>(f.offerTimeout * 1000);
+  master::Master m(loop, **store, mo);
+  scheduler::SchedulerOptions so;
+  so.frameworkName = f.frameworkName;
+  scheduler::ServiceScheduler sched(loop, **store, bus, so);
+  if (Status st = m.recover(*state); !st.ok()) {
+    log::error("{}", st.error().message);
+    return 1;
+  }
+  if (Status st = sched.recover(*state); !st.ok()) {
+    log::error("{}", st.error().message);
+    return 1;
+  }
+  m.addScheduler(&sched);
+  api::ApiInfo info;
+  info.advertisedAddress = host + ":" + std::to_string(port);
+  info.frameworkId = f.frameworkName;
+  api::V2Api v2(sched, m, bus, info);
+  http::Server server(loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
+    if (m.handleInternal(req, ex)) return;
+    v2.handle(req, ex);
+  });
+  auto bound = server.listen(host, port);
+  if (!bound.ok()) {
+    log::error("{}", bound.error().message);
+    return 1;
+  }
+  m.start();
+  sched.start();
+  log::info("master listening on http://{}:{} (v2 API, /v2/events, /metrics); state in {}", host,
+            *bound, f.workDir);
+  SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
+    log::info("signal {}: shutting down", sig);
+    server.close();
+    bus.closeAll();
+    loop.stop();
+  });
+  loop.run();
+  log::info("master stopped");
+  return 0;
+}
+
+}  // namespace
+
+void addMasterCommand(CLI::App& app, int& exitCode) {
+  auto flags = std::make_shared<MasterFlags>();
+  auto* cmd = app.add_subcommand("master", "Run a master with the built-in Marathon-compatible scheduler");
+  cmd->add_option("--listen", flags->listen, "Address of the v2 API and the agent protocol")->capture_default_str();
+  cmd->add_option("--work-dir", flags->workDir, "Where the durable state lives")->capture_default_str();
+  cmd->add_option("--framework-name", flags->frameworkName, "Scheduler name (Mesos-DNS uses it)")->capture_default_str();
+  cmd->add_option("--agent-ping-timeout", flags->agentPingTimeout, "Seconds without a heartbeat before an agent is unreachable")->capture_default_str();
+  cmd->add_option("--agent-removal-timeout", flags->agentRemovalTimeout, "Seconds unreachable before an agent is removed")->capture_default_str();
+  cmd->add_option("--offer-timeout", flags->offerTimeout, "Seconds before an unanswered offer is rescinded")->capture_default_str();
+  cmd->callback([flags, &exitCode] { exitCode = runMaster(*flags); });
+}
+
+}  // namespace corral::cli

@@ -1,0 +1,357 @@
+#include "core_cluster/agent/health.h"
+
+#include <signal.h>
+
+#include <cmath>
+#include <cstring>
+
+#include <fmt/core.h>
+
+#include "base/log.h"
+
+namespace corral::agent {
+
+HealthPolicy::Verdict HealthPolicy::onResult(bool ok, double nowSeconds) {
+  Verdict v;
+  std::optional<bool> before = healthy_;
+  if (ok) {
+    everHealthy_ = true;
+    failures_ = 0;
+    healthy_ = true;
+    v.counted = true;
+  } else if (!everHealthy_ && nowSeconds - startedAt_ < grace_) {
+    v.counted = false;  // still starting up: Marathon ignores it
+  } else {
+    ++failures_;
+    healthy_ = false;
+    v.counted = true;
+    v.kill = maxFailures_ > 0 && failures_ >= maxFailures_;
+  }
+  v.changed = before != healthy_;
+  v.healthy = healthy_;
+  v.consecutiveFailures = failures_;
+  return v;
+}
+
+namespace {
+
+uint64_t toMillis(double seconds) {
+  if (!(seconds > 0)) return 0;
+  return static_cast<uint64_t>(std::llround(seconds * 1000.0));
+}
+
+std::string hostPort(const std::string& host, int port) {
+  return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                             : fmt::format("{}:{}", host, port);
+}
+
+}  // namespace
+
+struct HealthChecker::TcpProbe {
+  uv_tcp_t tcp;  // data points back to the probe
+  uv_connect_t connect;
+  uv_write_t write;
+  std::string request;
+  char buf[1024];
+  HealthChecker* owner = nullptr;  // null once abandoned: callbacks do nothing
+  LoopRefs* refs = nullptr;
+
+  void close() {
+    owner = nullptr;
+    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp))) return;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), [](uv_handle_t* h) {
+      auto* p = static_cast<TcpProbe*>(h->data);
+      LoopRefs* r = p->refs;
+      delete p;
+      r->done();
+    });
+  }
+};
+
+struct HealthChecker::CommandProbe {
+  uv_process_t process;  // data points back to the probe
+  HealthChecker* owner = nullptr;
+  LoopRefs* refs = nullptr;
+};
+
+HealthChecker::HealthChecker(uv_loop_t* loop, LoopRefs* refs, HealthCheckSpec spec, Target target,
+                             ResultCallback cb)
+    : loop_(loop),
+      refs_(refs),
+      spec_(std::move(spec)),
+      target_(std::move(target)),
+      cb_(std::move(cb)) {
+  using P = HealthCheckSpec::Protocol;
+  switch (spec_.protocol) {
+    case P::kHttp:
+    case P::kHttps:
+      description_ = fmt::format("{} health check on {}{}", toString(spec_.protocol),
+                                 hostPort(target_.host, target_.port), spec_.path);
+      break;
+    case P::kTcp:
+      description_ = fmt::format("TCP health check on {}", hostPort(target_.host, target_.port));
+      break;
+    case P::kCommand:
+      description_ = fmt::format("COMMAND health check `{}`", spec_.command);
+      break;
+  }
+}
+
+HealthChecker::~HealthChecker() {
+  if (running_) log::error("health checker destroyed while running: {}", description_);
+}
+
+void HealthChecker::start() {
+  if (running_) return;
+  running_ = true;
+  intervalTimer_ = newHandle<uv_timer_t>(*refs_);
+  uv_timer_init(loop_, intervalTimer_);
+  intervalTimer_->data = this;
+  timeoutTimer_ = newHandle<uv_timer_t>(*refs_);
+  uv_timer_init(loop_, timeoutTimer_);
+  timeoutTimer_->data = this;
+  schedule(spec_.delaySeconds);
+}
+
+void HealthChecker::stop() {
+  if (!running_) return;
+  running_ = false;
+  abortProbe();
+  closeHandle(reinterpret_cast<uv_handle_t*>(intervalTimer_), *refs_);
+  closeHandle(reinterpret_cast<uv_handle_t*>(timeoutTimer_), *refs_);
+  intervalTimer_ = nullptr;
+  timeoutTimer_ = nullptr;
+}
+
+void HealthChecker::schedule(double seconds) {
+  uv_timer_start(
+      intervalTimer_, [](uv_timer_t* t) { static_cast<HealthChecker*>(t->data)->runCheck(); },
+      toMillis(seconds), 0);
+}
+
+void HealthChecker::runCheck() {
+  if (!running_) return;
+  response_.clear();
+  uv_timer_start(
+      timeoutTimer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<HealthChecker*>(t->data);
+        self->abortProbe();
+        self->finish(Outcome::kUnhealthy,
+                     fmt::format("timed out after {}s", self->spec_.timeoutSeconds));
+      },
+      toMillis(spec_.timeoutSeconds), 0);
+  using P = HealthCheckSpec::Protocol;
+  switch (spec_.protocol) {
+    case P::kHttp:
+    case P::kTcp:
+      startTcpProbe();
+      break;
+    case P::kHttps: {
+      std::string url =
+          fmt::format("https://{}{}", hostPort(target_.host, target_.port), spec_.path);
+      startCommandProbe({"curl", "-k", "-s", "-S", "-f", "-o", "/dev/null", "--max-time",
+                         fmt::format("{}", spec_.timeoutSeconds), url},
+                        true);
+      break;
+    }
+    case P::kCommand:
+      startCommandProbe({"/bin/sh", "-c", spec_.command}, false);
+      break;
+  }
+}
+
+void HealthChecker::abortProbe() {
+  if (tcpProbe_ != nullptr) {
+    tcpProbe_->close();
+    tcpProbe_ = nullptr;
+  }
+  if (commandProbe_ != nullptr) {
+    commandProbe_->owner = nullptr;
+    // The exit callback closes the handle; make sure there is an exit, children included.
+    if (commandProbe_->process.pid > 0) uv_kill(-commandProbe_->process.pid, SIGKILL);
+    commandProbe_ = nullptr;
+  }
+}
+
+void HealthChecker::finish(Outcome outcome, const std::string& reason) {
+  if (!running_) return;
+  uv_timer_stop(timeoutTimer_);
+  schedule(spec_.intervalSeconds);
+  // Last statement: the callback may stop() this checker.
+  cb_(outcome, reason);
+}
+
+void HealthChecker::startTcpProbe() {
+  sockaddr_storage addr{};
+  if (uv_ip4_addr(target_.host.c_str(), target_.port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
+      uv_ip6_addr(target_.host.c_str(), target_.port, reinterpret_cast<sockaddr_in6*>(&addr)) !=
+          0) {
+    finish(Outcome::kUnhealthy, fmt::format("'{}' is not an IP address", target_.host));
+    return;
+  }
+  auto* p = new TcpProbe();
+  p->owner = this;
+  p->refs = refs_;
+  refs_->add();
+  uv_tcp_init(loop_, &p->tcp);
+  p->tcp.data = p;
+  p->connect.data = p;
+  tcpProbe_ = p;
+  int rc = uv_tcp_connect(&p->connect, &p->tcp, reinterpret_cast<const sockaddr*>(&addr),
+                          [](uv_connect_t* req, int status) {
+                            auto* probe = static_cast<TcpProbe*>(req->data);
+                            if (probe->owner != nullptr) probe->owner->onTcpConnected(status);
+                          });
+  if (rc != 0) {
+    tcpProbe_ = nullptr;
+    p->close();
+    finish(Outcome::kUnhealthy, uv_strerror(rc));
+  }
+}
+
+void HealthChecker::onTcpConnected(int status) {
+  TcpProbe* p = tcpProbe_;
+  if (status != 0) {
+    tcpProbe_ = nullptr;
+    p->close();
+    std::string why = status == UV_ECONNREFUSED ? "connection refused" : uv_strerror(status);
+    finish(Outcome::kUnhealthy, why);
+    return;
+  }
+  if (spec_.protocol == HealthCheckSpec::Protocol::kTcp) {
+    tcpProbe_ = nullptr;
+    p->close();
+    finish(Outcome::kHealthy, "");
+    return;
+  }
+  p->request = fmt::format(
+      "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: corral-health-check\r\nAccept: */*\r\n"
+      "Connection: close\r\n\r\n",
+      spec_.path, hostPort(target_.host, target_.port));
+  uv_buf_t buf = uv_buf_init(p->request.data(), static_cast<unsigned>(p->request.size()));
+  p->write.data = p;
+  uv_write(
+      &p->write, reinterpret_cast<uv_stream_t*>(&p->tcp), &buf, 1, [](uv_write_t* req, int status) {
+        auto* probe = static_cast<TcpProbe*>(req->data);
+        if (probe->owner == nullptr || status == 0) return;
+        HealthChecker* self = probe->owner;
+        self->tcpProbe_ = nullptr;
+        probe->close();
+        self->finish(Outcome::kUnhealthy, fmt::format("sending request: {}", uv_strerror(status)));
+      });
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&p->tcp),
+      [](uv_handle_t* h, size_t, uv_buf_t* out) {
+        auto* probe = static_cast<TcpProbe*>(h->data);
+        *out = uv_buf_init(probe->buf, sizeof probe->buf);
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+        auto* probe = static_cast<TcpProbe*>(s->data);
+        if (probe->owner != nullptr) probe->owner->onTcpRead(buf->base, n);
+      });
+}
+
+void HealthChecker::onTcpRead(const char* data, ssize_t n) {
+  if (n > 0 && response_.size() < 8192) response_.append(data, static_cast<size_t>(n));
+  size_t eol = response_.find("\r\n");
+  if (eol == std::string::npos && n >= 0) return;  // need more
+  TcpProbe* p = tcpProbe_;
+  tcpProbe_ = nullptr;
+  p->close();
+  if (eol == std::string::npos) {
+    finish(Outcome::kUnhealthy,
+           n == UV_EOF ? "connection closed before a response"
+                       : fmt::format("reading response: {}", uv_strerror(static_cast<int>(n))));
+    return;
+  }
+  // "HTTP/1.1 200 OK"
+  std::string line = response_.substr(0, eol);
+  int code = 0;
+  if (line.rfind("HTTP/", 0) != 0 || line.size() < 12 || line[8] != ' ' ||
+      std::sscanf(line.c_str() + 9, "%3d", &code) != 1) {
+    finish(Outcome::kUnhealthy, fmt::format("bad HTTP status line '{}'", line.substr(0, 80)));
+    return;
+  }
+  if (code >= 200 && code <= 399) {
+    finish(Outcome::kHealthy, "");
+  } else if (code >= 100 && code <= 199 && spec_.ignoreHttp1xx) {
+    finish(Outcome::kIgnored, fmt::format("HTTP {} ignored", code));
+  } else {
+    finish(Outcome::kUnhealthy, fmt::format("HTTP status {}", code));
+  }
+}
+
+void HealthChecker::startCommandProbe(std::vector<std::string> argv, bool isCurl) {
+  auto* p = new CommandProbe();
+  p->owner = this;
+  p->refs = refs_;
+  p->process.data = p;
+  std::vector<char*> cargv;
+  for (auto& a : argv) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  std::vector<char*> cenv;
+  for (auto& e : target_.env) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
+  uv_stdio_container_t stdio[3];
+  for (auto& s : stdio) s.flags = UV_IGNORE;
+  uv_process_options_t opts{};
+  opts.file = cargv[0];
+  opts.args = cargv.data();
+  opts.env = target_.env.empty() ? nullptr : cenv.data();
+  opts.cwd = target_.sandbox.empty() ? nullptr : target_.sandbox.c_str();
+  opts.flags = UV_PROCESS_DETACHED;
+  opts.stdio_count = 3;
+  opts.stdio = stdio;
+  opts.exit_cb = [](uv_process_t* proc, int64_t exitStatus, int termSignal) {
+    auto* probe = static_cast<CommandProbe*>(proc->data);
+    HealthChecker* owner = probe->owner;
+    uv_close(reinterpret_cast<uv_handle_t*>(proc), [](uv_handle_t* h) {
+      auto* pr = static_cast<CommandProbe*>(h->data);
+      LoopRefs* r = pr->refs;
+      delete pr;
+      r->done();
+    });
+    if (owner != nullptr) owner->onCommandExit(exitStatus, termSignal);
+  };
+  refs_->add();
+  commandIsCurl_ = isCurl;
+  int rc = uv_spawn(loop_, &p->process, &opts);
+  if (rc != 0) {
+    // libuv requires closing the handle even when spawn fails.
+    p->owner = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(&p->process), [](uv_handle_t* h) {
+      auto* pr = static_cast<CommandProbe*>(h->data);
+      LoopRefs* r = pr->refs;
+      delete pr;
+      r->done();
+    });
+    std::string why = isCurl && rc == UV_ENOENT
+                          ? "HTTPS health checks need curl on the agent's PATH"
+                          : fmt::format("cannot run {}: {}", argv[0], uv_strerror(rc));
+    finish(Outcome::kUnhealthy, why);
+    return;
+  }
+  commandProbe_ = p;
+}
+
+void HealthChecker::onCommandExit(int64_t exitStatus, int termSignal) {
+  commandProbe_ = nullptr;
+  if (termSignal != 0) {
+    finish(Outcome::kUnhealthy, fmt::format("command killed by signal {}", termSignal));
+  } else if (exitStatus != 0) {
+    if (commandIsCurl_) {
+      std::string why = exitStatus == 22   ? "HTTP status >= 400"
+                        : exitStatus == 7  ? "connection refused"
+                        : exitStatus == 28 ? "timed out"
+                                           : fmt::format("curl exited with status {}", exitStatus);
+      finish(Outcome::kUnhealthy, why);
+    } else {
+      finish(Outcome::kUnhealthy, fmt::format("command exited with status {}", exitStatus));
+    }
+  } else {
+    finish(Outcome::kHealthy, "");
+  }
+}
+
+}  // namespace corral::agent

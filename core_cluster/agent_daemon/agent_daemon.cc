@@ -1,0 +1,343 @@
+#include "core_cluster/agent_daemon/agent_daemon.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/clock.h"
+#include "base/http_client.h"
+#include "base/log.h"
+#include "base/metrics.h"
+
+namespace corral::agent {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+http::Response json(int status, const Json& body) {
+  return http::Response::json(status, dumpJson(body));
+}
+
+HealthCheckSpec healthFromJson(const Json& j) {
+  HealthCheckSpec h;
+  std::string p = j.value("protocol", "HTTP");
+  if (p == "HTTPS") h.protocol = HealthCheckSpec::Protocol::kHttps;
+  else if (p == "TCP") h.protocol = HealthCheckSpec::Protocol::kTcp;
+  else if (p == "COMMAND") h.protocol = HealthCheckSpec::Protocol::kCommand;
+  else h.protocol = HealthCheckSpec::Protocol::kHttp;
+  h.path = j.value("path", "/");
+  h.portIndex = j.value("portIndex", 0);
+  if (j.contains("port") && j["port"].is_number_integer()) h.port = j["port"].get<int>();
+  h.command = j.value("command", "");
+  h.gracePeriodSeconds = j.value("gracePeriodSeconds", 300.0);
+  h.intervalSeconds = j.value("intervalSeconds", 60.0);
+  h.timeoutSeconds = j.value("timeoutSeconds", 20.0);
+  h.maxConsecutiveFailures = j.value("maxConsecutiveFailures", 3);
+  h.delaySeconds = j.value("delaySeconds", 15.0);
+  h.ignoreHttp1xx = j.value("ignoreHttp1xx", false);
+  return h;
+}
+
+std::vector<PortRange> toPortRanges(const conf::Ranges& r) {
+  std::vector<PortRange> out;
+  for (const auto& i : r.intervals()) {
+    out.push_back(PortRange{static_cast<uint16_t>(i.begin), static_cast<uint16_t>(i.end)});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<AgentDaemon>> AgentDaemon::create(Loop& loop, AgentDaemonOptions options) {
+  auto res = conf::parseResources(options.resources);
+  if (!res.ok()) return makeError("--resources: " + res.error().message);
+  auto attrs = conf::parseAttributes(options.attributes);
+  if (!attrs.ok()) return makeError("--attributes: " + attrs.error().message);
+  auto pool = PortPool::create(toPortRanges(res->ports()));
+  if (!pool.ok()) return makeError("--resources ports: " + pool.error().message);
+  std::error_code ec;
+  fs::create_directories(options.workDir + "/sandboxes", ec);
+  if (ec) return makeError("cannot create work dir " + options.workDir + ": " + ec.message());
+  std::unique_ptr<AgentDaemon> d(
+      new AgentDaemon(loop, std::move(options), std::move(*res), std::move(*pool)));
+  if (Status st = d->start(); !st.ok()) return st.error();
+  return d;
+}
+
+AgentDaemon::AgentDaemon(Loop& loop, AgentDaemonOptions options, conf::Resources resources,
+                         PortPool pool)
+    : loop_(loop),
+      options_(std::move(options)),
+      resources_(std::move(resources)),
+      pool_(std::move(pool)),
+      heartbeatTimer_(loop),
+      retryTimer_(loop) {}
+
+AgentDaemon::~AgentDaemon() = default;
+
+Status AgentDaemon::start() {
+  std::ifstream idFile(options_.workDir + "/agent_id");
+  std::getline(idFile, agentId_);
+  runner_ = std::make_unique<TaskRunner>(loop_.raw(), &pool_,
+                                         [this](const TaskStatus& st) { onStatus(st); });
+  server_ = std::make_unique<http::Server>(
+      loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) { handle(req, ex); });
+  auto port = server_->listen(options_.ip, options_.port);
+  if (!port.ok()) return port.error();
+  options_.port = *port;
+  log::info("agent API listening on {}:{}; resources {}", options_.ip, options_.port,
+            resources_.toString());
+  metrics::global().gaugeFn("corral_agent_tasks_live", "Tasks running on this agent.",
+                            [this] { return static_cast<double>(runner_->liveTaskCount()); });
+  metrics::global().gaugeFn("corral_agent_status_updates_pending",
+                            "Status updates not yet acknowledged by the master.",
+                            [this] { return static_cast<double>(pending_.size()); });
+  registerWithMaster();
+  heartbeatTimer_.start(options_.heartbeatMs, options_.heartbeatMs, [this] { heartbeat(); });
+  return Status::Ok();
+}
+
+void AgentDaemon::postToMaster(const std::string& path, const Json& body,
+                               std::function<void(Result<http::Response>)> cb) {
+  http::Request req;
+  req.method = "POST";
+  req.target = path;
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = dumpJson(body);
+  http::fetch(loop_, options_.masterHost, options_.masterPort, std::move(req), std::move(cb),
+              http::ClientOptions{.timeoutMs = 5000});
+}
+
+void AgentDaemon::registerWithMaster() {
+  if (registering_ || stopping_) return;
+  registering_ = true;
+  Json body;
+  body["agentId"] = agentId_;
+  body["hostname"] = options_.ip;
+  body["port"] = options_.port;
+  body["resources"] = resources_.toString();
+  body["attributes"] = conf::attributesToString(*conf::parseAttributes(options_.attributes));
+  Json tasks = Json::array();
+  for (const auto& t : runner_->tasks()) {
+    if (isTerminal(t.state)) continue;
+    Json j;
+    j["taskId"] = t.taskId;
+    j["state"] = std::string(toString(t.state));
+    if (t.healthy) j["healthy"] = *t.healthy;
+    j["message"] = t.message;
+    tasks.push_back(j);
+  }
+  body["tasks"] = tasks;
+  postToMaster("/internal/agents/register", body, [this](Result<http::Response> r) {
+    registering_ = false;
+    if (stopping_) return;
+    if (!r.ok() || r->status != 200) {
+      log::warn("registration with master {}:{} failed: {}; retrying", options_.masterHost,
+                options_.masterPort, r.ok() ? r->body : r.error().message);
+      return;  // the heartbeat timer retries
+    }
+    auto j = parseJson(r->body);
+    if (!j.ok() || !j->contains("agentId")) return;
+    std::string id = (*j)["agentId"].get<std::string>();
+    if (id != agentId_) {
+      agentId_ = id;
+      std::ofstream(options_.workDir + "/agent_id") << agentId_ << "\n";
+    }
+    registered_ = true;
+    log::info("registered with master {}:{} as agent {}", options_.masterHost, options_.masterPort,
+              agentId_);
+    if (j->contains("kill")) {
+      for (const auto& tid : (*j)["kill"]) {
+        if (!tid.is_string()) continue;
+        log::info("master does not want task {}: killing it", tid.get<std::string>());
+        (void)runner_->kill(tid.get<std::string>(), 0.0);
+      }
+    }
+    flushUpdates();
+  });
+}
+
+void AgentDaemon::heartbeat() {
+  if (stopping_) return;
+  if (!registered_) return registerWithMaster();
+  postToMaster("/internal/agents/" + agentId_ + "/heartbeat", Json::object(),
+               [this](Result<http::Response> r) {
+                 if (stopping_) return;
+                 if (!r.ok()) {
+                   log::debug("heartbeat failed: {}", r.error().message);
+                   return;
+                 }
+                 if (r->status == 409 || r->status == 404) {
+                   registered_ = false;
+                   registerWithMaster();
+                 }
+               });
+  if (!pending_.empty() && !sending_) flushUpdates();
+}
+
+void AgentDaemon::onStatus(const TaskStatus& st) {
+  Json body;
+  body["uuid"] = agentId_ + "-" + std::to_string(++updateSeq_);
+  body["taskId"] = st.taskId;
+  body["state"] = std::string(toString(st.state));
+  body["message"] = st.message;
+  if (st.healthy) body["healthy"] = *st.healthy;
+  if (st.reason != StatusReason::kNone) body["reason"] = std::string(toString(st.reason));
+  body["timestamp"] = isoNow();
+  pending_.push_back(PendingUpdate{body});
+  flushUpdates();
+}
+
+void AgentDaemon::flushUpdates() {
+  if (sending_ || pending_.empty() || !registered_ || stopping_) return;
+  sending_ = true;
+  Json body = pending_.front().body;
+  body["agentId"] = agentId_;
+  postToMaster("/internal/status", body, [this](Result<http::Response> r) {
+    sending_ = false;
+    if (stopping_) return;
+    if (!r.ok() || r->status != 200) {
+      // Not acknowledged: keep it and retry (at-least-once delivery).
+      retryTimer_.start(options_.retryMs, 0, [this] { flushUpdates(); });
+      return;
+    }
+    std::string taskId = pending_.front().body.value("taskId", "");
+    pending_.pop_front();
+    auto j = parseJson(r->body);
+    if (j.ok() && j->value("kill", false)) {
+      log::info("master does not know task {}: killing it", taskId);
+      (void)runner_->kill(taskId, 0.0);
+    }
+    flushUpdates();
+  });
+}
+
+void AgentDaemon::launchFromJson(const Json& j) {
+  TaskLaunch l;
+  l.taskId = j.value("taskId", "");
+  l.appId = j.value("appId", "");
+  l.appVersion = j.value("appVersion", "");
+  l.cmd = j.value("cmd", "");
+  if (j.contains("args") && j["args"].is_array()) {
+    for (const auto& a : j["args"]) l.args.push_back(a.get<std::string>());
+  }
+  if (j.contains("env") && j["env"].is_object()) {
+    for (auto it = j["env"].begin(); it != j["env"].end(); ++it) {
+      if (it.value().is_string()) l.env[it.key()] = it.value().get<std::string>();
+    }
+  }
+  for (const auto& p : j.value("ports", std::vector<int>{})) l.ports.push_back(static_cast<uint16_t>(p));
+  l.portNames = j.value("portNames", std::vector<std::string>{});
+  l.hostIp = options_.ip;
+  l.sandboxRoot = options_.workDir + "/sandboxes";
+  if (j.contains("killGracePeriodSeconds")) l.killGracePeriodSeconds = j["killGracePeriodSeconds"].get<double>();
+  if (j.contains("fetch")) {
+    for (const auto& f : j["fetch"]) {
+      FetchUri u;
+      u.uri = f.value("uri", "");
+      u.extract = f.value("extract", true);
+      u.executable = f.value("executable", false);
+      u.destPath = f.value("destPath", "");
+      l.fetch.push_back(u);
+    }
+  }
+  if (j.contains("healthChecks")) {
+    for (const auto& h : j["healthChecks"]) l.healthChecks.push_back(healthFromJson(h));
+  }
+  Status st = runner_->launch(l);
+  if (!st.ok()) {
+    log::warn("cannot launch task {}: {}", l.taskId, st.error().message);
+    onStatus(TaskStatus{l.taskId, TaskState::kFailed, "launch failed: " + st.error().message,
+                        std::nullopt, 0, StatusReason::kLaunchFailed});
+    return;
+  }
+  log::info("launching task {} of {} on ports {}", l.taskId, l.appId, j.value("ports", Json::array()).dump());
+}
+
+void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  const std::string& p = req.path;
+  if (p == "/ping" || p == "/health") return ex->respond(http::Response::text(200, "pong\n"));
+  if (p == "/metrics") {
+    return ex->respond(http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));
+  }
+  if (p == "/internal/launch" && req.method == "POST") {
+    auto body = parseJson(req.body);
+    if (!body.ok() || !body->is_object() || !body->contains("tasks") || !(*body)["tasks"].is_array()) {
+      return ex->respond(json(400, Json{{"message", "expected {\"tasks\": [...]}"}}));
+    }
+    for (const auto& t : (*body)["tasks"]) {
+      if (t.is_object()) launchFromJson(t);
+    }
+    return ex->respond(json(202, Json::object()));
+  }
+  if (p == "/internal/kill" && req.method == "POST") {
+    auto body = parseJson(req.body);
+    if (!body.ok() || !body->is_object() || !body->contains("taskId")) {
+      return ex->respond(json(400, Json{{"message", "expected {\"taskId\": ...}"}}));
+    }
+    std::string id = (*body)["taskId"].get<std::string>();
+    std::optional<double> grace;
+    if (body->contains("gracePeriodSeconds")) grace = (*body)["gracePeriodSeconds"].get<double>();
+    Status st = runner_->kill(id, grace);
+    if (!st.ok()) {
+      // Unknown here (e.g. the agent restarted): the master must learn it is gone.
+      onStatus(TaskStatus{id, TaskState::kLost, "task is not running on agent " + agentId_,
+                          std::nullopt, 0, StatusReason::kNone});
+    }
+    return ex->respond(json(202, Json::object()));
+  }
+  if (p == "/state") {
+    Json tasks = Json::array();
+    for (const auto& t : runner_->tasks()) {
+      Json j;
+      j["id"] = t.taskId;
+      j["appId"] = t.appId;
+      j["state"] = std::string(toString(t.state));
+      j["pid"] = t.pid;
+      j["ports"] = t.ports;
+      j["sandbox"] = t.sandbox;
+      j["message"] = t.message;
+      if (t.healthy) j["healthy"] = *t.healthy;
+      tasks.push_back(j);
+    }
+    Json out;
+    out["id"] = agentId_;
+    out["hostname"] = options_.ip;
+    out["resources"] = resources_.toString();
+    out["attributes"] = options_.attributes;
+    out["tasks"] = tasks;
+    return ex->respond(json(200, out));
+  }
+  if (p == "/files/read") {
+    auto taskId = req.queryParam("taskId");
+    std::string path = req.queryParam("path").value_or("stdout");
+    if (!taskId) return ex->respond(json(400, Json{{"message", "taskId is required"}}));
+    std::optional<uint64_t> offset;
+    if (auto o = req.queryParam("offset")) offset = std::strtoull(o->c_str(), nullptr, 10);
+    size_t length = 64 * 1024;
+    if (auto l = req.queryParam("length")) length = std::strtoull(l->c_str(), nullptr, 10);
+    auto chunk = runner_->readSandboxFile(*taskId, path, offset, length);
+    if (!chunk.ok()) {
+      int code = chunk.error().code ? chunk.error().code : 404;
+      return ex->respond(json(code, Json{{"message", chunk.error().message}}));
+    }
+    Json out;
+    out["data"] = chunk->data;
+    out["offset"] = chunk->offset;
+    out["size"] = chunk->size;
+    return ex->respond(json(200, out));
+  }
+  ex->respond(json(404, Json{{"message", "no endpoint " + p}}));
+}
+
+void AgentDaemon::shutdown(std::function<void()> done) {
+  stopping_ = true;
+  heartbeatTimer_.stop();
+  retryTimer_.stop();
+  if (server_) server_->close();
+  runner_->shutdown(std::move(done));
+}
+
+}  // namespace corral::agent

@@ -1,0 +1,506 @@
+#include "core_cluster/api/v2_api.h"
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "conf/app_definition.h"
+
+namespace corral::api {
+
+namespace {
+
+http::Response json(int status, const Json& body) {
+  return http::Response::json(status, dumpJson(body));
+}
+
+http::Response message(int status, const std::string& msg) {
+  Json j;
+  j["message"] = msg;
+  return json(status, j);
+}
+
+http::Response fromError(const Error& e) {
+  int code = e.code >= 400 && e.code < 600 ? e.code : 500;
+  Json j;
+  j["message"] = e.message;
+  if (code == 409 && !e.path.empty()) {
+    j["deployments"] = Json::array({Json{{"id", e.path}}});
+  }
+  return json(code, j);
+}
+
+bool endsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::set<std::string> embeds(const http::Request& req) {
+  std::set<std::string> out;
+  for (const auto& e : req.queryParams("embed")) out.insert(e);
+  return out;
+}
+
+// Validation failures render as Marathon's 422 with every problem listed.
+http::Response validationFailure(const Json& body, const Error& e) {
+  if (body.is_object()) {
+    auto errors = conf::validateApp(body);
+    if (!errors.empty()) return json(422, conf::validationErrorBody(errors));
+  }
+  Json j;
+  j["message"] = "Object is not valid";
+  j["details"] = Json::array({Json{{"path", e.path.empty() ? "/" : e.path},
+                                   {"errors", Json::array({e.message})}}});
+  return json(422, j);
+}
+
+metrics::Counter& apiRequests(const std::string& method, int status) {
+  return metrics::global().counter(
+      "corral_api_requests_total", "v2 API requests by method and status.",
+      "method=\"" + method + "\",code=\"" + std::to_string(status) + "\"");
+}
+
+}  // namespace
+
+bool queryBool(const http::Request& req, const std::string& name, bool dflt) {
+  auto v = req.queryParam(name);
+  if (!v) return dflt;
+  return *v == "true" || *v == "True" || *v == "TRUE" || *v == "1" || v->empty();
+}
+
+V2Api::V2Api(scheduler::ServiceScheduler& scheduler, master::Master& master, events::EventBus& bus,
+             ApiInfo info)
+    : scheduler_(scheduler), master_(master), bus_(bus), info_(std::move(info)) {}
+
+namespace {
+// Wraps an exchange so that every response is counted and logged in one line.
+class CountingExchange {
+ public:
+  static void respond(http::Exchange& ex, const http::Request& req, http::Response r) {
+    apiRequests(req.method, r.status).inc();
+    if (req.method != "GET") {
+      log::info("api {} {} -> {}", req.method, req.target, r.status);
+    }
+    ex.respond(std::move(r));
+  }
+};
+}  // namespace
+
+void V2Api::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  const std::string& p = req.path;
+  if (p == "/ping") return ex->respond(http::Response::text(200, "pong\n"));
+  if (p == "/metrics") {
+    return ex->respond(http::Response::text(200, metrics::global().render(),
+                                            "text/plain; version=0.0.4"));
+  }
+  if (p == "/v2/events") {
+    if (req.method != "GET") return ex->respond(message(405, "use GET"));
+    return bus_.attach(req, ex);
+  }
+  if (p == "/v2/info") return info(*ex);
+  if (p == "/v1/agents") {
+    Json list = Json::array();
+    for (const auto* a : master_.agents()) {
+      Json j = master::agentToJson(*a);
+      j["status"] = std::string(master::toString(a->status));
+      list.push_back(j);
+    }
+    return ex->respond(json(200, Json{{"agents", list}}));
+  }
+  if (p.rfind("/v1/tasks/", 0) == 0 && endsWith(p, "/agent")) {
+    std::string tid = p.substr(10, p.size() - 10 - 6);
+    const auto* t = master_.task(tid);
+    const auto* a = t ? master_.agent(t->agentId) : nullptr;
+    if (!a) return ex->respond(message(404, "Task '" + tid + "' does not exist"));
+    return ex->respond(json(200, Json{{"agent", a->hostname + ":" + std::to_string(a->port)}}));
+  }
+  if (p == "/v2/leader") {
+    if (req.method == "DELETE") return ex->respond(message(200, "Leadership abdicated"));
+    return ex->respond(json(200, Json{{"leader", info_.advertisedAddress}}));
+  }
+  if (p == "/v2/eventSubscriptions") {
+    return ex->respond(json(200, Json{{"callbackUrls", Json::array()}}));
+  }
+  if (p == "/v2/apps" || p == "/v2/apps/") return apps(req, *ex);
+  if (p.rfind("/v2/apps/", 0) == 0) return appSubresource(req, *ex, p.substr(8));
+  if (p == "/v2/tasks" || p == "/v2/tasks/delete") return tasks(req, *ex);
+  if (p.rfind("/v2/deployments", 0) == 0) return deployments(req, *ex);
+  if (p.rfind("/v2/groups", 0) == 0) return groups(req, *ex);
+  if (p.rfind("/v2/queue", 0) == 0) return queue(req, *ex);
+  ex->respond(message(404, "Not found: " + p));
+}
+
+void V2Api::info(http::Exchange& ex) {
+  Json j;
+  j["name"] = "marathon";
+  j["version"] = info_.version;
+  j["buildref"] = "corral";
+  j["elected"] = true;
+  j["leader"] = info_.advertisedAddress;
+  j["frameworkId"] = info_.frameworkId;
+  j["marathon_config"] = Json{{"master", info_.advertisedAddress},
+                              {"framework_name", scheduler_.name()},
+                              {"task_launch_timeout", 300000},
+                              {"local_port_min", 10000},
+                              {"local_port_max", 20000},
+                              {"mesos_role", nullptr},
+                              {"checkpoint", true}};
+  j["zookeeper_config"] = Json{{"zk", info_.zkUrl}, {"zk_timeout", 10000}};
+  j["http_config"] = Json{{"http_port", 8080}, {"https_port", 8443}};
+  j["event_subscriber"] = Json{{"type", "sse"}, {"http_endpoints", Json::array()}};
+  ex.respond(json(200, j));
+}
+
+void V2Api::respondChange(http::Exchange& ex, const Result<scheduler::ChangeResult>& r,
+                          int okStatus, const Json* body) {
+  if (!r.ok()) {
+    if (r.error().code == 422 && body) return ex.respond(validationFailure(*body, r.error()));
+    return ex.respond(fromError(r.error()));
+  }
+  Json j;
+  j["version"] = r->version;
+  j["deploymentId"] = r->deploymentId;
+  http::Response resp = json(okStatus, j);
+  if (!r->deploymentId.empty()) resp.headers.emplace_back("Marathon-Deployment-Id", r->deploymentId);
+  ex.respond(std::move(resp));
+}
+
+void V2Api::apps(http::Request& req, http::Exchange& ex) {
+  if (req.method == "GET") {
+    auto e = embeds(req);
+    bool tasks = e.count("apps.tasks") || e.count("app.tasks");
+    bool counts = e.count("apps.counts") || e.count("app.counts") || true;
+    bool deps = e.count("apps.deployments") || e.count("app.deployments") || true;
+    bool ltf = e.count("apps.lastTaskFailure") || e.count("app.lastTaskFailure");
+    auto idFilter = req.queryParam("id");
+    auto cmdFilter = req.queryParam("cmd");
+    auto labelFilter = req.queryParam("label");
+    Json list = Json::array();
+    for (const auto& [id, a] : scheduler_.apps()) {
+      if (idFilter && id.find(*idFilter) == std::string::npos) continue;
+      if (cmdFilter && a.def.cmd.value_or("").find(*cmdFilter) == std::string::npos) continue;
+      if (labelFilter) {
+        // "key", "key==value", "key!=value" (comma-separated: all must hold).
+        bool ok = true;
+        std::string spec = *labelFilter;
+        size_t start = 0;
+        while (start <= spec.size()) {
+          size_t comma = spec.find(',', start);
+          std::string term = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+          start = comma == std::string::npos ? spec.size() + 1 : comma + 1;
+          if (term.empty()) continue;
+          auto eq = term.find("==");
+          auto ne = term.find("!=");
+          if (eq != std::string::npos) {
+            auto it = a.def.labels.find(term.substr(0, eq));
+            ok &= it != a.def.labels.end() && it->second == term.substr(eq + 2);
+          } else if (ne != std::string::npos) {
+            auto it = a.def.labels.find(term.substr(0, ne));
+            ok &= it == a.def.labels.end() || it->second != term.substr(ne + 2);
+          } else {
+            ok &= a.def.labels.count(term) > 0;
+          }
+        }
+        if (!ok) continue;
+      }
+      list.push_back(scheduler_.appJson(a, tasks, counts, deps, ltf));
+    }
+    return ex.respond(json(200, Json{{"apps", list}}));
+  }
+  if (req.method == "POST") {
+    auto body = parseJson(req.body);
+    if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
+    if (!body->is_object()) return ex.respond(message(400, "Invalid JSON: expected an app object"));
+    auto r = scheduler_.createApp(*body);
+    if (!r.ok()) {
+      if (r.error().code == 422) return ex.respond(validationFailure(*body, r.error()));
+      return ex.respond(fromError(r.error()));
+    }
+    http::Response resp = json(201, r->app);
+    resp.headers.emplace_back("Location", "/v2/apps" + r->app.value("id", std::string()));
+    resp.headers.emplace_back("Marathon-Deployment-Id", r->deploymentId);
+    return ex.respond(std::move(resp));
+  }
+  if (req.method == "PUT") {
+    auto body = parseJson(req.body);
+    if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
+    if (!body->is_array()) return ex.respond(message(400, "Invalid JSON: expected an array of apps"));
+    bool force = queryBool(req, "force");
+    Result<scheduler::ChangeResult> last = scheduler::ChangeResult{};
+    for (const auto& app : *body) {
+      if (!app.is_object() || !app.contains("id") || !app["id"].is_string()) {
+        return ex.respond(message(422, "every app in a bulk update needs an id"));
+      }
+      last = scheduler_.updateApp(app["id"].get<std::string>(), app, force);
+      if (!last.ok()) return respondChange(ex, last, 200, &app);
+    }
+    return respondChange(ex, last, 200);
+  }
+  ex.respond(message(405, "Method not allowed on /v2/apps"));
+}
+
+void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::string& rest) {
+  // rest: "/shop/web[/restart|/tasks[/<taskId>]|/versions[/<v>]]"
+  std::string id = rest, sub, arg;
+  for (const char* s : {"/restart", "/tasks", "/versions"}) {
+    auto pos = rest.rfind(s);
+    if (pos == std::string::npos || pos == 0) continue;
+    std::string after = rest.substr(pos + strlen(s));
+    if (!after.empty() && (after[0] != '/' || after.find('/', 1) != std::string::npos)) continue;
+    // "/tasks/<id>" and "/versions/<v>" take one more segment; "/restart" none.
+    if (std::string(s) == "/restart" && !after.empty()) continue;
+    id = rest.substr(0, pos);
+    sub = s;
+    arg = after.empty() ? "" : after.substr(1);
+    break;
+  }
+  while (id.size() > 1 && id.back() == '/') id.pop_back();
+  auto resolved = conf::resolveAppId(id);
+  if (!resolved.ok()) return ex.respond(message(404, "App '" + id + "' does not exist"));
+  id = *resolved;
+  const scheduler::AppState* app = scheduler_.app(id);
+  bool force = queryBool(req, "force");
+  if (sub.empty()) {
+    if (req.method == "GET") {
+      if (!app) return ex.respond(message(404, "App '" + id + "' does not exist"));
+      auto e = embeds(req);
+      bool ltf = e.empty() || e.count("app.lastTaskFailure") || e.count("apps.lastTaskFailure");
+      return ex.respond(json(200, Json{{"app", scheduler_.appJson(*app, true, true, true, ltf)}}));
+    }
+    if (req.method == "PUT" || req.method == "PATCH") {
+      auto body = parseJson(req.body);
+      if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
+      if (!body->is_object()) return ex.respond(message(400, "Invalid JSON: expected an object"));
+      return respondChange(ex, scheduler_.updateApp(id, *body, force), 200, &*body);
+    }
+    if (req.method == "DELETE") return respondChange(ex, scheduler_.deleteApp(id, force), 200);
+    return ex.respond(message(405, "Method not allowed"));
+  }
+  if (!app) return ex.respond(message(404, "App '" + id + "' does not exist"));
+  if (sub == "/restart") {
+    if (req.method != "POST") return ex.respond(message(405, "use POST"));
+    return respondChange(ex, scheduler_.restartApp(id, force), 200);
+  }
+  if (sub == "/versions") {
+    if (arg.empty()) {
+      return ex.respond(json(200, Json{{"versions", Json(std::vector<std::string>(
+                                                        app->versions.rbegin(), app->versions.rend()))}}));
+    }
+    auto v = scheduler_.appVersion(id, arg);
+    if (!v.ok()) return ex.respond(fromError(v.error()));
+    return ex.respond(json(200, conf::toMarathonJson(*v)));
+  }
+  // /tasks
+  if (req.method == "GET") {
+    Json list = Json::array();
+    for (const auto* t : scheduler_.tasksOf(id)) list.push_back(scheduler_.taskJson(*t));
+    return ex.respond(json(200, Json{{"tasks", list}}));
+  }
+  if (req.method != "DELETE") return ex.respond(message(405, "Method not allowed"));
+  bool scale = queryBool(req, "scale");
+  bool wipe = queryBool(req, "wipe");
+  auto host = req.queryParam("host");
+  std::vector<std::string> ids;
+  Json killed = Json::array();
+  for (const auto* t : scheduler_.tasksOf(id)) {
+    if (!arg.empty() && t->id != arg) continue;
+    if (host && t->host != *host) continue;
+    ids.push_back(t->id);
+    killed.push_back(scheduler_.taskJson(*t));
+  }
+  if (!arg.empty() && ids.empty()) {
+    return ex.respond(message(404, "Task '" + arg + "' does not exist"));
+  }
+  auto r = scheduler_.killTasks(ids, scale, wipe);
+  if (!r.ok()) return ex.respond(fromError(r.error()));
+  if (scale) return respondChange(ex, r, 200);
+  if (!arg.empty()) return ex.respond(json(200, Json{{"task", killed[0]}}));
+  ex.respond(json(200, Json{{"tasks", killed}}));
+}
+
+void V2Api::tasks(http::Request& req, http::Exchange& ex) {
+  if (req.path == "/v2/tasks/delete") {
+    if (req.method != "POST") return ex.respond(message(405, "use POST"));
+    auto body = parseJson(req.body);
+    if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
+    if (!body->is_object() || !body->contains("ids") || !(*body)["ids"].is_array()) {
+      return ex.respond(message(422, "expected {\"ids\": [task ids]}"));
+    }
+    std::vector<std::string> ids;
+    for (const auto& v : (*body)["ids"]) {
+      if (!v.is_string()) return ex.respond(message(422, "task ids must be strings"));
+      ids.push_back(v.get<std::string>());
+    }
+    auto r = scheduler_.killTasks(ids, queryBool(req, "scale"), queryBool(req, "wipe"));
+    if (!r.ok()) return ex.respond(fromError(r.error()));
+    if (queryBool(req, "scale")) return respondChange(ex, r, 200);
+    return ex.respond(json(200, Json::object()));
+  }
+  if (req.method != "GET") return ex.respond(message(405, "use GET"));
+  std::set<std::string> statuses;
+  for (const auto& s : req.queryParams("status")) {
+    std::string up;
+    for (char c : s) up.push_back(static_cast<char>(toupper(static_cast<unsigned char>(c))));
+    statuses.insert("TASK_" + up);
+    statuses.insert(up);
+  }
+  Json list = Json::array();
+  for (const auto* t : scheduler_.tasksOf("")) {
+    if (!statuses.empty() && !statuses.count(t->state)) continue;
+    list.push_back(scheduler_.taskJson(*t));
+  }
+  auto accept = req.header("Accept").value_or("");
+  if (accept.find("text/plain") != std::string_view::npos) {
+    // Marathon's text form: app \t servicePort \t host:port ...
+    std::string out;
+    for (const auto& [id, a] : scheduler_.apps()) {
+      for (size_t i = 0; i < a.def.portDefinitions.size(); ++i) {
+        out += id + "\t" + std::to_string(a.def.portDefinitions[i].port) + "\t";
+        for (const auto* t : scheduler_.tasksOf(id)) {
+          if (i < t->ports.size()) out += t->host + ":" + std::to_string(t->ports[i]) + "\t";
+        }
+        out += "\n";
+      }
+    }
+    return ex.respond(http::Response::text(200, out));
+  }
+  ex.respond(json(200, Json{{"tasks", list}}));
+}
+
+void V2Api::deployments(http::Request& req, http::Exchange& ex) {
+  if (req.path == "/v2/deployments" || req.path == "/v2/deployments/") {
+    if (req.method != "GET") return ex.respond(message(405, "use GET"));
+    Json list = Json::array();
+    for (const auto& [id, d] : scheduler_.deployments()) list.push_back(scheduler_.deploymentJson(d));
+    return ex.respond(json(200, list));
+  }
+  std::string id = req.path.substr(strlen("/v2/deployments/"));
+  if (req.method != "DELETE") return ex.respond(message(405, "use DELETE"));
+  bool force = queryBool(req, "force");
+  auto r = scheduler_.cancelDeployment(id, force);
+  if (!r.ok()) return ex.respond(fromError(r.error()));
+  if (force) return ex.respond(http::Response::json(202, "{}"));
+  respondChange(ex, r, 200);
+}
+
+Json V2Api::groupJson(const std::string& groupId, bool withApps) const {
+  Json g;
+  g["id"] = groupId;
+  Json apps = Json::array();
+  std::set<std::string> children;
+  std::string prefix = groupId == "/" ? "/" : groupId + "/";
+  std::string version;
+  for (const auto& [id, a] : scheduler_.apps()) {
+    if (id.rfind(prefix, 0) != 0) continue;
+    std::string rest = id.substr(prefix.size());
+    auto slash = rest.find('/');
+    if (slash == std::string::npos) {
+      if (withApps) apps.push_back(scheduler_.appJson(a, false, true, true, false));
+    } else {
+      children.insert(prefix + rest.substr(0, slash));
+    }
+    if (a.def.version && *a.def.version > version) version = *a.def.version;
+  }
+  Json groups = Json::array();
+  for (const auto& c : children) groups.push_back(groupJson(c, withApps));
+  g["apps"] = apps;
+  g["groups"] = groups;
+  g["pods"] = Json::array();
+  g["dependencies"] = Json::array();
+  g["version"] = version.empty() ? isoNow() : version;
+  return g;
+}
+
+void V2Api::groups(http::Request& req, http::Exchange& ex) {
+  std::string gid = req.path.size() > strlen("/v2/groups") ? req.path.substr(strlen("/v2/groups")) : "/";
+  while (gid.size() > 1 && gid.back() == '/') gid.pop_back();
+  if (gid.empty()) gid = "/";
+  bool force = queryBool(req, "force");
+  if (req.method == "GET") {
+    if (gid != "/") {
+      bool exists = false;
+      for (const auto& [id, a] : scheduler_.apps()) exists |= id.rfind(gid + "/", 0) == 0;
+      if (!exists) return ex.respond(message(404, "Group '" + gid + "' does not exist"));
+    }
+    return ex.respond(json(200, groupJson(gid, true)));
+  }
+  if (req.method == "POST" || req.method == "PUT") {
+    auto body = parseJson(req.body);
+    if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
+    if (!body->is_object()) return ex.respond(message(400, "Invalid JSON: expected a group"));
+    std::string base = gid;
+    if (body->contains("id") && (*body)["id"].is_string()) {
+      auto r = conf::resolveAppId((*body)["id"].get<std::string>(), gid);
+      if (!r.ok()) return ex.respond(message(422, r.error().message));
+      base = *r;
+    }
+    // Flatten nested groups into app definitions with absolute ids.
+    std::vector<Json> defs;
+    std::vector<std::pair<std::string, Json>> stack{{base, *body}};
+    while (!stack.empty()) {
+      auto [gidNow, g] = stack.back();
+      stack.pop_back();
+      if (g.contains("apps") && g["apps"].is_array()) {
+        for (auto app : g["apps"]) {
+          if (!app.is_object() || !app.contains("id") || !app["id"].is_string()) {
+            return ex.respond(message(422, "every app in a group needs an id"));
+          }
+          auto r = conf::resolveAppId(app["id"].get<std::string>(), gidNow);
+          if (!r.ok()) return ex.respond(message(422, r.error().message));
+          app["id"] = *r;
+          defs.push_back(app);
+        }
+      }
+      if (g.contains("groups") && g["groups"].is_array()) {
+        for (const auto& sub : g["groups"]) {
+          if (!sub.is_object() || !sub.contains("id") || !sub["id"].is_string()) continue;
+          auto r = conf::resolveAppId(sub["id"].get<std::string>(), gidNow);
+          if (!r.ok()) return ex.respond(message(422, r.error().message));
+          stack.push_back({*r, sub});
+        }
+      }
+    }
+    // Validate all first so a bad app changes nothing.
+    for (const auto& d : defs) {
+      auto errors = conf::validateApp(d);
+      if (!errors.empty()) return ex.respond(json(422, conf::validationErrorBody(errors)));
+    }
+    Result<scheduler::ChangeResult> last = scheduler::ChangeResult{};
+    for (const auto& d : defs) {
+      std::string id = d["id"].get<std::string>();
+      if (req.method == "POST" && scheduler_.app(id)) {
+        return ex.respond(message(409, "An app with id [" + id + "] already exists."));
+      }
+      last = scheduler_.app(id) ? scheduler_.updateApp(id, d, force) : scheduler_.createApp(d);
+      if (!last.ok()) return respondChange(ex, last, 200, &d);
+    }
+    return respondChange(ex, last, req.method == "POST" ? 201 : 200);
+  }
+  if (req.method == "DELETE") {
+    std::vector<std::string> ids;
+    std::string prefix = gid == "/" ? "/" : gid + "/";
+    for (const auto& [id, a] : scheduler_.apps()) {
+      if (id.rfind(prefix, 0) == 0) ids.push_back(id);
+    }
+    if (ids.empty() && gid != "/") return ex.respond(message(404, "Group '" + gid + "' does not exist"));
+    Result<scheduler::ChangeResult> last = scheduler::ChangeResult{};
+    for (const auto& id : ids) {
+      last = scheduler_.deleteApp(id, true);
+      if (!last.ok()) break;
+    }
+    return respondChange(ex, last, 200);
+  }
+  ex.respond(message(405, "Method not allowed"));
+}
+
+void V2Api::queue(http::Request& req, http::Exchange& ex) {
+  if (req.method == "GET") return ex.respond(json(200, scheduler_.queueJson()));
+  if (req.method == "DELETE" && endsWith(req.path, "/delay")) {
+    return ex.respond(http::Response::json(204, ""));
+  }
+  ex.respond(message(405, "Method not allowed"));
+}
+
+}  // namespace corral::api

@@ -1,0 +1,127 @@
+#include "core_cluster/events/event_bus.h"
+
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/sse.h"
+
+namespace corral::events {
+
+namespace {
+metrics::Counter& eventsPublished() {
+  static auto& c = metrics::global().counter("corral_events_published_total",
+                                             "Events published on /v2/events.");
+  return c;
+}
+metrics::Counter& slowCutoffs() {
+  static auto& c = metrics::global().counter(
+      "corral_event_stream_slow_consumers_total", "Event stream subscribers cut off for lagging.");
+  return c;
+}
+}  // namespace
+
+EventBus::EventBus(Loop& loop, EventBusOptions options)
+    : loop_(loop), options_(options), heartbeat_(loop) {
+  heartbeat_.start(options_.heartbeatMs, options_.heartbeatMs, [this] { heartbeat(); });
+  metrics::global().gaugeFn("corral_event_stream_subscribers", "Open /v2/events streams.",
+                            [this] { return static_cast<double>(streams_.size()); });
+}
+
+EventBus::~EventBus() { closeAll(); }
+
+void EventBus::closeAll() {
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& s : streams) s->exchange->end();
+}
+
+uint64_t EventBus::publish(const std::string& type, Json data) {
+  data["eventType"] = type;
+  if (!data.contains("timestamp")) data["timestamp"] = isoNow();
+  StoredEvent e{nextId_++, type, dumpJson(data)};
+  eventsPublished().inc();
+  for (size_t i = 0; i < streams_.size();) {
+    auto s = streams_[i];
+    deliver(*s, e);
+    if (s->exchange->closed()) {
+      streams_.erase(streams_.begin() + static_cast<long>(i));
+    } else {
+      ++i;
+    }
+  }
+  for (auto& [token, fn] : std::vector(local_)) fn(e);
+  recent_.push_back(std::move(e));
+  while (recent_.size() > options_.retainEvents) recent_.pop_front();
+  return nextId_ - 1;
+}
+
+void EventBus::deliver(Stream& s, const StoredEvent& e) {
+  if (!s.filter.empty() && !s.filter.count(e.type)) return;
+  if (s.exchange->bufferedBytes() > options_.maxSubscriberBufferBytes) {
+    log::warn("event stream to {} cut off: {} bytes unread", s.remote, s.exchange->bufferedBytes());
+    slowCutoffs().inc();
+    s.exchange->end();
+    return;
+  }
+  s.exchange->write(sse::format(std::to_string(e.id), e.type, e.data));
+}
+
+void EventBus::heartbeat() {
+  for (auto& s : streams_) s->exchange->write(":\n\n");
+}
+
+void EventBus::attach(const http::Request& request, std::shared_ptr<http::Exchange> exchange) {
+  auto accept = request.header("Accept").value_or("");
+  if (accept.find("text/event-stream") == std::string_view::npos) {
+    exchange->respond(http::Response::json(
+        406, R"({"message":"/v2/events requires the header Accept: text/event-stream"})"));
+    return;
+  }
+  auto s = std::make_shared<Stream>();
+  s->exchange = exchange;
+  s->remote = request.remoteAddress;
+  for (const auto& t : request.queryParams("event_type")) s->filter.insert(t);
+  exchange->startStream(200, {{"Content-Type", "text/event-stream"},
+                              {"Cache-Control", "no-cache, no-store, must-revalidate"},
+                              {"X-Accel-Buffering", "no"}});
+  // Resume: replay what the client missed when we still hold it; otherwise tell
+  // it (with a comment) that it must resync from /v2/apps.
+  if (auto last = request.header("Last-Event-ID")) {
+    uint64_t lastId = std::strtoull(std::string(*last).c_str(), nullptr, 10);
+    bool covered = !recent_.empty() ? recent_.front().id <= lastId + 1 : lastId + 1 >= nextId_;
+    if (covered) {
+      for (const auto& e : recent_) {
+        if (e.id > lastId) deliver(*s, e);
+      }
+    } else {
+      exchange->write(": resync-required\n\n");
+    }
+  }
+  std::weak_ptr<Stream> weak = s;
+  std::string remote = request.remoteAddress;
+  exchange->onClose([this, weak, remote] {
+    log::info("event stream detached: {}", remote);
+    Json d;
+    d["remoteAddress"] = remote;
+    // Defer: we may be inside a publish() iteration.
+    loop_.post([this, d] { publish("event_stream_detached", d); });
+  });
+  streams_.push_back(s);
+  log::info("event stream attached: {} filter={}", remote, s->filter.size());
+  Json d;
+  d["remoteAddress"] = remote;
+  publish("event_stream_attached", d);
+}
+
+uint64_t EventBus::subscribe(std::function<void(const StoredEvent&)> fn) {
+  local_.emplace_back(nextToken_, std::move(fn));
+  return nextToken_++;
+}
+
+void EventBus::unsubscribe(uint64_t token) {
+  std::erase_if(local_, [token](const auto& p) { return p.first == token; });
+}
+
+}  // namespace corral::events

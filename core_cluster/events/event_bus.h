@@ -1,0 +1,69 @@
+// The scheduler's event stream: Marathon's /v2/events as server-sent events,
+// plus an increasing id and Last-Event-ID resume while events are retained.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/http_server.h"
+#include "base/json.h"
+#include "base/loop.h"
+
+namespace corral::events {
+
+struct EventBusOptions {
+  size_t retainEvents = 20000;            // how many recent events a reconnect can resume from
+  uint64_t heartbeatMs = 10000;           // comment line to keep proxies and clients alive
+  size_t maxSubscriberBufferBytes = 8 << 20;  // slow consumers past this are cut off
+};
+
+struct StoredEvent {
+  uint64_t id;
+  std::string type;
+  std::string data;  // serialised JSON
+};
+
+class EventBus {
+ public:
+  EventBus(Loop& loop, EventBusOptions options = {});
+  ~EventBus();
+
+  // Adds eventType and timestamp to data, assigns the next id and fans out.
+  uint64_t publish(const std::string& type, Json data);
+  // Serves GET /v2/events: Accept check, event_type filters, Last-Event-ID resume.
+  void attach(const http::Request& request, std::shared_ptr<http::Exchange> exchange);
+  // In-process subscribers (e.g. tests, embedded consumers). Returns a token for unsubscribe.
+  uint64_t subscribe(std::function<void(const StoredEvent&)> fn);
+  void unsubscribe(uint64_t token);
+
+  size_t subscriberCount() const { return streams_.size(); }
+  uint64_t lastId() const { return nextId_ - 1; }
+  // Continue numbering after a restart (ids must keep increasing).
+  void setNextId(uint64_t id) { nextId_ = id; }
+  void closeAll();
+
+ private:
+  struct Stream {
+    std::shared_ptr<http::Exchange> exchange;
+    std::set<std::string> filter;  // empty = everything
+    std::string remote;
+  };
+  void deliver(Stream& s, const StoredEvent& e);
+  void heartbeat();
+
+  Loop& loop_;
+  EventBusOptions options_;
+  uint64_t nextId_ = 1;
+  std::deque<StoredEvent> recent_;
+  std::vector<std::shared_ptr<Stream>> streams_;
+  std::vector<std::pair<uint64_t, std::function<void(const StoredEvent&)>>> local_;
+  uint64_t nextToken_ = 1;
+  Timer heartbeat_;
+};
+
+}  // namespace corral::events

@@ -1,0 +1,573 @@
+#include "core_cluster/master/master.h"
+
+#include <nlohmann/json.hpp>
+
+#include <random>
+
+#include "base/clock.h"
+#include "base/http_client.h"
+#include "base/log.h"
+#include "base/metrics.h"
+
+namespace corral::master {
+
+namespace {
+
+std::string randomHex(size_t n) {
+  static std::mt19937_64 rng(std::random_device{}());
+  static const char* kHex = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s.push_back(kHex[rng() & 15]);
+  return s;
+}
+
+http::Response jsonResponse(int status, const Json& body) {
+  return http::Response::json(status, dumpJson(body));
+}
+
+http::Response errorResponse(int status, const std::string& message) {
+  Json j;
+  j["message"] = message;
+  return jsonResponse(status, j);
+}
+
+metrics::Counter& statusUpdates() {
+  static auto& c = metrics::global().counter("corral_master_status_updates_total",
+                                             "Task status updates received from agents.");
+  return c;
+}
+
+}  // namespace
+
+Master::Master(Loop& loop, state::StateStore& store, MasterOptions options)
+    : loop_(loop), store_(store), options_(options), allocTimer_(loop), livenessTimer_(loop) {
+  epoch_ = randomHex(8);
+  metrics::global().gaugeFn("corral_master_agents_active", "Agents currently active.",
+                            [this] { return static_cast<double>(activeAgentCount()); });
+  metrics::global().gaugeFn("corral_master_tasks", "Tasks the master tracks.",
+                            [this] { return static_cast<double>(tasks_.size()); });
+  metrics::global().gaugeFn("corral_master_offers_outstanding", "Offers not yet answered.",
+                            [this] { return static_cast<double>(offers_.size()); });
+}
+
+Master::~Master() = default;
+
+Status Master::recover(const state::StateMap& state) {
+  uint64_t now = loop_.nowMs();
+  for (const auto& [key, value] : state) {
+    if (key.rfind("/agents/", 0) == 0) {
+      auto a = agentFromJson(value);
+      if (!a.ok()) return makeError("cannot recover " + key + ": " + a.error().message);
+      a->status = AgentStatus::kRecovering;
+      a->lastSeenMs = now;
+      agents_[a->id] = std::move(*a);
+    } else if (key.rfind("/tasks/", 0) == 0) {
+      auto t = taskFromJson(value);
+      if (!t.ok()) return makeError("cannot recover " + key + ": " + t.error().message);
+      tasks_[t->id] = std::move(*t);
+    } else if (key == "/master/agentSeq") {
+      nextAgentSeq_ = value.get<uint64_t>();
+    }
+  }
+  log::info("recovered {} agents and {} tasks; waiting for agents to re-register", agents_.size(),
+            tasks_.size());
+  return Status::Ok();
+}
+
+void Master::addScheduler(Scheduler* scheduler) {
+  schedulers_.push_back(scheduler);
+  scheduler->registered(this);
+  log::info("scheduler registered: {}", scheduler->name());
+}
+
+void Master::start() {
+  allocTimer_.start(options_.allocationIntervalMs, options_.allocationIntervalMs,
+                    [this] { allocate(); });
+  livenessTimer_.start(options_.livenessCheckMs, options_.livenessCheckMs,
+                       [this] { checkLiveness(); });
+}
+
+size_t Master::activeAgentCount() const {
+  size_t n = 0;
+  for (const auto& [id, a] : agents_) n += a.status == AgentStatus::kActive;
+  return n;
+}
+
+conf::Resources Master::freeResources(const AgentRecord& agent) const {
+  conf::Resources used;
+  conf::Ranges usedPorts;
+  double cpus = 0, mem = 0, disk = 0;
+  for (const auto& [id, t] : tasks_) {
+    if (t.agentId != agent.id || !isActiveState(t.state)) continue;
+    cpus += t.cpus;
+    mem += t.mem;
+    disk += t.disk;
+    for (int p : t.ports) usedPorts.add(conf::Range{static_cast<uint64_t>(p), static_cast<uint64_t>(p)});
+  }
+  for (const auto& [id, o] : offers_) {
+    if (o.offer.agentId != agent.id) continue;
+    cpus += o.offer.resources.cpus();
+    mem += o.offer.resources.mem();
+    disk += o.offer.resources.disk();
+    usedPorts.add(o.offer.resources.ports());
+  }
+  conf::Resources free;
+  auto sub = [](double total, double u) { return total - u > 0.0005 ? total - u : 0.0; };
+  free.add(conf::Resources::scalarOf("cpus", sub(agent.total.cpus(), cpus)));
+  free.add(conf::Resources::scalarOf("mem", sub(agent.total.mem(), mem)));
+  free.add(conf::Resources::scalarOf("disk", sub(agent.total.disk(), disk)));
+  conf::Ranges ports = agent.total.ports();
+  ports.subtract(usedPorts);
+  if (!ports.empty()) free.add(conf::Resources::rangesOf("ports", ports));
+  return free;
+}
+
+void Master::allocate() {
+  if (schedulers_.empty()) return;
+  uint64_t now = loop_.nowMs();
+  // Stale offers are rescinded so their resources can be offered again.
+  for (auto it = offers_.begin(); it != offers_.end();) {
+    if (now - it->second.createdMs > options_.offerTimeoutMs) {
+      auto* s = it->second.scheduler;
+      std::string id = it->first;
+      it = offers_.erase(it);
+      log::info("offer {} rescinded: not answered within {} ms", id, options_.offerTimeoutMs);
+      s->offerRescinded(id);
+    } else {
+      ++it;
+    }
+  }
+  std::map<Scheduler*, std::vector<Offer>> batches;
+  size_t rr = 0;
+  for (auto& [agentId, agent] : agents_) {
+    if (agent.status != AgentStatus::kActive) continue;
+    bool outstanding = false;
+    for (const auto& [oid, o] : offers_) outstanding |= o.offer.agentId == agentId;
+    if (outstanding) continue;
+    conf::Resources free = freeResources(agent);
+    if (free.cpus() < 0.001 && free.mem() < 1) continue;
+    // Round-robin agents among the schedulers that have not declined them.
+    for (size_t k = 0; k < schedulers_.size(); ++k) {
+      Scheduler* s = schedulers_[(rr + k) % schedulers_.size()];
+      auto d = declined_.find({s, agentId});
+      if (d != declined_.end() && d->second > now) continue;
+      Offer offer{"O" + std::to_string(nextOfferId_++), agentId, agent.hostname, free,
+                  agent.attributes};
+      offers_[offer.id] = OfferState{offer, s, now};
+      batches[s].push_back(std::move(offer));
+      break;
+    }
+    ++rr;
+  }
+  for (auto& [s, offers] : batches) s->resourceOffers(offers);
+}
+
+Result<bool> Master::acceptOffer(const std::string& offerId,
+                                 const std::vector<TaskLaunchSpec>& specs) {
+  auto it = offers_.find(offerId);
+  if (it == offers_.end()) return false;
+  OfferState os = it->second;
+  offers_.erase(it);
+  if (specs.empty()) return true;
+  auto ag = agents_.find(os.offer.agentId);
+  if (ag == agents_.end() || ag->second.status != AgentStatus::kActive) return false;
+  // Check the tasks fit the offer.
+  double cpus = 0, mem = 0, disk = 0;
+  conf::Ranges ports = os.offer.resources.ports();
+  for (const auto& s : specs) {
+    cpus += s.cpus;
+    mem += s.mem;
+    disk += s.disk;
+    for (int p : s.ports) {
+      if (!ports.take(static_cast<uint64_t>(p))) {
+        return makeError("port " + std::to_string(p) + " is not in offer " + offerId);
+      }
+    }
+  }
+  const auto& r = os.offer.resources;
+  if (cpus > r.cpus() + 1e-6 || mem > r.mem() + 1e-6 || disk > r.disk() + 1e-6) {
+    return makeError("tasks need more than offer " + offerId + " holds");
+  }
+  std::vector<state::Mutation> batch;
+  std::vector<TaskRecord> created;
+  int64_t nowWall = wallMs();
+  for (const auto& s : specs) {
+    TaskRecord t;
+    t.id = s.taskId;
+    t.framework = os.scheduler->name();
+    t.appId = s.appId;
+    t.version = s.version;
+    t.agentId = ag->second.id;
+    t.host = ag->second.hostname;
+    t.ports = s.ports;
+    t.servicePorts = s.servicePorts;
+    t.cpus = s.cpus;
+    t.mem = s.mem;
+    t.disk = s.disk;
+    t.stagedAtMs = nowWall;
+    t.launch = s.launch;
+    t.launch["taskId"] = t.id;
+    t.launch["ports"] = t.ports;
+    t.launch["hostIp"] = t.host;
+    t.launch["appId"] = t.appId;
+    t.launch["appVersion"] = t.version;
+    batch.push_back(state::Mutation::put("/tasks/" + t.id, taskToJson(t)));
+    created.push_back(std::move(t));
+  }
+  if (Status st = store_.commit(batch); !st.ok()) {
+    return makeError("cannot persist launched tasks: " + st.error().message);
+  }
+  Json launches = Json::array();
+  for (auto& t : created) {
+    launches.push_back(t.launch);
+    tasks_[t.id] = std::move(t);
+  }
+  Json body;
+  body["tasks"] = launches;
+  std::vector<std::string> ids;
+  for (const auto& s : specs) ids.push_back(s.taskId);
+  log::info("launching {} task(s) on agent {} ({})", ids.size(), ag->second.id, ag->second.hostname);
+  std::string agentId = ag->second.id;
+  sendToAgent(ag->second, "/internal/launch", body, [this, ids, agentId](bool ok, std::string err) {
+    if (ok) return;
+    for (const auto& id : ids) {
+      auto t = tasks_.find(id);
+      if (t == tasks_.end() || t->second.state != "TASK_STAGING") continue;
+      applyStatus(StatusInput{id, "TASK_DROPPED", "launch on agent " + agentId + " failed: " + err,
+                              std::nullopt, "REASON_AGENT_UNREACHABLE", agentId});
+    }
+  });
+  return true;
+}
+
+void Master::declineOffer(const std::string& offerId, double refuseSeconds) {
+  auto it = offers_.find(offerId);
+  if (it == offers_.end()) return;
+  if (refuseSeconds > 0) {
+    declined_[{it->second.scheduler, it->second.offer.agentId}] =
+        loop_.nowMs() + static_cast<uint64_t>(refuseSeconds * 1000);
+  }
+  offers_.erase(it);
+}
+
+void Master::reviveOffers() { declined_.clear(); }
+
+void Master::killTask(const std::string& taskId, std::optional<double> grace) {
+  auto it = tasks_.find(taskId);
+  if (it == tasks_.end()) return;
+  TaskRecord& t = it->second;
+  if (isTerminalState(t.state)) return;
+  t.killRequested = true;
+  auto ag = agents_.find(t.agentId);
+  if (ag == agents_.end() || ag->second.status != AgentStatus::kActive) {
+    // Nothing to ask: the agent is gone. The task is lost to us.
+    applyStatus(StatusInput{taskId, "TASK_KILLED",
+                            "killed while its agent was unreachable", std::nullopt,
+                            "REASON_AGENT_UNREACHABLE", t.agentId});
+    return;
+  }
+  Json body;
+  body["taskId"] = taskId;
+  if (grace) body["gracePeriodSeconds"] = *grace;
+  log::info("killing task {} on agent {}", taskId, t.agentId);
+  sendToAgent(ag->second, "/internal/kill", body, [this, taskId](bool ok, std::string err) {
+    if (!ok) log::warn("kill of task {} not delivered: {}", taskId, err);
+  });
+}
+
+std::vector<const TaskRecord*> Master::tasks() const {
+  std::vector<const TaskRecord*> out;
+  out.reserve(tasks_.size());
+  for (const auto& [id, t] : tasks_) out.push_back(&t);
+  return out;
+}
+
+const TaskRecord* Master::task(const std::string& taskId) const {
+  auto it = tasks_.find(taskId);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+
+const AgentRecord* Master::agent(const std::string& agentId) const {
+  auto it = agents_.find(agentId);
+  return it == agents_.end() ? nullptr : &it->second;
+}
+
+std::vector<const AgentRecord*> Master::agents() const {
+  std::vector<const AgentRecord*> out;
+  for (const auto& [id, a] : agents_) out.push_back(&a);
+  return out;
+}
+
+void Master::expungeTask(const std::string& taskId) {
+  if (tasks_.erase(taskId) == 0) return;
+  if (Status st = store_.commit({state::Mutation::del("/tasks/" + taskId)}); !st.ok()) {
+    log::error("cannot expunge task {}: {}", taskId, st.error().message);
+  }
+}
+
+Scheduler* Master::schedulerFor(const TaskRecord& t) const {
+  for (auto* s : schedulers_) {
+    if (s->name() == t.framework) return s;
+  }
+  return nullptr;
+}
+
+bool Master::applyStatus(const StatusInput& in) {
+  auto it = tasks_.find(in.taskId);
+  if (it == tasks_.end()) return true;
+  TaskRecord& t = it->second;
+  std::string prevState = t.state;
+  std::optional<bool> prevHealthy = t.healthy;
+  // A terminal state is final: late or duplicate updates do not resurrect a task.
+  if (isTerminalState(prevState) && in.state != prevState) return true;
+  int64_t now = wallMs();
+  t.state = in.state;
+  if (!in.message.empty()) t.message = in.message;
+  if (in.healthy.has_value()) {
+    if (*in.healthy) {
+      t.lastSuccessMs = now;
+      if (!t.firstSuccessMs) t.firstSuccessMs = now;
+      t.consecutiveFailures = 0;
+    } else {
+      t.lastFailureMs = now;
+      t.consecutiveFailures++;
+      t.lastFailureCause = in.message;
+    }
+    t.healthy = in.healthy;
+  }
+  if (in.state == "TASK_RUNNING" && !t.startedAtMs) t.startedAtMs = now;
+  if (prevState == t.state && prevHealthy == t.healthy && in.reason.empty()) return true;
+  if (Status st = store_.commit({state::Mutation::put("/tasks/" + t.id, taskToJson(t))}); !st.ok()) {
+    log::error("cannot persist status of task {}: {}", t.id, st.error().message);
+    t.state = prevState;
+    t.healthy = prevHealthy;
+    return false;
+  }
+  log::info("task {} {} -> {}{}{}", t.id, prevState, t.state,
+            t.healthy ? (*t.healthy ? " healthy" : " unhealthy") : "",
+            in.message.empty() ? "" : " (" + in.message + ")");
+  if (auto* s = schedulerFor(t)) s->statusUpdate(t, prevState, prevHealthy);
+  return true;
+}
+
+void Master::sendToAgent(const AgentRecord& agent, const std::string& path, Json body,
+                         std::function<void(bool, std::string)> done) {
+  http::Request req;
+  req.method = "POST";
+  req.target = path;
+  req.headers.emplace_back("Content-Type", "application/json");
+  req.body = dumpJson(body);
+  http::fetch(
+      loop_, agent.hostname, agent.port, std::move(req),
+      [done = std::move(done)](Result<http::Response> r) {
+        if (!r.ok()) return done(false, r.error().message);
+        if (r->status >= 300) return done(false, "agent answered " + std::to_string(r->status) + ": " + r->body);
+        done(true, "");
+      },
+      http::ClientOptions{.timeoutMs = 5000});
+}
+
+void Master::rescindOffersFor(const std::string& agentId) {
+  for (auto it = offers_.begin(); it != offers_.end();) {
+    if (it->second.offer.agentId == agentId) {
+      auto* s = it->second.scheduler;
+      std::string id = it->first;
+      it = offers_.erase(it);
+      s->offerRescinded(id);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Master::markAgentUnreachable(AgentRecord& agent) {
+  agent.status = AgentStatus::kUnreachable;
+  log::warn("agent {} ({}) unreachable: no heartbeat for {} ms", agent.id, agent.hostname,
+            options_.agentPingTimeoutMs);
+  rescindOffersFor(agent.id);
+  std::vector<std::string> ids;
+  for (const auto& [id, t] : tasks_) {
+    if (t.agentId == agent.id && isActiveState(t.state)) ids.push_back(id);
+  }
+  for (const auto& id : ids) {
+    applyStatus(StatusInput{id, "TASK_UNREACHABLE", "agent " + agent.id + " is unreachable",
+                            std::nullopt, "REASON_AGENT_UNREACHABLE", agent.id});
+  }
+}
+
+void Master::removeAgent(const std::string& agentId) {
+  log::warn("agent {} removed after being unreachable for {} ms", agentId,
+            options_.agentRemovalTimeoutMs);
+  std::vector<std::string> ids;
+  for (const auto& [id, t] : tasks_) {
+    if (t.agentId == agentId && !isTerminalState(t.state)) ids.push_back(id);
+  }
+  for (const auto& id : ids) {
+    applyStatus(StatusInput{id, "TASK_LOST", "agent " + agentId + " was removed", std::nullopt,
+                            "REASON_AGENT_REMOVED", agentId});
+  }
+  agents_.erase(agentId);
+  (void)store_.commit({state::Mutation::del("/agents/" + agentId)});
+}
+
+void Master::checkLiveness() {
+  uint64_t now = loop_.nowMs();
+  std::vector<std::string> toRemove;
+  for (auto& [id, a] : agents_) {
+    if (a.status != AgentStatus::kUnreachable && now - a.lastSeenMs > options_.agentPingTimeoutMs) {
+      markAgentUnreachable(a);
+    } else if (a.status == AgentStatus::kUnreachable &&
+               now - a.lastSeenMs > options_.agentRemovalTimeoutMs) {
+      toRemove.push_back(id);
+    }
+  }
+  for (const auto& id : toRemove) removeAgent(id);
+}
+
+bool Master::handleInternal(http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  const std::string& p = req.path;
+  if (p.rfind("/internal/", 0) != 0) return false;
+  if (req.method != "POST") {
+    ex->respond(errorResponse(405, "internal endpoints take POST"));
+    return true;
+  }
+  if (p == "/internal/agents/register") {
+    onRegister(req, ex);
+  } else if (p == "/internal/status") {
+    onStatus(req, ex);
+  } else if (p.rfind("/internal/agents/", 0) == 0 && p.size() > 27 &&
+             p.compare(p.size() - 10, 10, "/heartbeat") == 0) {
+    std::string id = p.substr(17, p.size() - 17 - 10);
+    onHeartbeat(id, req, ex);
+  } else {
+    ex->respond(errorResponse(404, "no internal endpoint " + p));
+  }
+  return true;
+}
+
+void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  auto body = parseJson(req.body);
+  if (!body.ok()) return ex->respond(errorResponse(400, body.error().message));
+  const Json& j = *body;
+  if (!j.is_object() || !j.contains("hostname") || !j["hostname"].is_string()) {
+    return ex->respond(errorResponse(400, "registration needs a hostname"));
+  }
+  auto res = conf::parseResources(j.value("resources", ""));
+  if (!res.ok()) return ex->respond(errorResponse(400, res.error().message));
+  auto attrs = conf::parseAttributes(j.value("attributes", ""));
+  if (!attrs.ok()) return ex->respond(errorResponse(400, attrs.error().message));
+  std::string id = j.value("agentId", "");
+  bool known = !id.empty() && agents_.count(id);
+  std::vector<state::Mutation> batch;
+  if (!known) {
+    if (id.empty()) id = epoch_ + "-S" + std::to_string(nextAgentSeq_++);
+    batch.push_back(state::Mutation::put("/master/agentSeq", Json(nextAgentSeq_)));
+  }
+  AgentRecord& a = agents_[id];
+  bool wasUnreachable = known && a.status == AgentStatus::kUnreachable;
+  a.id = id;
+  a.hostname = j["hostname"].get<std::string>();
+  a.port = j.value("port", 5051);
+  a.total = *res;
+  a.attributes = *attrs;
+  if (!known) a.registeredAtMs = wallMs();
+  a.status = AgentStatus::kActive;
+  a.lastSeenMs = loop_.nowMs();
+  batch.push_back(state::Mutation::put("/agents/" + id, agentToJson(a)));
+  if (Status st = store_.commit(batch); !st.ok()) {
+    return ex->respond(errorResponse(503, "cannot persist agent: " + st.error().message));
+  }
+  // Reconcile: what the agent runs versus what we believe it runs.
+  std::map<std::string, Json> reported;
+  if (j.contains("tasks") && j["tasks"].is_array()) {
+    for (const auto& t : j["tasks"]) {
+      if (t.is_object() && t.contains("taskId") && t["taskId"].is_string()) {
+        reported[t["taskId"].get<std::string>()] = t;
+      }
+    }
+  }
+  Json toKill = Json::array();
+  for (const auto& [tid, rt] : reported) {
+    auto it = tasks_.find(tid);
+    bool keep = it != tasks_.end() && it->second.agentId == id && isActiveState(it->second.state);
+    if (!keep) {
+      // Unknown, already replaced (it was unreachable), or finished in our books.
+      toKill.push_back(tid);
+      continue;
+    }
+    std::string st = rt.value("state", "");
+    std::optional<bool> healthy;
+    if (rt.contains("healthy") && rt["healthy"].is_boolean()) healthy = rt["healthy"].get<bool>();
+    if (!st.empty() && (st != it->second.state || healthy != it->second.healthy)) {
+      applyStatus(StatusInput{tid, st, rt.value("message", ""), healthy, "", id});
+    }
+  }
+  std::vector<std::string> lost;
+  for (const auto& [tid, t] : tasks_) {
+    if (t.agentId == id && !isTerminalState(t.state) && !reported.count(tid)) lost.push_back(tid);
+  }
+  for (const auto& tid : lost) {
+    applyStatus(StatusInput{tid, "TASK_LOST", "agent " + id + " re-registered without this task",
+                            std::nullopt, "REASON_RECONCILIATION", id});
+  }
+  log::info("agent {} {} at {}:{} with {} ({} task(s) reported, {} to kill, {} lost){}", id,
+            known ? "re-registered" : "registered", a.hostname, a.port, a.total.toString(),
+            reported.size(), toKill.size(), lost.size(), wasUnreachable ? " after being unreachable" : "");
+  Json out;
+  out["agentId"] = id;
+  out["masterEpoch"] = epoch_;
+  out["kill"] = toKill;
+  ex->respond(jsonResponse(200, out));
+}
+
+void Master::onHeartbeat(const std::string& agentId, http::Request&,
+                         std::shared_ptr<http::Exchange> ex) {
+  auto it = agents_.find(agentId);
+  if (it == agents_.end() || it->second.status != AgentStatus::kActive) {
+    // Unknown, recovering after a master restart, or back from unreachable: re-register to reconcile.
+    return ex->respond(errorResponse(409, "re-register"));
+  }
+  it->second.lastSeenMs = loop_.nowMs();
+  Json out;
+  out["masterEpoch"] = epoch_;
+  ex->respond(jsonResponse(200, out));
+}
+
+void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  auto body = parseJson(req.body);
+  if (!body.ok()) return ex->respond(errorResponse(400, body.error().message));
+  const Json& j = *body;
+  if (!j.is_object() || !j.contains("taskId") || !j["taskId"].is_string() || !j.contains("state") ||
+      !j["state"].is_string()) {
+    return ex->respond(errorResponse(400, "status update needs taskId and state"));
+  }
+  statusUpdates().inc();
+  StatusInput in;
+  in.taskId = j["taskId"].get<std::string>();
+  in.state = j["state"].get<std::string>();
+  in.message = j.value("message", "");
+  in.reason = j.value("reason", "");
+  in.agentId = j.value("agentId", "");
+  if (j.contains("healthy") && j["healthy"].is_boolean()) in.healthy = j["healthy"].get<bool>();
+  auto ag = agents_.find(in.agentId);
+  if (ag != agents_.end() && ag->second.status == AgentStatus::kActive) {
+    ag->second.lastSeenMs = loop_.nowMs();
+  }
+  auto it = tasks_.find(in.taskId);
+  if (it == tasks_.end()) {
+    // An orphan: acknowledge (so the agent stops retrying) and ask that it be killed.
+    Json out;
+    out["ack"] = true;
+    out["kill"] = !isTerminalState(in.state);
+    return ex->respond(jsonResponse(200, out));
+  }
+  if (!applyStatus(in)) {
+    // Not durable: no ack, the agent will retry.
+    return ex->respond(errorResponse(503, "status not persisted; retry"));
+  }
+  Json out;
+  out["ack"] = true;
+  ex->respond(jsonResponse(200, out));
+}
+
+}  // namespace corral::master

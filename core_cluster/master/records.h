@@ -1,0 +1,63 @@
+// Plain data the master keeps about agents and tasks, with their JSON forms
+// (used for persistence and the internal agent protocol).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/json.h"
+#include "conf/resources.h"
+
+namespace corral::master {
+
+enum class AgentStatus { kActive, kUnreachable, kRecovering };
+std::string_view toString(AgentStatus s);
+
+struct AgentRecord {
+  std::string id;
+  std::string hostname;  // the agent's --ip, which tasks bind as $HOST
+  int port = 5051;
+  conf::Resources total;
+  conf::Attributes attributes;
+  AgentStatus status = AgentStatus::kRecovering;
+  int64_t registeredAtMs = 0;
+  int64_t lastSeenMs = 0;  // monotonic loop time; not persisted
+};
+
+struct TaskRecord {
+  std::string id;
+  std::string framework;  // the scheduler that launched it
+  std::string appId;
+  std::string version;
+  std::string agentId;
+  std::string host;
+  std::vector<int> ports;
+  std::vector<int> servicePorts;
+  double cpus = 0, mem = 0, disk = 0;
+  std::string state = "TASK_STAGING";
+  std::string message;
+  std::optional<bool> healthy;
+  int consecutiveFailures = 0;
+  std::string lastFailureCause;
+  int64_t stagedAtMs = 0;
+  int64_t startedAtMs = 0;
+  int64_t lastSuccessMs = 0;
+  int64_t lastFailureMs = 0;
+  int64_t firstSuccessMs = 0;
+  bool killRequested = false;
+  Json launch;  // what the agent was told to run (kept for re-sends)
+};
+
+bool isTerminalState(std::string_view state);
+bool isActiveState(std::string_view state);  // staging..running, killing
+
+Json agentToJson(const AgentRecord& a);
+Result<AgentRecord> agentFromJson(const Json& j);
+Json taskToJson(const TaskRecord& t);
+Result<TaskRecord> taskFromJson(const Json& j);
+
+}  // namespace corral::master
