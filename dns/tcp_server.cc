@@ -92,7 +92,9 @@ void TcpServer::onConnection(uv_stream_t* server, int status) {
   uv_timer_init(self->loop_, &c->idle);
   c->idle.data = c;
   c->openHandles = 2;
-  uv_timer_start(&c->idle, &TcpServer::onIdle, self->limits_.idleTimeoutMs, 0);
+  // Repeating, so uv_timer_again() restarts the countdown on every read.
+  uv_timer_start(&c->idle, &TcpServer::onIdle, self->limits_.idleTimeoutMs,
+                 self->limits_.idleTimeoutMs);
   c->reading = true;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), &TcpServer::onAlloc, &TcpServer::onRead);
 }

@@ -102,50 +102,78 @@ class ZoneBuilder {
   }
 
  private:
-  struct PendingSet {
-    uint16_t type = 0;
-    std::vector<std::string> rdatas;
-    std::vector<std::string> targets;  // SRV target keys
-    std::unordered_set<std::string> seen;
+  using Index = std::unordered_map<std::string, uint32_t, Zone::KeyHash, std::equal_to<>>;
+  struct Unresolved {
+    uint32_t node;
+    size_t set;
+    size_t record;
+    std::string target;
   };
-  struct PendingNode {
-    std::string key;
-    std::vector<PendingSet> sets;
-  };
+  static constexpr size_t kLinearDedupe = 16;
 
   std::string fq(std::string_view relative) const {
     return relative.empty() ? domain_ : std::string(relative) + "." + domain_;
   }
 
-  // Adds one record; `dotted` is a full name. Returns false (and counts it)
-  // when the name is not a valid DNS name inside the domain.
-  bool add(std::string_view dotted, uint16_t type, std::string rdata, std::string target = {}) {
-    std::string key;
-    if (!encodeName(lowerAscii(dotted), key) ||
-        !zone_->contains({reinterpret_cast<const uint8_t*>(key.data()), key.size()})) {
+  // Adds one record; `dotted` is a full, lower-case name. Returns false (and
+  // counts it) when the name is not a valid DNS name inside the domain.
+  bool add(std::string_view dotted, uint16_t type, std::string_view rdata,
+           std::string_view target = {}) {
+    if (!encodeName(dotted, key_) ||
+        !zone_->contains({reinterpret_cast<const uint8_t*>(key_.data()), key_.size()})) {
       ++zone_->stats_.rejectedItems;
       log::debug("dns: left out record for invalid name '{}'", dotted);
       return false;
     }
-    PendingNode& node = nodes_[nodeIndex(key)];
-    PendingSet* set = nullptr;
-    for (PendingSet& s : node.sets) {
-      if (s.type == type) set = &s;
+    uint32_t index = nodeIndex(key_);
+    Node& node = nodes_[index];
+    size_t setIndex = 0;
+    while (setIndex < node.sets.size() && node.sets[setIndex].type != type) ++setIndex;
+    if (setIndex == node.sets.size()) {
+      node.sets.emplace_back();
+      node.sets.back().type = type;
+      node.sets.back().offsets.push_back(0);
     }
-    if (set == nullptr) {
-      node.sets.push_back(PendingSet{type, {}, {}, {}});
-      set = &node.sets.back();
+    RrSet& set = node.sets[setIndex];
+    // Duplicates are dropped, like Mesos-DNS does.
+    if (set.size() < kLinearDedupe) {
+      for (size_t i = 0; i < set.size(); ++i) {
+        auto rd = set.rdata(i);
+        if (rd.size() == rdata.size() && std::memcmp(rd.data(), rdata.data(), rd.size()) == 0) {
+          return true;
+        }
+      }
+    } else {
+      auto& seen = bigSets_[(static_cast<uint64_t>(index) << 16) | type];
+      if (seen.empty()) {
+        for (size_t i = 0; i < set.size(); ++i) {
+          auto rd = set.rdata(i);
+          seen.emplace(reinterpret_cast<const char*>(rd.data()), rd.size());
+        }
+      }
+      if (!seen.emplace(rdata).second) return true;
     }
-    if (!set->seen.insert(rdata).second) return true;  // duplicate, like Mesos-DNS
-    set->rdatas.push_back(std::move(rdata));
-    set->targets.push_back(std::move(target));
+    appendBody(set.bodies, type, ttl_, rdata);
+    set.offsets.push_back(static_cast<uint32_t>(set.bodies.size()));
+    if (type == kTypeSrv) {
+      auto it = keys_.find(target);
+      set.targets.push_back(it == keys_.end() ? -1 : static_cast<int32_t>(it->second));
+      if (it == keys_.end()) {
+        unresolved_.push_back({index, setIndex, set.size() - 1, std::string(target)});
+      }
+    }
+    ++zone_->stats_.records;
     return true;
   }
 
-  size_t nodeIndex(const std::string& key) {
-    auto [it, inserted] = keys_.try_emplace(key, nodes_.size());
-    if (inserted) nodes_.push_back(PendingNode{key, {}});
-    return it->second;
+  uint32_t nodeIndex(std::string_view key) {
+    auto it = keys_.find(key);
+    if (it != keys_.end()) return it->second;
+    uint32_t index = static_cast<uint32_t>(nodes_.size());
+    keys_.emplace(std::string(key), index);
+    nodes_.emplace_back();
+    nodes_.back().name.assign(key);
+    return index;
   }
 
   bool addAddress(std::string_view dotted, std::string_view ip) {
@@ -161,7 +189,7 @@ class ZoneBuilder {
 
   bool addSrv(std::string_view dotted, std::string_view target, uint16_t port) {
     std::string targetWire;
-    if (!encodeName(lowerAscii(target), targetWire)) {
+    if (!encodeName(target, targetWire)) {
       ++zone_->stats_.rejectedItems;
       return false;
     }
@@ -272,6 +300,8 @@ class ZoneBuilder {
       return;
     }
     const std::string fw = framework_;
+    size_t canonicalSuffixSize = 0;
+    std::string canonicalApp;
     for (const TaskInfo& task : app.tasks) {
       if (!eligible(app, task)) {
         ++zone_->stats_.skippedTasks;
@@ -282,7 +312,11 @@ class ZoneBuilder {
       std::string agentId = agent && !agent->id.empty() ? agent->id : task.agentId;
       std::string tail = agentId.empty() ? std::string() : agentIdTail(agentId).substr(0, 20);
       std::string suffix = "-" + taskIdHash(task.taskId) + (tail.empty() ? "" : "-" + tail);
-      std::string canonical = appLabel(app.appId, rfc952_, limit - suffix.size()) + suffix;
+      if (suffix.size() != canonicalSuffixSize) {
+        canonicalSuffixSize = suffix.size();
+        canonicalApp = appLabel(app.appId, rfc952_, limit - suffix.size());
+      }
+      std::string canonical = canonicalApp + suffix;
 
       std::vector<std::string> ips;
       if (!task.ip.empty()) ips.push_back(task.ip);
@@ -329,42 +363,30 @@ class ZoneBuilder {
     }
   }
 
-  // Empty non-terminals, encoding, SRV target resolution.
+  // Empty non-terminals, late SRV targets, and the hand-over to the zone.
   void finish() {
     const std::string& apex = zone_->apex_;
     size_t count = nodes_.size();
     for (size_t i = 0; i < count; ++i) {
-      std::string key = nodes_[i].key;
-      size_t pos = 0;
-      while (key.size() - pos > apex.size()) {
-        pos += 1 + static_cast<uint8_t>(key[pos]);
-        nodeIndex(key.substr(pos));
+      std::string key = nodes_[i].name;
+      std::string_view rest(key);
+      while (rest.size() > apex.size()) {
+        rest.remove_prefix(1 + static_cast<uint8_t>(rest[0]));
+        // An ancestor already known has its own ancestors in place too.
+        if (keys_.find(rest) != keys_.end()) break;
+        nodeIndex(rest);
+      }
+    }
+    for (const Unresolved& u : unresolved_) {
+      auto it = keys_.find(u.target);
+      if (it != keys_.end()) {
+        nodes_[u.node].sets[u.set].targets[u.record] = static_cast<int32_t>(it->second);
       }
     }
     Zone& z = *zone_;
-    z.nodes_.reserve(nodes_.size());
-    for (PendingNode& pending : nodes_) {
-      Node node;
-      node.name = pending.key;
-      for (PendingSet& ps : pending.sets) {
-        RrSet set;
-        set.type = ps.type;
-        for (size_t i = 0; i < ps.rdatas.size(); ++i) {
-          set.offsets.push_back(static_cast<uint32_t>(set.bodies.size()));
-          appendBody(set.bodies, ps.type, ttl_, ps.rdatas[i]);
-          if (ps.type == kTypeSrv) {
-            auto it = keys_.find(ps.targets[i]);
-            set.targets.push_back(it == keys_.end() ? -1 : static_cast<int32_t>(it->second));
-          }
-          ++z.stats_.records;
-        }
-        set.offsets.push_back(static_cast<uint32_t>(set.bodies.size()));
-        node.sets.push_back(std::move(set));
-      }
-      z.index_.emplace(node.name, static_cast<uint32_t>(z.nodes_.size()));
-      z.nodes_.push_back(std::move(node));
-    }
     z.apexIndex_ = keys_.at(apex);
+    z.nodes_ = std::move(nodes_);
+    z.index_ = std::move(keys_);
     z.stats_.names = z.nodes_.size();
     z.negativeSoa_.type = kTypeSoa;
     z.negativeSoa_.offsets.push_back(0);
@@ -373,13 +395,18 @@ class ZoneBuilder {
   }
 
   static void appendBody(std::vector<uint8_t>& out, uint16_t type, uint32_t ttl,
-                         const std::string& rdata) {
-    std::string head;
-    appendU16(head, type);
-    appendU16(head, kClassIn);
-    appendU32(head, ttl);
-    appendU16(head, static_cast<uint16_t>(rdata.size()));
-    out.insert(out.end(), head.begin(), head.end());
+                         std::string_view rdata) {
+    const uint8_t head[10] = {static_cast<uint8_t>(type >> 8),
+                              static_cast<uint8_t>(type),
+                              0,
+                              static_cast<uint8_t>(kClassIn),
+                              static_cast<uint8_t>(ttl >> 24),
+                              static_cast<uint8_t>(ttl >> 16),
+                              static_cast<uint8_t>(ttl >> 8),
+                              static_cast<uint8_t>(ttl),
+                              static_cast<uint8_t>(rdata.size() >> 8),
+                              static_cast<uint8_t>(rdata.size())};
+    out.insert(out.end(), head, head + sizeof head);
     out.insert(out.end(), rdata.begin(), rdata.end());
   }
 
@@ -391,8 +418,11 @@ class ZoneBuilder {
   std::string framework_;
   std::string scratch_;
   std::string soaRdata_;
-  std::vector<PendingNode> nodes_;
-  std::unordered_map<std::string, size_t> keys_;
+  std::string key_;  // scratch
+  std::vector<Node> nodes_;
+  Index keys_;
+  std::unordered_map<uint64_t, std::unordered_set<std::string>> bigSets_;
+  std::vector<Unresolved> unresolved_;
   std::unordered_map<std::string, const AgentInfo*> agentsById_;
   std::unordered_map<std::string, const AgentInfo*> agentsByHost_;
 };

@@ -1,7 +1,10 @@
 #include "core_cluster/agent_daemon/agent_daemon.h"
 
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -48,6 +51,34 @@ std::vector<PortRange> toPortRanges(const conf::Ranges& r) {
   return out;
 }
 
+// Tasks of a previous agent process on this work dir (killed with -9 or
+// crashed) outlive it in their own process groups, holding their ports. This
+// agent cannot supervise them, so it kills them: the master learns at
+// registration that they are gone and has them replaced.
+void killLeftoverTasks(const std::string& sandboxRoot) {
+  std::error_code ec;
+  fs::path root = fs::canonical(sandboxRoot, ec);
+  if (ec) return;
+  std::string prefix = root.string() + "/";
+  int killed = 0;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == getpid()) continue;
+    std::error_code lec;
+    fs::path cwd = fs::read_symlink(entry.path() / "cwd", lec);
+    if (lec || cwd.string().rfind(prefix, 0) != 0) continue;
+    pid_t pgid = getpgid(pid);
+    if (pgid > 1 && pgid != getpgrp()) ::kill(-pgid, SIGKILL);
+    ::kill(pid, SIGKILL);
+    ++killed;
+  }
+  if (killed > 0) {
+    log::warn("killed {} process(es) left running in {} by a previous agent", killed, prefix);
+  }
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AgentDaemon>> AgentDaemon::create(Loop& loop, AgentDaemonOptions options) {
@@ -80,6 +111,7 @@ AgentDaemon::~AgentDaemon() = default;
 Status AgentDaemon::start() {
   std::ifstream idFile(options_.workDir + "/agent_id");
   std::getline(idFile, agentId_);
+  killLeftoverTasks(options_.workDir + "/sandboxes");
   runner_ = std::make_unique<TaskRunner>(loop_.raw(), &pool_,
                                          [this](const TaskStatus& st) { onStatus(st); });
   server_ = std::make_unique<http::Server>(
@@ -193,22 +225,30 @@ void AgentDaemon::onStatus(const TaskStatus& st) {
 void AgentDaemon::flushUpdates() {
   if (sending_ || pending_.empty() || !registered_ || stopping_) return;
   sending_ = true;
-  Json body = pending_.front().body;
+  // Send what is queued (bounded) in one request: the master persists the
+  // batch with one fsync and acknowledges all of it.
+  size_t n = std::min<size_t>(pending_.size(), 256);
+  Json updates = Json::array();
+  for (size_t i = 0; i < n; ++i) updates.push_back(pending_[i].body);
+  Json body;
   body["agentId"] = agentId_;
-  postToMaster("/internal/status", body, [this](Result<http::Response> r) {
+  body["updates"] = std::move(updates);
+  postToMaster("/internal/status", body, [this, n](Result<http::Response> r) {
     sending_ = false;
     if (stopping_) return;
     if (!r.ok() || r->status != 200) {
-      // Not acknowledged: keep it and retry (at-least-once delivery).
+      // Not acknowledged: keep them and retry (at-least-once delivery).
       retryTimer_.start(options_.retryMs, 0, [this] { flushUpdates(); });
       return;
     }
-    std::string taskId = pending_.front().body.value("taskId", "");
-    pending_.pop_front();
+    for (size_t i = 0; i < n && !pending_.empty(); ++i) pending_.pop_front();
     auto j = parseJson(r->body);
-    if (j.ok() && j->value("kill", false)) {
-      log::info("master does not know task {}: killing it", taskId);
-      (void)runner_->kill(taskId, 0.0);
+    if (j.ok() && j->contains("kill") && (*j)["kill"].is_array()) {
+      for (const auto& tid : (*j)["kill"]) {
+        if (!tid.is_string()) continue;
+        log::info("master does not know task {}: killing it", tid.get<std::string>());
+        (void)runner_->kill(tid.get<std::string>(), 0.0);
+      }
     }
     flushUpdates();
   });
@@ -267,10 +307,16 @@ void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex)
     if (!body.ok() || !body->is_object() || !body->contains("tasks") || !(*body)["tasks"].is_array()) {
       return ex->respond(json(400, Json{{"message", "expected {\"tasks\": [...]}"}}));
     }
-    for (const auto& t : (*body)["tasks"]) {
-      if (t.is_object()) launchFromJson(t);
-    }
-    return ex->respond(json(202, Json::object()));
+    // Answer first: spawning many processes takes a while and the master
+    // must not time out (the statuses report how each launch went).
+    ex->respond(json(202, Json::object()));
+    Json tasks = (*body)["tasks"];
+    loop_.post([this, tasks] {
+      for (const auto& t : tasks) {
+        if (t.is_object() && !stopping_) launchFromJson(t);
+      }
+    });
+    return;
   }
   if (p == "/internal/kill" && req.method == "POST") {
     auto body = parseJson(req.body);

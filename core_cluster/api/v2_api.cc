@@ -257,6 +257,8 @@ void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::st
     break;
   }
   while (id.size() > 1 && id.back() == '/') id.pop_back();
+  // Clients build paths like /v2/apps//web from absolute ids: Marathon accepts them.
+  while (id.size() > 1 && id[0] == '/' && id[1] == '/') id.erase(0, 1);
   auto resolved = conf::resolveAppId(id);
   if (!resolved.ok()) return ex.respond(message(404, "App '" + id + "' does not exist"));
   id = *resolved;

@@ -45,7 +45,8 @@ uint64_t EventBus::publish(const std::string& type, Json data) {
   for (size_t i = 0; i < streams_.size();) {
     auto s = streams_[i];
     deliver(*s, e);
-    if (s->exchange->closed()) {
+    // end() keeps a keep-alive connection open, so a cut-off stream is not closed().
+    if (s->exchange->closed() || s->cutOff) {
       streams_.erase(streams_.begin() + static_cast<long>(i));
     } else {
       ++i;
@@ -58,10 +59,11 @@ uint64_t EventBus::publish(const std::string& type, Json data) {
 }
 
 void EventBus::deliver(Stream& s, const StoredEvent& e) {
-  if (!s.filter.empty() && !s.filter.count(e.type)) return;
+  if (s.cutOff || (!s.filter.empty() && !s.filter.count(e.type))) return;
   if (s.exchange->bufferedBytes() > options_.maxSubscriberBufferBytes) {
     log::warn("event stream to {} cut off: {} bytes unread", s.remote, s.exchange->bufferedBytes());
     slowCutoffs().inc();
+    s.cutOff = true;
     s.exchange->end();
     return;
   }

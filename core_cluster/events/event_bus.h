@@ -52,6 +52,7 @@ class EventBus {
     std::shared_ptr<http::Exchange> exchange;
     std::set<std::string> filter;  // empty = everything
     std::string remote;
+    bool cutOff = false;  // ended for lagging; dropped at the next publish
   };
   void deliver(Stream& s, const StoredEvent& e);
   void heartbeat();

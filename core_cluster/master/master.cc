@@ -312,41 +312,63 @@ Scheduler* Master::schedulerFor(const TaskRecord& t) const {
   return nullptr;
 }
 
-bool Master::applyStatus(const StatusInput& in) {
-  auto it = tasks_.find(in.taskId);
-  if (it == tasks_.end()) return true;
-  TaskRecord& t = it->second;
-  std::string prevState = t.state;
-  std::optional<bool> prevHealthy = t.healthy;
-  // A terminal state is final: late or duplicate updates do not resurrect a task.
-  if (isTerminalState(prevState) && in.state != prevState) return true;
+bool Master::applyStatus(const StatusInput& in) { return applyStatuses({in}); }
+
+bool Master::applyStatuses(const std::vector<StatusInput>& inputs) {
+  struct Change {
+    std::string taskId;
+    TaskRecord before;
+    TaskRecord after;  // the task as this update left it (a batch may hold several per task)
+    std::string message;
+  };
+  std::vector<Change> changes;
+  std::vector<state::Mutation> batch;
   int64_t now = wallMs();
-  t.state = in.state;
-  if (!in.message.empty()) t.message = in.message;
-  if (in.healthy.has_value()) {
-    if (*in.healthy) {
-      t.lastSuccessMs = now;
-      if (!t.firstSuccessMs) t.firstSuccessMs = now;
-      t.consecutiveFailures = 0;
-    } else {
-      t.lastFailureMs = now;
-      t.consecutiveFailures++;
-      t.lastFailureCause = in.message;
+  for (const auto& in : inputs) {
+    auto it = tasks_.find(in.taskId);
+    if (it == tasks_.end()) continue;
+    TaskRecord& t = it->second;
+    // A terminal state is final: late updates do not resurrect a task, and a
+    // duplicate (the agent retries when an ack is lost) is already durable.
+    if (isTerminalState(t.state)) continue;
+    TaskRecord before = t;
+    t.state = in.state;
+    if (!in.message.empty()) t.message = in.message;
+    if (in.healthy.has_value()) {
+      if (*in.healthy) {
+        t.lastSuccessMs = now;
+        if (!t.firstSuccessMs) t.firstSuccessMs = now;
+        t.consecutiveFailures = 0;
+      } else {
+        t.lastFailureMs = now;
+        t.consecutiveFailures++;
+        t.lastFailureCause = in.message;
+      }
+      t.healthy = in.healthy;
     }
-    t.healthy = in.healthy;
+    if (in.state == "TASK_RUNNING" && !t.startedAtMs) t.startedAtMs = now;
+    if (before.state == t.state && before.healthy == t.healthy && in.reason.empty()) continue;
+    batch.push_back(state::Mutation::put("/tasks/" + t.id, taskToJson(t)));
+    changes.push_back(Change{t.id, std::move(before), t, in.message});
   }
-  if (in.state == "TASK_RUNNING" && !t.startedAtMs) t.startedAtMs = now;
-  if (prevState == t.state && prevHealthy == t.healthy && in.reason.empty()) return true;
-  if (Status st = store_.commit({state::Mutation::put("/tasks/" + t.id, taskToJson(t))}); !st.ok()) {
-    log::error("cannot persist status of task {}: {}", t.id, st.error().message);
-    t.state = prevState;
-    t.healthy = prevHealthy;
+  if (changes.empty()) return true;
+  if (Status st = store_.commit(batch); !st.ok()) {
+    log::error("cannot persist {} status update(s): {}", changes.size(), st.error().message);
+    // Newest first, so a task changed twice ends where it was before the batch.
+    for (auto c = changes.rbegin(); c != changes.rend(); ++c) tasks_[c->taskId] = c->before;
     return false;
   }
-  log::info("task {} {} -> {}{}{}", t.id, prevState, t.state,
-            t.healthy ? (*t.healthy ? " healthy" : " unhealthy") : "",
-            in.message.empty() ? "" : " (" + in.message + ")");
-  if (auto* s = schedulerFor(t)) s->statusUpdate(t, prevState, prevHealthy);
+  for (const auto& c : changes) {
+    if (tasks_.find(c.taskId) == tasks_.end()) continue;
+    // Each change as it happened, in order (STARTING, RUNNING, FAILED in one
+    // batch are three transitions, not three times the last one). A copy: the
+    // scheduler may expunge or change the task while handling it.
+    TaskRecord t = c.after;
+    log::info("task {} {} -> {}{}{}", t.id, c.before.state, t.state,
+              t.healthy ? (*t.healthy ? " healthy" : " unhealthy") : "",
+              c.message.empty() ? "" : " (" + c.message + ")");
+    if (auto* s = schedulerFor(t)) s->statusUpdate(t, c.before.state, c.before.healthy);
+  }
   return true;
 }
 
@@ -536,37 +558,50 @@ void Master::onHeartbeat(const std::string& agentId, http::Request&,
 void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   auto body = parseJson(req.body);
   if (!body.ok()) return ex->respond(errorResponse(400, body.error().message));
-  const Json& j = *body;
-  if (!j.is_object() || !j.contains("taskId") || !j["taskId"].is_string() || !j.contains("state") ||
-      !j["state"].is_string()) {
-    return ex->respond(errorResponse(400, "status update needs taskId and state"));
+  // Agents send {"agentId":..., "updates":[...]} (a single update object is accepted too).
+  std::vector<Json> raw;
+  if (body->is_object() && body->contains("updates") && (*body)["updates"].is_array()) {
+    for (const auto& u : (*body)["updates"]) raw.push_back(u);
+  } else {
+    raw.push_back(*body);
   }
-  statusUpdates().inc();
-  StatusInput in;
-  in.taskId = j["taskId"].get<std::string>();
-  in.state = j["state"].get<std::string>();
-  in.message = j.value("message", "");
-  in.reason = j.value("reason", "");
-  in.agentId = j.value("agentId", "");
-  if (j.contains("healthy") && j["healthy"].is_boolean()) in.healthy = j["healthy"].get<bool>();
-  auto ag = agents_.find(in.agentId);
+  std::string agentId = body->is_object() ? body->value("agentId", "") : "";
+  std::vector<StatusInput> inputs;
+  Json kill = Json::array();
+  for (const auto& j : raw) {
+    if (!j.is_object() || !j.contains("taskId") || !j["taskId"].is_string() ||
+        !j.contains("state") || !j["state"].is_string()) {
+      return ex->respond(errorResponse(400, "status update needs taskId and state"));
+    }
+    statusUpdates().inc();
+    StatusInput in;
+    in.taskId = j["taskId"].get<std::string>();
+    in.state = j["state"].get<std::string>();
+    in.message = j.value("message", "");
+    in.reason = j.value("reason", "");
+    in.agentId = j.value("agentId", agentId);
+    if (j.contains("healthy") && j["healthy"].is_boolean()) in.healthy = j["healthy"].get<bool>();
+    auto it = tasks_.find(in.taskId);
+    // Unknown, or already finished in our books (e.g. dropped after a launch
+    // timeout) yet alive on the agent: an orphan the agent must kill.
+    bool orphan = it == tasks_.end() || (isTerminalState(it->second.state) && !isTerminalState(in.state));
+    if (orphan) {
+      if (!isTerminalState(in.state)) kill.push_back(in.taskId);
+      continue;
+    }
+    inputs.push_back(std::move(in));
+  }
+  auto ag = agents_.find(agentId);
   if (ag != agents_.end() && ag->second.status == AgentStatus::kActive) {
     ag->second.lastSeenMs = loop_.nowMs();
   }
-  auto it = tasks_.find(in.taskId);
-  if (it == tasks_.end()) {
-    // An orphan: acknowledge (so the agent stops retrying) and ask that it be killed.
-    Json out;
-    out["ack"] = true;
-    out["kill"] = !isTerminalState(in.state);
-    return ex->respond(jsonResponse(200, out));
-  }
-  if (!applyStatus(in)) {
+  if (!applyStatuses(inputs)) {
     // Not durable: no ack, the agent will retry.
     return ex->respond(errorResponse(503, "status not persisted; retry"));
   }
   Json out;
   out["ack"] = true;
+  out["kill"] = kill;
   ex->respond(jsonResponse(200, out));
 }
 

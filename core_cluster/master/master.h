@@ -73,6 +73,8 @@ class Master : public SchedulerDriver {
   void rescindOffersFor(const std::string& agentId);
   // Applies a status change, persists it, tells the scheduler. Returns false if persisting failed.
   bool applyStatus(const StatusInput& in);
+  // Applies many changes with one durable commit (one fsync), then tells the scheduler.
+  bool applyStatuses(const std::vector<StatusInput>& in);
   void markAgentUnreachable(AgentRecord& agent);
   void removeAgent(const std::string& agentId);
   void sendToAgent(const AgentRecord& agent, const std::string& path, Json body,

@@ -341,11 +341,13 @@ Result<ChangeResult> ServiceScheduler::restartApp(const std::string& rawId, bool
   if (it == apps_.end()) return httpError(404, "App '" + *idr + "' does not exist");
   if (auto c = conflictCheck(*idr, force); !c.ok()) return c.error();
   AppState& a = it->second;
+  AppState backup = a;
   std::string v = newVersion();
   a.def.version = v;
   a.lastConfigChangeAt = v;
   a.versions.push_back(v);
   if (Status st = persistApp(a, true); !st.ok()) {
+    a = backup;  // not durable: nothing changed
     return httpError(503, "cannot persist app: " + st.error().message);
   }
   versionCache_[a.def.id + "@" + v] = a.def;
@@ -532,7 +534,7 @@ void ServiceScheduler::resourceOffers(const std::vector<master::Offer>& offers) 
       }
       const auto& d = app.def;
       size_t portCount = d.portDefinitions.size();
-      while (need > 0) {
+      while (need > 0 && static_cast<int>(specs.size()) < options_.maxTasksPerOffer) {
         if (cpus + 1e-9 < d.cpus || mem + 1e-9 < d.mem || disk + 1e-9 < d.disk) {
           app.waitingReason = "insufficient resources on " + offer.hostname + " (needs cpus " +
                               fmt::format("{}", d.cpus) + ", mem " + fmt::format("{}", d.mem) +
@@ -762,10 +764,19 @@ void ServiceScheduler::reconcileApp(AppState& app) {
     live.push_back(t);
     (isCurrent(app, *t) ? current : old).push_back(t);
   }
+  // Tasks asked to stop are still up until their kill is confirmed: they
+  // count towards the maximum (they hold resources), not towards health.
+  int stopping = 0;
+  bool oldStopping = false;
+  for (const auto* t : tasks) {
+    if (!master::isActiveState(t->state) || !(t->killRequested || killing_.count(t->id))) continue;
+    ++stopping;
+    oldStopping |= !isCurrent(app, *t);
+  }
   int target = app.def.instances;
   int need = 0;
-  if (!old.empty()) {
-    // Rolling replacement honouring the upgrade strategy.
+  if (!old.empty() || oldStopping) {
+    // Rolling replacement honouring the upgrade strategy (until the last old task is gone).
     double mhc = app.def.upgradeStrategy.minimumHealthCapacity;
     double moc = app.def.upgradeStrategy.maximumOverCapacity;
     int minHealthy = static_cast<int>(std::ceil(target * mhc - 1e-9));
@@ -776,27 +787,28 @@ void ServiceScheduler::reconcileApp(AppState& app) {
     for (const auto* t : live) healthy += taskHealthy(*t);
     int currentHealthy = 0;
     for (const auto* t : current) currentHealthy += taskHealthy(*t);
+    int total = static_cast<int>(current.size() + old.size()) + stopping;
+    // No room to start a new instance: old ones make room, down to the minimum healthy.
+    bool noRoom = total >= maxTotal;
     // Kill old tasks while enough healthy ones remain.
     std::vector<const TaskRecord*> oldSorted = old;
     std::stable_sort(oldSorted.begin(), oldSorted.end(),
                      [&](auto* a, auto* b) { return taskHealthy(*a) < taskHealthy(*b); });
-    int oldLeft = static_cast<int>(old.size());
-    int excess = static_cast<int>(current.size()) + oldLeft - target;
+    int excess = static_cast<int>(current.size() + old.size()) - target;
     for (const auto* t : oldSorted) {
       bool h = taskHealthy(*t);
       bool keepsCapacity = !h || healthy - 1 >= minHealthy;
-      // Only kill when over target or when new healthy ones can take its place.
-      bool replaceable = excess > 0 || currentHealthy >= target || !h;
+      // Only kill when over target, when new healthy ones can take its place, or
+      // when there is no room to start new ones.
+      bool replaceable = excess > 0 || currentHealthy >= target || !h || noRoom;
       if (!keepsCapacity || !replaceable) continue;
       killing_.insert(t->id);
       std::optional<double> grace;
       if (app.def.taskKillGracePeriodSeconds) grace = *app.def.taskKillGracePeriodSeconds;
       driver_->killTask(t->id, grace);
       healthy -= h;
-      --oldLeft;
       --excess;
     }
-    int total = static_cast<int>(current.size()) + oldLeft;
     need = std::max(0, std::min(target - static_cast<int>(current.size()), maxTotal - total));
   } else if (static_cast<int>(live.size()) < target) {
     need = target - static_cast<int>(live.size());

@@ -44,6 +44,8 @@ struct SchedulerOptions {
   int servicePortMin = 10000;
   int servicePortMax = 20000;
   uint64_t reconcileIntervalMs = 250;
+  // Marathon's maxInstancesPerOffer: bounds a launch message and spreads big apps.
+  int maxTasksPerOffer = 50;
 };
 
 // What an API call did: the HTTP layer turns it into Marathon's responses.

@@ -287,6 +287,11 @@ TEST(DnsServer, IdleConnectionsTimeOutAndTheLimitHolds) {
   EXPECT_GE(waited, 150ms);
   EXPECT_LT(waited, 2500ms);
   EXPECT_EQ((*server)->metricsSnapshot()->tcpRejected(), 1u);
+  // A connection that was used, then went quiet, times out too.
+  TcpClient used(port);
+  used.sendRaw(TcpClient::frame(buildQuery(1, "leader.mesos", kTypeA)));
+  EXPECT_EQ(used.receive().message.answers.size(), 1u);
+  EXPECT_TRUE(used.closedByPeer());
 }
 
 TEST(DnsServer, ForwardsOtherNamesWhenAskedAndAllowed) {

@@ -165,6 +165,22 @@ TEST_F(HealthCheckTest, CommandCheckRunsInSandboxWithTaskEnv) {
             "COMMAND health check `exit 4` failed: command exited with status 4");
 }
 
+TEST_F(HealthCheckTest, HttpsCheckRunsCurlAndReportsItsFailure) {
+  // A plain-HTTP server cannot pass an HTTPS check.
+  TaskLaunch l = baseLaunch("tls", kHttpServer);
+  l.dynamicPortCount = 1;
+  HealthCheckSpec hc = fastCheck(HealthCheckSpec::Protocol::kHttps, 0);
+  hc.path = "/";
+  l.healthChecks = {hc};
+  ASSERT_TRUE(runner_->launch(l).ok());
+  ASSERT_TRUE(runUntil([&] { return firstHealthChange("tls").has_value(); }, 15));
+  auto s = *firstHealthChange("tls");
+  EXPECT_EQ(s.healthy, false);
+  std::string port = std::to_string(runner_->task("tls")->ports[0]);
+  EXPECT_EQ(s.message.rfind("HTTPS health check on 127.0.0.1:" + port + "/ failed: ", 0), 0u)
+      << s.message;
+}
+
 TEST_F(HealthCheckTest, CommandCheckTimesOut) {
   TaskLaunch l = baseLaunch("slowcmd", "sleep 30");
   HealthCheckSpec hc = fastCheck(HealthCheckSpec::Protocol::kCommand, 1);
