@@ -17,6 +17,7 @@ void addAgentCommand(CLI::App& app, int& exitCode);
 void addUpCommand(CLI::App& app, int& exitCode);
 void addClientCommands(CLI::App& app, int& exitCode);
 void addDemoServerCommand(CLI::App& app, int& exitCode);
+void addDnsCommand(CLI::App& app, int& exitCode);
 
 // Absolute path of the running corral binary (for spawning parts and demo tasks).
 std::string selfExe();

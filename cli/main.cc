@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   corral::cli::addUpCommand(app, exitCode);
   corral::cli::addMasterCommand(app, exitCode);
   corral::cli::addAgentCommand(app, exitCode);
+  corral::cli::addDnsCommand(app, exitCode);
   corral::cli::addClientCommands(app, exitCode);
   corral::cli::addDemoServerCommand(app, exitCode);
   CLI11_PARSE(app, argc, argv);

@@ -36,6 +36,9 @@ struct UpFlags {
   bool demo = false;
   std::string workDir = ".corral";
   int masterPort = 8080;
+  int dnsPort = 8053;
+  int dnsHttpPort = 8123;
+  bool noDns = false;
 };
 
 volatile sig_atomic_t g_stop = 0;
@@ -95,6 +98,13 @@ int runUp(const UpFlags& f) {
                               "--resources", res, "--attributes", "rack:r" + std::to_string(i % 2),
                               "--work-dir", wd + "/agent-" + ip},
                              wd + "/logs/agent-" + ip + ".log"});
+  }
+  if (!f.noDns) {
+    children.push_back(Child{"dns",
+                             {exe, "dns", "--listen", "127.0.0.1:" + std::to_string(f.dnsPort),
+                              "--http-listen", "127.0.0.1:" + std::to_string(f.dnsHttpPort),
+                              "--master", master},
+                             wd + "/logs/dns.log"});
   }
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_stop = 1; };
@@ -172,6 +182,11 @@ int runUp(const UpFlags& f) {
       }
     }
   }
+  if (!f.noDns) {
+    std::cout << "  dig @127.0.0.1 -p " << f.dnsPort << " demo.marathon.mesos\n"
+              << "  dig @127.0.0.1 -p " << f.dnsPort << " SRV _demo._tcp.marathon.mesos\n"
+              << "  curl http://127.0.0.1:" << f.dnsHttpPort << "/v1/services/_demo._tcp.marathon.mesos\n";
+  }
   std::cout << "Ctrl-C stops the cluster (tasks are stopped too).\n" << std::flush;
   // Supervise: a part that dies is restarted; its state is in the work dir.
   while (!g_stop) {
@@ -219,6 +234,9 @@ void addUpCommand(CLI::App& app, int& exitCode) {
   cmd->add_flag("--demo", f->demo, "Deploy the demo HTTP app /demo");
   cmd->add_option("--work-dir", f->workDir, "State and logs")->capture_default_str();
   cmd->add_option("--master-port", f->masterPort, "Port of the master's v2 API")->capture_default_str();
+  cmd->add_option("--dns-port", f->dnsPort, "DNS port (UDP+TCP) on 127.0.0.1")->capture_default_str();
+  cmd->add_option("--dns-http-port", f->dnsHttpPort, "Mesos-DNS HTTP API port")->capture_default_str();
+  cmd->add_flag("--no-dns", f->noDns, "Do not run the DNS server");
   cmd->callback([f, &exitCode] { exitCode = runUp(*f); });
 }
 
