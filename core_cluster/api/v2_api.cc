@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "conf/app_definition.h"
+#include "core_cluster/api/marathon_json.h"
 
 namespace corral::api {
 
@@ -177,7 +178,8 @@ void V2Api::apps(http::Request& req, http::Exchange& ex) {
     auto idFilter = req.queryParam("id");
     auto cmdFilter = req.queryParam("cmd");
     auto labelFilter = req.queryParam("label");
-    Json list = Json::array();
+    std::string list = "{\"apps\":[";
+    bool first = true;
     for (const auto& [id, a] : scheduler_.apps()) {
       if (idFilter && id.find(*idFilter) == std::string::npos) continue;
       if (cmdFilter && a.def.cmd.value_or("").find(*cmdFilter) == std::string::npos) continue;
@@ -205,9 +207,12 @@ void V2Api::apps(http::Request& req, http::Exchange& ex) {
         }
         if (!ok) continue;
       }
-      list.push_back(scheduler_.appJson(a, tasks, counts, deps, ltf));
+      if (!first) list += ',';
+      first = false;
+      list += appJsonText(scheduler_, a, tasks, counts, deps, ltf);
     }
-    return ex.respond(json(200, Json{{"apps", list}}));
+    list += "]}";
+    return ex.respond(http::Response::json(200, std::move(list)));
   }
   if (req.method == "POST") {
     auto body = parseJson(req.body);
@@ -269,7 +274,8 @@ void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::st
       if (!app) return ex.respond(message(404, "App '" + id + "' does not exist"));
       auto e = embeds(req);
       bool ltf = e.empty() || e.count("app.lastTaskFailure") || e.count("apps.lastTaskFailure");
-      return ex.respond(json(200, Json{{"app", scheduler_.appJson(*app, true, true, true, ltf)}}));
+      return ex.respond(http::Response::json(
+          200, "{\"app\":" + appJsonText(scheduler_, *app, true, true, true, ltf) + "}"));
     }
     if (req.method == "PUT" || req.method == "PATCH") {
       auto body = parseJson(req.body);
@@ -296,9 +302,7 @@ void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::st
   }
   // /tasks
   if (req.method == "GET") {
-    Json list = Json::array();
-    for (const auto* t : scheduler_.tasksOf(id)) list.push_back(scheduler_.taskJson(*t));
-    return ex.respond(json(200, Json{{"tasks", list}}));
+    return ex.respond(http::Response::json(200, tasksJsonText(scheduler_, scheduler_.tasksOf(id))));
   }
   if (req.method != "DELETE") return ex.respond(message(405, "Method not allowed"));
   bool scale = queryBool(req, "scale");
@@ -348,10 +352,10 @@ void V2Api::tasks(http::Request& req, http::Exchange& ex) {
     statuses.insert("TASK_" + up);
     statuses.insert(up);
   }
-  Json list = Json::array();
+  std::vector<const master::TaskRecord*> selected;
   for (const auto* t : scheduler_.tasksOf("")) {
     if (!statuses.empty() && !statuses.count(t->state)) continue;
-    list.push_back(scheduler_.taskJson(*t));
+    selected.push_back(t);
   }
   auto accept = req.header("Accept").value_or("");
   if (accept.find("text/plain") != std::string_view::npos) {
@@ -368,7 +372,7 @@ void V2Api::tasks(http::Request& req, http::Exchange& ex) {
     }
     return ex.respond(http::Response::text(200, out));
   }
-  ex.respond(json(200, Json{{"tasks", list}}));
+  ex.respond(http::Response::json(200, tasksJsonText(scheduler_, selected)));
 }
 
 void V2Api::deployments(http::Request& req, http::Exchange& ex) {

@@ -400,6 +400,8 @@ Result<ChangeResult> ServiceScheduler::killTasks(const std::vector<std::string>&
   }
   ChangeResult r;
   r.version = newVersion();
+  std::optional<Error> failed;
+  std::set<std::string> scaled;
   if (scale) {
     for (const auto& [appId, n] : perApp) {
       auto it = apps_.find(appId);
@@ -413,7 +415,16 @@ Result<ChangeResult> ServiceScheduler::killTasks(const std::vector<std::string>&
         if (t && t->appId == appId) killing_.insert(tid);
       }
       auto u = updateApp(appId, patch, true);
-      if (!u.ok()) return u.error();
+      if (!u.ok()) {
+        // Not scaled: its tasks stay (unmarked, or they would be replaced as if dying).
+        for (const auto& tid : taskIds) {
+          const TaskRecord* t = driver_->task(tid);
+          if (t && t->appId == appId) killing_.erase(tid);
+        }
+        failed = u.error();
+        break;
+      }
+      scaled.insert(appId);
       r.deploymentId = u->deploymentId;
       r.version = u->version;
     }
@@ -421,10 +432,12 @@ Result<ChangeResult> ServiceScheduler::killTasks(const std::vector<std::string>&
   for (const auto& tid : taskIds) {
     const TaskRecord* t = driver_ ? driver_->task(tid) : nullptr;
     if (!t || master::isTerminalState(t->state)) continue;
+    if (failed && !scaled.count(t->appId)) continue;
     killing_.insert(tid);
     driver_->killTask(tid, std::nullopt);
   }
   (void)wipe;  // no resident tasks: a wiped task is simply expunged when terminal
+  if (failed) return *failed;
   return r;
 }
 

@@ -1,0 +1,356 @@
+// Marathon's v2 API as clients see it: a real http::Server on 127.0.0.1 port 0
+// wired to V2Api, the master and the service scheduler; one fake agent server
+// takes /internal/launch and /internal/kill.
+#include "core_cluster/api/v2_api.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <set>
+
+#include "core_cluster/state/in_memory_state_store.h"
+#include "tests/core_cluster/cluster_test_util.h"
+
+namespace corral::api {
+namespace {
+
+using corral::testing::bodyJson;
+using corral::testing::fetchSync;
+
+std::set<std::string> idsOf(const Json& apps) {
+  std::set<std::string> out;
+  for (const auto& a : apps) out.insert(a.value("id", ""));
+  return out;
+}
+
+class V2ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    master::MasterOptions mo;
+    mo.allocationIntervalMs = 10;
+    master_ = std::make_unique<master::Master>(loop_, store_, mo);
+    sched_ = std::make_unique<scheduler::ServiceScheduler>(loop_, store_, bus_);
+    master_->addScheduler(sched_.get());
+    api_ = std::make_unique<V2Api>(*sched_, *master_, bus_,
+                                   ApiInfo{.advertisedAddress = "127.0.0.1:8080",
+                                           .frameworkId = "fw-1",
+                                           .version = "1.10.0-corral",
+                                           .zkUrl = ""});
+    server_ = std::make_unique<http::Server>(
+        loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
+          if (!master_->handleInternal(req, ex)) api_->handle(req, ex);
+        });
+    auto p = server_->listen("127.0.0.1", 0);
+    ASSERT_TRUE(p.ok());
+    port_ = *p;
+    agent_ = std::make_unique<http::Server>(
+        loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
+          auto body = parseJson(req.body);
+          if (req.path == "/internal/launch" && body.ok()) {
+            for (const auto& t : (*body)["tasks"]) launched_.push_back(t["taskId"]);
+          }
+          if (req.path == "/internal/kill" && body.ok()) killed_.push_back((*body)["taskId"]);
+          ex->respond(http::Response::json(200, "{}"));
+        });
+    auto ap = agent_->listen("127.0.0.1", 0);
+    ASSERT_TRUE(ap.ok());
+    agentPort_ = *ap;
+  }
+  void TearDown() override {
+    server_.reset();
+    agent_.reset();
+    bus_.closeAll();
+  }
+
+  http::Response get(const std::string& target) { return fetchSync(loop_, port_, "GET", target); }
+  http::Response send(const std::string& method, const std::string& target,
+                      const std::string& body) {
+    return fetchSync(loop_, port_, method, target, body);
+  }
+
+  // Registers the fake agent and starts offering its resources.
+  void withAgent(const std::string& resources = "cpus:4;mem:4096;disk:1000;ports:[31000-31099]") {
+    Json reg{{"hostname", "127.0.0.1"}, {"port", agentPort_}, {"resources", resources}};
+    auto r = send("POST", "/internal/agents/register", dumpJson(reg));
+    ASSERT_EQ(r.status, 200) << r.body;
+    agentId_ = bodyJson(r)["agentId"];
+    master_->start();
+    sched_->start();
+  }
+
+  void taskStatus(const std::string& taskId, const std::string& state) {
+    Json j{{"taskId", taskId}, {"state", state}, {"agentId", agentId_}};
+    auto r = send("POST", "/internal/status", dumpJson(j));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+
+  std::string create(const std::string& body) {
+    auto r = send("POST", "/v2/apps", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(r.header("Marathon-Deployment-Id").value_or(""));
+  }
+
+  Loop loop_;
+  state::InMemoryStateStore store_;
+  events::EventBus bus_{loop_};
+  std::unique_ptr<master::Master> master_;
+  std::unique_ptr<scheduler::ServiceScheduler> sched_;
+  std::unique_ptr<V2Api> api_;
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<http::Server> agent_;
+  int port_ = 0;
+  int agentPort_ = 0;
+  std::string agentId_;
+  std::vector<std::string> launched_;
+  std::vector<std::string> killed_;
+};
+
+TEST_F(V2ApiTest, PostAppAnswers201WithLocationAndDeploymentId) {
+  auto r = send("POST", "/v2/apps",
+                R"({"id":"web","cmd":"sleep 100","instances":2,"cpus":0.1,"mem":16})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.header("Location").value_or(""), "/v2/apps/web");
+  std::string dep(r.header("Marathon-Deployment-Id").value_or(""));
+  EXPECT_FALSE(dep.empty());
+  Json j = bodyJson(r);
+  EXPECT_EQ(j["id"], "/web");
+  EXPECT_EQ(j["instances"], 2);
+  EXPECT_EQ(j["deployments"], Json::array({Json{{"id", dep}}}));
+  EXPECT_TRUE(j.contains("version"));
+  EXPECT_EQ(r.header("Content-Type").value_or("").find("application/json"), 0u);
+
+  auto deps = bodyJson(get("/v2/deployments"));
+  ASSERT_EQ(deps.size(), 1u);
+  EXPECT_EQ(deps[0]["id"], dep);
+  EXPECT_EQ(deps[0]["affectedApps"], Json::array({"/web"}));
+}
+
+TEST_F(V2ApiTest, GetAppIsWrappedAndMissingAppIs404) {
+  create(R"({"id":"/web","cmd":"sleep 100","cpus":0.1,"mem":16,"labels":{"a":"b"}})");
+  auto r = get("/v2/apps/web");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json app = bodyJson(r)["app"];
+  EXPECT_EQ(app["id"], "/web");
+  EXPECT_EQ(app["cmd"], "sleep 100");
+  EXPECT_EQ(app["labels"]["a"], "b");
+  EXPECT_TRUE(app["tasks"].is_array());
+  EXPECT_EQ(app["tasksRunning"], 0);
+  EXPECT_EQ(app["tasksStaged"], 0);
+  EXPECT_EQ(app["deployments"].size(), 1u);
+  EXPECT_TRUE(app["versionInfo"].contains("lastConfigChangeAt"));
+
+  // Clients that join "/v2/apps/" with an absolute id send a double slash.
+  auto dbl = get("/v2/apps//web");
+  ASSERT_EQ(dbl.status, 200) << dbl.body;
+  EXPECT_EQ(bodyJson(dbl)["app"]["id"], "/web");
+  EXPECT_EQ(get("/v2/apps//web/versions").status, 200);
+
+  auto missing = get("/v2/apps/nope");
+  EXPECT_EQ(missing.status, 404);
+  Json m = bodyJson(missing);
+  EXPECT_NE(m.value("message", "").find("/nope"), std::string::npos) << m.dump();
+  EXPECT_EQ(get("/v2/apps/nope/tasks").status, 404);
+  EXPECT_EQ(get("/v2/nothing").status, 404);
+}
+
+TEST_F(V2ApiTest, InvalidAppIs422WithMarathonDetails) {
+  auto r = send("POST", "/v2/apps", R"({"id":"/bad","cmd":"x","instances":-1,"cpus":"lots"})");
+  ASSERT_EQ(r.status, 422) << r.body;
+  Json j = bodyJson(r);
+  EXPECT_TRUE(j.contains("message"));
+  ASSERT_TRUE(j["details"].is_array());
+  ASSERT_GE(j["details"].size(), 2u) << j.dump();
+  std::set<std::string> paths;
+  for (const auto& d : j["details"]) {
+    paths.insert(d["path"]);
+    EXPECT_TRUE(d["errors"].is_array());
+    EXPECT_FALSE(d["errors"].empty());
+  }
+  EXPECT_TRUE(paths.count("/instances")) << j.dump();
+  EXPECT_TRUE(paths.count("/cpus")) << j.dump();
+  EXPECT_EQ(bodyJson(get("/v2/apps"))["apps"].size(), 0u);
+
+  EXPECT_EQ(send("POST", "/v2/apps", "{\"id\":").status, 400);
+  EXPECT_EQ(send("POST", "/v2/apps", "[1,2]").status, 400);
+  auto badId = send("POST", "/v2/apps", R"({"id":"/Bad_Id!","cmd":"x"})");
+  EXPECT_EQ(badId.status, 422) << badId.body;
+}
+
+TEST_F(V2ApiTest, ConflictsAre409WithDeploymentsAndForceOverrides) {
+  std::string dep = create(R"({"id":"/c","cmd":"x","instances":2,"cpus":0.1,"mem":16})");
+  auto dup = send("POST", "/v2/apps", R"({"id":"/c","cmd":"x"})");
+  EXPECT_EQ(dup.status, 409);
+  EXPECT_TRUE(bodyJson(dup).contains("message"));
+
+  // No agent: the start deployment is still running.
+  auto locked = send("PUT", "/v2/apps/c", R"({"instances":3})");
+  ASSERT_EQ(locked.status, 409) << locked.body;
+  Json j = bodyJson(locked);
+  EXPECT_TRUE(j.contains("message"));
+  EXPECT_EQ(j["deployments"], Json::array({Json{{"id", dep}}}));
+  EXPECT_EQ(send("POST", "/v2/apps/c/restart", "").status, 409);
+  EXPECT_EQ(send("DELETE", "/v2/apps/c", "").status, 409);
+
+  // Query booleans: true and True both mean yes.
+  auto forced = send("PUT", "/v2/apps/c?force=true", R"({"instances":3})");
+  ASSERT_EQ(forced.status, 200) << forced.body;
+  Json fj = bodyJson(forced);
+  EXPECT_FALSE(fj.value("deploymentId", "").empty());
+  EXPECT_FALSE(fj.value("version", "").empty());
+  EXPECT_EQ(forced.header("Marathon-Deployment-Id").value_or(""), fj.value("deploymentId", ""));
+  auto forced2 = send("PUT", "/v2/apps/c?force=True", R"({"instances":4})");
+  EXPECT_EQ(forced2.status, 200) << forced2.body;
+  EXPECT_EQ(send("PUT", "/v2/apps/c?force=false", R"({"instances":5})").status, 409);
+  EXPECT_EQ(bodyJson(get("/v2/apps/c"))["app"]["instances"], 4);
+  EXPECT_EQ(bodyJson(get("/v2/deployments")).size(), 1u);
+}
+
+TEST_F(V2ApiTest, AppListFilters) {
+  create(
+      R"({"id":"/shop/web","cmd":"sleep 1","cpus":0.1,"mem":16,"labels":{"env":"prod","tier":"fe"}})");
+  create(R"({"id":"/shop/db","cmd":"python3 -m db","cpus":0.1,"mem":16,"labels":{"env":"dev"}})");
+  create(R"({"id":"/tool","cmd":"sleep 2","cpus":0.1,"mem":16})");
+  auto list = [&](const std::string& q) { return idsOf(bodyJson(get("/v2/apps" + q))["apps"]); };
+  using S = std::set<std::string>;
+  EXPECT_EQ(list(""), (S{"/shop/web", "/shop/db", "/tool"}));
+  EXPECT_EQ(list("?label=env==prod"), (S{"/shop/web"}));
+  EXPECT_EQ(list("?label=env%3D%3Ddev"), (S{"/shop/db"}));
+  EXPECT_EQ(list("?label=env"), (S{"/shop/web", "/shop/db"}));
+  EXPECT_EQ(list("?label=env!=prod"), (S{"/shop/db", "/tool"}));
+  EXPECT_EQ(list("?label=env==prod,tier==fe"), (S{"/shop/web"}));
+  EXPECT_EQ(list("?label=env==prod,tier==be"), (S{}));
+  EXPECT_EQ(list("?id=shop"), (S{"/shop/web", "/shop/db"}));
+  EXPECT_EQ(list("?id=/tool"), (S{"/tool"}));
+  EXPECT_EQ(list("?cmd=python"), (S{"/shop/db"}));
+  EXPECT_EQ(list("?cmd=sleep&id=tool"), (S{"/tool"}));
+  Json apps = bodyJson(get("/v2/apps?embed=apps.tasks"))["apps"];
+  for (const auto& a : apps) EXPECT_TRUE(a["tasks"].is_array());
+}
+
+TEST_F(V2ApiTest, TasksWithStatusFilterAndAppTasks) {
+  withAgent();
+  create(R"({"id":"/web","cmd":"sleep 100","instances":2,"cpus":0.1,"mem":16})");
+  ASSERT_TRUE(loop_.runUntil([&] { return launched_.size() == 2; }, 5000));
+  taskStatus(launched_[0], "TASK_RUNNING");
+
+  Json all = bodyJson(get("/v2/tasks"))["tasks"];
+  EXPECT_EQ(all.size(), 2u);
+  Json running = bodyJson(get("/v2/tasks?status=running"))["tasks"];
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0]["id"], launched_[0]);
+  EXPECT_EQ(running[0]["state"], "TASK_RUNNING");
+  EXPECT_EQ(running[0]["appId"], "/web");
+  EXPECT_EQ(running[0]["host"], "127.0.0.1");
+  EXPECT_EQ(running[0]["slaveId"], agentId_);
+  ASSERT_EQ(running[0]["ports"].size(), 1u);
+  int port = running[0]["ports"][0];
+  EXPECT_TRUE(port >= 31000 && port <= 31099) << port;
+  EXPECT_EQ(running[0]["servicePorts"], Json::array({10000}));
+  EXPECT_FALSE(running[0]["startedAt"].is_null());
+  EXPECT_EQ(bodyJson(get("/v2/tasks?status=staging"))["tasks"].size(), 1u);
+  EXPECT_EQ(bodyJson(get("/v2/tasks?status=running&status=staging"))["tasks"].size(), 2u);
+  EXPECT_EQ(bodyJson(get("/v2/apps/web/tasks"))["tasks"].size(), 2u);
+  Json app = bodyJson(get("/v2/apps/web"))["app"];
+  EXPECT_EQ(app["tasksRunning"], 1);
+  EXPECT_EQ(app["tasksStaged"], 1);
+
+  // Kill one through the API: the agent is asked to.
+  auto k = send("DELETE", "/v2/apps/web/tasks/" + launched_[1], "");
+  ASSERT_EQ(k.status, 200) << k.body;
+  EXPECT_EQ(bodyJson(k)["task"]["id"], launched_[1]);
+  ASSERT_TRUE(loop_.runUntil([&] { return !killed_.empty(); }, 3000));
+  EXPECT_EQ(killed_[0], launched_[1]);
+  EXPECT_EQ(send("DELETE", "/v2/apps/web/tasks/nope", "").status, 404);
+}
+
+TEST_F(V2ApiTest, QueueShowsWaitingInstancesAndWhy) {
+  withAgent("cpus:1;mem:512;ports:[31000-31009]");
+  create(R"({"id":"/huge","cmd":"x","instances":3,"cpus":2,"mem":16})");
+  Json q;
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        q = bodyJson(get("/v2/queue"));
+        return q["queue"].size() == 1 &&
+               !q["queue"][0]["processedOffersSummary"]["waitingReason"].get<std::string>().empty();
+      },
+      5000))
+      << q.dump();
+  EXPECT_EQ(q["queue"][0]["count"], 3);
+  EXPECT_EQ(q["queue"][0]["app"]["id"], "/huge");
+  std::string reason = q["queue"][0]["processedOffersSummary"]["waitingReason"];
+  EXPECT_NE(reason.find("cpus"), std::string::npos) << reason;
+  EXPECT_TRUE(launched_.empty());
+}
+
+TEST_F(V2ApiTest, GroupsTreeForNestedIds) {
+  create(R"({"id":"/shop/web","cmd":"x","cpus":0.1,"mem":16})");
+  create(R"({"id":"/shop/back/db","cmd":"x","cpus":0.1,"mem":16})");
+  create(R"({"id":"/top","cmd":"x","cpus":0.1,"mem":16})");
+  auto r = get("/v2/groups");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json root = bodyJson(r);
+  EXPECT_EQ(root["id"], "/");
+  EXPECT_EQ(idsOf(root["apps"]), (std::set<std::string>{"/top"}));
+  ASSERT_EQ(root["groups"].size(), 1u);
+  const Json& shop = root["groups"][0];
+  EXPECT_EQ(shop["id"], "/shop");
+  EXPECT_EQ(idsOf(shop["apps"]), (std::set<std::string>{"/shop/web"}));
+  ASSERT_EQ(shop["groups"].size(), 1u);
+  EXPECT_EQ(shop["groups"][0]["id"], "/shop/back");
+  EXPECT_EQ(idsOf(shop["groups"][0]["apps"]), (std::set<std::string>{"/shop/back/db"}));
+
+  Json g = bodyJson(get("/v2/groups/shop"));
+  EXPECT_EQ(g["id"], "/shop");
+  EXPECT_EQ(get("/v2/groups/shop/").status, 200);
+  EXPECT_EQ(get("/v2/groups/nope").status, 404);
+  // An app id cannot be a group and vice versa.
+  EXPECT_EQ(send("POST", "/v2/apps", R"({"id":"/shop","cmd":"x"})").status, 409);
+  EXPECT_EQ(send("POST", "/v2/apps", R"({"id":"/top/sub","cmd":"x"})").status, 409);
+}
+
+TEST_F(V2ApiTest, VersionsNewestFirst) {
+  create(R"({"id":"/v","cmd":"one","cpus":0.1,"mem":16})");
+  std::string v1 = bodyJson(get("/v2/apps/v"))["app"]["version"];
+  auto u = send("PUT", "/v2/apps/v?force=true", R"({"cmd":"two"})");
+  ASSERT_EQ(u.status, 200) << u.body;
+  std::string v2 = bodyJson(u)["version"];
+  EXPECT_GT(v2, v1);
+  auto r = get("/v2/apps/v/versions");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(bodyJson(r)["versions"], Json::array({v2, v1}));
+  auto old = get("/v2/apps/v/versions/" + v1);
+  ASSERT_EQ(old.status, 200) << old.body;
+  EXPECT_EQ(bodyJson(old)["cmd"], "one");
+  EXPECT_EQ(bodyJson(get("/v2/apps/v/versions/" + v2))["cmd"], "two");
+  EXPECT_EQ(get("/v2/apps/v/versions/2001-01-01T00:00:00.000Z").status, 404);
+}
+
+TEST_F(V2ApiTest, DeleteThenGone) {
+  create(R"({"id":"/gone","cmd":"x","cpus":0.1,"mem":16})");
+  auto d = send("DELETE", "/v2/apps/gone?force=true", "");
+  ASSERT_EQ(d.status, 200) << d.body;
+  EXPECT_FALSE(bodyJson(d).value("deploymentId", "").empty());
+  EXPECT_EQ(get("/v2/apps/gone").status, 404);
+  EXPECT_EQ(send("DELETE", "/v2/apps/gone", "").status, 404);
+}
+
+TEST_F(V2ApiTest, PersistenceFailureIs503AndChangesNothing) {
+  store_.failNextCommit(makeError("disk full"));
+  auto r = send("POST", "/v2/apps", R"({"id":"/p","cmd":"x","cpus":0.1,"mem":16})");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_TRUE(bodyJson(r).contains("message"));
+  EXPECT_EQ(bodyJson(get("/v2/apps"))["apps"].size(), 0u);
+  EXPECT_EQ(bodyJson(get("/v2/deployments")).size(), 0u);
+}
+
+TEST_F(V2ApiTest, InfoLeaderPing) {
+  EXPECT_EQ(get("/ping").status, 200);
+  Json info = bodyJson(get("/v2/info"));
+  EXPECT_EQ(info["name"], "marathon");
+  EXPECT_EQ(info["frameworkId"], "fw-1");
+  EXPECT_EQ(bodyJson(get("/v2/leader"))["leader"], "127.0.0.1:8080");
+  EXPECT_EQ(get("/v2/events").status, 406);
+}
+
+}  // namespace
+}  // namespace corral::api
