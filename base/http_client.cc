@@ -85,7 +85,8 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
     keep_ = shared_from_this();
     auto weak = weak_from_this();
     timer_.start(options_.timeoutMs, 0, [weak] {
-      if (auto c = weak.lock()) c->fail("timed out after " + std::to_string(c->options_.timeoutMs) + " ms");
+      if (auto c = weak.lock())
+        c->fail("timed out after " + std::to_string(c->options_.timeoutMs) + " ms");
     });
     sockaddr_storage addr{};
     if (uv_ip4_addr(host_.c_str(), port_, reinterpret_cast<sockaddr_in*>(&addr)) == 0 ||
@@ -187,8 +188,10 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
           auto keep = c->shared_from_this();
           if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
           delete[] buf->base;
-          if (n == UV_EOF) c->onEof();
-          else if (n < 0) c->fail(std::string("read failed: ") + uv_strerror(static_cast<int>(n)));
+          if (n == UV_EOF)
+            c->onEof();
+          else if (n < 0)
+            c->fail(std::string("read failed: ") + uv_strerror(static_cast<int>(n)));
         });
   }
 
@@ -287,9 +290,8 @@ void fetch(Loop& loop, const std::string& host, int port, Request req, FetchCall
   call->startFetch(std::move(cb));
 }
 
-std::shared_ptr<StreamHandle> openStream(Loop& loop, const std::string& host, int port,
-                                         Request req, StreamCallbacks callbacks,
-                                         ClientOptions options) {
+std::shared_ptr<StreamHandle> openStream(Loop& loop, const std::string& host, int port, Request req,
+                                         StreamCallbacks callbacks, ClientOptions options) {
   auto call = std::make_shared<ClientCall>(loop, host, port, std::move(req), options);
   call->startStream(std::move(callbacks));
   return call;

@@ -40,9 +40,8 @@ class StreamHandle {
   virtual void cancel() = 0;
 };
 
-std::shared_ptr<StreamHandle> openStream(Loop& loop, const std::string& host, int port,
-                                         Request req, StreamCallbacks callbacks,
-                                         ClientOptions options = {});
+std::shared_ptr<StreamHandle> openStream(Loop& loop, const std::string& host, int port, Request req,
+                                         StreamCallbacks callbacks, ClientOptions options = {});
 
 // Splits "host:port" (or "[v6]:port"); defaultPort when absent.
 bool splitHostPort(std::string_view hostPort, int defaultPort, std::string* host, int* port);

@@ -28,9 +28,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     tcp_->data = this;
     llhttp_settings_init(&settings_);
     settings_.on_message_begin = [](llhttp_t* p) { return self(p)->onMessageBegin(); };
-    settings_.on_url = [](llhttp_t* p, const char* at, size_t n) {
-      return self(p)->onUrl(at, n);
-    };
+    settings_.on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onUrl(at, n); };
     settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
       return self(p)->onHeaderField(at, n);
     };
@@ -173,7 +171,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
         continue;
       }
       int status = rejectStatus_ ? rejectStatus_ : 400;
-      std::string reason = rejectReason_.empty() ? llhttp_get_error_reason(&parser_) : rejectReason_;
+      std::string reason =
+          rejectReason_.empty() ? llhttp_get_error_reason(&parser_) : rejectReason_;
       log::debug("http: rejecting request from {}: {}", remote_, reason);
       Response r = Response::json(status, "{\"message\":\"" + std::string(reasonPhrase(status)) +
                                               ": " + jsonEscape(reason) + "\"}");

@@ -14,8 +14,8 @@ Result<Json> parseJson(std::string_view text) {
     } catch (const Json::parse_error& e) {
       std::string what = e.what();
       auto pos = what.find("] ");
-      return makeError("malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)),
-                       "", 400);
+      return makeError(
+          "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)), "", 400);
     }
     return makeError("malformed JSON", "", 400);
   }

@@ -53,10 +53,18 @@ void write(Level level, std::string_view line) {
   }
   auto& l = logger();
   switch (level) {
-    case Level::kDebug: l->debug("[{}] {}", component, line); break;
-    case Level::kInfo: l->info("[{}] {}", component, line); break;
-    case Level::kWarn: l->warn("[{}] {}", component, line); break;
-    case Level::kError: l->error("[{}] {}", component, line); break;
+    case Level::kDebug:
+      l->debug("[{}] {}", component, line);
+      break;
+    case Level::kInfo:
+      l->info("[{}] {}", component, line);
+      break;
+    case Level::kWarn:
+      l->warn("[{}] {}", component, line);
+      break;
+    case Level::kError:
+      l->error("[{}] {}", component, line);
+      break;
   }
 }
 

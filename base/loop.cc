@@ -39,7 +39,8 @@ bool Loop::runUntil(const std::function<bool()>& pred, uint64_t timeoutMs) {
     // A short timer guarantees run(ONCE) returns even when nothing else happens.
     uv_timer_t t;
     uv_timer_init(loop_, &t);
-    uv_timer_start(&t, [](uv_timer_t*) {}, 5, 0);
+    uv_timer_start(
+        &t, [](uv_timer_t*) {}, 5, 0);
     uv_run(loop_, UV_RUN_ONCE);
     uv_close(reinterpret_cast<uv_handle_t*>(&t), nullptr);
     uv_run(loop_, UV_RUN_NOWAIT);
@@ -114,7 +115,10 @@ SignalWatcher::SignalWatcher(Loop& loop, std::vector<int> signals, std::function
     uv_signal_init(loop.raw(), h);
     h->data = cb_.get();
     uv_signal_start(
-        h, [](uv_signal_t* s, int signum) { (*static_cast<std::function<void(int)>*>(s->data))(signum); },
+        h,
+        [](uv_signal_t* s, int signum) {
+          (*static_cast<std::function<void(int)>*>(s->data))(signum);
+        },
         sig);
     uv_unref(reinterpret_cast<uv_handle_t*>(h));
     handles_.push_back(h);

@@ -23,12 +23,14 @@ std::string Histogram::render(const std::string& name, const std::string& labels
   uint64_t cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += buckets_[i].load();
-    out += fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, bounds_[i], cumulative);
+    out +=
+        fmt::format("{}_bucket{{{}{}le=\"{}\"}} {}\n", name, labels, sep, bounds_[i], cumulative);
   }
   cumulative += buckets_[bounds_.size()].load();
   out += fmt::format("{}_bucket{{{}{}le=\"+Inf\"}} {}\n", name, labels, sep, cumulative);
   std::string lb = labels.empty() ? "" : "{" + labels + "}";
-  out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, lb, sum_.load(), name, lb, count_.load());
+  out +=
+      fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, lb, sum_.load(), name, lb, count_.load());
   return out;
 }
 
@@ -66,8 +68,8 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
   return *slot;
 }
 
-void Registry::gaugeFn(const std::string& name, const std::string& help,
-                       std::function<double()> fn, const std::string& labels) {
+void Registry::gaugeFn(const std::string& name, const std::string& help, std::function<double()> fn,
+                       const std::string& labels) {
   std::lock_guard<std::mutex> lock(mu_);
   family(name, help, "gauge").fns[labels] = std::move(fn);
 }

@@ -50,8 +50,8 @@ class Registry {
   Counter& counter(const std::string& name, const std::string& help,
                    const std::string& labels = "");
   Gauge& gauge(const std::string& name, const std::string& help, const std::string& labels = "");
-  Histogram& histogram(const std::string& name, const std::string& help,
-                       std::vector<double> bounds, const std::string& labels = "");
+  Histogram& histogram(const std::string& name, const std::string& help, std::vector<double> bounds,
+                       const std::string& labels = "");
   // A gauge computed when scraped.
   void gaugeFn(const std::string& name, const std::string& help, std::function<double()> fn,
                const std::string& labels = "");

@@ -4,7 +4,9 @@ namespace corral::sse {
 
 Parser::Parser(std::function<void(const Event&)> onEvent, std::function<void()> onComment,
                size_t maxEventBytes)
-    : onEvent_(std::move(onEvent)), onComment_(std::move(onComment)), maxEventBytes_(maxEventBytes) {}
+    : onEvent_(std::move(onEvent)),
+      onComment_(std::move(onComment)),
+      maxEventBytes_(maxEventBytes) {}
 
 bool Parser::feed(std::string_view bytes) {
   for (char c : bytes) {
@@ -41,7 +43,8 @@ void Parser::line(std::string_view l) {
   }
   auto colon = l.find(':');
   std::string_view field = l.substr(0, colon);
-  std::string_view value = colon == std::string_view::npos ? std::string_view() : l.substr(colon + 1);
+  std::string_view value =
+      colon == std::string_view::npos ? std::string_view() : l.substr(colon + 1);
   if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
   if (field == "data") {
     if (hasData_) data_.push_back('\n');

@@ -8,9 +8,9 @@
 namespace corral::sse {
 
 struct Event {
-  std::string id;     // last "id:" seen (persists across events, per the spec)
-  std::string type;   // "event:" or "message"
-  std::string data;   // "data:" lines joined by '\n'
+  std::string id;    // last "id:" seen (persists across events, per the spec)
+  std::string type;  // "event:" or "message"
+  std::string data;  // "data:" lines joined by '\n'
 };
 
 // Feed bytes as they arrive; complete events are delivered to the callback.

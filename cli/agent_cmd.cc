@@ -44,7 +44,9 @@ void addAgentCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--ip", o->ip, "Address to bind; tasks get it as $HOST")->capture_default_str();
   cmd->add_option("--port", o->port, "Agent API port")->capture_default_str();
   cmd->add_option("--master", *master, "Master address host:port")->capture_default_str();
-  cmd->add_option("--resources", o->resources, "Mesos syntax, e.g. 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'")->capture_default_str();
+  cmd->add_option("--resources", o->resources,
+                  "Mesos syntax, e.g. 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'")
+      ->capture_default_str();
   cmd->add_option("--attributes", o->attributes, "Mesos syntax, e.g. 'rack:a;zone:z1'");
   cmd->add_option("--work-dir", o->workDir, "Sandboxes and the agent id")->capture_default_str();
   cmd->callback([o, master, &exitCode] { exitCode = runAgent(*o, *master); });

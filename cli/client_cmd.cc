@@ -34,8 +34,9 @@ Result<http::Response> call(const std::string& hostPort, const std::string& meth
   req.target = target;
   req.body = body;
   if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-  http::fetch(loop, host, port, req, [&](Result<http::Response> r) { out = std::move(r); },
-              http::ClientOptions{.timeoutMs = timeoutMs});
+  http::fetch(
+      loop, host, port, req, [&](Result<http::Response> r) { out = std::move(r); },
+      http::ClientOptions{.timeoutMs = timeoutMs});
   loop.runUntil([&] { return out.has_value(); }, timeoutMs + 1000);
   if (!out) return makeError("no answer from " + hostPort);
   return std::move(*out);
@@ -84,7 +85,8 @@ int taskList(const std::string& master) {
   printf("%-50s %-14s %-16s %s\n", "ID", "STATE", "HOST", "PORTS");
   for (const auto& t : (*j)["tasks"]) {
     std::string ports;
-    for (const auto& p : t["ports"]) ports += (ports.empty() ? "" : ",") + std::to_string(p.get<int>());
+    for (const auto& p : t["ports"])
+      ports += (ports.empty() ? "" : ",") + std::to_string(p.get<int>());
     printf("%-50s %-14s %-16s %s\n", t.value("id", "").c_str(), t.value("state", "").c_str(),
            t.value("host", "").c_str(), ports.c_str());
   }
@@ -97,8 +99,9 @@ int taskLogs(const std::string& master, const std::string& taskId, const std::st
   auto j = parseJson(r->body);
   if (!j.ok()) return report(r);
   std::string agent = (*j).value("agent", "");
-  auto f = call(agent, "GET",
-                "/files/read?taskId=" + http::percentEncode(taskId) + "&path=" + file + "&length=1048576");
+  auto f = call(
+      agent, "GET",
+      "/files/read?taskId=" + http::percentEncode(taskId) + "&path=" + file + "&length=1048576");
   if (!f.ok() || f->status != 200) return report(f);
   auto d = parseJson(f->body);
   if (!d.ok()) return report(f);
@@ -116,21 +119,22 @@ int events(const std::string& master, const std::vector<std::string>& types) {
   http::Request req;
   req.target = target;
   req.headers.emplace_back("Accept", "text/event-stream");
-  sse::Parser parser([](const sse::Event& e) {
-    std::cout << e.type << " " << e.data << std::endl;
-  });
+  sse::Parser parser(
+      [](const sse::Event& e) { std::cout << e.type << " " << e.data << std::endl; });
   bool done = false;
   int rc = 0;
-  auto h = http::openStream(loop, host, port, req,
-                            http::StreamCallbacks{
-                                .onHead = [&](const http::Response& r) {
+  auto h = http::openStream(
+      loop, host, port, req,
+      http::StreamCallbacks{.onHead =
+                                [&](const http::Response& r) {
                                   if (r.status != 200) {
                                     std::cerr << "error: status " << r.status << "\n";
                                     rc = 1;
                                   }
                                 },
-                                .onData = [&](std::string_view d) { parser.feed(d); },
-                                .onEnd = [&](Status st) {
+                            .onData = [&](std::string_view d) { parser.feed(d); },
+                            .onEnd =
+                                [&](Status st) {
                                   if (!st.ok()) {
                                     std::cerr << "error: " << st.error().message << "\n";
                                     rc = 1;
@@ -167,7 +171,9 @@ void addClientCommands(CLI::App& app, int& exitCode) {
     }
     exitCode = report(call(*master, "POST", "/v2/apps", ss.str()));
   });
-  appCmd->add_subcommand("list", "List apps")->callback([=, &exitCode] { exitCode = appList(*master); });
+  appCmd->add_subcommand("list", "List apps")->callback([=, &exitCode] {
+    exitCode = appList(*master);
+  });
   auto id = std::make_shared<std::string>();
   auto* show = appCmd->add_subcommand("show", "Show one app with its tasks");
   show->add_option("id", *id)->required();
@@ -182,7 +188,8 @@ void addClientCommands(CLI::App& app, int& exitCode) {
   });
   auto* restart = appCmd->add_subcommand("restart", "Rolling restart");
   restart->add_option("id", *id)->required();
-  restart->callback([=, &exitCode] { exitCode = report(call(*master, "POST", appPath(*id) + "/restart")); });
+  restart->callback(
+      [=, &exitCode] { exitCode = report(call(*master, "POST", appPath(*id) + "/restart")); });
   auto* remove = appCmd->add_subcommand("remove", "Delete an app and stop its tasks");
   remove->add_option("id", *id)->required();
   remove->callback([=, &exitCode] { exitCode = report(call(*master, "DELETE", appPath(*id))); });
@@ -190,7 +197,9 @@ void addClientCommands(CLI::App& app, int& exitCode) {
   auto* taskCmd = app.add_subcommand("task", "Inspect and kill tasks");
   taskCmd->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
   taskCmd->require_subcommand(1);
-  taskCmd->add_subcommand("list", "List tasks")->callback([=, &exitCode] { exitCode = taskList(*master); });
+  taskCmd->add_subcommand("list", "List tasks")->callback([=, &exitCode] {
+    exitCode = taskList(*master);
+  });
   auto tid = std::make_shared<std::string>();
   auto* kill = taskCmd->add_subcommand("kill", "Kill a task (it is replaced)");
   kill->add_option("id", *tid)->required();

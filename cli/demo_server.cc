@@ -20,8 +20,8 @@ int runDemo(std::string host, int port) {
   Loop loop;
   http::Server server(loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
     if (req.path == "/health") return ex->respond(http::Response::text(200, "ok\n"));
-    ex->respond(http::Response::text(200, "hello from " + task + " at " + host + ":" +
-                                              std::to_string(port) + "\n"));
+    ex->respond(http::Response::text(
+        200, "hello from " + task + " at " + host + ":" + std::to_string(port) + "\n"));
   });
   auto bound = server.listen(host, port);
   if (!bound.ok()) {

@@ -1,7 +1,7 @@
 // `corral dns`: an authoritative DNS server (Mesos-DNS names) fed by the
 // scheduler's event stream, with Mesos-DNS's HTTP API and /metrics.
-#include <CLI/CLI.hpp>
 #include <fmt/ranges.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <csignal>
@@ -100,27 +100,29 @@ int runDns(const DnsFlags& f) {
     std::lock_guard<std::mutex> lock(zoneMu);
     return static_cast<double>(zone ? zone->stats().records : 0);
   });
-  (*follower)->subscribe([&](std::shared_ptr<const registry::Snapshot> snap, const registry::Diff&) {
-    int64_t t0 = wallMs();
-    auto built = dns::buildZone(dns::zoneInputFromSnapshot(*snap, naming));
-    if (!built.ok()) {
-      rejected.inc();
-      log::error("snapshot {} rejected, keeping the last good zone: {}", snap->version,
-                 built.error().message);
-      return;
-    }
-    (*server)->publish(*built);
-    {
-      std::lock_guard<std::mutex> lock(zoneMu);
-      zone = *built;
-    }
-    int64_t now = wallMs();
-    updates.inc();
-    buildSeconds.observe((now - t0) / 1000.0);
-    if (snap->firstEventArrivedMs > 0) eventToZone.observe((now - snap->firstEventArrivedMs) / 1000.0);
-    log::info("zone updated from snapshot {}: {} apps, {} records, built in {} ms", snap->version,
-              snap->apps.size(), (*built)->stats().records, now - t0);
-  });
+  (*follower)->subscribe(
+      [&](std::shared_ptr<const registry::Snapshot> snap, const registry::Diff&) {
+        int64_t t0 = wallMs();
+        auto built = dns::buildZone(dns::zoneInputFromSnapshot(*snap, naming));
+        if (!built.ok()) {
+          rejected.inc();
+          log::error("snapshot {} rejected, keeping the last good zone: {}", snap->version,
+                     built.error().message);
+          return;
+        }
+        (*server)->publish(*built);
+        {
+          std::lock_guard<std::mutex> lock(zoneMu);
+          zone = *built;
+        }
+        int64_t now = wallMs();
+        updates.inc();
+        buildSeconds.observe((now - t0) / 1000.0);
+        if (snap->firstEventArrivedMs > 0)
+          eventToZone.observe((now - snap->firstEventArrivedMs) / 1000.0);
+        log::info("zone updated from snapshot {}: {} apps, {} records, built in {} ms",
+                  snap->version, snap->apps.size(), (*built)->stats().records, now - t0);
+      });
   Json config;
   config["domain"] = f.domain;
   config["listener"] = host;
@@ -139,9 +141,8 @@ int runDns(const DnsFlags& f) {
         return zone;
       },
       config, [&] { return metrics::global().render() + (*server)->metricsText(); });
-  http::Server httpServer(loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
-    api.handle(req, ex);
-  });
+  http::Server httpServer(
+      loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) { api.handle(req, ex); });
   auto bound = httpServer.listen(httpHost, httpPort);
   if (!bound.ok()) {
     log::error("{}", bound.error().message);
@@ -149,9 +150,10 @@ int runDns(const DnsFlags& f) {
     return 1;
   }
   (*follower)->start();
-  log::info("serving {} on {}:{} (UDP+TCP, {} workers, forwarding {}), HTTP API on {}:{}; following {}",
-            f.domain, host, (*server)->port(), sc.workers, sc.forwarding ? "on" : "off", httpHost,
-            *bound, fmt::format("{}", fmt::join(f.masters, ",")));
+  log::info(
+      "serving {} on {}:{} (UDP+TCP, {} workers, forwarding {}), HTTP API on {}:{}; following {}",
+      f.domain, host, (*server)->port(), sc.workers, sc.forwarding ? "on" : "off", httpHost, *bound,
+      fmt::format("{}", fmt::join(f.masters, ",")));
   SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
     log::info("signal {}: shutting down", sig);
     (*follower)->stop();
@@ -168,17 +170,23 @@ int runDns(const DnsFlags& f) {
 
 void addDnsCommand(CLI::App& app, int& exitCode) {
   auto f = std::make_shared<DnsFlags>();
-  auto* cmd = app.add_subcommand("dns", "Authoritative DNS (Mesos-DNS names) fed by the event stream");
+  auto* cmd =
+      app.add_subcommand("dns", "Authoritative DNS (Mesos-DNS names) fed by the event stream");
   cmd->add_option("--listen", f->listen, "UDP+TCP address")->capture_default_str();
-  cmd->add_option("--http-listen", f->httpListen, "Mesos-DNS HTTP API and /metrics")->capture_default_str();
-  cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")->capture_default_str();
+  cmd->add_option("--http-listen", f->httpListen, "Mesos-DNS HTTP API and /metrics")
+      ->capture_default_str();
+  cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")
+      ->capture_default_str();
   cmd->add_option("--domain", f->domain, "Authoritative domain")->capture_default_str();
-  cmd->add_option("--framework-name", f->frameworkName, "Scheduler name in names")->capture_default_str();
+  cmd->add_option("--framework-name", f->frameworkName, "Scheduler name in names")
+      ->capture_default_str();
   cmd->add_option("--ttl", f->ttl, "TTL of every record")->capture_default_str();
   cmd->add_option("--resolvers", f->resolvers, "Upstream resolvers for other names (ip[:port])");
   cmd->add_flag("--no-forward", f->noForward, "Answer REFUSED for names outside the domain");
-  cmd->add_flag("--enforce-rfc952", f->enforceRfc952, "Labels start with a letter, at most 24 octets");
-  cmd->add_flag("--include-unhealthy", f->includeUnhealthy, "Also list tasks failing health checks");
+  cmd->add_flag("--enforce-rfc952", f->enforceRfc952,
+                "Labels start with a letter, at most 24 octets");
+  cmd->add_flag("--include-unhealthy", f->includeUnhealthy,
+                "Also list tasks failing health checks");
   cmd->add_option("--workers", f->workers, "UDP/TCP worker loops (default: one per core)");
   cmd->callback([f, &exitCode] { exitCode = runDns(*f); });
 }

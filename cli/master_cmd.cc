@@ -97,13 +97,23 @@ int runMaster(const MasterFlags& f) {
 
 void addMasterCommand(CLI::App& app, int& exitCode) {
   auto flags = std::make_shared<MasterFlags>();
-  auto* cmd = app.add_subcommand("master", "Run a master with the built-in Marathon-compatible scheduler");
-  cmd->add_option("--listen", flags->listen, "Address of the v2 API and the agent protocol")->capture_default_str();
-  cmd->add_option("--work-dir", flags->workDir, "Where the durable state lives")->capture_default_str();
-  cmd->add_option("--framework-name", flags->frameworkName, "Scheduler name (Mesos-DNS uses it)")->capture_default_str();
-  cmd->add_option("--agent-ping-timeout", flags->agentPingTimeout, "Seconds without a heartbeat before an agent is unreachable")->capture_default_str();
-  cmd->add_option("--agent-removal-timeout", flags->agentRemovalTimeout, "Seconds unreachable before an agent is removed")->capture_default_str();
-  cmd->add_option("--offer-timeout", flags->offerTimeout, "Seconds before an unanswered offer is rescinded")->capture_default_str();
+  auto* cmd =
+      app.add_subcommand("master", "Run a master with the built-in Marathon-compatible scheduler");
+  cmd->add_option("--listen", flags->listen, "Address of the v2 API and the agent protocol")
+      ->capture_default_str();
+  cmd->add_option("--work-dir", flags->workDir, "Where the durable state lives")
+      ->capture_default_str();
+  cmd->add_option("--framework-name", flags->frameworkName, "Scheduler name (Mesos-DNS uses it)")
+      ->capture_default_str();
+  cmd->add_option("--agent-ping-timeout", flags->agentPingTimeout,
+                  "Seconds without a heartbeat before an agent is unreachable")
+      ->capture_default_str();
+  cmd->add_option("--agent-removal-timeout", flags->agentRemovalTimeout,
+                  "Seconds unreachable before an agent is removed")
+      ->capture_default_str();
+  cmd->add_option("--offer-timeout", flags->offerTimeout,
+                  "Seconds before an unanswered offer is rescinded")
+      ->capture_default_str();
   cmd->callback([flags, &exitCode] { exitCode = runMaster(*flags); });
 }
 

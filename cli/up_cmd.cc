@@ -2,12 +2,12 @@
 // child processes of this one (so that a crashed or killed part can be
 // restarted while tasks keep running), deploys the demo app, prints how to
 // reach it, and stops everything on Ctrl-C / SIGTERM.
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
@@ -93,18 +93,18 @@ int runUp(const UpFlags& f) {
     int base = 31000 + i * 1000;
     std::string res = "cpus:4;mem:4096;disk:10000;ports:[" + std::to_string(base) + "-" +
                       std::to_string(base + 999) + "]";
-    children.push_back(Child{"agent-" + ip,
-                             {exe, "agent", "--ip", ip, "--port", "5051", "--master", master,
-                              "--resources", res, "--attributes", "rack:r" + std::to_string(i % 2),
-                              "--work-dir", wd + "/agent-" + ip},
-                             wd + "/logs/agent-" + ip + ".log"});
+    children.push_back(
+        Child{"agent-" + ip,
+              {exe, "agent", "--ip", ip, "--port", "5051", "--master", master, "--resources", res,
+               "--attributes", "rack:r" + std::to_string(i % 2), "--work-dir", wd + "/agent-" + ip},
+              wd + "/logs/agent-" + ip + ".log"});
   }
   if (!f.noDns) {
-    children.push_back(Child{"dns",
-                             {exe, "dns", "--listen", "127.0.0.1:" + std::to_string(f.dnsPort),
-                              "--http-listen", "127.0.0.1:" + std::to_string(f.dnsHttpPort),
-                              "--master", master},
-                             wd + "/logs/dns.log"});
+    children.push_back(
+        Child{"dns",
+              {exe, "dns", "--listen", "127.0.0.1:" + std::to_string(f.dnsPort), "--http-listen",
+               "127.0.0.1:" + std::to_string(f.dnsHttpPort), "--master", master},
+              wd + "/logs/dns.log"});
   }
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_stop = 1; };
@@ -177,15 +177,17 @@ int runUp(const UpFlags& f) {
     if (j.ok()) {
       for (const auto& task : (*j)["tasks"]) {
         if (task["ports"].empty()) continue;
-        std::cout << "  curl http://" << task.value("host", "") << ":" << task["ports"][0].get<int>()
-                  << "/   # demo task " << task.value("id", "") << "\n";
+        std::cout << "  curl http://" << task.value("host", "") << ":"
+                  << task["ports"][0].get<int>() << "/   # demo task " << task.value("id", "")
+                  << "\n";
       }
     }
   }
   if (!f.noDns) {
     std::cout << "  dig @127.0.0.1 -p " << f.dnsPort << " demo.marathon.mesos\n"
               << "  dig @127.0.0.1 -p " << f.dnsPort << " SRV _demo._tcp.marathon.mesos\n"
-              << "  curl http://127.0.0.1:" << f.dnsHttpPort << "/v1/services/_demo._tcp.marathon.mesos\n";
+              << "  curl http://127.0.0.1:" << f.dnsHttpPort
+              << "/v1/services/_demo._tcp.marathon.mesos\n";
   }
   std::cout << "Ctrl-C stops the cluster (tasks are stopped too).\n" << std::flush;
   // Supervise: a part that dies is restarted; its state is in the work dir.
@@ -212,8 +214,10 @@ int runUp(const UpFlags& f) {
       // Give agents time to stop their tasks before the master goes.
       for (size_t k = 1; k < children.size(); ++k) {
         for (int w = 0; w < 100 && children[k].pid > 0; ++w) {
-          if (waitpid(children[k].pid, nullptr, WNOHANG) == children[k].pid) children[k].pid = -1;
-          else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          if (waitpid(children[k].pid, nullptr, WNOHANG) == children[k].pid)
+            children[k].pid = -1;
+          else
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
       }
     }
@@ -229,13 +233,18 @@ int runUp(const UpFlags& f) {
 
 void addUpCommand(CLI::App& app, int& exitCode) {
   auto f = std::make_shared<UpFlags>();
-  auto* cmd = app.add_subcommand("up", "Run a one-machine cluster (master + agents), optionally with a demo app");
-  cmd->add_option("--agents", f->agents, "Number of agents (on 127.0.0.2, 127.0.0.3, ...)")->capture_default_str();
+  auto* cmd = app.add_subcommand(
+      "up", "Run a one-machine cluster (master + agents), optionally with a demo app");
+  cmd->add_option("--agents", f->agents, "Number of agents (on 127.0.0.2, 127.0.0.3, ...)")
+      ->capture_default_str();
   cmd->add_flag("--demo", f->demo, "Deploy the demo HTTP app /demo");
   cmd->add_option("--work-dir", f->workDir, "State and logs")->capture_default_str();
-  cmd->add_option("--master-port", f->masterPort, "Port of the master's v2 API")->capture_default_str();
-  cmd->add_option("--dns-port", f->dnsPort, "DNS port (UDP+TCP) on 127.0.0.1")->capture_default_str();
-  cmd->add_option("--dns-http-port", f->dnsHttpPort, "Mesos-DNS HTTP API port")->capture_default_str();
+  cmd->add_option("--master-port", f->masterPort, "Port of the master's v2 API")
+      ->capture_default_str();
+  cmd->add_option("--dns-port", f->dnsPort, "DNS port (UDP+TCP) on 127.0.0.1")
+      ->capture_default_str();
+  cmd->add_option("--dns-http-port", f->dnsHttpPort, "Mesos-DNS HTTP API port")
+      ->capture_default_str();
   cmd->add_flag("--no-dns", f->noDns, "Do not run the DNS server");
   cmd->callback([f, &exitCode] { exitCode = runUp(*f); });
 }

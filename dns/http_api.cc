@@ -27,7 +27,8 @@ void HttpApi::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
     std::string host = p.substr(10);
     Json out = Json::array();
     if (zone) {
-      for (const auto& ip : zone->hostAddresses(host)) out.push_back(Json{{"host", host}, {"ip", ip}});
+      for (const auto& ip : zone->hostAddresses(host))
+        out.push_back(Json{{"host", host}, {"ip", ip}});
     }
     if (out.empty()) out.push_back(Json{{"host", ""}, {"ip", ""}});
     return json(200, out);

@@ -23,7 +23,8 @@ ZoneInput zoneInputFromSnapshot(const registry::Snapshot& snapshot, const ZoneNa
   in.options = naming.options;
   std::string leaderHost;
   int leaderPort = 0;
-  if (!snapshot.leader.empty() && http::splitHostPort(snapshot.leader, 8080, &leaderHost, &leaderPort) &&
+  if (!snapshot.leader.empty() &&
+      http::splitHostPort(snapshot.leader, 8080, &leaderHost, &leaderPort) &&
       isIpLiteral(leaderHost)) {
     in.leaderIp = leaderHost;
     in.leaderPort = static_cast<uint16_t>(leaderPort);

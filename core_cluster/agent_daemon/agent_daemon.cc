@@ -1,8 +1,8 @@
 #include "core_cluster/agent_daemon/agent_daemon.h"
 
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <unistd.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -26,10 +26,14 @@ http::Response json(int status, const Json& body) {
 HealthCheckSpec healthFromJson(const Json& j) {
   HealthCheckSpec h;
   std::string p = j.value("protocol", "HTTP");
-  if (p == "HTTPS") h.protocol = HealthCheckSpec::Protocol::kHttps;
-  else if (p == "TCP") h.protocol = HealthCheckSpec::Protocol::kTcp;
-  else if (p == "COMMAND") h.protocol = HealthCheckSpec::Protocol::kCommand;
-  else h.protocol = HealthCheckSpec::Protocol::kHttp;
+  if (p == "HTTPS")
+    h.protocol = HealthCheckSpec::Protocol::kHttps;
+  else if (p == "TCP")
+    h.protocol = HealthCheckSpec::Protocol::kTcp;
+  else if (p == "COMMAND")
+    h.protocol = HealthCheckSpec::Protocol::kCommand;
+  else
+    h.protocol = HealthCheckSpec::Protocol::kHttp;
   h.path = j.value("path", "/");
   h.portIndex = j.value("portIndex", 0);
   if (j.contains("port") && j["port"].is_number_integer()) h.port = j["port"].get<int>();
@@ -268,11 +272,13 @@ void AgentDaemon::launchFromJson(const Json& j) {
       if (it.value().is_string()) l.env[it.key()] = it.value().get<std::string>();
     }
   }
-  for (const auto& p : j.value("ports", std::vector<int>{})) l.ports.push_back(static_cast<uint16_t>(p));
+  for (const auto& p : j.value("ports", std::vector<int>{}))
+    l.ports.push_back(static_cast<uint16_t>(p));
   l.portNames = j.value("portNames", std::vector<std::string>{});
   l.hostIp = options_.ip;
   l.sandboxRoot = options_.workDir + "/sandboxes";
-  if (j.contains("killGracePeriodSeconds")) l.killGracePeriodSeconds = j["killGracePeriodSeconds"].get<double>();
+  if (j.contains("killGracePeriodSeconds"))
+    l.killGracePeriodSeconds = j["killGracePeriodSeconds"].get<double>();
   if (j.contains("fetch")) {
     for (const auto& f : j["fetch"]) {
       FetchUri u;
@@ -293,18 +299,21 @@ void AgentDaemon::launchFromJson(const Json& j) {
                         std::nullopt, 0, StatusReason::kLaunchFailed});
     return;
   }
-  log::info("launching task {} of {} on ports {}", l.taskId, l.appId, j.value("ports", Json::array()).dump());
+  log::info("launching task {} of {} on ports {}", l.taskId, l.appId,
+            j.value("ports", Json::array()).dump());
 }
 
 void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   const std::string& p = req.path;
   if (p == "/ping" || p == "/health") return ex->respond(http::Response::text(200, "pong\n"));
   if (p == "/metrics") {
-    return ex->respond(http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));
+    return ex->respond(
+        http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));
   }
   if (p == "/internal/launch" && req.method == "POST") {
     auto body = parseJson(req.body);
-    if (!body.ok() || !body->is_object() || !body->contains("tasks") || !(*body)["tasks"].is_array()) {
+    if (!body.ok() || !body->is_object() || !body->contains("tasks") ||
+        !(*body)["tasks"].is_array()) {
       return ex->respond(json(400, Json{{"message", "expected {\"tasks\": [...]}"}}));
     }
     // Answer first: spawning many processes takes a while and the master

@@ -35,7 +35,8 @@ http::Response fromError(const Error& e) {
 }
 
 bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 std::set<std::string> embeds(const http::Request& req) {
@@ -52,8 +53,8 @@ http::Response validationFailure(const Json& body, const Error& e) {
   }
   Json j;
   j["message"] = "Object is not valid";
-  j["details"] = Json::array({Json{{"path", e.path.empty() ? "/" : e.path},
-                                   {"errors", Json::array({e.message})}}});
+  j["details"] = Json::array(
+      {Json{{"path", e.path.empty() ? "/" : e.path}, {"errors", Json::array({e.message})}}});
   return json(422, j);
 }
 
@@ -93,8 +94,8 @@ void V2Api::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   const std::string& p = req.path;
   if (p == "/ping") return ex->respond(http::Response::text(200, "pong\n"));
   if (p == "/metrics") {
-    return ex->respond(http::Response::text(200, metrics::global().render(),
-                                            "text/plain; version=0.0.4"));
+    return ex->respond(
+        http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));
   }
   if (p == "/v2/events") {
     if (req.method != "GET") return ex->respond(message(405, "use GET"));
@@ -164,7 +165,8 @@ void V2Api::respondChange(http::Exchange& ex, const Result<scheduler::ChangeResu
   j["version"] = r->version;
   j["deploymentId"] = r->deploymentId;
   http::Response resp = json(okStatus, j);
-  if (!r->deploymentId.empty()) resp.headers.emplace_back("Marathon-Deployment-Id", r->deploymentId);
+  if (!r->deploymentId.empty())
+    resp.headers.emplace_back("Marathon-Deployment-Id", r->deploymentId);
   ex.respond(std::move(resp));
 }
 
@@ -190,7 +192,8 @@ void V2Api::apps(http::Request& req, http::Exchange& ex) {
         size_t start = 0;
         while (start <= spec.size()) {
           size_t comma = spec.find(',', start);
-          std::string term = spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+          std::string term =
+              spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
           start = comma == std::string::npos ? spec.size() + 1 : comma + 1;
           if (term.empty()) continue;
           auto eq = term.find("==");
@@ -231,7 +234,8 @@ void V2Api::apps(http::Request& req, http::Exchange& ex) {
   if (req.method == "PUT") {
     auto body = parseJson(req.body);
     if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
-    if (!body->is_array()) return ex.respond(message(400, "Invalid JSON: expected an array of apps"));
+    if (!body->is_array())
+      return ex.respond(message(400, "Invalid JSON: expected an array of apps"));
     bool force = queryBool(req, "force");
     Result<scheduler::ChangeResult> last = scheduler::ChangeResult{};
     for (const auto& app : *body) {
@@ -293,8 +297,9 @@ void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::st
   }
   if (sub == "/versions") {
     if (arg.empty()) {
-      return ex.respond(json(200, Json{{"versions", Json(std::vector<std::string>(
-                                                        app->versions.rbegin(), app->versions.rend()))}}));
+      return ex.respond(
+          json(200, Json{{"versions", Json(std::vector<std::string>(app->versions.rbegin(),
+                                                                    app->versions.rend()))}}));
     }
     auto v = scheduler_.appVersion(id, arg);
     if (!v.ok()) return ex.respond(fromError(v.error()));
@@ -379,7 +384,8 @@ void V2Api::deployments(http::Request& req, http::Exchange& ex) {
   if (req.path == "/v2/deployments" || req.path == "/v2/deployments/") {
     if (req.method != "GET") return ex.respond(message(405, "use GET"));
     Json list = Json::array();
-    for (const auto& [id, d] : scheduler_.deployments()) list.push_back(scheduler_.deploymentJson(d));
+    for (const auto& [id, d] : scheduler_.deployments())
+      list.push_back(scheduler_.deploymentJson(d));
     return ex.respond(json(200, list));
   }
   std::string id = req.path.substr(strlen("/v2/deployments/"));
@@ -420,7 +426,8 @@ Json V2Api::groupJson(const std::string& groupId, bool withApps) const {
 }
 
 void V2Api::groups(http::Request& req, http::Exchange& ex) {
-  std::string gid = req.path.size() > strlen("/v2/groups") ? req.path.substr(strlen("/v2/groups")) : "/";
+  std::string gid =
+      req.path.size() > strlen("/v2/groups") ? req.path.substr(strlen("/v2/groups")) : "/";
   while (gid.size() > 1 && gid.back() == '/') gid.pop_back();
   if (gid.empty()) gid = "/";
   bool force = queryBool(req, "force");
@@ -490,7 +497,8 @@ void V2Api::groups(http::Request& req, http::Exchange& ex) {
     for (const auto& [id, a] : scheduler_.apps()) {
       if (id.rfind(prefix, 0) == 0) ids.push_back(id);
     }
-    if (ids.empty() && gid != "/") return ex.respond(message(404, "Group '" + gid + "' does not exist"));
+    if (ids.empty() && gid != "/")
+      return ex.respond(message(404, "Group '" + gid + "' does not exist"));
     Result<scheduler::ChangeResult> last = scheduler::ChangeResult{};
     for (const auto& id : ids) {
       last = scheduler_.deleteApp(id, true);
@@ -503,7 +511,11 @@ void V2Api::groups(http::Request& req, http::Exchange& ex) {
 
 void V2Api::queue(http::Request& req, http::Exchange& ex) {
   if (req.method == "GET") return ex.respond(json(200, scheduler_.queueJson()));
-  if (req.method == "DELETE" && endsWith(req.path, "/delay")) {
+  if (req.method == "DELETE" && endsWith(req.path, "/delay") && req.path.size() > 16) {
+    std::string appId =
+        req.path.substr(9, req.path.size() - 9 - 6);  // between /v2/queue and /delay
+    Status st = scheduler_.resetDelay(appId);
+    if (!st.ok()) return ex.respond(fromError(st.error()));
     return ex.respond(http::Response::json(204, ""));
   }
   ex.respond(message(405, "Method not allowed"));

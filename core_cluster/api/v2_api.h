@@ -16,7 +16,7 @@ struct ApiInfo {
   std::string advertisedAddress;  // host:port of this master, for /v2/leader and /v2/info
   std::string frameworkId;
   std::string version = "1.10.0-corral";
-  std::string zkUrl;              // empty: embedded state
+  std::string zkUrl;  // empty: embedded state
 };
 
 class V2Api {

@@ -11,13 +11,13 @@ namespace corral::events {
 
 namespace {
 metrics::Counter& eventsPublished() {
-  static auto& c = metrics::global().counter("corral_events_published_total",
-                                             "Events published on /v2/events.");
+  static auto& c =
+      metrics::global().counter("corral_events_published_total", "Events published on /v2/events.");
   return c;
 }
 metrics::Counter& slowCutoffs() {
-  static auto& c = metrics::global().counter(
-      "corral_event_stream_slow_consumers_total", "Event stream subscribers cut off for lagging.");
+  static auto& c = metrics::global().counter("corral_event_stream_slow_consumers_total",
+                                             "Event stream subscribers cut off for lagging.");
   return c;
 }
 }  // namespace

@@ -17,8 +17,8 @@
 namespace corral::events {
 
 struct EventBusOptions {
-  size_t retainEvents = 20000;            // how many recent events a reconnect can resume from
-  uint64_t heartbeatMs = 10000;           // comment line to keep proxies and clients alive
+  size_t retainEvents = 20000;                // how many recent events a reconnect can resume from
+  uint64_t heartbeatMs = 10000;               // comment line to keep proxies and clients alive
   size_t maxSubscriberBufferBytes = 8 << 20;  // slow consumers past this are cut off
 };
 

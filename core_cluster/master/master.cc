@@ -102,7 +102,8 @@ conf::Resources Master::freeResources(const AgentRecord& agent) const {
     cpus += t.cpus;
     mem += t.mem;
     disk += t.disk;
-    for (int p : t.ports) usedPorts.add(conf::Range{static_cast<uint64_t>(p), static_cast<uint64_t>(p)});
+    for (int p : t.ports)
+      usedPorts.add(conf::Range{static_cast<uint64_t>(p), static_cast<uint64_t>(p)});
   }
   for (const auto& [id, o] : offers_) {
     if (o.offer.agentId != agent.id) continue;
@@ -226,7 +227,8 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
   body["tasks"] = launches;
   std::vector<std::string> ids;
   for (const auto& s : specs) ids.push_back(s.taskId);
-  log::info("launching {} task(s) on agent {} ({})", ids.size(), ag->second.id, ag->second.hostname);
+  log::info("launching {} task(s) on agent {} ({})", ids.size(), ag->second.id,
+            ag->second.hostname);
   std::string agentId = ag->second.id;
   sendToAgent(ag->second, "/internal/launch", body, [this, ids, agentId](bool ok, std::string err) {
     if (ok) return;
@@ -261,9 +263,8 @@ void Master::killTask(const std::string& taskId, std::optional<double> grace) {
   auto ag = agents_.find(t.agentId);
   if (ag == agents_.end() || ag->second.status != AgentStatus::kActive) {
     // Nothing to ask: the agent is gone. The task is lost to us.
-    applyStatus(StatusInput{taskId, "TASK_KILLED",
-                            "killed while its agent was unreachable", std::nullopt,
-                            "REASON_AGENT_UNREACHABLE", t.agentId});
+    applyStatus(StatusInput{taskId, "TASK_KILLED", "killed while its agent was unreachable",
+                            std::nullopt, "REASON_AGENT_UNREACHABLE", t.agentId});
     return;
   }
   Json body;
@@ -383,7 +384,8 @@ void Master::sendToAgent(const AgentRecord& agent, const std::string& path, Json
       loop_, agent.hostname, agent.port, std::move(req),
       [done = std::move(done)](Result<http::Response> r) {
         if (!r.ok()) return done(false, r.error().message);
-        if (r->status >= 300) return done(false, "agent answered " + std::to_string(r->status) + ": " + r->body);
+        if (r->status >= 300)
+          return done(false, "agent answered " + std::to_string(r->status) + ": " + r->body);
         done(true, "");
       },
       http::ClientOptions{.timeoutMs = 5000});
@@ -534,7 +536,8 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
   }
   log::info("agent {} {} at {}:{} with {} ({} task(s) reported, {} to kill, {} lost){}", id,
             known ? "re-registered" : "registered", a.hostname, a.port, a.total.toString(),
-            reported.size(), toKill.size(), lost.size(), wasUnreachable ? " after being unreachable" : "");
+            reported.size(), toKill.size(), lost.size(),
+            wasUnreachable ? " after being unreachable" : "");
   Json out;
   out["agentId"] = id;
   out["masterEpoch"] = epoch_;
@@ -546,7 +549,8 @@ void Master::onHeartbeat(const std::string& agentId, http::Request&,
                          std::shared_ptr<http::Exchange> ex) {
   auto it = agents_.find(agentId);
   if (it == agents_.end() || it->second.status != AgentStatus::kActive) {
-    // Unknown, recovering after a master restart, or back from unreachable: re-register to reconcile.
+    // Unknown, recovering after a master restart, or back from unreachable: re-register to
+    // reconcile.
     return ex->respond(errorResponse(409, "re-register"));
   }
   it->second.lastSeenMs = loop_.nowMs();
@@ -584,7 +588,8 @@ void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
     auto it = tasks_.find(in.taskId);
     // Unknown, or already finished in our books (e.g. dropped after a launch
     // timeout) yet alive on the agent: an orphan the agent must kill.
-    bool orphan = it == tasks_.end() || (isTerminalState(it->second.state) && !isTerminalState(in.state));
+    bool orphan =
+        it == tasks_.end() || (isTerminalState(it->second.state) && !isTerminalState(in.state));
     if (orphan) {
       if (!isTerminalState(in.state)) kill.push_back(in.taskId);
       continue;

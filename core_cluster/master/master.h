@@ -20,7 +20,7 @@ namespace corral::master {
 struct MasterOptions {
   uint64_t allocationIntervalMs = 50;
   uint64_t offerTimeoutMs = 5000;
-  uint64_t agentPingTimeoutMs = 10000;     // no heartbeat this long: unreachable
+  uint64_t agentPingTimeoutMs = 10000;      // no heartbeat this long: unreachable
   uint64_t agentRemovalTimeoutMs = 600000;  // unreachable this long: removed
   uint64_t livenessCheckMs = 500;
 };

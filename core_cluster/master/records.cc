@@ -6,16 +6,20 @@ namespace corral::master {
 
 std::string_view toString(AgentStatus s) {
   switch (s) {
-    case AgentStatus::kActive: return "ACTIVE";
-    case AgentStatus::kUnreachable: return "UNREACHABLE";
-    case AgentStatus::kRecovering: return "RECOVERING";
+    case AgentStatus::kActive:
+      return "ACTIVE";
+    case AgentStatus::kUnreachable:
+      return "UNREACHABLE";
+    case AgentStatus::kRecovering:
+      return "RECOVERING";
   }
   return "UNKNOWN";
 }
 
 bool isTerminalState(std::string_view s) {
   return s == "TASK_FINISHED" || s == "TASK_FAILED" || s == "TASK_KILLED" || s == "TASK_LOST" ||
-         s == "TASK_ERROR" || s == "TASK_GONE" || s == "TASK_DROPPED" || s == "TASK_GONE_BY_OPERATOR";
+         s == "TASK_ERROR" || s == "TASK_GONE" || s == "TASK_DROPPED" ||
+         s == "TASK_GONE_BY_OPERATOR";
 }
 
 bool isActiveState(std::string_view s) { return !isTerminalState(s) && s != "TASK_UNREACHABLE"; }

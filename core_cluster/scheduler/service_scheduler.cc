@@ -7,6 +7,7 @@
 #include <random>
 
 #include "base/clock.h"
+#include "base/http_client.h"
 #include "base/log.h"
 #include "base/metrics.h"
 
@@ -86,8 +87,10 @@ Status ServiceScheduler::recover(const state::StateMap& state) {
 }
 
 void ServiceScheduler::start() {
-  reconcileTimer_.start(options_.reconcileIntervalMs, options_.reconcileIntervalMs,
-                        [this] { reconcile(); });
+  reconcileTimer_.start(options_.reconcileIntervalMs, options_.reconcileIntervalMs, [this] {
+    checkReadiness();
+    reconcile();
+  });
 }
 
 const AppState* ServiceScheduler::app(const std::string& id) const {
@@ -122,8 +125,49 @@ std::vector<const TaskRecord*> ServiceScheduler::tasksOf(const std::string& appI
 bool ServiceScheduler::taskHealthy(const TaskRecord& t) const {
   if (t.state != "TASK_RUNNING") return false;
   auto it = apps_.find(t.appId);
-  bool hasChecks = it != apps_.end() && !it->second.def.healthChecks.empty();
-  return hasChecks ? t.healthy.value_or(false) : true;
+  if (it == apps_.end()) return true;
+  const auto& def = it->second.def;
+  if (!def.healthChecks.empty() && !t.healthy.value_or(false)) return false;
+  // Readiness (Marathon's readinessChecks): a replacement counts only once ready.
+  return def.readinessChecks.empty() || ready_.count(t.id) > 0;
+}
+
+void ServiceScheduler::checkReadiness() {
+  int64_t now = wallMs();
+  for (const auto& [appId, app] : apps_) {
+    if (app.def.readinessChecks.empty()) continue;
+    const auto& rc = app.def.readinessChecks.front();
+    size_t portIndex = 0;
+    for (size_t i = 0; i < app.def.portDefinitions.size(); ++i) {
+      if (app.def.portDefinitions[i].name.value_or("") == rc.portName) portIndex = i;
+    }
+    for (const auto* t : tasksOf(appId)) {
+      if (t->state != "TASK_RUNNING" || ready_.count(t->id) || readinessInFlight_.count(t->id))
+        continue;
+      auto due = readinessDue_.find(t->id);
+      if (due != readinessDue_.end() && due->second > now) continue;
+      if (portIndex >= t->ports.size()) continue;
+      readinessInFlight_.insert(t->id);
+      readinessDue_[t->id] = now + rc.intervalSeconds * 1000;
+      http::Request req;
+      req.target = rc.path;
+      std::string id = t->id;
+      std::vector<int> codes = rc.httpStatusCodesForReady;
+      std::string name = rc.name;
+      http::fetch(
+          loop_, t->host, t->ports[portIndex], std::move(req),
+          [this, id, codes, name](Result<http::Response> r) {
+            readinessInFlight_.erase(id);
+            if (!r.ok()) return;
+            if (std::find(codes.begin(), codes.end(), r->status) == codes.end()) return;
+            ready_.insert(id);
+            readinessDue_.erase(id);
+            log::info("task {} is ready ({} answered {})", id, name, r->status);
+            reconcile();
+          },
+          http::ClientOptions{.timeoutMs = static_cast<uint64_t>(rc.timeoutSeconds) * 1000});
+    }
+  }
 }
 
 bool ServiceScheduler::isCurrent(const AppState& app, const TaskRecord& t) const {
@@ -166,8 +210,8 @@ Result<conf::AppDefinition> ServiceScheduler::assignServicePorts(conf::AppDefini
     if (pd.port == 0) continue;
     if (used.count(pd.port) && pd.port >= options_.servicePortMin &&
         pd.port <= options_.servicePortMax) {
-      return httpError(422, "service port " + std::to_string(pd.port) +
-                                " is already used by another app");
+      return httpError(
+          422, "service port " + std::to_string(pd.port) + " is already used by another app");
     }
     own.insert(pd.port);
   }
@@ -176,8 +220,9 @@ Result<conf::AppDefinition> ServiceScheduler::assignServicePorts(conf::AppDefini
     if (pd.port != 0) continue;
     while (next <= options_.servicePortMax && (used.count(next) || own.count(next))) ++next;
     if (next > options_.servicePortMax) {
-      return httpError(422, "no free service port left in " + std::to_string(options_.servicePortMin) +
-                                "-" + std::to_string(options_.servicePortMax));
+      return httpError(422, "no free service port left in " +
+                                std::to_string(options_.servicePortMin) + "-" +
+                                std::to_string(options_.servicePortMax));
     }
     pd.port = next;
     own.insert(next++);
@@ -218,7 +263,9 @@ Result<ChangeResult> ServiceScheduler::conflictCheck(const std::string& appId, b
   if (force) return ChangeResult{};
   for (const auto& [id, d] : deployments_) {
     if (d.appId == appId) {
-      Error e = httpError(409, "App is locked by one or more deployments. Override with the option '?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.");
+      Error e = httpError(409,
+                          "App is locked by one or more deployments. Override with the option "
+                          "'?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.");
       e.path = id;  // the API layer lists the blocking deployment
       return e;
     }
@@ -329,7 +376,8 @@ Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const
   r.version = v;
   r.deploymentId =
       startDeployment(id, configChanged ? "RestartApplication" : "ScaleApplication", v);
-  log::info("app {} updated to version {} ({})", id, v, configChanged ? "rolling replacement" : "scale");
+  log::info("app {} updated to version {} ({})", id, v,
+            configChanged ? "rolling replacement" : "scale");
   reconcile();
   return r;
 }
@@ -467,6 +515,18 @@ Result<ChangeResult> ServiceScheduler::cancelDeployment(const std::string& id, b
   return u;
 }
 
+Status ServiceScheduler::resetDelay(const std::string& rawId) {
+  auto idr = conf::resolveAppId(rawId);
+  if (!idr.ok()) return httpError(404, "App '" + rawId + "' does not exist");
+  auto it = apps_.find(*idr);
+  if (it == apps_.end()) return httpError(404, "App '" + *idr + "' does not exist");
+  it->second.delayUntilMs = 0;
+  it->second.failuresInRow = 0;
+  log::info("app {}: launch delay reset", *idr);
+  reconcile();
+  return Status::Ok();
+}
+
 Json ServiceScheduler::launchPayload(const AppState& app, const std::vector<int>&) const {
   const auto& d = app.def;
   Json j;
@@ -492,12 +552,20 @@ Json ServiceScheduler::launchPayload(const AppState& app, const std::vector<int>
     using P = conf::HealthCheckProtocol;
     switch (hc.protocol) {
       case P::kHttp:
-      case P::kMesosHttp: c["protocol"] = "HTTP"; break;
+      case P::kMesosHttp:
+        c["protocol"] = "HTTP";
+        break;
       case P::kHttps:
-      case P::kMesosHttps: c["protocol"] = "HTTPS"; break;
+      case P::kMesosHttps:
+        c["protocol"] = "HTTPS";
+        break;
       case P::kTcp:
-      case P::kMesosTcp: c["protocol"] = "TCP"; break;
-      case P::kCommand: c["protocol"] = "COMMAND"; break;
+      case P::kMesosTcp:
+        c["protocol"] = "TCP";
+        break;
+      case P::kCommand:
+        c["protocol"] = "COMMAND";
+        break;
     }
     c["path"] = hc.path.value_or("/");
     c["portIndex"] = hc.portIndex.value_or(0);
@@ -534,7 +602,8 @@ void ServiceScheduler::resourceOffers(const std::vector<master::Offer>& offers) 
   for (const auto& [id, ai] : agentInfo) everyAgent.push_back(ai);
 
   for (const auto& offer : offers) {
-    double cpus = offer.resources.cpus(), mem = offer.resources.mem(), disk = offer.resources.disk();
+    double cpus = offer.resources.cpus(), mem = offer.resources.mem(),
+           disk = offer.resources.disk();
     conf::Ranges ports = offer.resources.ports();
     std::vector<master::TaskLaunchSpec> specs;
     conf::AgentInfo candidate{offer.hostname, offer.attributes};
@@ -647,10 +716,12 @@ void ServiceScheduler::publishStatusEvents(const TaskRecord& t, const std::strin
     Json ic;
     ic["instanceId"] = t.id;
     static const std::map<std::string, std::string> kCondition = {
-        {"TASK_STAGING", "Staging"}, {"TASK_STARTING", "Starting"}, {"TASK_RUNNING", "Running"},
-        {"TASK_FINISHED", "Finished"}, {"TASK_FAILED", "Failed"}, {"TASK_KILLING", "Killing"},
-        {"TASK_KILLED", "Killed"}, {"TASK_LOST", "Lost"}, {"TASK_ERROR", "Error"},
-        {"TASK_UNREACHABLE", "Unreachable"}, {"TASK_GONE", "Gone"}, {"TASK_DROPPED", "Dropped"}};
+        {"TASK_STAGING", "Staging"}, {"TASK_STARTING", "Starting"},
+        {"TASK_RUNNING", "Running"}, {"TASK_FINISHED", "Finished"},
+        {"TASK_FAILED", "Failed"},   {"TASK_KILLING", "Killing"},
+        {"TASK_KILLED", "Killed"},   {"TASK_LOST", "Lost"},
+        {"TASK_ERROR", "Error"},     {"TASK_UNREACHABLE", "Unreachable"},
+        {"TASK_GONE", "Gone"},       {"TASK_DROPPED", "Dropped"}};
     auto c = kCondition.find(t.state);
     ic["condition"] = c == kCondition.end() ? "Unknown" : c->second;
     ic["runSpecId"] = t.appId;
@@ -715,7 +786,8 @@ void ServiceScheduler::statusUpdate(const TaskRecord& t, const std::string& prev
                    !killing_.count(t.id) && !t.killRequested;
     if (failure && master::isTerminalState(t.state)) {
       app.failuresInRow++;
-      double delay = app.def.backoffSeconds * std::pow(app.def.backoffFactor, app.failuresInRow - 1);
+      double delay =
+          app.def.backoffSeconds * std::pow(app.def.backoffFactor, app.failuresInRow - 1);
       delay = std::min(delay, static_cast<double>(app.def.maxLaunchDelaySeconds));
       app.delayUntilMs = wallMs() + static_cast<int64_t>(delay * 1000);
       Json f;
@@ -728,13 +800,15 @@ void ServiceScheduler::statusUpdate(const TaskRecord& t, const std::string& prev
       f["version"] = t.version;
       f["slaveId"] = t.agentId;
       app.lastTaskFailure = f;
-      log::info("app {}: task {} {} ({}); next launch in {:.1f}s", t.appId, t.id, t.state, t.message,
-                delay);
+      log::info("app {}: task {} {} ({}); next launch in {:.1f}s", t.appId, t.id, t.state,
+                t.message, delay);
     }
     if (taskHealthy(t)) app.failuresInRow = 0;
   }
   if (master::isTerminalState(t.state)) {
     killing_.erase(t.id);
+    ready_.erase(t.id);
+    readinessDue_.erase(t.id);
     std::string id = t.id;
     // Forget it after this callback returns (never delete inside a callback).
     loop_.post([this, id] {
@@ -845,8 +919,10 @@ void ServiceScheduler::finishDeploymentIfDone(AppState& app) {
         continue;
       }
       if (master::isActiveState(t->state)) {
-        if (taskHealthy(*t)) ++healthyCurrent;
-        else pending = true;
+        if (taskHealthy(*t))
+          ++healthyCurrent;
+        else
+          pending = true;
       }
     }
     if (pending || healthyCurrent != app.def.instances) return;
@@ -959,8 +1035,8 @@ Json ServiceScheduler::deploymentJson(const Deployment& d) const {
 Json ServiceScheduler::appJson(const AppState& app, bool embedTasks, bool embedCounts,
                                bool embedDeployments, bool embedLastTaskFailure) const {
   Json j = conf::toMarathonJson(app.def);
-  j["versionInfo"] = Json{{"lastScalingAt", app.lastScalingAt},
-                          {"lastConfigChangeAt", app.lastConfigChangeAt}};
+  j["versionInfo"] =
+      Json{{"lastScalingAt", app.lastScalingAt}, {"lastConfigChangeAt", app.lastConfigChangeAt}};
   if (embedCounts) {
     int staged = 0, running = 0, healthy = 0, unhealthy = 0;
     bool hasChecks = !app.def.healthChecks.empty();
@@ -1004,7 +1080,8 @@ Json ServiceScheduler::queueJson() const {
     item["app"] = appJson(app, false, true, true, false);
     item["count"] = n->second;
     double left = app.delayUntilMs > now ? (app.delayUntilMs - now) / 1000.0 : 0.0;
-    item["delay"] = Json{{"timeLeftSeconds", static_cast<int>(std::ceil(left))}, {"overdue", left <= 0}};
+    item["delay"] =
+        Json{{"timeLeftSeconds", static_cast<int>(std::ceil(left))}, {"overdue", left <= 0}};
     item["since"] = isoTime(app.queuedSinceMs ? app.queuedSinceMs : now);
     Json summary;
     summary["waitingReason"] = app.waitingReason;

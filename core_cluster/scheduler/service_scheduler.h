@@ -20,13 +20,13 @@
 namespace corral::scheduler {
 
 struct AppState {
-  conf::AppDefinition def;     // def.version holds the current version
+  conf::AppDefinition def;  // def.version holds the current version
   std::string lastConfigChangeAt;
   std::string lastScalingAt;
   std::vector<std::string> versions;  // every stored version, oldest first
   int failuresInRow = 0;
-  int64_t delayUntilMs = 0;  // wall ms; launch backoff after failures
-  Json lastTaskFailure;      // null when none
+  int64_t delayUntilMs = 0;   // wall ms; launch backoff after failures
+  Json lastTaskFailure;       // null when none
   std::string waitingReason;  // why instances are not placed, for /v2/queue and events
   int64_t queuedSinceMs = 0;
 };
@@ -80,6 +80,8 @@ class ServiceScheduler : public master::Scheduler {
   // Kills tasks; scale=true lowers instances by the number killed.
   Result<ChangeResult> killTasks(const std::vector<std::string>& taskIds, bool scale, bool wipe);
   Result<ChangeResult> cancelDeployment(const std::string& id, bool force);
+  // DELETE /v2/queue/{app}/delay: launch again now instead of after the backoff.
+  Status resetDelay(const std::string& appId);
 
   const std::map<std::string, AppState>& apps() const { return apps_; }
   const AppState* app(const std::string& id) const;
@@ -98,6 +100,7 @@ class ServiceScheduler : public master::Scheduler {
 
  private:
   void reconcile();
+  void checkReadiness();
   void reconcileApp(AppState& app);
   void finishDeploymentIfDone(AppState& app);
   std::string newVersion();
@@ -121,9 +124,12 @@ class ServiceScheduler : public master::Scheduler {
   std::map<std::string, AppState> apps_;
   std::map<std::string, Deployment> deployments_;
   std::set<std::string> killing_;
-  std::map<std::string, int> needed_;  // app id -> instances waiting for an offer
+  std::set<std::string> ready_;  // tasks whose readiness check passed
+  std::set<std::string> readinessInFlight_;
+  std::map<std::string, int64_t> readinessDue_;  // task id -> wall ms of the next check
+  std::map<std::string, int> needed_;            // app id -> instances waiting for an offer
   std::map<std::string, conf::AppDefinition> versionCache_;  // "id@version" -> definition
-  std::map<std::string, std::string> announcedWaiting_;  // app id -> reason last published
+  std::map<std::string, std::string> announcedWaiting_;      // app id -> reason last published
   std::string lastVersion_;
   uint64_t taskSeq_ = 0;
   Timer reconcileTimer_;
