@@ -69,9 +69,17 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
 }
 
 void Registry::gaugeFn(const std::string& name, const std::string& help, std::function<double()> fn,
-                       const std::string& labels) {
+                       const std::string& labels, const void* owner) {
   std::lock_guard<std::mutex> lock(mu_);
-  family(name, help, "gauge").fns[labels] = std::move(fn);
+  family(name, help, "gauge").fns[labels] = {owner, std::move(fn)};
+}
+
+void Registry::removeOwner(const void* owner) {
+  if (owner == nullptr) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [name, f] : families_) {
+    std::erase_if(f.fns, [owner](const auto& kv) { return kv.second.first == owner; });
+  }
 }
 
 void Registry::textFn(std::function<std::string()> fn) {
@@ -91,7 +99,7 @@ std::string Registry::render() const {
     out += "# HELP " + name + " " + f.help + "\n# TYPE " + name + " " + f.type + "\n";
     for (const auto& [l, c] : f.counters) sample(name, l, c->value());
     for (const auto& [l, g] : f.gauges) sample(name, l, g->value());
-    for (const auto& [l, fn] : f.fns) sample(name, l, fn());
+    for (const auto& [l, ofn] : f.fns) sample(name, l, ofn.second());
     for (const auto& [l, h] : f.histograms) out += h->render(name, l);
   }
   for (const auto& fn : textFns_) out += fn();

@@ -52,9 +52,11 @@ class Registry {
   Gauge& gauge(const std::string& name, const std::string& help, const std::string& labels = "");
   Histogram& histogram(const std::string& name, const std::string& help, std::vector<double> bounds,
                        const std::string& labels = "");
-  // A gauge computed when scraped.
+  // A gauge computed when scraped. An owner that goes away first must call
+  // removeOwner(owner) so that no scrape runs a function into a dead object.
   void gaugeFn(const std::string& name, const std::string& help, std::function<double()> fn,
-               const std::string& labels = "");
+               const std::string& labels = "", const void* owner = nullptr);
+  void removeOwner(const void* owner);
   // Extra text appended verbatim (for subsystems that render their own families).
   void textFn(std::function<std::string()> fn);
   std::string render() const;
@@ -66,7 +68,7 @@ class Registry {
     std::map<std::string, std::unique_ptr<Counter>> counters;
     std::map<std::string, std::unique_ptr<Gauge>> gauges;
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
-    std::map<std::string, std::function<double()>> fns;
+    std::map<std::string, std::pair<const void*, std::function<double()>>> fns;
   };
   Family& family(const std::string& name, const std::string& help, const char* type);
   mutable std::mutex mu_;

@@ -110,7 +110,7 @@ AgentDaemon::AgentDaemon(Loop& loop, AgentDaemonOptions options, conf::Resources
       heartbeatTimer_(loop),
       retryTimer_(loop) {}
 
-AgentDaemon::~AgentDaemon() = default;
+AgentDaemon::~AgentDaemon() { metrics::global().removeOwner(this); }
 
 Status AgentDaemon::start() {
   std::ifstream idFile(options_.workDir + "/agent_id");
@@ -125,11 +125,12 @@ Status AgentDaemon::start() {
   options_.port = *port;
   log::info("agent API listening on {}:{}; resources {}", options_.ip, options_.port,
             resources_.toString());
-  metrics::global().gaugeFn("corral_agent_tasks_live", "Tasks running on this agent.",
-                            [this] { return static_cast<double>(runner_->liveTaskCount()); });
-  metrics::global().gaugeFn("corral_agent_status_updates_pending",
-                            "Status updates not yet acknowledged by the master.",
-                            [this] { return static_cast<double>(pending_.size()); });
+  metrics::global().gaugeFn(
+      "corral_agent_tasks_live", "Tasks running on this agent.",
+      [this] { return static_cast<double>(runner_->liveTaskCount()); }, "", this);
+  metrics::global().gaugeFn(
+      "corral_agent_status_updates_pending", "Status updates not yet acknowledged by the master.",
+      [this] { return static_cast<double>(pending_.size()); }, "", this);
   registerWithMaster();
   heartbeatTimer_.start(options_.heartbeatMs, options_.heartbeatMs, [this] { heartbeat(); });
   return Status::Ok();

@@ -25,11 +25,15 @@ metrics::Counter& slowCutoffs() {
 EventBus::EventBus(Loop& loop, EventBusOptions options)
     : loop_(loop), options_(options), heartbeat_(loop) {
   heartbeat_.start(options_.heartbeatMs, options_.heartbeatMs, [this] { heartbeat(); });
-  metrics::global().gaugeFn("corral_event_stream_subscribers", "Open /v2/events streams.",
-                            [this] { return static_cast<double>(streams_.size()); });
+  metrics::global().gaugeFn(
+      "corral_event_stream_subscribers", "Open /v2/events streams.",
+      [this] { return static_cast<double>(streams_.size()); }, "", this);
 }
 
-EventBus::~EventBus() { closeAll(); }
+EventBus::~EventBus() {
+  metrics::global().removeOwner(this);
+  closeAll();
+}
 
 void EventBus::closeAll() {
   auto streams = std::move(streams_);

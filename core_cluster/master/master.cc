@@ -42,15 +42,18 @@ metrics::Counter& statusUpdates() {
 Master::Master(Loop& loop, state::StateStore& store, MasterOptions options)
     : loop_(loop), store_(store), options_(options), allocTimer_(loop), livenessTimer_(loop) {
   epoch_ = randomHex(8);
-  metrics::global().gaugeFn("corral_master_agents_active", "Agents currently active.",
-                            [this] { return static_cast<double>(activeAgentCount()); });
-  metrics::global().gaugeFn("corral_master_tasks", "Tasks the master tracks.",
-                            [this] { return static_cast<double>(tasks_.size()); });
-  metrics::global().gaugeFn("corral_master_offers_outstanding", "Offers not yet answered.",
-                            [this] { return static_cast<double>(offers_.size()); });
+  metrics::global().gaugeFn(
+      "corral_master_agents_active", "Agents currently active.",
+      [this] { return static_cast<double>(activeAgentCount()); }, "", this);
+  metrics::global().gaugeFn(
+      "corral_master_tasks", "Tasks the master tracks.",
+      [this] { return static_cast<double>(tasks_.size()); }, "", this);
+  metrics::global().gaugeFn(
+      "corral_master_offers_outstanding", "Offers not yet answered.",
+      [this] { return static_cast<double>(offers_.size()); }, "", this);
 }
 
-Master::~Master() = default;
+Master::~Master() { metrics::global().removeOwner(this); }
 
 Status Master::recover(const state::StateMap& state) {
   uint64_t now = loop_.nowMs();

@@ -50,13 +50,15 @@ metrics::Counter& launchedCounter() {
 ServiceScheduler::ServiceScheduler(Loop& loop, state::StateStore& store, events::EventBus& bus,
                                    SchedulerOptions options)
     : loop_(loop), store_(store), bus_(bus), options_(options), reconcileTimer_(loop) {
-  metrics::global().gaugeFn("corral_scheduler_apps", "Apps defined.",
-                            [this] { return static_cast<double>(apps_.size()); });
-  metrics::global().gaugeFn("corral_scheduler_deployments", "Deployments in progress.",
-                            [this] { return static_cast<double>(deployments_.size()); });
+  metrics::global().gaugeFn(
+      "corral_scheduler_apps", "Apps defined.",
+      [this] { return static_cast<double>(apps_.size()); }, "", this);
+  metrics::global().gaugeFn(
+      "corral_scheduler_deployments", "Deployments in progress.",
+      [this] { return static_cast<double>(deployments_.size()); }, "", this);
 }
 
-ServiceScheduler::~ServiceScheduler() = default;
+ServiceScheduler::~ServiceScheduler() { metrics::global().removeOwner(this); }
 
 Status ServiceScheduler::recover(const state::StateMap& state) {
   for (const auto& [key, value] : state) {
