@@ -179,10 +179,7 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
     });
     uv_read_start(
         reinterpret_cast<uv_stream_t*>(tcp_),
-        [](uv_handle_t*, size_t suggested, uv_buf_t* buf) {
-          buf->base = new char[suggested];
-          buf->len = suggested;
-        },
+        allocReadBuffer,
         [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
           auto* c = static_cast<ClientCall*>(s->data);
           auto keep = c->shared_from_this();

@@ -66,6 +66,12 @@ class SignalWatcher {
   std::shared_ptr<std::function<void(int)>> cb_;
 };
 
+// uv_alloc_cb for stream reads: a heap buffer the read callback delete[]s.
+inline void allocReadBuffer(uv_handle_t*, size_t suggested, uv_buf_t* buf) {
+  buf->base = new char[suggested];
+  buf->len = suggested;
+}
+
 // Closes a handle and frees it with delete once libuv is done with it.
 template <typename H>
 void closeAndDelete(H* handle) {
