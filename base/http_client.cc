@@ -177,19 +177,17 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
       delete wp;
       delete req;
     });
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(tcp_),
-        allocReadBuffer,
-        [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-          auto* c = static_cast<ClientCall*>(s->data);
-          auto keep = c->shared_from_this();
-          if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
-          delete[] buf->base;
-          if (n == UV_EOF)
-            c->onEof();
-          else if (n < 0)
-            c->fail(std::string("read failed: ") + uv_strerror(static_cast<int>(n)));
-        });
+    uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_), allocReadBuffer,
+                  [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+                    auto* c = static_cast<ClientCall*>(s->data);
+                    auto keep = c->shared_from_this();
+                    if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
+                    delete[] buf->base;
+                    if (n == UV_EOF)
+                      c->onEof();
+                    else if (n < 0)
+                      c->fail(std::string("read failed: ") + uv_strerror(static_cast<int>(n)));
+                  });
   }
 
   void onData(const char* data, size_t n) {

@@ -62,16 +62,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     uv_tcp_nodelay(tcp_, 1);
     armIdle();
-    uv_read_start(
-        reinterpret_cast<uv_stream_t*>(tcp_),
-        allocReadBuffer,
-        [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-          auto* c = static_cast<Connection*>(s->data);
-          auto keep = c->shared_from_this();
-          if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
-          delete[] buf->base;
-          if (n < 0) c->close();
-        });
+    uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_), allocReadBuffer,
+                  [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+                    auto* c = static_cast<Connection*>(s->data);
+                    auto keep = c->shared_from_this();
+                    if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
+                    delete[] buf->base;
+                    if (n < 0) c->close();
+                  });
   }
 
   void close() {
@@ -200,7 +198,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     current_ = Request();
     req.remoteAddress = remote_;
     splitTarget(req.target, &req.path, &req.query);
-    server_->handler_(req, ex);
+    // Last line of defence: a handler that throws (e.g. a JSON type error on
+    // hostile input) answers 500 instead of taking the process down.
+    try {
+      server_->handler_(req, ex);
+    } catch (const std::exception& e) {
+      log::error("http: handler for {} {} failed: {}", req.method, req.target, e.what());
+      ex->respond(
+          Response::json(500, "{\"message\":\"internal error: " + jsonEscape(e.what()) + "\"}"));
+    }
   }
 
   int onMessageBegin() {

@@ -5,21 +5,19 @@
 namespace corral {
 
 Result<Json> parseJson(std::string_view text) {
-  Json out = Json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (out.is_discarded()) {
-    // Re-parse with exceptions only to recover a precise position message.
-    try {
-      Json ignored = Json::parse(text);
-      (void)ignored;
-    } catch (const Json::parse_error& e) {
-      std::string what = e.what();
-      auto pos = what.find("] ");
-      return makeError(
-          "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)), "", 400);
-    }
-    return makeError("malformed JSON", "", 400);
+  // nlohmann reports most errors through exceptions (even some with
+  // allow_exceptions=false, e.g. a number like 1e99999 is out_of_range), so
+  // they are caught here, at the boundary, and become values.
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    std::string what = e.what();
+    auto pos = what.find("] ");
+    return makeError("malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)),
+                     "", 400);
+  } catch (const std::exception& e) {
+    return makeError(std::string("malformed JSON: ") + e.what(), "", 400);
   }
-  return out;
 }
 
 std::string dumpJson(const Json& value) {

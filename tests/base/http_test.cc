@@ -55,8 +55,8 @@ class HttpTest : public ::testing::Test {
             ex->end();
             return;
           }
-          Response r = Response::text(200, req.method + " " + req.path + " q=" +
-                                               req.queryParam("x").value_or("-") +
+          Response r = Response::text(200, req.method + " " + req.path +
+                                               " q=" + req.queryParam("x").value_or("-") +
                                                " body=" + req.body);
           ex->respond(std::move(r));
         },
@@ -109,10 +109,10 @@ TEST_F(HttpTest, FetchToClosedPortIsAnError) {
 }
 
 TEST_F(HttpTest, PipelinedRequestsAreAnsweredInOrder) {
-  std::string out = raw(
-      "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-      "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
-      "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  std::string out =
+      raw("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+          "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+          "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   auto a = out.find("GET /a");
   auto b = out.find("POST /b q=- body=abc");
   auto c = out.find("GET /c");
@@ -124,22 +124,23 @@ TEST_F(HttpTest, PipelinedRequestsAreAnsweredInOrder) {
 }
 
 TEST_F(HttpTest, ChunkedRequestBodyIsDecoded) {
-  std::string out = raw(
-      "POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-      "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+  std::string out =
+      raw("POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+          "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
   EXPECT_NE(out.find("body=abcde"), std::string::npos) << out;
 }
 
 TEST_F(HttpTest, SmugglingContentLengthWithChunkedIsRejected) {
-  std::string out = raw(
-      "POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string out =
+      raw("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
   EXPECT_EQ(out.find("/smuggled"), std::string::npos) << out;
 }
 
 TEST_F(HttpTest, DuplicateContentLengthIsRejected) {
-  std::string out = raw("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
+  std::string out =
+      raw("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab");
   EXPECT_NE(out.find("HTTP/1.1 400"), std::string::npos) << out;
   EXPECT_EQ(requests_, 0);
 }
@@ -152,8 +153,8 @@ TEST_F(HttpTest, GarbageGetsA400AndTheServerKeepsServing) {
 }
 
 TEST_F(HttpTest, OversizedBodyGets413) {
-  std::string out = raw("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" +
-                        std::string(5000, 'a'));
+  std::string out =
+      raw("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n" + std::string(5000, 'a'));
   EXPECT_NE(out.find("HTTP/1.1 413"), std::string::npos) << out;
   EXPECT_EQ(requests_, 0);
 }
@@ -224,6 +225,31 @@ TEST(HostPort, Splits) {
   EXPECT_EQ(p, 5050);
   EXPECT_FALSE(splitHostPort("x:99999", 1, &h, &p));
   EXPECT_FALSE(splitHostPort("x:ab", 1, &h, &p));
+}
+
+}  // namespace
+}  // namespace corral::http
+
+namespace corral::http {
+namespace {
+
+TEST(HttpServer, AThrowingHandlerAnswers500AndKeepsServing) {
+  Loop loop;
+  Server server(loop, [](Request& req, std::shared_ptr<Exchange> ex) {
+    if (req.path == "/throw") throw std::runtime_error("boom");
+    ex->respond(Response::text(200, "ok"));
+  });
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  for (const char* path : {"/throw", "/fine"}) {
+    std::optional<Result<Response>> got;
+    Request req;
+    req.target = path;
+    fetch(loop, "127.0.0.1", *port, req, [&](Result<Response> r) { got = std::move(r); });
+    ASSERT_TRUE(loop.runUntil([&] { return got.has_value(); }, 5000));
+    ASSERT_TRUE(got->ok());
+    EXPECT_EQ((*got)->status, std::string(path) == "/throw" ? 500 : 200) << (*got)->body;
+  }
 }
 
 }  // namespace

@@ -19,6 +19,15 @@ TEST(Json, MalformedTextIsAnErrorWithAPosition) {
   EXPECT_EQ(r.error().code, 400);
 }
 
+TEST(Json, OutOfRangeNumberIsAnErrorNotACrash) {
+  // Found by tests/fuzz/input_fuzz: nlohmann throws out_of_range for this.
+  auto r = parseJson("8971116261715e9481410");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("malformed JSON"), std::string::npos) << r.error().message;
+  auto nested = parseJson(R"({"instances": 1e999999})");
+  EXPECT_FALSE(nested.ok());
+}
+
 TEST(Json, DumpReplacesInvalidUtf8) {
   Json j = std::string("\xff");
   EXPECT_FALSE(dumpJson(j).empty());
