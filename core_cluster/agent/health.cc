@@ -1,5 +1,7 @@
 #include "core_cluster/agent/health.h"
 
+#include <algorithm>
+
 #include <signal.h>
 
 #include <cmath>
@@ -101,9 +103,13 @@ HealthChecker::~HealthChecker() {
   if (running_) log::error("health checker destroyed while running: {}", description_);
 }
 
+// Probe interval before the first success (see finish()).
+constexpr double kEarlyRetrySeconds = 0.1;
+
 void HealthChecker::start() {
   if (running_) return;
   running_ = true;
+  startedMs_ = uv_now(loop_);
   intervalTimer_ = newHandle<uv_timer_t>(*refs_);
   uv_timer_init(loop_, intervalTimer_);
   intervalTimer_->data = this;
@@ -177,7 +183,15 @@ void HealthChecker::abortProbe() {
 void HealthChecker::finish(Outcome outcome, const std::string& reason) {
   if (!running_) return;
   uv_timer_stop(timeoutTimer_);
-  schedule(spec_.intervalSeconds);
+  if (outcome == Outcome::kHealthy) succeededOnce_ = true;
+  // Until the first success (a task usually needs a moment to bind its port)
+  // probe again soon, so a new task is healthy, and in DNS, within a fraction
+  // of a second rather than a whole interval later. Such early failures fall
+  // in the grace period and are not counted.
+  bool inGrace = (uv_now(loop_) - startedMs_) < spec_.gracePeriodSeconds * 1000;
+  double next = succeededOnce_ || !inGrace ? spec_.intervalSeconds
+                                           : std::min(spec_.intervalSeconds, kEarlyRetrySeconds);
+  schedule(next);
   // Last statement: the callback may stop() this checker.
   cb_(outcome, reason);
 }

@@ -99,6 +99,8 @@ class HealthChecker {
   ResultCallback cb_;
   std::string description_;
   bool running_ = false;
+  bool succeededOnce_ = false;
+  uint64_t startedMs_ = 0;  // loop time of start()
   uv_timer_t* intervalTimer_ = nullptr;
   uv_timer_t* timeoutTimer_ = nullptr;
   TcpProbe* tcpProbe_ = nullptr;
