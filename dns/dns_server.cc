@@ -39,6 +39,16 @@ Result<int> bindSocket(const sockaddr_storage& addr, int type, bool reusePort) {
   if (fd < 0) return makeError(errnoText("socket"));
   int one = 1;
   if (type == SOCK_STREAM) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (type == SOCK_DGRAM) {
+    // The default receive buffer (~208 KiB) overflows under bursts of a few
+    // thousand queries in flight and the kernel drops them (RcvbufErrors).
+    // Best effort, as NSD does: force past rmem_max when allowed.
+    int size = 4 << 20;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0) {
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  }
   if (reusePort && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     Error e = makeError(errnoText("SO_REUSEPORT"));
     ::close(fd);

@@ -9,27 +9,36 @@
 #include "base/log.h"
 
 namespace corral::dns {
-namespace {
 
-struct SendRequest {
-  uv_udp_send_t req;
-  std::vector<uint8_t> data;
+struct UdpServer::Batch {
+  std::array<std::array<uint8_t, kSlotSize>, kBatch> in;
+  std::array<std::array<uint8_t, kSlotSize>, kBatch> out;
+  std::array<sockaddr_storage, kBatch> peers;
+  std::array<iovec, kBatch> inIov;
+  std::array<iovec, kBatch> outIov;
+  std::array<mmsghdr, kBatch> inMsgs;
+  std::array<mmsghdr, kBatch> outMsgs;
 };
 
-}  // namespace
+UdpServer::UdpServer(WorkerContext& ctx) : ctx_(ctx) {}
+UdpServer::~UdpServer() = default;
 
 Status UdpServer::start(uv_loop_t* loop, int fd) {
-  handle_ = new uv_udp_t;
-  int rc = uv_udp_init(loop, handle_);
+  fd_ = fd;
+  batch_ = std::make_unique<Batch>();
+  poll_ = new uv_poll_t;
+  int rc = uv_poll_init(loop, poll_, fd);
   if (rc != 0) {
-    delete handle_;
-    handle_ = nullptr;
+    delete poll_;
+    poll_ = nullptr;
     ::close(fd);
-    return makeError(std::string("uv_udp_init: ") + uv_strerror(rc));
+    fd_ = -1;
+    return makeError(std::string("dns udp: uv_poll_init: ") + uv_strerror(rc));
   }
-  handle_->data = this;
-  rc = uv_udp_open(handle_, fd);
-  if (rc == 0) rc = uv_udp_recv_start(handle_, &UdpServer::onAlloc, &UdpServer::onRecv);
+  poll_->data = this;
+  rc = uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* p, int status, int events) {
+    if (status == 0 && (events & UV_READABLE)) static_cast<UdpServer*>(p->data)->onReadable();
+  });
   if (rc != 0) {
     close();
     return makeError(std::string("dns udp: ") + uv_strerror(rc));
@@ -38,45 +47,84 @@ Status UdpServer::start(uv_loop_t* loop, int fd) {
 }
 
 void UdpServer::close() {
-  if (handle_ == nullptr) return;
-  uv_udp_recv_stop(handle_);
-  uv_close(reinterpret_cast<uv_handle_t*>(handle_),
-           [](uv_handle_t* h) { delete reinterpret_cast<uv_udp_t*>(h); });
-  handle_ = nullptr;
+  if (poll_ == nullptr) return;
+  uv_poll_stop(poll_);
+  // The socket is closed after libuv has let go of the handle.
+  poll_->data = reinterpret_cast<void*>(static_cast<intptr_t>(fd_));
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) {
+    ::close(static_cast<int>(reinterpret_cast<intptr_t>(h->data)));
+    delete reinterpret_cast<uv_poll_t*>(h);
+  });
+  poll_ = nullptr;
+  fd_ = -1;
 }
 
-void UdpServer::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-  auto* self = static_cast<UdpServer*>(handle->data);
-  buf->base = reinterpret_cast<char*>(self->recv_.data());
-  buf->len = self->recv_.size();
-}
-
-void UdpServer::onRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
-                       unsigned flags) {
-  auto* self = static_cast<UdpServer*>(handle->data);
-  if (nread <= 0 || addr == nullptr) return;  // nothing, or an error on the socket
-  if (flags & UV_UDP_PARTIAL) {
-    self->ctx_.metrics->countDropped();
-    return;
+void UdpServer::onReadable() {
+  Batch& b = *batch_;
+  // Bounded work per wake-up so TCP and zone updates on this loop get a turn.
+  for (int round = 0; round < 16 && poll_ != nullptr; ++round) {
+    for (size_t i = 0; i < kBatch; ++i) {
+      b.inIov[i] = iovec{b.in[i].data(), kSlotSize};
+      b.inMsgs[i].msg_hdr = msghdr{};
+      b.inMsgs[i].msg_hdr.msg_name = &b.peers[i];
+      b.inMsgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      b.inMsgs[i].msg_hdr.msg_iov = &b.inIov[i];
+      b.inMsgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    int n = recvmmsg(fd_, b.inMsgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) return;  // EAGAIN (drained) or an error on the socket
+    unsigned m = 0;
+    for (int i = 0; i < n; ++i) {
+      const msghdr& h = b.inMsgs[i].msg_hdr;
+      if (h.msg_flags & MSG_TRUNC) {
+        ctx_.metrics->countDropped();
+        continue;
+      }
+      const auto* peer = reinterpret_cast<const sockaddr*>(&b.peers[i]);
+      size_t size = handle({b.in[i].data(), b.inMsgs[i].msg_len}, peer, b.out[m].data());
+      if (size == 0) continue;
+      b.outIov[m] = iovec{b.out[m].data(), size};
+      b.outMsgs[m].msg_hdr = msghdr{};
+      b.outMsgs[m].msg_hdr.msg_name = &b.peers[i];
+      b.outMsgs[m].msg_hdr.msg_namelen = h.msg_namelen;
+      b.outMsgs[m].msg_hdr.msg_iov = &b.outIov[m];
+      b.outMsgs[m].msg_hdr.msg_iovlen = 1;
+      ++m;
+    }
+    unsigned sent = 0;
+    while (sent < m) {
+      int k = sendmmsg(fd_, b.outMsgs.data() + sent, m - sent, MSG_DONTWAIT);
+      if (k <= 0) {
+        // The send buffer is full: these answers are lost like any UDP packet.
+        for (; sent < m; ++sent) ctx_.metrics->countDropped();
+        break;
+      }
+      sent += static_cast<unsigned>(k);
+    }
+    if (static_cast<size_t>(n) < kBatch) return;
   }
-  self->handle({reinterpret_cast<const uint8_t*>(buf->base), static_cast<size_t>(nread)}, addr);
 }
 
-void UdpServer::handle(std::span<const uint8_t> query, const sockaddr* addr) {
+size_t UdpServer::handle(std::span<const uint8_t> query, const sockaddr* addr, uint8_t* slot) {
   WorkerContext& ctx = ctx_;
   std::span<uint8_t> out(ctx.buffer.data(), kMaxMessageSize);
   AnswerResult r = answer(*ctx.zone, query, Transport::kUdp, ctx.options, out);
   if (r.disposition == Disposition::kDrop) {
     ctx.metrics->countDropped();
-    return;
+    return 0;
   }
   if (r.disposition == Disposition::kNotOurs && r.recursionDesired && ctx.forwarder != nullptr) {
     forward(query, addr);
-    return;
+    return 0;
   }
   ctx.metrics->countQuery(r.qtype, r.rcode, false);
   if (r.truncated) ctx.metrics->countTruncated();
-  send(out.first(r.size), addr);
+  if (r.size > kSlotSize) {
+    send(out.first(r.size), addr);
+    return 0;
+  }
+  std::memcpy(slot, out.data(), r.size);
+  return r.size;
 }
 
 void UdpServer::forward(std::span<const uint8_t> query, const sockaddr* addr) {
@@ -87,7 +135,7 @@ void UdpServer::forward(std::span<const uint8_t> query, const sockaddr* addr) {
   std::vector<uint8_t> saved(query.begin(), query.end());
   ctx_.forwarder->forward(query, [this, peer, saved = std::move(saved)](
                                      std::span<const uint8_t> response, bool cancelled) {
-    if (cancelled || ctx_.stopping || handle_ == nullptr) return;
+    if (cancelled || ctx_.stopping || poll_ == nullptr) return;
     WorkerContext& ctx = ctx_;
     std::span<uint8_t> out(ctx.buffer.data(), kMaxMessageSize);
     const auto* to = reinterpret_cast<const sockaddr*>(&peer);
@@ -117,23 +165,11 @@ void UdpServer::forward(std::span<const uint8_t> query, const sockaddr* addr) {
 }
 
 void UdpServer::send(std::span<const uint8_t> response, const sockaddr* addr) {
-  uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(const_cast<uint8_t*>(response.data())),
-                             static_cast<unsigned>(response.size()));
-  int rc = uv_udp_try_send(handle_, &buf, 1, addr);
-  if (rc >= 0) return;
-  if (rc != UV_EAGAIN) {
-    log::debug("dns udp: send failed: {}", uv_strerror(rc));
-    return;
+  if (fd_ < 0) return;
+  socklen_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (::sendto(fd_, response.data(), response.size(), MSG_DONTWAIT, addr, len) < 0) {
+    ctx_.metrics->countDropped();
   }
-  // The socket buffer is full: queue a copy.
-  auto* req = new SendRequest;
-  req->data.assign(response.begin(), response.end());
-  req->req.data = req;
-  buf = uv_buf_init(reinterpret_cast<char*>(req->data.data()),
-                    static_cast<unsigned>(req->data.size()));
-  rc = uv_udp_send(&req->req, handle_, &buf, 1, addr,
-                   [](uv_udp_send_t* r, int) { delete static_cast<SendRequest*>(r->data); });
-  if (rc != 0) delete req;
 }
 
 }  // namespace corral::dns

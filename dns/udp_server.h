@@ -4,6 +4,8 @@
 
 #include <uv.h>
 
+#include <memory>
+
 #include "base/result.h"
 #include "dns/worker_context.h"
 
@@ -11,7 +13,8 @@ namespace corral::dns {
 
 class UdpServer {
  public:
-  explicit UdpServer(WorkerContext& ctx) : ctx_(ctx) {}
+  explicit UdpServer(WorkerContext& ctx);
+  ~UdpServer();
   UdpServer(const UdpServer&) = delete;
   UdpServer& operator=(const UdpServer&) = delete;
 
@@ -22,16 +25,23 @@ class UdpServer {
   void close();
 
  private:
-  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
-  static void onRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
-                     unsigned flags);
-  void handle(std::span<const uint8_t> query, const sockaddr* addr);
+  // Queries are read and answers written in batches (recvmmsg/sendmmsg): one
+  // pair of system calls for up to kBatch queries, as NSD does.
+  static constexpr size_t kBatch = 32;
+  static constexpr size_t kSlotSize = 4096;  // larger answers go out on their own
+  struct Batch;
+
+  void onReadable();
+  // Answers one query; returns the response size placed in `slot` (0: none
+  // to batch, e.g. dropped, forwarded or sent on its own).
+  size_t handle(std::span<const uint8_t> query, const sockaddr* addr, uint8_t* slot);
   void forward(std::span<const uint8_t> query, const sockaddr* addr);
   void send(std::span<const uint8_t> response, const sockaddr* addr);
 
   WorkerContext& ctx_;
-  uv_udp_t* handle_ = nullptr;  // freed in its close callback
-  std::array<uint8_t, kMaxMessageSize> recv_{};
+  uv_poll_t* poll_ = nullptr;  // freed in its close callback
+  int fd_ = -1;
+  std::unique_ptr<Batch> batch_;
 };
 
 }  // namespace corral::dns
