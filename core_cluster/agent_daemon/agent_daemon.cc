@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "base/clock.h"
 #include "base/http_client.h"
@@ -116,6 +117,7 @@ Status AgentDaemon::start() {
   std::ifstream idFile(options_.workDir + "/agent_id");
   std::getline(idFile, agentId_);
   killLeftoverTasks(options_.workDir + "/sandboxes");
+  loadPendingUpdates();
   runner_ = std::make_unique<TaskRunner>(loop_.raw(), &pool_,
                                          [this](const TaskStatus& st) { onStatus(st); });
   server_ = std::make_unique<http::Server>(
@@ -167,7 +169,12 @@ void AgentDaemon::registerWithMaster() {
     tasks.push_back(j);
   }
   body["tasks"] = tasks;
-  postToMaster("/internal/agents/register", body, [this](Result<http::Response> r) {
+  // Undelivered status updates ride along and are applied before reconciling.
+  Json updates = Json::array();
+  for (const auto& p : pending_) updates.push_back(p.body);
+  body["updates"] = updates;
+  size_t carried = pending_.size();
+  postToMaster("/internal/agents/register", body, [this, carried](Result<http::Response> r) {
     registering_ = false;
     if (stopping_) return;
     if (!r.ok() || r->status != 200) {
@@ -183,6 +190,9 @@ void AgentDaemon::registerWithMaster() {
       std::ofstream(options_.workDir + "/agent_id") << agentId_ << "\n";
     }
     registered_ = true;
+    // The master applied (durably) the updates sent with the registration.
+    for (size_t i = 0; i < carried && !pending_.empty(); ++i) pending_.pop_front();
+    if (carried > 0) persistPendingUpdates();
     log::info("registered with master {}:{} as agent {}", options_.masterHost, options_.masterPort,
               agentId_);
     if (j->contains("kill")) {
@@ -224,6 +234,7 @@ void AgentDaemon::onStatus(const TaskStatus& st) {
   if (st.reason != StatusReason::kNone) body["reason"] = std::string(toString(st.reason));
   body["timestamp"] = isoNow();
   pending_.push_back(PendingUpdate{body});
+  persistPendingUpdates();
   flushUpdates();
 }
 
@@ -247,6 +258,7 @@ void AgentDaemon::flushUpdates() {
       return;
     }
     for (size_t i = 0; i < n && !pending_.empty(); ++i) pending_.pop_front();
+    persistPendingUpdates();
     auto j = parseJson(r->body);
     if (j.ok() && j->contains("kill") && (*j)["kill"].is_array()) {
       for (const auto& tid : (*j)["kill"]) {
@@ -257,6 +269,43 @@ void AgentDaemon::flushUpdates() {
     }
     flushUpdates();
   });
+}
+
+// Unacknowledged status updates live in <work-dir>/pending_updates.json so an
+// agent restart does not lose them (at-least-once delivery). Written with a
+// rename, so a crash leaves the old or the new list, never half of one.
+void AgentDaemon::persistPendingUpdates() {
+  Json list = Json::array();
+  for (const auto& p : pending_) list.push_back(p.body);
+  std::string path = options_.workDir + "/pending_updates.json";
+  {
+    std::ofstream out(path + ".tmp", std::ios::trunc);
+    out << dumpJson(list);
+    if (!out) {
+      log::warn("cannot write {}.tmp: pending status updates are only in memory", path);
+      return;
+    }
+  }
+  std::error_code ec;
+  fs::rename(path + ".tmp", path, ec);
+}
+
+void AgentDaemon::loadPendingUpdates() {
+  std::ifstream in(options_.workDir + "/pending_updates.json");
+  if (!in) return;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto list = parseJson(ss.str());
+  if (!list.ok() || !list->is_array()) {
+    log::warn("ignoring unreadable {}/pending_updates.json", options_.workDir);
+    return;
+  }
+  for (const auto& u : *list) {
+    if (u.is_object()) pending_.push_back(PendingUpdate{u});
+  }
+  if (!pending_.empty()) {
+    log::info("{} status update(s) from before the restart will be delivered", pending_.size());
+  }
 }
 
 void AgentDaemon::launchFromJson(const Json& j) {

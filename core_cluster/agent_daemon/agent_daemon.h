@@ -44,6 +44,8 @@ class AgentDaemon {
   void heartbeat();
   void onStatus(const TaskStatus& st);
   void flushUpdates();
+  void persistPendingUpdates();
+  void loadPendingUpdates();
   void handle(http::Request& req, std::shared_ptr<http::Exchange> ex);
   void launchFromJson(const Json& task);
   void postToMaster(const std::string& path, const Json& body,

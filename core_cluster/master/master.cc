@@ -504,6 +504,18 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
   if (Status st = store_.commit(batch); !st.ok()) {
     return ex->respond(errorResponse(503, "cannot persist agent: " + st.error().message));
   }
+  // Status updates the agent could not deliver before (it or we restarted)
+  // come with the registration and are applied before reconciling, so a
+  // task's real end (e.g. TASK_FAILED with its exit status) is not replaced
+  // by TASK_LOST.
+  if (j.contains("updates") && j["updates"].is_array()) {
+    std::vector<Json> raw(j["updates"].begin(), j["updates"].end());
+    std::vector<StatusInput> inputs;
+    Json ignored = Json::array();
+    if (parseStatusUpdates(raw, id, &inputs, &ignored) && !applyStatuses(inputs)) {
+      return ex->respond(errorResponse(503, "pending status updates not persisted; retry"));
+    }
+  }
   // Reconcile: what the agent runs versus what we believe it runs.
   std::map<std::string, Json> reported;
   if (j.contains("tasks") && j["tasks"].is_array()) {
@@ -562,23 +574,12 @@ void Master::onHeartbeat(const std::string& agentId, http::Request&,
   ex->respond(jsonResponse(200, out));
 }
 
-void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  auto body = parseJson(req.body);
-  if (!body.ok()) return ex->respond(errorResponse(400, body.error().message));
-  // Agents send {"agentId":..., "updates":[...]} (a single update object is accepted too).
-  std::vector<Json> raw;
-  if (body->is_object() && body->contains("updates") && (*body)["updates"].is_array()) {
-    for (const auto& u : (*body)["updates"]) raw.push_back(u);
-  } else {
-    raw.push_back(*body);
-  }
-  std::string agentId = body->is_object() ? body->value("agentId", "") : "";
-  std::vector<StatusInput> inputs;
-  Json kill = Json::array();
+bool Master::parseStatusUpdates(const std::vector<Json>& raw, const std::string& agentId,
+                                std::vector<StatusInput>* inputs, Json* kill) const {
   for (const auto& j : raw) {
     if (!j.is_object() || !j.contains("taskId") || !j["taskId"].is_string() ||
         !j.contains("state") || !j["state"].is_string()) {
-      return ex->respond(errorResponse(400, "status update needs taskId and state"));
+      return false;
     }
     statusUpdates().inc();
     StatusInput in;
@@ -594,10 +595,29 @@ void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
     bool orphan =
         it == tasks_.end() || (isTerminalState(it->second.state) && !isTerminalState(in.state));
     if (orphan) {
-      if (!isTerminalState(in.state)) kill.push_back(in.taskId);
+      if (!isTerminalState(in.state)) kill->push_back(in.taskId);
       continue;
     }
-    inputs.push_back(std::move(in));
+    inputs->push_back(std::move(in));
+  }
+  return true;
+}
+
+void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  auto body = parseJson(req.body);
+  if (!body.ok()) return ex->respond(errorResponse(400, body.error().message));
+  // Agents send {"agentId":..., "updates":[...]} (a single update object is accepted too).
+  std::vector<Json> raw;
+  if (body->is_object() && body->contains("updates") && (*body)["updates"].is_array()) {
+    for (const auto& u : (*body)["updates"]) raw.push_back(u);
+  } else {
+    raw.push_back(*body);
+  }
+  std::string agentId = body->is_object() ? body->value("agentId", "") : "";
+  std::vector<StatusInput> inputs;
+  Json kill = Json::array();
+  if (!parseStatusUpdates(raw, agentId, &inputs, &kill)) {
+    return ex->respond(errorResponse(400, "status update needs taskId and state"));
   }
   auto ag = agents_.find(agentId);
   if (ag != agents_.end() && ag->second.status == AgentStatus::kActive) {

@@ -75,6 +75,10 @@ class Master : public SchedulerDriver {
   bool applyStatus(const StatusInput& in);
   // Applies many changes with one durable commit (one fsync), then tells the scheduler.
   bool applyStatuses(const std::vector<StatusInput>& in);
+  // Reads agent status updates; orphans (unknown or already-terminal tasks
+  // reported alive) go to kill. False when an update is malformed.
+  bool parseStatusUpdates(const std::vector<Json>& raw, const std::string& agentId,
+                          std::vector<StatusInput>* inputs, Json* kill) const;
   void markAgentUnreachable(AgentRecord& agent);
   void removeAgent(const std::string& agentId);
   void sendToAgent(const AgentRecord& agent, const std::string& path, Json body,

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "tests/integration/cluster_fixture.h"
 
@@ -610,6 +611,53 @@ TEST_F(Cluster, RestartedAgentLeavesNoOrphanTasksAndReusesItsPorts) {
   expectTasksAnswer(tasks("/orph"));
   Json a = app("/orph");
   EXPECT_EQ(a.value("tasksRunning", 0), 2);
+}
+
+// At-least-once status delivery across restarts of both ends: a task dies
+// while the master is down, then the agent is killed -9 before it could
+// deliver that. The update waits in the agent's work dir and reaches the
+// restarted master with the re-registration: the task ends as TASK_FAILED
+// (what happened), not TASK_LOST.
+TEST_F(Cluster, StatusUpdateSurvivesMasterDowntimeAndAgentRestart) {
+  startCluster(23, 1);
+  createApp(appBody("/once", 1, demoCmd()));
+  ASSERT_TRUE(waitAppStable("/once", 1)) << app("/once").dump();
+  auto ts = tasks("/once");
+  ASSERT_EQ(ts.size(), 1u);
+  std::string taskId = ts[0].value("id", "");
+  int pid = taskPid(ts[0].value("host", ""), taskId);
+  ASSERT_GT(pid, 0);
+  killMaster(SIGKILL);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  // The agent saw the task fail and keeps the update on disk.
+  std::string pendingFile = agents_[0].workDir + "/pending_updates.json";
+  bool pending = client_.waitFor(
+      [&] {
+        std::ifstream in(pendingFile);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return ss.str().find(taskId) != std::string::npos &&
+               ss.str().find("TASK_FAILED") != std::string::npos;
+      },
+      10000);
+  ASSERT_TRUE(pending) << "no pending TASK_FAILED in " << pendingFile;
+  ASSERT_EQ(::kill(agents_[0].child.pid, SIGKILL), 0);
+  waitpid(agents_[0].child.pid, nullptr, 0);
+  retired_.push_back(agents_[0].child);
+  startMaster();
+  startAgent(0);
+  ASSERT_TRUE(waitAgentsActive(1));
+  Json failure;
+  bool seen = client_.waitFor(
+      [&] {
+        failure = app("/once").value("lastTaskFailure", Json());
+        return failure.is_object() && failure.value("taskId", "") == taskId;
+      },
+      15000);
+  ASSERT_TRUE(seen) << app("/once").dump();
+  EXPECT_EQ(failure.value("state", ""), "TASK_FAILED") << failure.dump();
+  EXPECT_NE(failure.value("message", "").find("signal 9"), std::string::npos) << failure.dump();
+  ASSERT_TRUE(waitAppStable("/once", 1)) << app("/once").dump();
 }
 
 TEST_F(Cluster, UniqueHostnameConstraintLeavesOneInstanceWaitingWithAReason) {

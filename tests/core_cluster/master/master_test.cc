@@ -587,3 +587,28 @@ TEST(RecordsTest, TaskStates) {
 
 }  // namespace
 }  // namespace corral::master
+
+namespace corral::master {
+namespace {
+
+TEST_F(MasterTest, UpdatesCarriedByAReRegistrationAreAppliedBeforeReconciling) {
+  startMaster();
+  std::string agentId = agentWithTasks({"t1", "t2"});
+  ASSERT_EQ(status("t1", "TASK_RUNNING", agentId).status, 200);
+  ASSERT_EQ(status("t2", "TASK_RUNNING", agentId).status, 200);
+  // The agent restarted: t1 had failed (an update it could not deliver), t2 is gone.
+  Json body = registration();
+  body["agentId"] = agentId;
+  body["tasks"] = Json::array();
+  body["updates"] = Json::array(
+      {Json{{"taskId", "t1"}, {"state", "TASK_FAILED"}, {"message", "exited with status 3"}}});
+  auto r = post("/internal/agents/register", body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(master_->task("t1")->state, "TASK_FAILED");
+  EXPECT_EQ(master_->task("t1")->message, "exited with status 3");
+  EXPECT_EQ(master_->task("t2")->state, "TASK_LOST");
+  EXPECT_EQ(storedState("t1"), "TASK_FAILED");
+}
+
+}  // namespace
+}  // namespace corral::master
