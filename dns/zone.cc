@@ -92,6 +92,11 @@ class ZoneBuilder {
     zone_->framework_ = framework_;
     zone_->ttl_ = ttl_;
 
+    // Size the tables once: rehashing and regrowth were a fifth of the build.
+    size_t names = 32 + in_.agents.size() * 4 + in_.apps.size() * 8;
+    for (const AppInfo& app : in_.apps) names += app.tasks.size() * 6;
+    keys_.reserve(names);
+    nodes_.reserve(names);
     if (!addApex()) return makeError("invalid SOA mname or rname", "/options/soa", 400);
     addMasters();
     addFramework();
