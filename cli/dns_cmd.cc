@@ -81,6 +81,10 @@ int runDns(const DnsFlags& f) {
   registry::FollowerOptions fo;
   fo.masters = f.masters;
   fo.metricsLabels = "consumer=\"dns\"";
+  // A zone is rebuilt in well under a millisecond: a 1 ms window still merges
+  // a burst read at once, and keeps event -> answer under the 10 ms goal
+  // (the 5 ms default alone took half of it).
+  fo.coalesceMs = 1;
   auto follower = registry::MarathonFollower::create(loop, fo);
   if (!follower.ok()) {
     log::error("{}", follower.error().message);
