@@ -153,6 +153,10 @@ void addClientCommands(CLI::App& app, int& exitCode) {
   appCmd->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
   appCmd->require_subcommand(1);
 
+  auto force = std::make_shared<bool>(false);
+  auto forceSuffix = [force](const std::string& sep) {
+    return *force ? sep + "force=true" : std::string();
+  };
   auto file = std::make_shared<std::string>();
   auto* add = appCmd->add_subcommand("add", "Create an app from a JSON file ('-' for stdin)");
   add->add_option("file", *file)->required();
@@ -182,17 +186,23 @@ void addClientCommands(CLI::App& app, int& exitCode) {
   auto* scale = appCmd->add_subcommand("scale", "Set the number of instances");
   scale->add_option("id", *id)->required();
   scale->add_option("instances", *n)->required();
+  scale->add_flag("--force", *force, "Override a deployment in progress");
   scale->callback([=, &exitCode] {
-    exitCode = report(call(*master, "PUT", appPath(*id) + "?force=true",
+    exitCode = report(call(*master, "PUT", appPath(*id) + forceSuffix("?"),
                            "{\"instances\":" + std::to_string(*n) + "}"));
   });
   auto* restart = appCmd->add_subcommand("restart", "Rolling restart");
   restart->add_option("id", *id)->required();
-  restart->callback(
-      [=, &exitCode] { exitCode = report(call(*master, "POST", appPath(*id) + "/restart")); });
+  restart->add_flag("--force", *force, "Override a deployment in progress");
+  restart->callback([=, &exitCode] {
+    exitCode = report(call(*master, "POST", appPath(*id) + "/restart" + forceSuffix("?")));
+  });
   auto* remove = appCmd->add_subcommand("remove", "Delete an app and stop its tasks");
   remove->add_option("id", *id)->required();
-  remove->callback([=, &exitCode] { exitCode = report(call(*master, "DELETE", appPath(*id))); });
+  remove->add_flag("--force", *force, "Override a deployment in progress");
+  remove->callback([=, &exitCode] {
+    exitCode = report(call(*master, "DELETE", appPath(*id) + forceSuffix("?")));
+  });
 
   auto* taskCmd = app.add_subcommand("task", "Inspect and kill tasks");
   taskCmd->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
@@ -217,6 +227,10 @@ void addClientCommands(CLI::App& app, int& exitCode) {
   ev->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
   ev->add_option("--type", *types, "Only these event types (repeatable)");
   ev->callback([=, &exitCode] { exitCode = events(*master, *types); });
+  // `corral app list --master X` as well as `corral app --master X list`.
+  for (auto* group : {appCmd, taskCmd}) {
+    for (auto* sub : group->get_subcommands({})) sub->fallthrough();
+  }
 }
 
 }  // namespace corral::cli

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <mutex>
 #include <thread>
@@ -104,29 +105,30 @@ int runDns(const DnsFlags& f) {
     std::lock_guard<std::mutex> lock(zoneMu);
     return static_cast<double>(zone ? zone->stats().records : 0);
   });
-  (*follower)->subscribe(
-      [&](std::shared_ptr<const registry::Snapshot> snap, const registry::Diff&) {
-        int64_t t0 = wallMs();
-        auto built = dns::buildZone(dns::zoneInputFromSnapshot(*snap, naming));
-        if (!built.ok()) {
-          rejected.inc();
-          log::error("snapshot {} rejected, keeping the last good zone: {}", snap->version,
-                     built.error().message);
-          return;
-        }
-        (*server)->publish(*built);
-        {
-          std::lock_guard<std::mutex> lock(zoneMu);
-          zone = *built;
-        }
-        int64_t now = wallMs();
-        updates.inc();
-        buildSeconds.observe((now - t0) / 1000.0);
-        if (snap->firstEventArrivedMs > 0)
-          eventToZone.observe((now - snap->firstEventArrivedMs) / 1000.0);
-        log::info("zone updated from snapshot {}: {} apps, {} records, built in {} ms",
-                  snap->version, snap->apps.size(), (*built)->stats().records, now - t0);
-      });
+  (*follower)->subscribe([&](std::shared_ptr<const registry::Snapshot> snap,
+                             const registry::Diff&) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto built = dns::buildZone(dns::zoneInputFromSnapshot(*snap, naming));
+    if (!built.ok()) {
+      rejected.inc();
+      log::error("snapshot {} rejected, keeping the last good zone: {}", snap->version,
+                 built.error().message);
+      return;
+    }
+    (*server)->publish(*built);
+    {
+      std::lock_guard<std::mutex> lock(zoneMu);
+      zone = *built;
+    }
+    double buildS = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    updates.inc();
+    buildSeconds.observe(buildS);
+    if (snap->firstEventArrivedMs > 0) {
+      eventToZone.observe(static_cast<double>(wallMs() - snap->firstEventArrivedMs) / 1000.0);
+    }
+    log::info("zone updated from snapshot {}: {} apps, {} records, built in {:.2f} ms",
+              snap->version, snap->apps.size(), (*built)->stats().records, buildS * 1000);
+  });
   Json config;
   config["domain"] = f.domain;
   config["listener"] = host;
@@ -154,10 +156,8 @@ int runDns(const DnsFlags& f) {
     return 1;
   }
   (*follower)->start();
-  log::info(
-      "serving {} on {}:{} (UDP+TCP, {} workers, forwarding {}), HTTP API on {}:{}; following {}",
-      f.domain, host, (*server)->port(), sc.workers, sc.forwarding ? "on" : "off", httpHost, *bound,
-      fmt::format("{}", fmt::join(f.masters, ",")));
+  log::info("Mesos-DNS HTTP API on {}:{}; the zone follows {}", httpHost, *bound,
+            fmt::format("{}", fmt::join(f.masters, ",")));
   SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
     log::info("signal {}: shutting down", sig);
     (*follower)->stop();

@@ -64,6 +64,20 @@ metrics::Counter& apiRequests(const std::string& method, int status) {
       "method=\"" + method + "\",code=\"" + std::to_string(status) + "\"");
 }
 
+// The current definition with a PUT patch laid over it; where the patch sets
+// one of two alternative fields (cmd/args, ports/portDefinitions, uris/fetch)
+// the other one is dropped, as applyAppPatch does.
+Json mergedForValidation(Json current, const Json& patch) {
+  static const std::vector<std::pair<std::string, std::string>> kAlternatives = {
+      {"cmd", "args"}, {"ports", "portDefinitions"}, {"uris", "fetch"}};
+  for (const auto& [a, b] : kAlternatives) {
+    if (patch.contains(a) && !patch.contains(b)) current.erase(b);
+    if (patch.contains(b) && !patch.contains(a)) current.erase(a);
+  }
+  for (auto it = patch.begin(); it != patch.end(); ++it) current[it.key()] = it.value();
+  return current;
+}
+
 }  // namespace
 
 bool queryBool(const http::Request& req, const std::string& name, bool dflt) {
@@ -285,7 +299,11 @@ void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::st
       auto body = parseJson(req.body);
       if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
       if (!body->is_object()) return ex.respond(message(400, "Invalid JSON: expected an object"));
-      return respondChange(ex, scheduler_.updateApp(id, *body, force), 200, &*body);
+      if (!app) return respondChange(ex, scheduler_.updateApp(id, *body, force), 200, &*body);
+      // A partial update is validated as the app it would produce, so the
+      // errors name only what the patch got wrong.
+      Json merged = mergedForValidation(conf::toMarathonJson(app->def), *body);
+      return respondChange(ex, scheduler_.updateApp(id, *body, force), 200, &merged);
     }
     if (req.method == "DELETE") return respondChange(ex, scheduler_.deleteApp(id, force), 200);
     return ex.respond(message(405, "Method not allowed"));

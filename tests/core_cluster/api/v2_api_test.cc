@@ -176,6 +176,18 @@ TEST_F(V2ApiTest, InvalidAppIs422WithMarathonDetails) {
   EXPECT_EQ(badId.status, 422) << badId.body;
 }
 
+TEST_F(V2ApiTest, InvalidPartialUpdateNamesOnlyWhatThePatchGotWrong) {
+  ASSERT_EQ(send("POST", "/v2/apps", R"({"id":"/web","cmd":"x","instances":1})").status, 201);
+  auto r = send("PUT", "/v2/apps/web?force=true", R"({"instances":-1})");
+  ASSERT_EQ(r.status, 422) << r.body;
+  Json j = bodyJson(r);
+  ASSERT_EQ(j["details"].size(), 1u) << j.dump();
+  EXPECT_EQ(j["details"][0]["path"], "/instances") << j.dump();
+  // Switching cmd for args is a valid patch.
+  r = send("PUT", "/v2/apps/web?force=true", R"({"args":["sleep","1"]})");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(V2ApiTest, ConflictsAre409WithDeploymentsAndForceOverrides) {
   std::string dep = create(R"({"id":"/c","cmd":"x","instances":2,"cpus":0.1,"mem":16})");
   auto dup = send("POST", "/v2/apps", R"({"id":"/c","cmd":"x"})");
