@@ -110,16 +110,18 @@ int runUp(const UpFlags& f) {
   sa.sa_handler = [](int) { g_stop = 1; };
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  for (auto& c : children) {
-    c.pid = spawn(c);
-    log::info("started {} (pid {}), log: {}", c.name, c.pid, c.logFile);
-  }
   auto pingOk = [&] {
     auto r = call(master, "GET", "/ping", "", 1000);
     return r.ok() && r->status == 200;
   };
-  if (!waitFor(pingOk, 20)) {
-    log::error("master did not come up; see {}", children[0].logFile);
+  // The master first, so that agents and DNS find it on their first try.
+  for (size_t i = 0; i < children.size(); ++i) {
+    Child& c = children[i];
+    c.pid = spawn(c);
+    log::info("started {} (pid {}), log: {}", c.name, c.pid, c.logFile);
+    if (i == 0 && !waitFor(pingOk, 20)) {
+      log::error("master did not come up; see {}", c.logFile);
+    }
   }
   waitFor(
       [&] {

@@ -109,7 +109,8 @@ AgentDaemon::AgentDaemon(Loop& loop, AgentDaemonOptions options, conf::Resources
       resources_(std::move(resources)),
       pool_(std::move(pool)),
       heartbeatTimer_(loop),
-      retryTimer_(loop) {}
+      retryTimer_(loop),
+      shutdownTimer_(loop) {}
 
 AgentDaemon::~AgentDaemon() { metrics::global().removeOwner(this); }
 
@@ -372,7 +373,7 @@ void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex)
     Json tasks = (*body)["tasks"];
     loop_.post([this, tasks] {
       for (const auto& t : tasks) {
-        if (t.is_object() && !stopping_) launchFromJson(t);
+        if (t.is_object() && !stopping_ && !draining_) launchFromJson(t);
       }
     });
     return;
@@ -438,11 +439,32 @@ void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex)
 }
 
 void AgentDaemon::shutdown(std::function<void()> done) {
-  stopping_ = true;
+  if (draining_ || stopping_) return;
+  draining_ = true;
   heartbeatTimer_.stop();
-  retryTimer_.stop();
   if (server_) server_->close();
-  runner_->shutdown(std::move(done));
+  // Tasks are stopped the gentle way (SIGTERM, SIGKILL after their grace
+  // period), and their final statuses are delivered before the agent exits;
+  // what cannot be delivered stays in pending_updates.json for next time.
+  size_t live = 0;
+  for (const auto& t : runner_->tasks()) {
+    if (isTerminal(t.state)) continue;
+    (void)runner_->kill(t.taskId, std::nullopt);
+    ++live;
+  }
+  log::info("stopping {} task(s) and delivering their last statuses", live);
+  uint64_t deadline = loop_.nowMs() + kShutdownDeadlineMs;
+  auto finish = std::make_shared<std::function<void()>>(std::move(done));
+  shutdownTimer_.start(50, 50, [this, deadline, finish] {
+    bool tasksGone = runner_->liveTaskCount() == 0;
+    bool delivered = pending_.empty() && !sending_;
+    if (!(tasksGone && delivered) && loop_.nowMs() < deadline) return;
+    if (!delivered) log::warn("{} status update(s) kept for the next start", pending_.size());
+    shutdownTimer_.stop();
+    stopping_ = true;
+    retryTimer_.stop();
+    runner_->shutdown(std::move(*finish));
+  });
 }
 
 }  // namespace corral::agent

@@ -65,11 +65,15 @@ class AgentDaemon {
   bool registered_ = false;
   bool registering_ = false;
   bool sending_ = false;
-  bool stopping_ = false;
+  bool stopping_ = false;  // final: nothing is sent any more
+  bool draining_ = false;  // shutdown began: tasks stopping, statuses still delivered
   std::deque<PendingUpdate> pending_;
   uint64_t updateSeq_ = 0;
   Timer heartbeatTimer_;
   Timer retryTimer_;
+  Timer shutdownTimer_;
+  // Longest wait for tasks to stop and statuses to be delivered on SIGTERM.
+  static constexpr uint64_t kShutdownDeadlineMs = 30000;
 };
 
 }  // namespace corral::agent

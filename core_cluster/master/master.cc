@@ -368,9 +368,10 @@ bool Master::applyStatuses(const std::vector<StatusInput>& inputs) {
     // batch are three transitions, not three times the last one). A copy: the
     // scheduler may expunge or change the task while handling it.
     TaskRecord t = c.after;
-    log::info("task {} {} -> {}{}{}", t.id, c.before.state, t.state,
-              t.healthy ? (*t.healthy ? " healthy" : " unhealthy") : "",
-              c.message.empty() ? "" : " (" + c.message + ")");
+    log::info(
+        "task {} {} -> {}{}{}", t.id, c.before.state, t.state,
+        t.healthy && t.state == "TASK_RUNNING" ? (*t.healthy ? " healthy" : " unhealthy") : "",
+        c.message.empty() ? "" : " (" + c.message + ")");
     if (auto* s = schedulerFor(t)) s->statusUpdate(t, c.before.state, c.before.healthy);
   }
   return true;

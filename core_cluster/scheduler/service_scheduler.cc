@@ -603,87 +603,110 @@ void ServiceScheduler::resourceOffers(const std::vector<master::Offer>& offers) 
   std::vector<conf::AgentInfo> everyAgent;
   for (const auto& [id, ai] : agentInfo) everyAgent.push_back(ai);
 
-  for (const auto& offer : offers) {
-    double cpus = offer.resources.cpus(), mem = offer.resources.mem(),
-           disk = offer.resources.disk();
-    conf::Ranges ports = offer.resources.ports();
+  // Each app's instances go round-robin over the offers (one per offer per
+  // pass), so they spread over the agents instead of filling the first one.
+  struct OfferState {
+    const master::Offer* offer;
+    double cpus, mem, disk;
+    conf::Ranges ports;
+    conf::AgentInfo candidate;
     std::vector<master::TaskLaunchSpec> specs;
-    conf::AgentInfo candidate{offer.hostname, offer.attributes};
-    for (auto& [appId, app] : apps_) {
-      int& need = needed_[appId];
-      if (need <= 0) continue;
-      if (app.delayUntilMs > now) {
-        app.waitingReason = "backing off after task failures";
-        continue;
-      }
-      const auto& d = app.def;
-      size_t portCount = d.portDefinitions.size();
-      while (need > 0 && static_cast<int>(specs.size()) < options_.maxTasksPerOffer) {
-        if (cpus + 1e-9 < d.cpus || mem + 1e-9 < d.mem || disk + 1e-9 < d.disk) {
-          app.waitingReason = "insufficient resources on " + offer.hostname + " (needs cpus " +
-                              fmt::format("{}", d.cpus) + ", mem " + fmt::format("{}", d.mem) +
-                              "; has cpus " + fmt::format("{}", cpus) + ", mem " +
-                              fmt::format("{}", mem) + ")";
-          break;
-        }
-        Status cs = conf::checkConstraints(d.constraints, candidate, placed[appId], everyAgent);
-        if (!cs.ok()) {
-          app.waitingReason = cs.error().message;
-          break;
-        }
-        std::vector<int> taskPorts;
-        conf::Ranges trial = ports;
-        bool portsOk = true;
-        if (d.requirePorts) {
-          for (const auto& pd : d.portDefinitions) {
-            if (!trial.take(static_cast<uint64_t>(pd.port))) {
-              portsOk = false;
-              break;
-            }
-            taskPorts.push_back(pd.port);
-          }
-        } else if (portCount > 0) {
-          auto got = trial.allocate(portCount);
-          if (!got.ok()) {
-            portsOk = false;
-          } else {
-            for (auto p : *got) taskPorts.push_back(static_cast<int>(p));
-          }
-        }
-        if (!portsOk) {
-          app.waitingReason = "not enough free ports on " + offer.hostname;
-          break;
-        }
-        ports = trial;
-        cpus -= d.cpus;
-        mem -= d.mem;
-        disk -= d.disk;
-        master::TaskLaunchSpec s;
-        s.taskId = taskIdPrefix(appId) + "." + uuid4();
-        s.appId = appId;
-        s.version = *d.version;
-        s.cpus = d.cpus;
-        s.mem = d.mem;
-        s.disk = d.disk;
-        s.ports = taskPorts;
-        for (const auto& pd : d.portDefinitions) s.servicePorts.push_back(pd.port);
-        s.launch = launchPayload(app, taskPorts);
-        specs.push_back(std::move(s));
-        placed[appId].push_back(candidate);
-        --need;
-        app.waitingReason.clear();
-      }
+  };
+  std::vector<OfferState> states;
+  for (const auto& o : offers) {
+    states.push_back(OfferState{&o,
+                                o.resources.cpus(),
+                                o.resources.mem(),
+                                o.resources.disk(),
+                                o.resources.ports(),
+                                conf::AgentInfo{o.hostname, o.attributes},
+                                {}});
+  }
+  // Places one instance of app on the offer, or says why it cannot.
+  auto place = [&](const std::string& appId, AppState& app, OfferState& st) {
+    const auto& d = app.def;
+    if (static_cast<int>(st.specs.size()) >= options_.maxTasksPerOffer) return false;
+    const std::string& host = st.offer->hostname;
+    if (st.cpus + 1e-9 < d.cpus || st.mem + 1e-9 < d.mem || st.disk + 1e-9 < d.disk) {
+      app.waitingReason = "insufficient resources on " + host + " (needs cpus " +
+                          fmt::format("{}", d.cpus) + ", mem " + fmt::format("{}", d.mem) +
+                          "; has cpus " + fmt::format("{}", st.cpus) + ", mem " +
+                          fmt::format("{}", st.mem) + ")";
+      return false;
     }
-    if (specs.empty()) {
-      driver_->declineOffer(offer.id, 1.0);
+    Status cs = conf::checkConstraints(d.constraints, st.candidate, placed[appId], everyAgent);
+    if (!cs.ok()) {
+      app.waitingReason = cs.error().message;
+      return false;
+    }
+    std::vector<int> taskPorts;
+    conf::Ranges trial = st.ports;
+    if (d.requirePorts) {
+      for (const auto& pd : d.portDefinitions) {
+        if (!trial.take(static_cast<uint64_t>(pd.port))) {
+          app.waitingReason = "service port " + std::to_string(pd.port) + " is not free on " + host;
+          return false;
+        }
+        taskPorts.push_back(pd.port);
+      }
+    } else if (!d.portDefinitions.empty()) {
+      auto got = trial.allocate(d.portDefinitions.size());
+      if (!got.ok()) {
+        app.waitingReason = "not enough free ports on " + host;
+        return false;
+      }
+      for (auto p : *got) taskPorts.push_back(static_cast<int>(p));
+    }
+    st.ports = trial;
+    st.cpus -= d.cpus;
+    st.mem -= d.mem;
+    st.disk -= d.disk;
+    master::TaskLaunchSpec spec;
+    spec.taskId = taskIdPrefix(appId) + "." + uuid4();
+    spec.appId = appId;
+    spec.version = *d.version;
+    spec.cpus = d.cpus;
+    spec.mem = d.mem;
+    spec.disk = d.disk;
+    spec.ports = taskPorts;
+    for (const auto& pd : d.portDefinitions) spec.servicePorts.push_back(pd.port);
+    spec.launch = launchPayload(app, taskPorts);
+    st.specs.push_back(std::move(spec));
+    placed[appId].push_back(st.candidate);
+    return true;
+  };
+  size_t start = states.empty() ? 0 : rotation_++ % states.size();
+  for (auto& [appId, app] : apps_) {
+    int& need = needed_[appId];
+    if (need <= 0 || states.empty()) continue;
+    if (app.delayUntilMs > now) {
+      app.waitingReason = "backing off after task failures";
       continue;
     }
-    auto r = driver_->acceptOffer(offer.id, specs);
+    bool progress = true;
+    while (need > 0 && progress) {
+      progress = false;
+      for (size_t k = 0; k < states.size() && need > 0; ++k) {
+        if (place(appId, app, states[(start + k) % states.size()])) {
+          --need;
+          progress = true;
+        }
+      }
+    }
+    if (need == 0) app.waitingReason.clear();
+  }
+  for (auto& st : states) {
+    if (st.specs.empty()) {
+      driver_->declineOffer(st.offer->id, 1.0);
+      continue;
+    }
+    auto r = driver_->acceptOffer(st.offer->id, st.specs);
     if (!r.ok() || !*r) {
-      log::warn("offer {} not accepted: {}", offer.id, r.ok() ? "offer gone" : r.error().message);
+      log::warn("offer {} not accepted: {}", st.offer->id,
+                r.ok() ? "offer gone" : r.error().message);
       continue;
     }
-    launchedCounter().inc(static_cast<double>(specs.size()));
+    launchedCounter().inc(static_cast<double>(st.specs.size()));
   }
   // A stuck deployment says why, once per change of reason.
   for (auto& [appId, app] : apps_) {
