@@ -197,7 +197,8 @@ TEST_F(Cluster, RollingRestartUnderLoadKeepsMinimumHealthCapacity) {
   Json extra;
   extra["healthChecks"] = Json::array({httpHealthCheck()});
   extra["upgradeStrategy"] = Json{{"minimumHealthCapacity", 0.5}, {"maximumOverCapacity", 0.5}};
-  createApp(appBody("/roll", n, demoCmd(), extra));
+  // Each task takes a moment to listen, so the rollout spans several polls.
+  createApp(appBody("/roll", n, demoCmd("sleep 0.5; "), extra));
   ASSERT_TRUE(waitAppStable("/roll", n)) << app("/roll").dump();
   auto oldIds = idsOf(tasks("/roll"));
 
