@@ -206,6 +206,20 @@ TEST_F(ServiceSchedulerTest, UniqueHostnameInOneBatchOfOffers) {
   EXPECT_EQ(driver_.accepted[1].specs.size(), 1u);
 }
 
+TEST_F(ServiceSchedulerTest, InstancesSpreadRoundRobinOverOffers) {
+  create(R"({"id":"/spread","cmd":"x","instances":5,"cpus":0.1,"mem":16})");
+  sched_.resourceOffers({driver_.offer("a1", kBigOffer), driver_.offer("a2", kBigOffer)});
+  ASSERT_EQ(driver_.accepted.size(), 2u);
+  size_t a = driver_.accepted[0].specs.size(), b = driver_.accepted[1].specs.size();
+  EXPECT_EQ(a + b, 5u);
+  EXPECT_LE(a > b ? a - b : b - a, 1u) << a << " vs " << b;
+  // An offer that cannot hold even one instance is declined; the others still fill up.
+  create(R"({"id":"/big","cmd":"x","instances":2,"cpus":2,"mem":16})");
+  sched_.resourceOffers({driver_.offer("a1", "cpus:1;mem:1024"), driver_.offer("a2", kBigOffer)});
+  EXPECT_EQ(driver_.activeTaskIds("/big").size(), 2u);
+  ASSERT_FALSE(driver_.declined.empty());
+}
+
 TEST_F(ServiceSchedulerTest, ScaleUpThenDownYoungestFirst) {
   create(R"({"id":"/s","cmd":"x","instances":3,"cpus":0.1,"mem":16})");
   offer();
