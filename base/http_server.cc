@@ -1,6 +1,6 @@
 #include "base/http_server.h"
 
-#include <llhttp.h>
+#include "base/http_request_parser.h"
 
 #include <unordered_map>
 
@@ -22,26 +22,14 @@ struct WriteReq {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Server* server, Loop& loop) : server_(server), idle_(loop) {
+  Connection(Server* server, Loop& loop)
+      : server_(server),
+        idle_(loop),
+        parser_(
+            RequestParser::Limits{server->options_.maxHeaderBytes, server->options_.maxBodyBytes}) {
     tcp_ = new uv_tcp_t;
     uv_tcp_init(loop.raw(), tcp_);
     tcp_->data = this;
-    llhttp_settings_init(&settings_);
-    settings_.on_message_begin = [](llhttp_t* p) { return self(p)->onMessageBegin(); };
-    settings_.on_url = [](llhttp_t* p, const char* at, size_t n) { return self(p)->onUrl(at, n); };
-    settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-      return self(p)->onHeaderField(at, n);
-    };
-    settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-      return self(p)->onHeaderValue(at, n);
-    };
-    settings_.on_headers_complete = [](llhttp_t* p) { return self(p)->onHeadersComplete(); };
-    settings_.on_body = [](llhttp_t* p, const char* at, size_t n) {
-      return self(p)->onBody(at, n);
-    };
-    settings_.on_message_complete = [](llhttp_t* p) { return self(p)->onMessageComplete(); };
-    llhttp_init(&parser_, HTTP_REQUEST, &settings_);
-    parser_.data = this;
   }
 
   ~Connection() { closeAndDelete(tcp_); }
@@ -133,8 +121,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
-  static Connection* self(llhttp_t* p) { return static_cast<Connection*>(p->data); }
-
   void armIdle() {
     auto weak = weak_from_this();
     idle_.start(server_->options_.idleTimeoutMs, 0, [weak] {
@@ -153,21 +139,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void process() {
     while (!busy_ && !closed_ && !closeAfterWrite_ && !inbuf_.empty()) {
-      llhttp_errno_t err = llhttp_execute(&parser_, inbuf_.data(), inbuf_.size());
-      if (err == HPE_OK) {
-        inbuf_.clear();
-        return;
-      }
-      if (err == HPE_PAUSED) {
-        const char* pos = llhttp_get_error_pos(&parser_);
-        inbuf_.erase(0, static_cast<size_t>(pos - inbuf_.data()));
-        llhttp_resume(&parser_);
+      size_t consumed = 0;
+      auto outcome = parser_.feed(inbuf_, &consumed);
+      inbuf_.erase(0, consumed);
+      if (outcome == RequestParser::Outcome::kNeedMore) return;
+      if (outcome == RequestParser::Outcome::kRequest) {
         dispatch();
         continue;
       }
-      int status = rejectStatus_ ? rejectStatus_ : 400;
-      std::string reason =
-          rejectReason_.empty() ? llhttp_get_error_reason(&parser_) : rejectReason_;
+      int status = parser_.errorStatus();
+      const std::string& reason = parser_.errorReason();
       log::debug("http: rejecting request from {}: {}", remote_, reason);
       Response r = Response::json(status, "{\"message\":\"" + std::string(reasonPhrase(status)) +
                                               ": " + jsonEscape(reason) + "\"}");
@@ -191,13 +172,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void dispatch() {
     busy_ = true;
     idle_.stop();
-    bool keepAlive = llhttp_should_keep_alive(&parser_) != 0;
-    auto ex = std::make_shared<Exchange>(weak_from_this(), keepAlive, current_.method == "HEAD");
+    bool keepAlive = parser_.keepAlive();
+    Request req = parser_.takeRequest();
+    auto ex = std::make_shared<Exchange>(weak_from_this(), keepAlive, req.method == "HEAD");
     active_ = ex;
-    Request req = std::move(current_);
-    current_ = Request();
     req.remoteAddress = remote_;
-    splitTarget(req.target, &req.path, &req.query);
     // Last line of defence: a handler that throws (e.g. a JSON type error on
     // hostile input) answers 500 instead of taking the process down.
     try {
@@ -209,75 +188,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
-  int onMessageBegin() {
-    current_ = Request();
-    current_.target.clear();
-    headerBytes_ = 0;
-    lastWasValue_ = true;
-    return 0;
-  }
-  int onUrl(const char* at, size_t n) {
-    current_.target.append(at, n);
-    return checkHeaderBytes(n);
-  }
-  int onHeaderField(const char* at, size_t n) {
-    if (lastWasValue_) current_.headers.emplace_back();
-    current_.headers.back().first.append(at, n);
-    lastWasValue_ = false;
-    return checkHeaderBytes(n);
-  }
-  int onHeaderValue(const char* at, size_t n) {
-    if (current_.headers.empty()) current_.headers.emplace_back();
-    current_.headers.back().second.append(at, n);
-    lastWasValue_ = true;
-    return checkHeaderBytes(n);
-  }
-  int checkHeaderBytes(size_t n) {
-    headerBytes_ += n;
-    if (headerBytes_ > server_->options_.maxHeaderBytes) {
-      rejectStatus_ = 431;
-      rejectReason_ = "request headers larger than " +
-                      std::to_string(server_->options_.maxHeaderBytes) + " bytes";
-      return -1;
-    }
-    return 0;
-  }
-  int onHeadersComplete() {
-    current_.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
-    if (parser_.content_length > server_->options_.maxBodyBytes &&
-        parser_.content_length != ULLONG_MAX) {
-      return tooLarge();
-    }
-    return 0;
-  }
-  int onBody(const char* at, size_t n) {
-    if (current_.body.size() + n > server_->options_.maxBodyBytes) return tooLarge();
-    current_.body.append(at, n);
-    return 0;
-  }
-  int tooLarge() {
-    rejectStatus_ = 413;
-    rejectReason_ =
-        "request body larger than " + std::to_string(server_->options_.maxBodyBytes) + " bytes";
-    return -1;
-  }
-  int onMessageComplete() { return HPE_PAUSED; }
-
   Server* server_;
   uv_tcp_t* tcp_;
   Timer idle_;
-  llhttp_t parser_;
-  llhttp_settings_t settings_;
-  Request current_;
+  RequestParser parser_;
   std::string inbuf_;
   std::string remote_;
-  size_t headerBytes_ = 0;
-  bool lastWasValue_ = true;
   bool busy_ = false;
   bool closed_ = false;
   bool closeAfterWrite_ = false;
-  int rejectStatus_ = 0;
-  std::string rejectReason_;
   size_t writeQueueBytes_ = 0;
   std::weak_ptr<Exchange> active_;
 };

@@ -1,0 +1,48 @@
+// libFuzzer target for the HTTP request path: arbitrary bytes, split into
+// arbitrary chunks, through the server's socket-free RequestParser.
+// Invariants: never crash or loop; an error is final; no accepted request
+// carries both Content-Length and Transfer-Encoding (request smuggling);
+// bodies and headers stay within the limits.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "base/http_request_parser.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  using namespace corral::http;
+  RequestParser::Limits limits{2048, 4096};
+  RequestParser parser(limits);
+  // The first byte chooses the chunk size, so splits land everywhere.
+  size_t chunk = 1 + data[0] % 64;
+  std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::string buffer;
+  bool failed = false;
+  for (size_t at = 0; at < input.size() && !failed; at += chunk) {
+    buffer.append(input.substr(at, chunk));
+    for (int guard = 0; guard < 10000; ++guard) {
+      size_t consumed = 0;
+      auto outcome = parser.feed(buffer, &consumed);
+      if (consumed > buffer.size()) __builtin_trap();
+      buffer.erase(0, consumed);
+      if (outcome == RequestParser::Outcome::kNeedMore) break;
+      if (outcome == RequestParser::Outcome::kError) {
+        int status = parser.errorStatus();
+        if (status != 400 && status != 413 && status != 431) __builtin_trap();
+        size_t again = 0;
+        if (parser.feed("GET / HTTP/1.1\r\n\r\n", &again) != RequestParser::Outcome::kError) {
+          __builtin_trap();
+        }
+        failed = true;
+        break;
+      }
+      Request req = parser.takeRequest();
+      if (req.header("Content-Length") && req.header("Transfer-Encoding")) __builtin_trap();
+      if (req.body.size() > limits.maxBodyBytes) __builtin_trap();
+      if (consumed == 0 && buffer.empty()) break;
+    }
+  }
+  return 0;
+}
