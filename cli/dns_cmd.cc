@@ -105,13 +105,15 @@ int runDns(const DnsFlags& f) {
     std::lock_guard<std::mutex> lock(zoneMu);
     return static_cast<double>(zone ? zone->stats().records : 0);
   });
-  (*follower)->subscribe([&](std::shared_ptr<const registry::Snapshot> snap,
-                             const registry::Diff&) {
+  // Agents without tasks: a corral master lists every agent at /v1/agents.
+  std::vector<dns::AgentInfo> knownAgents;
+  std::shared_ptr<const registry::Snapshot> lastSnap;
+  auto rebuild = [&](const registry::Snapshot& snap) {
     auto t0 = std::chrono::steady_clock::now();
-    auto built = dns::buildZone(dns::zoneInputFromSnapshot(*snap, naming));
+    auto built = dns::buildZone(dns::zoneInputFromSnapshot(snap, naming, knownAgents));
     if (!built.ok()) {
       rejected.inc();
-      log::error("snapshot {} rejected, keeping the last good zone: {}", snap->version,
+      log::error("snapshot {} rejected, keeping the last good zone: {}", snap.version,
                  built.error().message);
       return;
     }
@@ -123,12 +125,53 @@ int runDns(const DnsFlags& f) {
     double buildS = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     updates.inc();
     buildSeconds.observe(buildS);
-    if (snap->firstEventArrivedMs > 0) {
-      eventToZone.observe(static_cast<double>(wallMs() - snap->firstEventArrivedMs) / 1000.0);
+    if (snap.firstEventArrivedMs > 0) {
+      eventToZone.observe(static_cast<double>(wallMs() - snap.firstEventArrivedMs) / 1000.0);
     }
     log::info("zone updated from snapshot {}: {} apps, {} records, built in {:.2f} ms",
-              snap->version, snap->apps.size(), (*built)->stats().records, buildS * 1000);
-  });
+              snap.version, snap.apps.size(), (*built)->stats().records, buildS * 1000);
+  };
+  (*follower)->subscribe(
+      [&](std::shared_ptr<const registry::Snapshot> snap, const registry::Diff&) {
+        lastSnap = snap;
+        rebuild(*snap);
+      });
+  Timer agentPoll(loop);
+  bool agentListAvailable = true;
+  auto pollAgents = [&] {
+    std::string source = (*follower)->source().empty() ? f.masters.front() : (*follower)->source();
+    std::string h;
+    int p;
+    if (!agentListAvailable || !http::splitHostPort(source, 8080, &h, &p)) return;
+    http::Request req;
+    req.target = "/v1/agents";
+    http::fetch(loop, h, p, req, [&](Result<http::Response> r) {
+      if (!r.ok()) return;
+      if (r->status == 404) {
+        agentListAvailable = false;  // a real Marathon: agents come from tasks only
+        return;
+      }
+      auto j = parseJson(r->body);
+      if (!j.ok() || !j->contains("agents") || !(*j)["agents"].is_array()) return;
+      std::vector<dns::AgentInfo> agents;
+      for (const auto& a : (*j)["agents"]) {
+        if (!a.is_object() || a.value("status", "") != "ACTIVE") continue;
+        agents.push_back(dns::AgentInfo{a.value("id", ""), a.value("hostname", ""),
+                                        a.value("hostname", ""),
+                                        static_cast<uint16_t>(a.value("port", 5051))});
+      }
+      auto key = [](const std::vector<dns::AgentInfo>& v) {
+        std::string k;
+        for (const auto& a : v) k += a.id + "@" + a.ip + ";";
+        return k;
+      };
+      if (key(agents) == key(knownAgents)) return;
+      knownAgents = std::move(agents);
+      log::info("{} active agent(s) known from {}", knownAgents.size(), source);
+      if (lastSnap) rebuild(*lastSnap);
+    });
+  };
+  agentPoll.start(100, 5000, pollAgents);
   Json config;
   config["domain"] = f.domain;
   config["listener"] = host;

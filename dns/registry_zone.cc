@@ -16,7 +16,8 @@ bool isIpLiteral(const std::string& s) {
 }
 }  // namespace
 
-ZoneInput zoneInputFromSnapshot(const registry::Snapshot& snapshot, const ZoneNaming& naming) {
+ZoneInput zoneInputFromSnapshot(const registry::Snapshot& snapshot, const ZoneNaming& naming,
+                                const std::vector<AgentInfo>& knownAgents) {
   ZoneInput in;
   in.domain = naming.domain;
   in.framework = naming.framework;
@@ -42,6 +43,9 @@ ZoneInput zoneInputFromSnapshot(const registry::Snapshot& snapshot, const ZoneNa
     in.masters.push_back(MasterInfo{in.leaderIp, in.leaderPort});
   }
   std::map<std::string, AgentInfo> agents;
+  for (const auto& a : knownAgents) {
+    if (!a.id.empty()) agents[a.id] = a;
+  }
   for (const auto& [id, app] : snapshot.apps) {
     AppInfo a;
     a.appId = app->id;

@@ -15,6 +15,9 @@ struct ZoneNaming {
 
 // Agents are learned from the tasks (Marathon reports each task's host and
 // slaveId); the leader is the scheduler the registry follows.
-ZoneInput zoneInputFromSnapshot(const registry::Snapshot& snapshot, const ZoneNaming& naming);
+// `knownAgents` adds agents that run no task (a corral master lists them at
+// /v1/agents; a real Marathon does not, and then only task hosts are known).
+ZoneInput zoneInputFromSnapshot(const registry::Snapshot& snapshot, const ZoneNaming& naming,
+                                const std::vector<AgentInfo>& knownAgents = {});
 
 }  // namespace corral::dns
