@@ -26,6 +26,7 @@ class V2Api {
   void handle(http::Request& req, std::shared_ptr<http::Exchange> ex);
 
  private:
+  void dispatch(http::Request& req, std::shared_ptr<http::Exchange> ex);
   void apps(http::Request& req, http::Exchange& ex);
   void appSubresource(http::Request& req, http::Exchange& ex, const std::string& rest);
   void tasks(http::Request& req, http::Exchange& ex);
