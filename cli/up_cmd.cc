@@ -90,9 +90,9 @@ int runUp(const UpFlags& f) {
                            wd + "/logs/master.log"});
   for (int i = 0; i < f.agents; ++i) {
     std::string ip = "127.0.0." + std::to_string(i + 2);
-    int base = 31000 + i * 1000;
-    std::string res = "cpus:4;mem:4096;disk:10000;ports:[" + std::to_string(base) + "-" +
-                      std::to_string(base + 999) + "]";
+    // Each agent has its own address, so all can offer Mesos' usual range;
+    // it stays below Linux's ephemeral ports (32768 and up).
+    std::string res = "cpus:4;mem:4096;disk:10000;ports:[31000-31999]";
     children.push_back(
         Child{"agent-" + ip,
               {exe, "agent", "--ip", ip, "--port", "5051", "--master", master, "--resources", res,
