@@ -442,6 +442,11 @@ void AgentDaemon::shutdown(std::function<void()> done) {
   if (draining_ || stopping_) return;
   draining_ = true;
   heartbeatTimer_.stop();
+  if (registered_) {
+    // Tell the master first, so that it stops offering this agent.
+    postToMaster("/internal/agents/" + agentId_ + "/drain", Json::object(),
+                 [](Result<http::Response>) {});
+  }
   if (server_) server_->close();
   // Tasks are stopped the gentle way (SIGTERM, SIGKILL after their grace
   // period), and their final statuses are delivered before the agent exits;

@@ -144,7 +144,7 @@ void Master::allocate() {
   std::map<Scheduler*, std::vector<Offer>> batches;
   size_t rr = 0;
   for (auto& [agentId, agent] : agents_) {
-    if (agent.status != AgentStatus::kActive) continue;
+    if (agent.status != AgentStatus::kActive || agent.draining) continue;
     bool outstanding = false;
     for (const auto& [oid, o] : offers_) outstanding |= o.offer.agentId == agentId;
     if (outstanding) continue;
@@ -463,6 +463,19 @@ bool Master::handleInternal(http::Request& req, std::shared_ptr<http::Exchange> 
     onRegister(req, ex);
   } else if (p == "/internal/status") {
     onStatus(req, ex);
+  } else if (p.rfind("/internal/agents/", 0) == 0 && p.size() > 23 &&
+             p.compare(p.size() - 6, 6, "/drain") == 0) {
+    // The agent is shutting down: offer it no more (its tasks report as they stop).
+    std::string id = p.substr(17, p.size() - 17 - 6);
+    auto it = agents_.find(id);
+    if (it == agents_.end()) {
+      ex->respond(errorResponse(404, "unknown agent " + id));
+    } else {
+      it->second.draining = true;
+      rescindOffersFor(id);
+      log::info("agent {} is draining: no more offers", id);
+      ex->respond(jsonResponse(200, Json::object()));
+    }
   } else if (p.rfind("/internal/agents/", 0) == 0 && p.size() > 27 &&
              p.compare(p.size() - 10, 10, "/heartbeat") == 0) {
     std::string id = p.substr(17, p.size() - 17 - 10);
@@ -500,6 +513,7 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
   a.attributes = *attrs;
   if (!known) a.registeredAtMs = wallMs();
   a.status = AgentStatus::kActive;
+  a.draining = false;
   a.lastSeenMs = loop_.nowMs();
   batch.push_back(state::Mutation::put("/agents/" + id, agentToJson(a)));
   if (Status st = store_.commit(batch); !st.ok()) {

@@ -26,6 +26,7 @@ struct AgentRecord {
   AgentStatus status = AgentStatus::kRecovering;
   int64_t registeredAtMs = 0;
   int64_t lastSeenMs = 0;  // monotonic loop time; not persisted
+  bool draining = false;   // shutting down: no new offers; cleared on re-registration
 };
 
 struct TaskRecord {
