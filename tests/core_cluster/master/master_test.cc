@@ -264,6 +264,23 @@ TEST_F(MasterTest, DeclineFiltersTheAgentUntilRevive) {
   waitOffer();
 }
 
+TEST_F(MasterTest, ADrainingAgentGetsNoMoreOffersUntilItReRegisters) {
+  startMaster();
+  std::string id = registerAgent();
+  Offer o = waitOffer();
+  ASSERT_EQ(post("/internal/agents/" + id + "/drain", Json::object()).status, 200);
+  // Its outstanding offer is rescinded; no new one comes while it drains.
+  EXPECT_FALSE(master_->acceptOffer(o.id, {}).value());
+  size_t count = sched_.offers.size();
+  loop_.runUntil([] { return false; }, 150);
+  EXPECT_EQ(sched_.offers.size(), count);
+  EXPECT_EQ(post("/internal/agents/nope/drain", Json::object()).status, 404);
+  Json again = registration();
+  again["agentId"] = id;
+  ASSERT_EQ(post("/internal/agents/register", again).status, 200);
+  waitOffer();
+}
+
 TEST_F(MasterTest, AcceptValidatesFit) {
   startMaster();
   registerAgent();
