@@ -145,7 +145,8 @@ int runDns(const DnsFlags& f) {
     if (!agentListAvailable || !http::splitHostPort(source, 8080, &h, &p)) return;
     http::Request req;
     req.target = "/v1/agents";
-    http::fetch(loop, h, p, req, [&](Result<http::Response> r) {
+    // `source` is copied: this runs after pollAgents has returned.
+    http::fetch(loop, h, p, req, [&, source](Result<http::Response> r) {
       if (!r.ok()) return;
       if (r->status == 404) {
         agentListAvailable = false;  // a real Marathon: agents come from tasks only
