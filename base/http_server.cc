@@ -2,8 +2,11 @@
 
 #include "base/http_request_parser.h"
 
+#include <nlohmann/json.hpp>
+
 #include <unordered_map>
 
+#include "base/json.h"
 #include "base/log.h"
 
 namespace corral::http {
@@ -150,8 +153,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       int status = parser_.errorStatus();
       const std::string& reason = parser_.errorReason();
       log::debug("http: rejecting request from {}: {}", remote_, reason);
-      Response r = Response::json(status, "{\"message\":\"" + std::string(reasonPhrase(status)) +
-                                              ": " + jsonEscape(reason) + "\"}");
+      Response r = messageResponse(status, std::string(reasonPhrase(status)) + ": " + reason);
       send(formatResponseHead(r, static_cast<long long>(r.body.size()), false) + r.body);
       closeAfterWrite_ = true;
       inbuf_.clear();
@@ -159,14 +161,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
   }
 
-  static std::string jsonEscape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-      if (c == '"' || c == '\\') out.push_back('\\');
-      if (static_cast<unsigned char>(c) < 0x20) continue;
-      out.push_back(c);
-    }
-    return out;
+  // {"message": ...}, escaped by the JSON library.
+  static Response messageResponse(int status, const std::string& message) {
+    Json body;
+    body["message"] = message;
+    return Response::json(status, dumpJson(body));
   }
 
   void dispatch() {
@@ -183,8 +182,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       server_->handler_(req, ex);
     } catch (const std::exception& e) {
       log::error("http: handler for {} {} failed: {}", req.method, req.target, e.what());
-      ex->respond(
-          Response::json(500, "{\"message\":\"internal error: " + jsonEscape(e.what()) + "\"}"));
+      ex->respond(messageResponse(500, std::string("internal error: ") + e.what()));
     }
   }
 

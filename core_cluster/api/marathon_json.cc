@@ -110,8 +110,7 @@ std::string tasksJsonText(const scheduler::ServiceScheduler& s,
 std::string appJsonText(const scheduler::ServiceScheduler& s, const scheduler::AppState& app,
                         bool embedTasks, bool embedCounts, bool embedDeployments,
                         bool embedLastTaskFailure) {
-  std::string out =
-      dumpJson(s.appJson(app, false, embedCounts, embedDeployments, embedLastTaskFailure));
+  std::string out = dumpJson(s.appJson(app, embedCounts, embedDeployments, embedLastTaskFailure));
   if (!embedTasks) return out;
   auto tasks = s.tasksOf(app.def.id);
   out.pop_back();  // the closing '}'

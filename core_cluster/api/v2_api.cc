@@ -348,21 +348,27 @@ void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::st
   bool wipe = queryBool(req, "wipe");
   auto host = req.queryParam("host");
   std::vector<std::string> ids;
-  Json killed = Json::array();
+  std::vector<const master::TaskRecord*> killed;
   for (const auto* t : scheduler_.tasksOf(id)) {
     if (!arg.empty() && t->id != arg) continue;
     if (host && t->host != *host) continue;
     ids.push_back(t->id);
-    killed.push_back(scheduler_.taskJson(*t));
+    killed.push_back(t);
   }
+  // Rendered before the kill: the records may change once it is under way.
+  std::string killedText = tasksJsonText(scheduler_, killed);
   if (!arg.empty() && ids.empty()) {
     return ex.respond(message(404, "Task '" + arg + "' does not exist"));
   }
   auto r = scheduler_.killTasks(ids, scale, wipe);
   if (!r.ok()) return ex.respond(fromError(r.error()));
   if (scale) return respondChange(ex, r, 200);
-  if (!arg.empty()) return ex.respond(json(200, Json{{"task", killed[0]}}));
-  ex.respond(json(200, Json{{"tasks", killed}}));
+  if (!arg.empty()) {
+    // {"tasks":[X]} -> {"task":X}
+    std::string one = killedText.substr(10, killedText.size() - 12);
+    return ex.respond(http::Response::json(200, "{\"task\":" + one + "}"));
+  }
+  ex.respond(http::Response::json(200, std::move(killedText)));
 }
 
 void V2Api::tasks(http::Request& req, http::Exchange& ex) {
@@ -443,7 +449,7 @@ Json V2Api::groupJson(const std::string& groupId, bool withApps) const {
     std::string rest = id.substr(prefix.size());
     auto slash = rest.find('/');
     if (slash == std::string::npos) {
-      if (withApps) apps.push_back(scheduler_.appJson(a, false, true, true, false));
+      if (withApps) apps.push_back(scheduler_.appJson(a, true, true, false));
     } else {
       children.insert(prefix + rest.substr(0, slash));
     }

@@ -312,12 +312,12 @@ Result<ChangeResult> ServiceScheduler::createApp(const Json& body) {
   Json ev;
   ev["clientIp"] = "";
   ev["uri"] = "/v2/apps" + id;
-  ev["appDefinition"] = appJson(apps_[id], false, false, false, false);
+  ev["appDefinition"] = appJson(apps_[id], false, false, false);
   bus_.publish("api_post_event", ev);
   ChangeResult r;
   r.version = v;
   r.deploymentId = startDeployment(id, "StartApplication", v);
-  r.app = appJson(apps_[id], false, false, true, false);
+  r.app = appJson(apps_[id], false, true, false);
   log::info("app {} created: {} instance(s)", id, apps_[id].def.instances);
   reconcile();
   return r;
@@ -372,7 +372,7 @@ Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const
   Json ev;
   ev["clientIp"] = "";
   ev["uri"] = "/v2/apps" + id;
-  ev["appDefinition"] = appJson(a, false, false, false, false);
+  ev["appDefinition"] = appJson(a, false, false, false);
   bus_.publish("api_post_event", ev);
   ChangeResult r;
   r.version = v;
@@ -1005,38 +1005,6 @@ void ServiceScheduler::reconcile() {
   }
 }
 
-Json ServiceScheduler::taskJson(const TaskRecord& t) const {
-  Json j;
-  j["id"] = t.id;
-  j["appId"] = t.appId;
-  j["host"] = t.host;
-  j["slaveId"] = t.agentId;
-  j["state"] = t.state;
-  j["ports"] = t.ports;
-  j["servicePorts"] = t.servicePorts;
-  j["stagedAt"] = t.stagedAtMs ? Json(isoTime(t.stagedAtMs)) : Json(nullptr);
-  j["startedAt"] = t.startedAtMs ? Json(isoTime(t.startedAtMs)) : Json(nullptr);
-  j["version"] = t.version;
-  j["ipAddresses"] = Json::array({Json{{"ipAddress", t.host}, {"protocol", "IPv4"}}});
-  j["localVolumes"] = Json::array();
-  Json hcr = Json::array();
-  auto a = apps_.find(t.appId);
-  if (a != apps_.end() && !a->second.def.healthChecks.empty() && t.healthy.has_value()) {
-    Json r;
-    r["alive"] = *t.healthy;
-    r["consecutiveFailures"] = t.consecutiveFailures;
-    r["firstSuccess"] = t.firstSuccessMs ? Json(isoTime(t.firstSuccessMs)) : Json(nullptr);
-    r["lastFailure"] = t.lastFailureMs ? Json(isoTime(t.lastFailureMs)) : Json(nullptr);
-    r["lastSuccess"] = t.lastSuccessMs ? Json(isoTime(t.lastSuccessMs)) : Json(nullptr);
-    r["lastFailureCause"] = t.lastFailureCause.empty() ? Json(nullptr) : Json(t.lastFailureCause);
-    r["taskId"] = t.id;
-    r["instanceId"] = t.id;
-    hcr.push_back(r);
-  }
-  j["healthCheckResults"] = hcr;
-  return j;
-}
-
 Json ServiceScheduler::deploymentJson(const Deployment& d) const {
   Json action;
   action["action"] = d.action;
@@ -1057,8 +1025,8 @@ Json ServiceScheduler::deploymentJson(const Deployment& d) const {
   return j;
 }
 
-Json ServiceScheduler::appJson(const AppState& app, bool embedTasks, bool embedCounts,
-                               bool embedDeployments, bool embedLastTaskFailure) const {
+Json ServiceScheduler::appJson(const AppState& app, bool embedCounts, bool embedDeployments,
+                               bool embedLastTaskFailure) const {
   Json j = conf::toMarathonJson(app.def);
   j["versionInfo"] =
       Json{{"lastScalingAt", app.lastScalingAt}, {"lastConfigChangeAt", app.lastConfigChangeAt}};
@@ -1084,11 +1052,6 @@ Json ServiceScheduler::appJson(const AppState& app, bool embedTasks, bool embedC
     }
     j["deployments"] = deps;
   }
-  if (embedTasks) {
-    Json tasks = Json::array();
-    for (const auto* t : tasksOf(app.def.id)) tasks.push_back(taskJson(*t));
-    j["tasks"] = tasks;
-  }
   if (embedLastTaskFailure && !app.lastTaskFailure.is_null()) {
     j["lastTaskFailure"] = app.lastTaskFailure;
   }
@@ -1102,7 +1065,7 @@ Json ServiceScheduler::queueJson() const {
     auto n = needed_.find(id);
     if (n == needed_.end() || n->second <= 0) continue;
     Json item;
-    item["app"] = appJson(app, false, true, true, false);
+    item["app"] = appJson(app, true, true, false);
     item["count"] = n->second;
     double left = app.delayUntilMs > now ? (app.delayUntilMs - now) / 1000.0 : 0.0;
     item["delay"] =

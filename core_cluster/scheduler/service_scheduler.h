@@ -90,10 +90,9 @@ class ServiceScheduler : public master::Scheduler {
   Result<conf::AppDefinition> appVersion(const std::string& id, const std::string& version) const;
   // Non-terminal tasks of an app (or all apps when id empty).
   std::vector<const master::TaskRecord*> tasksOf(const std::string& appId) const;
-  // Marathon JSON renderers.
-  Json appJson(const AppState& app, bool embedTasks, bool embedCounts, bool embedDeployments,
+  // Marathon JSON of an app (tasks are embedded by api/marathon_json, as text).
+  Json appJson(const AppState& app, bool embedCounts, bool embedDeployments,
                bool embedLastTaskFailure) const;
-  Json taskJson(const master::TaskRecord& t) const;
   Json deploymentJson(const Deployment& d) const;
   Json queueJson() const;
   bool taskHealthy(const master::TaskRecord& t) const;
