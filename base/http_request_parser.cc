@@ -35,6 +35,15 @@ RequestParser::RequestParser(Limits limits) : limits_(limits) {
   settings_.on_headers_complete = [](llhttp_t* p) {
     auto* s = self(p);
     s->current_.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+    // Both framings at once is how requests are smuggled past a proxy that
+    // reads the other one; llhttp lets some through (e.g. an empty
+    // Transfer-Encoding), so the parser refuses every such request itself.
+    if (findHeader(s->current_.headers, "Content-Length") &&
+        findHeader(s->current_.headers, "Transfer-Encoding")) {
+      s->errorStatus_ = 400;
+      s->errorReason_ = "both Content-Length and Transfer-Encoding";
+      return -1;
+    }
     if (p->content_length > s->limits_.maxBodyBytes && p->content_length != ULLONG_MAX) {
       return s->tooLarge();
     }

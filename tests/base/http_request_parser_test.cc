@@ -52,6 +52,8 @@ TEST(RequestParser, ErrorsAreFinalAndPrecise) {
            {"GARBAGE\r\n\r\n", 400},
            {"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400},
            {"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
+           // Found by http_fuzz: an empty Transfer-Encoding next to Content-Length.
+           {"POST /p HTTP/1.1\r\nTransfer-Encoding:\r\nContent-Length: 5\r\n\r\nhello", 400},
            {"POST / HTTP/1.1\r\nContent-Length: 99999\r\n\r\n", 413},
            {"GET / HTTP/1.1\r\nX: " + std::string(2000, 'a') + "\r\n\r\n", 431},
        }) {
