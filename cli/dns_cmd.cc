@@ -138,6 +138,9 @@ int runDns(const DnsFlags& f) {
       });
   Timer agentPoll(loop);
   bool agentListAvailable = true;
+  // The poll in flight: its callback uses this function's locals, so it is
+  // cancelled when they go (a new poll replaces an unanswered one).
+  CancelHandle agentsPoll;
   auto pollAgents = [&] {
     std::string source = (*follower)->source().empty() ? f.masters.front() : (*follower)->source();
     std::string h;
@@ -146,7 +149,7 @@ int runDns(const DnsFlags& f) {
     http::Request req;
     req.target = "/v1/agents";
     // `source` is copied: this runs after pollAgents has returned.
-    http::fetch(loop, h, p, req, [&, source](Result<http::Response> r) {
+    agentsPoll = http::fetch(loop, h, p, req, [&, source](Result<http::Response> r) {
       if (!r.ok()) return;
       if (r->status == 404) {
         agentListAvailable = false;  // a real Marathon: agents come from tasks only

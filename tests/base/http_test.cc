@@ -5,8 +5,11 @@
 
 #include <arpa/inet.h>
 
+#include <cerrno>
+
 #include "base/http_client.h"
 #include "base/http_server.h"
+#include "base/metrics.h"
 #include "base/sse.h"
 
 namespace corral::http {
@@ -92,7 +95,8 @@ TEST_F(HttpTest, FetchGetsAResponse) {
   req.method = "POST";
   req.target = "/v2/apps?x=a%20b";
   req.body = "hello";
-  fetch(loop_, "127.0.0.1", port_, req, [&](Result<Response> r) { got = std::move(r); });
+  auto call =
+      fetch(loop_, "127.0.0.1", port_, req, [&](Result<Response> r) { got = std::move(r); });
   ASSERT_TRUE(loop_.runUntil([&] { return got.has_value(); }, 5000));
   ASSERT_TRUE(got->ok()) << got->error().message;
   EXPECT_EQ((*got)->status, 200);
@@ -102,7 +106,8 @@ TEST_F(HttpTest, FetchGetsAResponse) {
 TEST_F(HttpTest, FetchToClosedPortIsAnError) {
   server_->close();
   std::optional<Result<Response>> got;
-  fetch(loop_, "127.0.0.1", port_, Request{}, [&](Result<Response> r) { got = std::move(r); });
+  auto call =
+      fetch(loop_, "127.0.0.1", port_, Request{}, [&](Result<Response> r) { got = std::move(r); });
   ASSERT_TRUE(loop_.runUntil([&] { return got.has_value(); }, 5000));
   EXPECT_FALSE(got->ok());
   EXPECT_NE(got->error().message.find("cannot connect"), std::string::npos);
@@ -196,16 +201,32 @@ TEST_F(HttpTest, StreamDeliversServerSentEvents) {
 
 TEST(Sse, ParserHandlesCrLfCommentsAndSplitInput) {
   std::vector<sse::Event> events;
-  int comments = 0;
-  sse::Parser p([&](const sse::Event& e) { events.push_back(e); }, [&] { ++comments; });
-  std::string text = ":hb\r\nid: 7\r\nevent: t\r\ndata: a\r\ndata:b\r\n\r\ndata: c\n\n";
+  std::vector<std::string> comments;
+  sse::Parser p([&](const sse::Event& e) { events.push_back(e); },
+                [&](std::string_view text) { comments.emplace_back(text); });
+  std::string text =
+      ":hb\r\nid: 7\r\nevent: t\r\ndata: a\r\ndata:b\r\n\r\n: resync-required\ndata: c\n\n";
   for (char c : text) p.feed(std::string_view(&c, 1));
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].data, "a\nb");
   EXPECT_EQ(events[0].type, "t");
   EXPECT_EQ(events[1].type, "message");
   EXPECT_EQ(events[1].id, "7");
-  EXPECT_EQ(comments, 1);
+  EXPECT_EQ(comments, (std::vector<std::string>{"hb", "resync-required"}));
+}
+
+TEST(Sse, ResetFromACallbackStopsTheFeed) {
+  std::vector<std::string> data;
+  sse::Parser* self = nullptr;
+  sse::Parser p([&](const sse::Event& e) {
+    data.push_back(e.data);
+    self->reset();
+  });
+  self = &p;
+  EXPECT_TRUE(p.feed("data: a\n\ndata: b\n\n"));
+  EXPECT_EQ(data, std::vector<std::string>{"a"});
+  EXPECT_TRUE(p.feed("data: c\n\n"));
+  EXPECT_EQ(data, (std::vector<std::string>{"a", "c"}));
 }
 
 TEST(Sse, ParserBoundsEventSize) {
@@ -245,7 +266,8 @@ TEST(HttpServer, AThrowingHandlerAnswers500AndKeepsServing) {
     std::optional<Result<Response>> got;
     Request req;
     req.target = path;
-    fetch(loop, "127.0.0.1", *port, req, [&](Result<Response> r) { got = std::move(r); });
+    auto call =
+        fetch(loop, "127.0.0.1", *port, req, [&](Result<Response> r) { got = std::move(r); });
     ASSERT_TRUE(loop.runUntil([&] { return got.has_value(); }, 5000));
     ASSERT_TRUE(got->ok());
     EXPECT_EQ((*got)->status, std::string(path) == "/throw" ? 500 : 200) << (*got)->body;
