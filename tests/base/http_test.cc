@@ -276,3 +276,100 @@ TEST(HttpServer, AThrowingHandlerAnswers500AndKeepsServing) {
 
 }  // namespace
 }  // namespace corral::http
+
+namespace corral::http {
+namespace {
+
+int connectRaw(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True once the peer closed fd (read returns 0 or the connection reset).
+bool peerClosed(int fd) {
+  char c;
+  ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+TEST(HttpServerLimits, HalfSentRequestsAreClosedByTheHeaderReadTimeout) {
+  Loop loop;
+  Server server(
+      loop, [](Request&, std::shared_ptr<Exchange> ex) { ex->respond(Response::text(200, "ok")); },
+      ServerOptions{.idleTimeoutMs = 60000, .headerReadTimeoutMs = 200});
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  constexpr int kClients = 50;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = connectRaw(*port);
+    ASSERT_GE(fd, 0);
+    std::string partial = "GET /slow HTTP/1.1\r\nHost: x\r\nX-Trickle: ";
+    ASSERT_EQ(write(fd, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
+    fds.push_back(fd);
+  }
+  uint64_t start = loop.nowMs();
+  ASSERT_TRUE(loop.runUntil([&] { return server.connectionCount() == kClients; }, 5000));
+  // Closed by the header-read timeout, long before the 60 s idle timeout.
+  ASSERT_TRUE(loop.runUntil([&] { return server.connectionCount() == 0; }, 5000));
+  EXPECT_GE(loop.nowMs() - start, 150u);
+  loop.runUntil([] { return false; }, 50);
+  for (int fd : fds) {
+    EXPECT_TRUE(peerClosed(fd));
+    close(fd);
+  }
+  // A request that arrives whole in time is served as before.
+  std::optional<Result<Response>> got;
+  auto call =
+      fetch(loop, "127.0.0.1", *port, Request{}, [&](Result<Response> r) { got = std::move(r); });
+  ASSERT_TRUE(loop.runUntil([&] { return got.has_value(); }, 5000));
+  ASSERT_TRUE(got->ok());
+  EXPECT_EQ((*got)->status, 200);
+}
+
+TEST(HttpServerLimits, TheConnectionCapRefusesTheNextConnection) {
+  Loop loop;
+  Server server(
+      loop, [](Request&, std::shared_ptr<Exchange> ex) { ex->respond(Response::text(200, "ok")); },
+      ServerOptions{.maxConnections = 3});
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  auto& refused = metrics::global().counter(
+      "corral_http_connections_refused_total",
+      "Connections closed at once because the server had its maximum open.");
+  double refusedBefore = refused.value();
+  std::vector<int> fds;
+  for (int i = 0; i < 3; ++i) fds.push_back(connectRaw(*port));
+  ASSERT_TRUE(loop.runUntil([&] { return server.connectionCount() == 3; }, 5000));
+  int extra = connectRaw(*port);
+  ASSERT_GE(extra, 0);
+  ASSERT_TRUE(loop.runUntil([&] { return refused.value() == refusedBefore + 1; }, 5000));
+  ASSERT_TRUE(loop.runUntil([&] { return peerClosed(extra); }, 2000));
+  EXPECT_EQ(server.connectionCount(), 3u);
+  for (int fd : fds) EXPECT_FALSE(peerClosed(fd));
+  close(extra);
+  // Below the cap again, a new connection is served.
+  close(fds.back());
+  fds.pop_back();
+  ASSERT_TRUE(loop.runUntil([&] { return server.connectionCount() == 2; }, 5000));
+  std::optional<Result<Response>> got;
+  auto call =
+      fetch(loop, "127.0.0.1", *port, Request{}, [&](Result<Response> r) { got = std::move(r); });
+  ASSERT_TRUE(loop.runUntil([&] { return got.has_value(); }, 5000));
+  ASSERT_TRUE(got->ok()) << got->error().message;
+  EXPECT_EQ(refused.value(), refusedBefore + 1);
+  for (int fd : fds) close(fd);
+  server.close();
+  loop.runUntil([] { return false; }, 20);
+}
+
+}  // namespace
+}  // namespace corral::http
