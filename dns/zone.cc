@@ -477,7 +477,7 @@ class ZoneAssembler::Impl {
   };
   struct TableChange {
     uint64_t hash;
-    std::string key;
+    std::string_view key;              // a key of names_, erased only after the tables are updated
     std::shared_ptr<const Node> node;  // null: removed
   };
   using Shard = Zone::Shard;
@@ -582,30 +582,46 @@ class ZoneAssembler::Impl {
     static constexpr size_t kLinearDedupe = 16;
     auto node = std::make_shared<Node>();
     node->name = n->first;
-    std::vector<std::vector<std::string_view>> added;
-    std::vector<std::unordered_set<std::string_view>> big;
+    // Large sets only (an app with many tasks): seen RDATA per set index.
+    std::vector<std::pair<size_t, std::unordered_set<std::string_view>>> big;
     for (const Contribution& c : n->second.contribs) {
       for (const Rec& r : c.recs) {
         size_t i = 0;
         while (i < node->sets.size() && node->sets[i].type != r.type) ++i;
         if (i == node->sets.size()) {
+          if (node->sets.empty()) node->sets.reserve(2);
           node->sets.emplace_back();
           node->sets.back().type = r.type;
           node->sets.back().offsets.push_back(0);
-          added.emplace_back();
-          big.emplace_back();
         }
-        std::vector<std::string_view>& seen = added[i];
-        if (seen.size() < kLinearDedupe) {
-          if (std::find(seen.begin(), seen.end(), std::string_view(r.rdata)) != seen.end()) {
-            continue;
-          }
-        } else {
-          if (big[i].empty()) big[i].insert(seen.begin(), seen.end());
-          if (!big[i].insert(r.rdata).second) continue;
-        }
-        seen.push_back(r.rdata);
         RrSet& set = node->sets[i];
+        if (set.size() < kLinearDedupe) {
+          bool dup = false;
+          for (size_t k = 0; k < set.size() && !dup; ++k) {
+            auto rd = set.rdata(k);
+            dup = rd.size() == r.rdata.size() &&
+                  std::memcmp(rd.data(), r.rdata.data(), rd.size()) == 0;
+          }
+          if (dup) continue;
+        } else {
+          auto b =
+              std::find_if(big.begin(), big.end(), [&](const auto& e) { return e.first == i; });
+          if (b == big.end()) {
+            // Views into the contributions' RDATA, which outlive this build.
+            big.emplace_back(i, std::unordered_set<std::string_view>{});
+            b = big.end() - 1;
+            auto& seen = b->second;
+            [&] {
+              for (const Contribution& c2 : n->second.contribs) {
+                for (const Rec& r2 : c2.recs) {
+                  if (&r2 == &r) return;  // only the records before this one
+                  if (r2.type == r.type) seen.insert(r2.rdata);
+                }
+              }
+            }();
+          }
+          if (!b->second.insert(r.rdata).second) continue;
+        }
         appendBody(set.bodies, r.type, st_.ttl, r.rdata);
         set.offsets.push_back(static_cast<uint32_t>(set.bodies.size()));
         if (r.type == kTypeSrv) set.targets.push_back(r.target);
@@ -721,7 +737,7 @@ std::shared_ptr<const Zone> ZoneAssembler::Impl::publish() {
 
   std::vector<TableChange> changes;
   std::vector<std::pair<uint32_t, const Node*>> slotChanges;
-  std::vector<std::string> dead;
+  std::vector<NameRef> dead;
   for (NameRef n : touched_) {
     NameEntry& e = n->second;
     e.touched = false;
@@ -745,15 +761,10 @@ std::shared_ptr<const Zone> ZoneAssembler::Impl::publish() {
     }
     e.contentDirty = false;
     if (!e.exists && e.contribs.empty() && e.children == 0 && e.targetRefs == 0) {
-      dead.push_back(n->first);
+      dead.push_back(n);
     }
   }
   touched_.clear();
-  for (const std::string& key : dead) {
-    auto it = names_.find(key);
-    freeSlots_.push_back(it->second.slot);
-    names_.erase(it);
-  }
 
   // The index: shards copied only where a name changed; all of them
   // re-split when names outgrow them (amortised like a vector's growth).
@@ -765,6 +776,10 @@ std::shared_ptr<const Zone> ZoneAssembler::Impl::publish() {
     regrowShards(bits);
   } else {
     applyShardChanges(changes);
+  }
+  for (NameRef n : dead) {
+    freeSlots_.push_back(n->second.slot);
+    names_.erase(names_.find(n->first));
   }
   const size_t chunks = (nextSlot_ + Zone::kSlotChunk - 1) / Zone::kSlotChunk;
   while (slots_.size() < chunks) slots_.push_back(std::make_shared<Zone::SlotChunk>());
