@@ -74,7 +74,9 @@ def percentile(xs, p):
 # ------------------------------------------------------------------ stand-in
 
 def agent_of(n):
-    return f"bench-agent-S{n % NAGENTS}", f"127.0.{20 + n % NAGENTS // 250}.{n % 250 + 1}"
+    """Agent id and host of task n: one host per agent, as in Mesos."""
+    j = n % NAGENTS
+    return f"bench-agent-S{j}", f"127.0.{20 + j // 250}.{j % 250 + 1}"
 
 
 def task_json(app_id, task_id, n, ip=None, state="TASK_RUNNING"):
@@ -196,9 +198,11 @@ class Poller:
         self.sock.connect(("127.0.0.1", port))
         self.sock.settimeout(0.2)
         self.qid = 0
+        self.qid_total = 0
 
     def ask(self, name):
         self.qid = (self.qid + 1) & 0xFFFF
+        self.qid_total += 1
         q = make_query(self.qid, name)
         self.sock.send(q)
         while True:
@@ -209,7 +213,9 @@ class Poller:
             if len(r) >= 2 and struct.unpack(">H", r[:2])[0] == self.qid:
                 return r
 
-    def wait(self, name, pred, timeout=5.0, max_queries=2_000_000):
+    def wait(self, name, pred, timeout=5.0, max_queries=2_000_000, pause=0.0):
+        """Polls until pred(answer); `pause` seconds between queries leaves
+        the server's CPU to the update when timing long bursts."""
         end = time.perf_counter() + timeout
         for _ in range(max_queries):
             r = self.ask(name)
@@ -217,6 +223,8 @@ class Poller:
                 return time.perf_counter()
             if time.perf_counter() > end:
                 return None
+            if pause:
+                time.sleep(pause)
         return None
 
 
@@ -238,6 +246,18 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (all threads) from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def metrics(port):
@@ -334,6 +354,7 @@ def measure_size(args, tasks, work, empty_rss):
                 over.append((t - start) * 1000)
         # Event -> changed answer: a new task, then its end.
         lat_add, lat_del, misses = [], [], 0
+        m0, cpu0, polls0 = metrics(dns.http), cpu_seconds(dns.proc.pid), poll.qid_total
         for i in range(args.events):
             app = catalog.apps[rng.randrange(napps)]
             n = rng.randrange(1 << 20)
@@ -351,6 +372,18 @@ def measure_size(args, tasks, work, empty_rss):
                 else:
                     sink.append((t - start) * 1000)
         lat = lat_add + lat_del
+        m1, cpu1, polls1 = metrics(dns.http), cpu_seconds(dns.proc.pid), poll.qid_total
+        builds = metric(m1, "corral_dns_zone_build_seconds_count") - metric(
+            m0, "corral_dns_zone_build_seconds_count")
+        build_s = metric(m1, "corral_dns_zone_build_seconds_sum") - metric(
+            m0, "corral_dns_zone_build_seconds_sum")
+        res["build_mean_ms"] = build_s / builds * 1000 if builds else float("nan")
+        res["cpu_ms_per_event"] = (cpu1 - cpu0) * 1000 / max(1, len(lat))
+        res["polls_per_event"] = (polls1 - polls0) / max(1, len(lat))
+        res["load"] = loadavg()
+        log(f"zone update (incremental, in corral dns) mean {res['build_mean_ms']:.2f} ms over "
+            f"{int(builds)} updates; corral dns CPU {res['cpu_ms_per_event']:.2f} ms per event "
+            f"(including answering {res['polls_per_event']:.0f} polls); load {res['load']}")
         res.update(events=len(lat), misses=misses,
                    p50=percentile(lat, 50), p99=percentile(lat, 99), max=max(lat or [0]),
                    add_p50=percentile(lat_add, 50), add_p99=percentile(lat_add, 99),
@@ -374,7 +407,7 @@ def measure_size(args, tasks, work, empty_rss):
                 pred = lacks_ip(f"10.250.{k >> 8}.{k & 255}")
             start = time.perf_counter()
             stand_in.send_raw(blob)
-            t = poll.wait(name_of(apps[-1]["id"]), pred, timeout=30)
+            t = poll.wait(name_of(apps[-1]["id"]), pred, timeout=30, pause=0.001)
             # Every burst event is in once the last is; allow the counters to settle.
             time.sleep(0.3)
             after = metrics(dns.http)
@@ -406,7 +439,9 @@ def main():
     ap.add_argument("--tasks-per-app", type=int, default=10)
     ap.add_argument("--events", type=int, default=60, help="changes per size (each: add + remove)")
     ap.add_argument("--burst", type=int, default=500)
-    ap.add_argument("--cpu", type=int, default=0, help="pin corral dns to this CPU (-1: no pin)")
+    ap.add_argument("--cpu", type=int, default=-1,
+                    help="pin corral dns to this CPU (-1: no pin; its update and worker threads "
+                         "then do not share one CPU)")
     ap.add_argument("--markdown", help="write the results table here")
     args = ap.parse_args()
     args.corral = os.path.abspath(args.corral)
@@ -429,8 +464,8 @@ def main():
     rows = [measure_size(args, int(s), work, empty_rss) for s in args.sizes.split(",")]
     table = ["| tasks (apps) | event → answer p50 / p99 / max (ms) | add p50 / p99 | remove p50 / p99 "
              "| harness overhead p50 / p99 (ms) | burst of N up / down (ms) | burst snapshots / publishes (up; down) "
-             "| RSS (MiB) | bytes / task |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| RSS (MiB) | bytes / task | zone update mean (ms) | corral dns CPU per event (ms) | load avg |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         table.append(
             f"| {r['tasks']:,} ({r['apps']:,}) | {r['p50']:.2f} / {r['p99']:.2f} / {r['max']:.2f} "
@@ -440,7 +475,8 @@ def main():
             f"| N={r['burst']}: {r['burst_up_ms']:.1f} / {r['burst_down_ms']:.1f} "
             f"| {r['burst_up_snapshots']} / {r['burst_up_publishes']}; "
             f"{r['burst_down_snapshots']} / {r['burst_down_publishes']} "
-            f"| {r['rss_mib']:.1f} | {r['bytes_per_task']:.0f} |")
+            f"| {r['rss_mib']:.1f} | {r['bytes_per_task']:.0f} | {r['build_mean_ms']:.2f} "
+            f"| {r['cpu_ms_per_event']:.2f} ({r['polls_per_event']:.0f} polls) | {r['load']} |")
     text = "\n".join(table) + f"\n\nRSS of corral dns with an empty catalog: {empty_rss / 1024:.1f} MiB.\n"
     print(text)
     if args.markdown:
