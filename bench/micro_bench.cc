@@ -3,6 +3,7 @@
 // conversion. `build/bench/micro_bench --benchmark_min_time=0.2`.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <array>
 #include <string>
 
@@ -57,6 +58,77 @@ void BM_ZoneBuild(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(tasks), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_ZoneBuild)->Arg(300)->Arg(3000)->Arg(30000)->Unit(benchmark::kMillisecond);
+
+// One app changed (its task moves) in a catalog of `tasks` tasks: what an
+// event costs the incremental zone (ZoneBuilder::update with a one-app diff).
+void BM_ZoneUpdateOneApp(benchmark::State& state) {
+  int tasks = static_cast<int>(state.range(0));
+  auto snap = catalog(tasks / 3, 3);
+  dns::ZoneBuilder builder(dns::ZoneNaming{});
+  if (!builder.update(snap, registry::Diff{}).ok()) {
+    state.SkipWithError("initial build failed");
+    return;
+  }
+  uint64_t version = snap.version;
+  int flip = 0;
+  for (auto _ : state) {
+    auto app = std::make_shared<registry::App>(*snap.apps["/app7"]);
+    app->tasks[0].ip = (++flip % 2) ? "127.0.9.1" : "127.0.9.2";
+    snap.apps["/app7"] = app;
+    snap.version = ++version;
+    auto zone = builder.update(snap, registry::Diff{{}, {"/app7"}, {}});
+    benchmark::DoNotOptimize(zone);
+  }
+  state.counters["tasks"] = tasks;
+}
+BENCHMARK(BM_ZoneUpdateOneApp)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Arg(30000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMicrosecond);
+
+// 500 apps changed in one diff (a coalesced burst) in a catalog of `tasks`
+// tasks: each of those apps gains a task, then loses it again.
+void BM_ZoneUpdateBurst500(benchmark::State& state) {
+  int tasks = static_cast<int>(state.range(0));
+  auto snap = catalog(tasks / 10, 10);
+  dns::ZoneBuilder builder(dns::ZoneNaming{});
+  if (!builder.update(snap, registry::Diff{}).ok()) {
+    state.SkipWithError("initial build failed");
+    return;
+  }
+  const auto base = snap.apps;
+  registry::Diff diff;
+  for (int a = 0; a < 500 && a < tasks / 10; ++a)
+    diff.changed.push_back("/app" + std::to_string(a));
+  std::sort(diff.changed.begin(), diff.changed.end());
+  bool grow = true;
+  for (auto _ : state) {
+    for (const std::string& id : diff.changed) {
+      if (grow) {
+        auto app = std::make_shared<registry::App>(*base.at(id));
+        registry::Task extra = app->tasks.front();
+        extra.id += "-extra";
+        extra.ip = "127.0.9.9";
+        app->tasks.push_back(extra);
+        snap.apps[id] = app;
+      } else {
+        snap.apps[id] = base.at(id);
+      }
+    }
+    grow = !grow;
+    ++snap.version;
+    auto zone = builder.update(snap, diff);
+    benchmark::DoNotOptimize(zone);
+  }
+  state.counters["tasks"] = tasks;
+}
+BENCHMARK(BM_ZoneUpdateBurst500)
+    ->Arg(10000)
+    ->Arg(30000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond);
 
 void BM_Answer(benchmark::State& state, const char* name, uint16_t qtype) {
   auto snap = catalog(1000, 3);

@@ -15,24 +15,6 @@
 namespace corral::dns {
 namespace {
 
-// Today's zone builder, a full rebuild from the snapshot, in the shape of
-// dns::ZoneBuilder (dns/registry_zone.h): update(snapshot, diff) plus the
-// agents known beyond the tasks. The incremental builder replaces it through
-// the alias below.
-class FullZoneBuilder {
- public:
-  explicit FullZoneBuilder(ZoneNaming naming) : naming_(std::move(naming)) {}
-  void setKnownAgents(std::vector<AgentInfo> agents) { agents_ = std::move(agents); }
-  Result<std::shared_ptr<const Zone>> update(const registry::Snapshot& snapshot,
-                                             const registry::Diff&) {
-    return buildZone(zoneInputFromSnapshot(snapshot, naming_, agents_));
-  }
-
- private:
-  ZoneNaming naming_;
-  std::vector<AgentInfo> agents_;
-};
-using ZoneBuilderImpl = FullZoneBuilder;
 
 // Active agents from a corral master's /v1/agents answer; nullopt when it is not one.
 std::optional<std::vector<AgentInfo>> parseAgents(const std::string& body) {
@@ -180,7 +162,7 @@ class DnsService::Impl {
 
   Loop& loop_;
   DnsServiceConfig config_;
-  ZoneBuilderImpl builder_;
+  ZoneBuilder builder_;  // re-encodes only the apps a diff touches
   std::unique_ptr<DnsServer> server_;
   std::unique_ptr<registry::MarathonFollower> follower_;
   std::unique_ptr<reload::SnapshotPipeline> pipeline_;
