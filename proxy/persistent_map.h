@@ -49,13 +49,13 @@ class PersistentMap {
     uint64_t hash = Hash{}(key);
     const Node* node = root_.get();
     for (int level = 0; node; ++level) {
-      if (node->children.empty()) {
-        for (const Entry& entry : node->entries) {
+      if (node->leaf) {
+        for (const Entry& entry : asLeaf(*node).entries) {
           if (entry.hash == hash && entry.key == key) return &entry.value;
         }
         return nullptr;
       }
-      node = node->children[childIndex(hash, level)].get();
+      node = asBranch(*node).children[childIndex(hash, level)].get();
     }
     return nullptr;
   }
@@ -106,18 +106,36 @@ class PersistentMap {
     K key;
     V value;
   };
-  struct Node;
-  using NodePtr = std::shared_ptr<const Node>;
+  // A node is a leaf (a few entries) or a branch (kFanout children inline,
+  // so each level costs one memory access).
   struct Node {
-    std::vector<Entry> entries;     // a leaf (children empty)
-    std::vector<NodePtr> children;  // a branch: exactly kFanout slots
-    uint64_t batch = 0;             // the batch that created it (0: none)
+    bool leaf = true;
+    uint64_t batch = 0;  // the batch that created it (0: none)
   };
+  using NodePtr = std::shared_ptr<const Node>;
+  struct Leaf : Node {
+    std::vector<Entry> entries;
+  };
+  struct Branch : Node {
+    std::array<NodePtr, kFanout> children;
+  };
+
+  static const Leaf& asLeaf(const Node& node) { return static_cast<const Leaf&>(node); }
+  static const Branch& asBranch(const Node& node) { return static_cast<const Branch&>(node); }
 
   // A node this batch created and nobody else has seen yet may be changed
   // in place (it was made non-const; only our pointer is const).
-  static Node* ownedBy(const NodePtr& node, uint64_t batch) {
-    return node && batch != 0 && node->batch == batch ? const_cast<Node*>(node.get()) : nullptr;
+  static bool ownedBy(const NodePtr& node, uint64_t batch) {
+    return node && batch != 0 && node->batch == batch;
+  }
+  template <class T>
+  static std::shared_ptr<T> editable(const NodePtr& node, uint64_t batch, size_t& copies) {
+    if (ownedBy(node, batch))
+      return std::const_pointer_cast<T>(std::static_pointer_cast<const T>(node));
+    ++copies;
+    auto copy = std::make_shared<T>(static_cast<const T&>(*node));
+    copy->batch = batch;
+    return copy;
   }
 
   static size_t childIndex(uint64_t hash, int level) {
@@ -126,60 +144,42 @@ class PersistentMap {
 
   static NodePtr insert(const NodePtr& node, int level, Entry entry, bool& added, size_t& copies,
                         uint64_t batch) {
-    if (Node* owned = ownedBy(node, batch); owned && !owned->children.empty()) {
-      size_t index = childIndex(entry.hash, level);
-      owned->children[index] =
-          insert(owned->children[index], level + 1, std::move(entry), added, copies, batch);
-      return node;
-    }
-    ++copies;
     if (!node) {
-      auto leaf = std::make_shared<Node>();
+      ++copies;
+      auto leaf = std::make_shared<Leaf>();
       leaf->batch = batch;
       leaf->entries.push_back(std::move(entry));
       added = true;
       return leaf;
     }
-    if (node->children.empty()) {
-      std::shared_ptr<Node> leaf;
-      if (ownedBy(node, batch)) {
-        --copies;  // changed in place
-        leaf = std::const_pointer_cast<Node>(node);
-      } else {
-        leaf = std::make_shared<Node>(*node);
-        leaf->batch = batch;
-      }
-      for (Entry& existing : leaf->entries) {
-        if (existing.hash == entry.hash && existing.key == entry.key) {
-          existing.value = std::move(entry.value);
-          return leaf;
-        }
-      }
-      added = true;
-      leaf->entries.push_back(std::move(entry));
-      if (leaf->entries.size() <= kLeafCapacity || level >= kMaxLevel) return leaf;
-      // Split the full leaf into a branch one level down.
-      auto branch = std::make_shared<Node>();
-      branch->batch = batch;
-      branch->children.resize(kFanout);
-      std::vector<std::vector<Entry>> buckets(kFanout);
-      for (Entry& e : leaf->entries) buckets[childIndex(e.hash, level)].push_back(std::move(e));
-      for (size_t i = 0; i < kFanout; ++i) {
-        if (buckets[i].empty()) continue;
-        bool ignored = false;
-        NodePtr child;
-        for (Entry& e : buckets[i]) {
-          child = insert(child, level + 1, std::move(e), ignored, copies, batch);
-        }
-        branch->children[i] = std::move(child);
-      }
+    if (!node->leaf) {
+      auto branch = editable<Branch>(node, batch, copies);
+      size_t index = childIndex(entry.hash, level);
+      branch->children[index] =
+          insert(branch->children[index], level + 1, std::move(entry), added, copies, batch);
       return branch;
     }
-    auto branch = std::make_shared<Node>(*node);
+    auto leaf = editable<Leaf>(node, batch, copies);
+    for (Entry& existing : leaf->entries) {
+      if (existing.hash == entry.hash && existing.key == entry.key) {
+        existing.value = std::move(entry.value);
+        return leaf;
+      }
+    }
+    added = true;
+    leaf->entries.push_back(std::move(entry));
+    if (leaf->entries.size() <= kLeafCapacity || level >= kMaxLevel) return leaf;
+    // Split the full leaf into a branch at this level.
+    ++copies;
+    auto branch = std::make_shared<Branch>();
+    branch->leaf = false;
     branch->batch = batch;
-    size_t index = childIndex(entry.hash, level);
-    branch->children[index] =
-        insert(node->children[index], level + 1, std::move(entry), added, copies, batch);
+    for (Entry& e : leaf->entries) {
+      size_t index = childIndex(e.hash, level);
+      bool ignored = false;
+      branch->children[index] =
+          insert(branch->children[index], level + 1, std::move(e), ignored, copies, batch);
+    }
     return branch;
   }
 
@@ -187,14 +187,13 @@ class PersistentMap {
   static NodePtr remove(const NodePtr& node, int level, uint64_t hash, const Q& key, bool& removed,
                         size_t& copies) {
     if (!node) return node;
-    if (node->children.empty()) {
-      for (size_t i = 0; i < node->entries.size(); ++i) {
-        const Entry& e = node->entries[i];
-        if (e.hash == hash && e.key == key) {
+    if (node->leaf) {
+      const auto& entries = asLeaf(*node).entries;
+      for (size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].hash == hash && entries[i].key == key) {
           removed = true;
-          if (node->entries.size() == 1) return nullptr;
-          ++copies;
-          auto leaf = std::make_shared<Node>(*node);
+          if (entries.size() == 1) return nullptr;
+          auto leaf = editable<Leaf>(node, 0, copies);
           leaf->entries.erase(leaf->entries.begin() + static_cast<std::ptrdiff_t>(i));
           return leaf;
         }
@@ -202,10 +201,9 @@ class PersistentMap {
       return node;
     }
     size_t index = childIndex(hash, level);
-    NodePtr child = remove(node->children[index], level + 1, hash, key, removed, copies);
+    NodePtr child = remove(asBranch(*node).children[index], level + 1, hash, key, removed, copies);
     if (!removed) return node;
-    ++copies;
-    auto branch = std::make_shared<Node>(*node);
+    auto branch = editable<Branch>(node, 0, copies);
     branch->children[index] = std::move(child);
     for (const NodePtr& c : branch->children) {
       if (c) return branch;
@@ -216,8 +214,11 @@ class PersistentMap {
   template <class F>
   static void walk(const Node* node, F& visit) {
     if (!node) return;
-    for (const Entry& e : node->entries) visit(e.key, e.value);
-    for (const NodePtr& child : node->children) walk(child.get(), visit);
+    if (node->leaf) {
+      for (const Entry& e : asLeaf(*node).entries) visit(e.key, e.value);
+      return;
+    }
+    for (const NodePtr& child : asBranch(*node).children) walk(child.get(), visit);
   }
 
   NodePtr root_;
