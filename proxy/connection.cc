@@ -22,6 +22,11 @@ int Conn::startReading(uv_read_cb cb) {
       cb);
 }
 
+int Conn::connect(const sockaddr* to, uv_connect_cb cb) {
+  uv_tcp_nodelay(&tcp, 1);
+  return uv_tcp_connect(&connectReq, &tcp, to, cb);
+}
+
 void Conn::close() {
   owner = nullptr;
   if (uv_is_closing(handle())) return;

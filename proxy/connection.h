@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,8 @@ struct Conn {
   std::unique_ptr<char[]> buf;
   size_t bufSize = 0;
   size_t filled = 0;
+  // Upstream connections: the stable id of the backend they go to.
+  uint64_t backendId = 0;
 
   // An initialised, unconnected handle (uv_tcp_init) with its buffer.
   static Conn* create(uv_loop_t* loop, size_t bufSize);
@@ -32,6 +35,9 @@ struct Conn {
   uv_handle_t* handle() { return reinterpret_cast<uv_handle_t*>(&tcp); }
   // Starts reading into the buffer's free tail.
   int startReading(uv_read_cb cb);
+  // Starts a connect with TCP_NODELAY set (requests and small answers must
+  // not wait for Nagle).
+  int connect(const sockaddr* to, uv_connect_cb cb);
   // Closes the handle (pending requests are cancelled) and frees everything
   // in the close callback. Safe to call once per connection.
   void close();
