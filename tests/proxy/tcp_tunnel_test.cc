@@ -11,15 +11,15 @@ namespace corral::proxy {
 namespace {
 
 using test::pattern;
-using test::Peer;
 using test::TestListener;
+using test::TestPeer;
 
 // client Peer -> front listener -> TcpTunnel -> upstream listener -> server Peer
 class TunnelTest : public ::testing::Test {
  protected:
   void SetUp() override {
     upstream_ = std::make_unique<TestListener>(loop_, [this](ConnPtr c) {
-      server_ = std::make_unique<Peer>(std::move(c));
+      server_ = std::make_unique<TestPeer>(std::move(c));
       server_->read();
     });
     front_ = std::make_unique<TestListener>(
@@ -42,7 +42,7 @@ class TunnelTest : public ::testing::Test {
   }
   virtual sockaddr_in upstreamAddress() { return upstream_->address(); }
   void connectClient() {
-    client_ = std::make_unique<Peer>(loop_, front_->port);
+    client_ = std::make_unique<TestPeer>(loop_, front_->port);
     ASSERT_TRUE(loop_.runUntil([&] { return client_->connected && server_ != nullptr; }, 5000));
   }
 
@@ -52,8 +52,8 @@ class TunnelTest : public ::testing::Test {
   std::unique_ptr<TestListener> upstream_;
   std::unique_ptr<TestListener> front_;
   std::unique_ptr<TcpTunnel> tunnel_;
-  std::unique_ptr<Peer> client_;
-  std::unique_ptr<Peer> server_;
+  std::unique_ptr<TestPeer> client_;
+  std::unique_ptr<TestPeer> server_;
   std::optional<TunnelEnd> end_;
 };
 
@@ -152,7 +152,7 @@ class RefusedTunnelTest : public TunnelTest {
 };
 
 TEST_F(RefusedTunnelTest, RefusedUpstreamClosesTheClient) {
-  client_ = std::make_unique<Peer>(loop_, front_->port);
+  client_ = std::make_unique<TestPeer>(loop_, front_->port);
   ASSERT_TRUE(loop_.runUntil([&] { return end_.has_value(); }, 5000));
   EXPECT_EQ(*end_, TunnelEnd::kConnectFailed);
   ASSERT_TRUE(loop_.runUntil([&] { return client_->eof || client_->error != 0; }, 5000));

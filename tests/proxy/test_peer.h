@@ -1,5 +1,5 @@
 // Loopback test endpoints for the data plane: a listener on port 0 that
-// hands accepted connections over, and a Peer that records what it reads
+// hands accepted connections over, and a TestPeer that records what it reads
 // and writes whatever it is told (as a client or a fake task).
 #pragma once
 
@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "base/loop.h"
 #include "proxy/connection.h"
@@ -56,18 +57,18 @@ class TestListener {
 };
 
 // One end of a test connection: collects what arrives, writes on demand.
-class Peer {
+class TestPeer {
  public:
-  explicit Peer(ConnPtr conn) : conn_(std::move(conn)) { conn_->owner = this; }
+  explicit TestPeer(ConnPtr conn) : conn_(std::move(conn)) { conn_->owner = this; }
   // A client connecting to `port` on loopback.
-  Peer(Loop& loop, int port) : conn_(Conn::create(loop.raw(), 64 * 1024)) {
+  TestPeer(Loop& loop, int port) : conn_(Conn::create(loop.raw(), 64 * 1024)) {
     conn_->owner = this;
     sockaddr_in a{};
     uv_ip4_addr("127.0.0.1", port, &a);
     uv_tcp_connect(&conn_->connectReq, &conn_->tcp, reinterpret_cast<sockaddr*>(&a),
                    [](uv_connect_t* req, int status) {
                      auto* c = static_cast<Conn*>(req->handle->data);
-                     auto* p = static_cast<Peer*>(c->owner);
+                     auto* p = static_cast<TestPeer*>(c->owner);
                      if (p == nullptr) return;
                      if (status < 0) {
                        p->error = status;
@@ -77,15 +78,16 @@ class Peer {
                      p->read();
                    });
   }
-  ~Peer() = default;  // ConnPtr closes
+  ~TestPeer() = default;  // ConnPtr closes
 
   void read() {
     conn_->startReading([](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
-      auto* p = static_cast<Peer*>(static_cast<Conn*>(s->data)->owner);
+      auto* p = static_cast<TestPeer*>(static_cast<Conn*>(s->data)->owner);
       if (p == nullptr) return;
       if (n > 0) {
         p->received += n;
         if (p->keep) p->data.append(buf->base, static_cast<size_t>(n));
+        if (p->onData) p->onData(*p, std::string_view(buf->base, static_cast<size_t>(n)));
       } else if (n == UV_EOF) {
         p->eof = true;
       } else if (n < 0) {
@@ -122,7 +124,9 @@ class Peer {
   Conn* conn() { return conn_.get(); }
 
   bool connected = false;
-  bool keep = true;
+  bool keep = true;  // keep what arrives in `data`
+  // Called after each read with the bytes just read (a scripted fake task).
+  std::function<void(TestPeer&, std::string_view)> onData;
   std::string data;
   size_t received = 0;
   size_t queued = 0;
@@ -134,7 +138,7 @@ class Peer {
   struct PendingWrite {
     uv_write_t req;
     std::string bytes;
-    Peer* peer;
+    TestPeer* peer;
   };
   ConnPtr conn_;
 };

@@ -10,14 +10,14 @@
 namespace corral::proxy {
 namespace {
 
-using test::Peer;
 using test::TestListener;
+using test::TestPeer;
 
 class PoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
     backend_ = std::make_unique<TestListener>(loop_, [this](ConnPtr c) {
-      servers_.push_back(std::make_unique<Peer>(std::move(c)));
+      servers_.push_back(std::make_unique<TestPeer>(std::move(c)));
       servers_.back()->read();
     });
   }
@@ -49,7 +49,7 @@ class PoolTest : public ::testing::Test {
 
   Loop loop_;
   std::unique_ptr<TestListener> backend_;
-  std::vector<std::unique_ptr<Peer>> servers_;
+  std::vector<std::unique_ptr<TestPeer>> servers_;
   std::unique_ptr<UpstreamPool> pool_;
 };
 
