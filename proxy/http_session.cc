@@ -478,7 +478,10 @@ void HttpSession::pumpResponse() {
         break;
       }
       if (event == ResponseStream::Event::kError) {
-        terminate();  // the head went out already: cut the client off
+        // The head went out already: the client is cut off, and sees a body
+        // without its end; the bytes in doubt are never forwarded.
+        releasePeer(PeerOutcome::kBadResponse);
+        terminate();
         return;
       }
       if (event == ResponseStream::Event::kNeedMore) break;
