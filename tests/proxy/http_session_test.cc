@@ -291,8 +291,13 @@ TEST_F(SessionTest, LargeChunkedBodiesStreamBothWaysInBoundedMemory) {
   EXPECT_TRUE(answered);
   EXPECT_GT(upstreamBodyBytes, total);
   EXPECT_GT(downBytes, total);
-  // Whole-body buffering would add at least 20 MB.
+  // Whole-body buffering would add at least 20 MB. (AddressSanitizer keeps
+  // freed memory in quarantine, so the measure means nothing there.)
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(maxRssKb() - rssBefore, 12 * 1024);
+#else
+  (void)rssBefore;
+#endif
 }
 
 TEST_F(SessionTest, ExpectContinuePassesThrough) {
@@ -428,6 +433,61 @@ TEST_F(SessionTest, BadChunkFramingFromATaskIsNeverForwarded) {
   EXPECT_EQ(c.data.find("0\r\n\r\n"), std::string::npos) << c.data;
   ASSERT_FALSE(routes_.picker.released.empty());
   EXPECT_EQ(routes_.picker.released.back().second, PeerOutcome::kBadResponse);
+}
+
+// HEAD answers announce a length but carry no body; the next request on the
+// same connections must still be framed right.
+TEST_F(SessionTest, HeadAnswerWithLengthButNoBodyKeepsFramingRight) {
+  FakeTask& task = startFakeTask([](TestPeer& p, std::string_view) {
+    while (p.data.find("\r\n\r\n") != std::string::npos) {
+      bool head = p.data.rfind("HEAD", 0) == 0;
+      p.data.erase(0, p.data.find("\r\n\r\n") + 4);
+      p.write(head ? "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+                   : "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nget");
+    }
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(awaitResponses(c, 1));
+  c.write("GET /g HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.data.find("get") != std::string::npos; }, 5000))
+      << c.data;
+  EXPECT_EQ(count(c.data, "HTTP/1.1 200"), 2u);
+  EXPECT_EQ(task.listener.accepted, 1);
+  EXPECT_FALSE(c.eof);
+}
+
+// A body without a length ends when the task closes; the client's
+// connection can only end the same way.
+TEST_F(SessionTest, CloseDelimitedBodyIsForwardedAndClosesTheClient) {
+  startFakeTask([](TestPeer& p, std::string_view) {
+    if (p.written == 0 && p.queued == 0) {
+      p.write("HTTP/1.1 200 OK\r\n\r\nuntil the end");
+      p.shutdown();
+    }
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000));
+  EXPECT_NE(c.data.find("Connection: close\r\n"), std::string::npos) << c.data;
+  EXPECT_NE(c.data.find("\r\n\r\nuntil the end"), std::string::npos) << c.data;
+  ASSERT_FALSE(routes_.picker.released.empty());
+  EXPECT_EQ(routes_.picker.released.back().second, PeerOutcome::kOk);
+}
+
+TEST_F(SessionTest, Http10ClientWithKeepAliveIsToldSo) {
+  startServerTask();
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET /a HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.data.find("body-bytes") != std::string::npos; }, 5000));
+  EXPECT_NE(c.data.find("Connection: keep-alive\r\n"), std::string::npos) << c.data;
+  c.write("GET /b HTTP/1.0\r\nHost: h\r\n\r\n");  // no keep-alive: the last one
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000));
+  EXPECT_NE(c.data.find("GET /b\n"), std::string::npos);
+  EXPECT_NE(c.data.find("Connection: close\r\n"), std::string::npos);
 }
 
 TEST_F(SessionTest, RefusedPeerIsRetriedOnAnother) {
