@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
   if (argc >= 5 && std::string(argv[1]) == "proxy") {
     Loop loop;
     OneRoute route(std::atoi(argv[3]));
-    proxy::ProxyWorker worker(loop, route, {});
+    proxy::ProxyWorker worker(loop, static_cast<proxy::RouteLookup&>(route), {});
     auto port = worker.listen("127.0.0.1", std::atoi(argv[2]));
     if (!port.ok()) {
       std::fprintf(stderr, "%s\n", port.error().message.c_str());
