@@ -211,8 +211,17 @@ TEST_F(SessionTest, KeepAliveReusesOneUpstreamConnection) {
   }
   EXPECT_EQ(reads, 5);
   EXPECT_EQ(task.listener.accepted, 1);
-  EXPECT_EQ(worker_->pool().reused(), 4u);
   EXPECT_FALSE(c.eof);
+  // When the client leaves, the task connection goes to the worker's pool
+  // and serves the next client.
+  clients_.clear();
+  ASSERT_TRUE(loop_.runUntil([&] { return worker_->pool().idleTotal() == 1; }, 5000));
+  TestPeer& next = client();
+  next.write("GET /again HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(awaitResponses(next, 1));
+  EXPECT_EQ(reads, 6);
+  EXPECT_EQ(task.listener.accepted, 1);
+  EXPECT_EQ(worker_->pool().reused(), 1u);
 }
 
 TEST_F(SessionTest, PipelinedRequestsAreAnsweredInOrder) {
