@@ -496,7 +496,7 @@ void HttpSession::pumpResponse() {
     if (total > 0 && !writeTo(client_.get(), data.data(), total, total)) return;
     if (total == 0 && !ended) break;
   }
-  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange) {
+  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange && !lingering_) {
     finishExchange();
     return;
   }
@@ -677,7 +677,9 @@ void HttpSession::onWritten(Conn* out, int status) {
   toUpstreamInFlight_ = 0;
   resumeReading(client_.get());
   pumpRequest();
-  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange) finishExchange();
+  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange && !lingering_) {
+    finishExchange();
+  }
 }
 
 // ---- endings ----
