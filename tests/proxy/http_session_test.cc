@@ -499,6 +499,39 @@ TEST_F(SessionTest, Http10ClientWithKeepAliveIsToldSo) {
   EXPECT_NE(c.data.find("Connection: close\r\n"), std::string::npos);
 }
 
+// A kept task connection the task closes just as a request goes out: a
+// request without a body is sent again on a fresh connection; one with a
+// body may have been processed, so it is answered 502.
+TEST_F(SessionTest, TaskClosingAKeptConnectionIsRetriedOnlyWithoutBody) {
+  int seen = 0;
+  FakeTask& task = startFakeTask([&](TestPeer& p, std::string_view) {
+    while (p.data.find("\r\n\r\n") != std::string::npos) {
+      bool post = p.data.rfind("POST", 0) == 0;
+      p.data.erase(0, p.data.find("\r\n\r\n") + 4 + (post ? 1 : 0));
+      ++seen;
+      if (seen == 2 || seen == 4) {
+        p.shutdown();  // closes instead of answering
+        return;
+      }
+      p.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(awaitResponses(c, 1));
+  c.write("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return count(c.data, "ok") == 2 || c.eof; }, 5000)) << c.data;
+  EXPECT_EQ(count(c.data, "HTTP/1.1 200"), 2u) << c.data;
+  EXPECT_EQ(seen, 3);
+  EXPECT_EQ(task.listener.accepted, 2);
+  c.write("POST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000)) << c.data;
+  EXPECT_NE(c.data.find("HTTP/1.1 502"), std::string::npos) << c.data;
+  EXPECT_NE(c.data.find("X-Corral-Error: upstream-closed"), std::string::npos);
+  EXPECT_EQ(seen, 4);
+}
+
 TEST_F(SessionTest, RefusedPeerIsRetriedOnAnother) {
   int dead;
   {
