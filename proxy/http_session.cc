@@ -544,7 +544,10 @@ void HttpSession::buildResponseHead() {
   if (!response_.interim()) {
     // A body that ends with the connection can only reach the client the
     // same way.
-    if (response_.closeDelimited() || !request_.head().keepAlive() || !requestDone_) {
+    // An Upgrade the task declined leaves the client's next bytes in doubt
+    // (they may already be the other protocol): the connection ends.
+    if (response_.closeDelimited() || !request_.head().keepAlive() || !requestDone_ ||
+        request_.upgraded()) {
       closeAfterResponse_ = true;
     }
     if (closeAfterResponse_) {

@@ -363,6 +363,19 @@ TEST_F(SessionTest, WebSocketUpgradeBecomesATunnel) {
       loop_.runUntil([&] { return c.data.find("echo:second") != std::string::npos; }, 5000));
 }
 
+TEST_F(SessionTest, DeclinedUpgradeIsAnsweredThenClosed) {
+  startFakeTask([](TestPeer& p, std::string_view) {
+    if (p.written == 0 && p.queued == 0) p.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno");
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000)) << c.data;
+  EXPECT_EQ(c.data.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << c.data;
+  EXPECT_NE(c.data.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_NE(c.data.find("\r\n\r\nno"), std::string::npos);
+}
+
 // Each request is refused with 400 and the connection closed; no byte of it
 // reaches a task.
 TEST_F(SessionTest, SmugglingAttemptsAreRefusedAndClosed) {
