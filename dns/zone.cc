@@ -656,7 +656,9 @@ class ZoneAssembler::Impl {
 std::shared_ptr<const Zone::Shard> ZoneAssembler::Impl::makeShard(
     std::vector<Shard::Entry> entries) {
   auto shard = std::make_shared<Shard>();
-  shard->table.resize(nextPowerOfTwo(2 * entries.size() + 2));
+  // At most a quarter full: a name that is not there (NXDOMAIN) then
+  // meets a free slot after ~1.4 probes, as fast as the old hash map.
+  shard->table.resize(nextPowerOfTwo(4 * entries.size() + 2));
   shard->count = entries.size();
   const size_t mask = shard->table.size() - 1;
   for (Shard::Entry& e : entries) {

@@ -164,7 +164,7 @@ class Zone {
   static uint64_t hashKey(std::string_view key) { return std::hash<std::string_view>{}(key); }
   static const Node& emptyNode();
 
-  // One shard of the name index: linear probing, at most half full; the
+  // One shard of the name index: linear probing, at most a quarter full; the
   // position comes from the hash's low bits, the shard from its high bits.
   struct Shard {
     struct Entry {
