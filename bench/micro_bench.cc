@@ -39,7 +39,7 @@ registry::Snapshot catalog(int apps, int tasks) {
       task.host = "127.0.1." + std::to_string(agent + 2);
       task.agentId = "agent-S" + std::to_string(agent);
       task.ports = {port++ % 60000 + 1};
-      task.state = "TASK_RUNNING";
+      task.state = conf::TaskState::kRunning;
       task.ip = task.host;
       app->tasks.push_back(task);
     }

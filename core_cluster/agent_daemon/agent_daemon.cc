@@ -232,7 +232,9 @@ void AgentDaemon::onStatus(const TaskStatus& st) {
   body["state"] = std::string(toString(st.state));
   body["message"] = st.message;
   if (st.healthy) body["healthy"] = *st.healthy;
-  if (st.reason != StatusReason::kNone) body["reason"] = std::string(toString(st.reason));
+  if (auto reason = toTaskReason(st.reason); reason != conf::TaskReason::kNone) {
+    body["reason"] = std::string(conf::toString(reason));
+  }
   body["timestamp"] = isoNow();
   pending_.push_back(PendingUpdate{body});
   persistPendingUpdates();

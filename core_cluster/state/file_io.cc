@@ -16,7 +16,8 @@ void UniqueFd::reset(int fd) {
 }
 
 Error ioError(std::string_view what, const std::string& path, int err) {
-  return makeError(fmt::format("{} {}: {}", what, path, std::strerror(err)), path, 500);
+  return makeError(ErrorKind::kInternal, fmt::format("{} {}: {}", what, path, std::strerror(err)),
+                   path);
 }
 
 Result<UniqueFd> openFile(const std::string& path, int flags, mode_t mode) {

@@ -37,7 +37,7 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// An error (code 500) "<what> <path>: <strerror(err)>".
+// An error (kind internal) "<what> <path>: <strerror(err)>".
 Error ioError(std::string_view what, const std::string& path, int err);
 
 Result<UniqueFd> openFile(const std::string& path, int flags, mode_t mode = 0644);
