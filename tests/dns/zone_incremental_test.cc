@@ -7,6 +7,7 @@
 #include <map>
 #include <random>
 
+#include "conf/task_state.h"
 #include "dns/registry_zone.h"
 #include "dns/resolver.h"
 #include "dns/wire.h"
@@ -116,9 +117,9 @@ class CatalogGen {
       task.agentId = chance(10) ? "" : "ag-S" + std::to_string(agent);
       int roll = pick(10);
       if (roll == 0) {
-        task.state = "TASK_STAGING";
+        task.state = conf::TaskState::kStaging;
       } else {
-        task.state = "TASK_RUNNING";
+        task.state = conf::TaskState::kRunning;
       }
       if (chance(40)) task.healthy = chance(70);
       if (chance(50)) {
@@ -281,7 +282,7 @@ TEST(ZoneIncremental, UnchangedNamesAreSharedBetweenZones) {
     t.appId = id;
     t.host = "10.0.0.1";
     t.agentId = "ag-S1";
-    t.state = "TASK_RUNNING";
+    t.state = conf::TaskState::kRunning;
     t.ports = {31000 + i};
     app->tasks.push_back(t);
     snap.apps[id] = app;

@@ -1,3 +1,4 @@
+#include "conf/task_state.h"
 #include "proxy/app_labels.h"
 
 #include <gtest/gtest.h>
@@ -51,7 +52,7 @@ registry::Task task(std::string id, std::string state, std::optional<bool> healt
   t.appId = "/shop";
   t.host = "agent-1";
   t.ip = std::move(ip);
-  t.state = std::move(state);
+  t.state = conf::parseTaskState(state);
   t.healthy = healthy;
   t.ports = std::move(ports);
   return t;
