@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "core_cluster/agent_daemon/task_groups.h"
+#include "core_cluster/state/file_io.h"
 
 namespace corral::agent {
 
@@ -112,6 +113,10 @@ Status AgentDaemon::start() {
   metrics::global().gaugeFn(
       "corral_agent_status_updates_pending", "Status updates not yet acknowledged by the master.",
       [this] { return static_cast<double>(pending_.size()); }, "", this);
+  metrics::global().gaugeFn(
+      "corral_agent_status_updates_persist_failures",
+      "Times the unacknowledged status updates could not be written to disk.",
+      [this] { return static_cast<double>(persistFailures_); }, "", this);
   registerWithMaster();
   heartbeatTimer_.start(options_.heartbeatMs, options_.heartbeatMs, [this] { heartbeat(); });
   return Status::Ok();
@@ -257,22 +262,20 @@ void AgentDaemon::flushUpdates() {
 }
 
 // Unacknowledged status updates live in <work-dir>/pending_updates.json so an
-// agent restart does not lose them (at-least-once delivery). Written with a
-// rename, so a crash leaves the old or the new list, never half of one.
+// agent restart, a crash or a power loss does not lose them (at-least-once
+// delivery): written to a temporary file, fsynced, renamed over the old one,
+// and the directory fsynced, so the file holds the old list or the new one.
 void AgentDaemon::persistPendingUpdates() {
   Json list = Json::array();
   for (const auto& p : pending_) list.push_back(p.body);
   std::string path = options_.workDir + "/pending_updates.json";
-  {
-    std::ofstream out(path + ".tmp", std::ios::trunc);
-    out << dumpJson(list);
-    if (!out) {
-      log::warn("cannot write {}.tmp: pending status updates are only in memory", path);
-      return;
-    }
+  if (Status st = state::replaceFileDurably(path, dumpJson(list)); !st.ok()) {
+    ++persistFailures_;
+    log::error(
+        "{}: {} status update(s) not yet acknowledged are only in memory (still sent; "
+        "lost if the agent stops before the master acknowledges them)",
+        st.error().message, pending_.size());
   }
-  std::error_code ec;
-  fs::rename(path + ".tmp", path, ec);
 }
 
 void AgentDaemon::loadPendingUpdates() {

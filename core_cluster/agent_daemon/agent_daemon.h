@@ -74,6 +74,7 @@ class AgentDaemon {
   bool draining_ = false;  // shutdown began: tasks stopping, statuses still delivered
   std::deque<PendingUpdate> pending_;
   uint64_t updateSeq_ = 0;
+  uint64_t persistFailures_ = 0;  // pending_updates.json writes that failed
   Timer heartbeatTimer_;
   Timer retryTimer_;
   Timer shutdownTimer_;

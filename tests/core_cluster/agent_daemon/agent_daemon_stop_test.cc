@@ -16,6 +16,7 @@
 #include "base/http_server.h"
 #include "base/json.h"
 #include "base/loop.h"
+#include "base/metrics.h"
 #include "core_cluster/agent_daemon/agent_daemon.h"
 
 namespace corral::agent {
@@ -48,10 +49,12 @@ struct FakeMaster {
   explicit FakeMaster(Loop& loop)
       : server(loop, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
           if (req.path == "/internal/agents/register") registrations.push_back(req.body);
+          if (req.path == "/internal/status") statuses.push_back(req.body);
           ex->respond(http::Response::json(200, R"({"agentId":"agent-1"})"));
         }) {}
   http::Server server;
   std::vector<std::string> registrations;
+  std::vector<std::string> statuses;
 };
 
 class AgentDaemonStopTest : public ::testing::Test {
@@ -178,6 +181,37 @@ TEST_F(AgentDaemonStopTest, StopWithNoMasterEverReachedDoesNotWaitForDelivery) {
   loop.runUntil([] { return false; }, 200);
   d->reset();
   EXPECT_NE(readAll(dir_ / "pending_updates.json").find("TASK_KILLED"), std::string::npos);
+}
+
+// pending_updates.json cannot be replaced (a directory is in the way): the
+// failure is counted and logged, and the updates are still delivered from memory.
+TEST_F(AgentDaemonStopTest, UpdatesThatCannotBePersistedAreCountedAndStillDelivered) {
+  fs::create_directories(dir_ / "pending_updates.json" / "inside");
+  Loop loop;
+  FakeMaster master(loop);
+  auto masterPort = master.server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(masterPort.ok());
+  auto d = AgentDaemon::create(loop, options(*masterPort));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  ASSERT_TRUE(loop.runUntil([&] { return (*d)->agentId() == "agent-1"; }, 5000));
+  launch(loop, (*d)->port(), R"({"tasks":[{"taskId":"t3","appId":"/a","cmd":"sleep 60"}]})");
+  auto sent = [&] {
+    for (const auto& s : master.statuses) {
+      if (s.find("TASK_RUNNING") != std::string::npos) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(loop.runUntil(sent, 10000));
+  std::string metrics = metrics::global().render();
+  const std::string name = "\ncorral_agent_status_updates_persist_failures ";
+  size_t at = metrics.find(name);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_GE(std::stod(metrics.substr(at + name.size())), 1.0) << metrics.substr(at, 80);
+  EXPECT_FALSE(fs::exists(dir_ / "pending_updates.json.tmp"));
+  bool stopped = false;
+  (*d)->shutdown([&] { stopped = true; });
+  ASSERT_TRUE(loop.runUntil([&] { return stopped; }, 10000));
+  loop.runUntil([] { return false; }, 200);
 }
 
 }  // namespace
