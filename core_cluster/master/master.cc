@@ -278,7 +278,7 @@ void Master::killTask(const std::string& taskId, std::optional<double> grace) {
   body["taskId"] = taskId;
   if (grace) body["gracePeriodSeconds"] = *grace;
   log::info("killing task {} on agent {}", taskId, t.agentId);
-  sendToAgent(ag->second, "/internal/kill", body, [this, taskId](bool ok, std::string err) {
+  sendToAgent(ag->second, "/internal/kill", body, [taskId](bool ok, std::string err) {
     if (!ok) log::warn("kill of task {} not delivered: {}", taskId, err);
   });
 }

@@ -153,7 +153,6 @@ class ServiceScheduler : public master::Scheduler {
   std::map<std::string, conf::AppDefinition> versionCache_;  // "id@version" -> definition
   std::map<std::string, std::string> announcedWaiting_;      // app id -> reason last published
   std::string lastVersion_;
-  uint64_t taskSeq_ = 0;
   size_t rotation_ = 0;  // which offer placement starts at, rotated per round
   Timer reconcileTimer_;
 };
