@@ -311,7 +311,8 @@ class ClientCall {
 
 CancelHandle fetch(Loop& loop, const std::string& host, int port, Request req, FetchCallback cb,
                    ClientOptions options) {
-  if (req.target.empty()) req.target = "/";
+  if (req.target.empty())
+    req.target.push_back('/');  // not `= "/"`: GCC 12 -O3 false -Wrestrict (bug 105329)
   auto* call = new ClientCall(loop, host, port, std::move(req), options);
   CancelHandle handle([call] { call->release(); });
   call->startFetch(std::move(cb));

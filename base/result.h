@@ -6,18 +6,26 @@
 #include <utility>
 #include <variant>
 
+#include "base/error_kind.h"
+
 namespace corral {
 
 struct Error {
   std::string message;
   // Optional machine-readable location of the problem (e.g. "/healthChecks(0)/path").
   std::string path;
-  // Optional HTTP-ish category so API layers can map errors to status codes.
+  // Legacy HTTP-ish category, still set by layers not yet moved to `kind`.
   int code = 0;
+  // What kind of failure this is; only the HTTP edge maps it to a status code.
+  ErrorKind kind = ErrorKind::kInternal;
 };
 
 inline Error makeError(std::string message, std::string path = {}, int code = 0) {
   return Error{std::move(message), std::move(path), code};
+}
+
+inline Error makeError(ErrorKind kind, std::string message, std::string path = {}) {
+  return Error{std::move(message), std::move(path), 0, kind};
 }
 
 template <typename T>

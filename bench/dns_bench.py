@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""corral dns vs NSD, side by side in one run, plus event -> answer latency.
+"""corral dns vs NSD and Knot DNS, side by side in one run, plus event -> answer latency.
 
 1. Starts a corral master and two agents, creates --apps apps of --tasks
    tasks each (`sleep` tasks: no health checks, one named port), and a
@@ -297,6 +297,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--corral", default=os.path.join(ROOT, "build", "cli", "corral"))
     ap.add_argument("--nsd", default="/usr/sbin/nsd")
+    ap.add_argument("--knot", default="/usr/sbin/knotd", help="Knot DNS daemon ('' to skip Knot)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--clients", type=int, default=8)
@@ -431,9 +432,48 @@ zone:
     nsd = procs.start("nsd", [args.nsd, "-d", "-c", conf], cpu=0)
     wait_for(lambda: dig("127.0.0.1", nport, "+short", "mesos", "SOA"), 10, "nsd")
 
+    # Knot DNS on the same zone file, tuned for one core: one UDP worker,
+    # the zone loaded whole and never written back, no journal, no RRL
+    # module (Knot has no rate limiting unless mod-rrl is configured).
+    knot, kport = None, None
+    if args.knot and os.path.exists(args.knot):
+        kport = free_port()
+        kdir = os.path.join(work, "knot")
+        os.makedirs(kdir, exist_ok=True)
+        kconf = os.path.join(work, "knot.conf")
+        with open(kconf, "w") as f:
+            f.write(f"""server:
+    rundir: "{kdir}"
+    listen: 127.0.0.1@{kport}
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+    udp-max-payload: 1232
+log:
+  - target: stderr
+    any: warning
+database:
+    storage: "{kdir}"
+template:
+  - id: default
+    storage: "{work}"
+    zonefile-sync: -1
+    zonefile-load: whole
+    journal-content: none
+    semantic-checks: off
+zone:
+  - domain: mesos
+    file: "{zone}"
+""")
+        knot = procs.start("knot", [args.knot, "-c", kconf], cpu=0)
+        wait_for(lambda: dig("127.0.0.1", kport, "+short", "mesos", "SOA"), 10, "knot")
+    else:
+        log("Knot DNS not found: comparing with NSD only")
+
     # Same answers? (the order of records aside) And the same message sizes.
     sizes = {}
-    for label, port in (("corral", dport), ("nsd", nport)):
+    others = [("nsd", nport)] + ([("knot", kport)] if knot else [])
+    for label, port in [("corral", dport)] + others:
         out = subprocess.run(["/usr/bin/dig", "@127.0.0.1", "-p", str(port), "+norecurse",
                               f"_{apps[0]}._tcp.marathon.mesos", "SRV"],
                              capture_output=True, text=True).stdout
@@ -444,9 +484,11 @@ zone:
     for name, qtype in [(f"{apps[0]}.marathon.mesos", "A"), (f"_{apps[0]}._tcp.marathon.mesos", "SRV"),
                         ("nope.marathon.mesos", "A")]:
         ours = sorted(map(tuple, dig("127.0.0.1", dport, "+noall", "+answer", name, qtype)))
-        theirs = sorted(map(tuple, dig("127.0.0.1", nport, "+noall", "+answer", name, qtype)))
-        if ours != theirs:
-            log(f"warning: answers differ for {name} {qtype}:\n  ours   {ours}\n  theirs {theirs}")
+        for label, port in others:
+            theirs = sorted(map(tuple, dig("127.0.0.1", port, "+noall", "+answer", name, qtype)))
+            if ours != theirs:
+                log(f"warning: answers differ for {name} {qtype} ({label}):\n  ours   {ours}\n"
+                    f"  theirs {theirs}")
 
     # ----------------------------------------------------------- queries
     queries = []
@@ -462,15 +504,19 @@ zone:
     log(f"query file: {len(queries)} queries (A, SRV, ~9% NXDOMAIN)")
 
     # -------------------------------------------------- alternating rounds
-    results = {"corral": [], "nsd": []}
+    results = {"corral": [], "nsd": [], "knot": []}
     servers = [("corral", dns.pid, dport), ("nsd", nsd.pid, nport)]
-    run_round("warmup", dns.pid, dport, argparse.Namespace(**{**vars(args), "seconds": 2}))
-    run_round("warmup", nsd.pid, nport, argparse.Namespace(**{**vars(args), "seconds": 2}))
+    if knot:
+        servers.append(("knot", knot.pid, kport))
+    for name, pid, port in servers:
+        run_round("warmup", pid, port, argparse.Namespace(**{**vars(args), "seconds": 2}))
     for i in range(args.rounds):
         log(f"round {i + 1}/{args.rounds}")
         for name, pid, port in servers:
             results[name].append(run_round(name, pid, port, args))
     procs.stop(nsd)
+    if knot:
+        procs.stop(knot)
 
     # -------------------------------------------------- event -> answer
     metrics_before = http_text("127.0.0.1", dhttp, "/metrics")
@@ -575,7 +621,11 @@ def report(args, results, lat, hist_rows, hist_mean, hist_count, counts, nquerie
         "tree from /proc during the round. NSD has response rate limiting turned off "
         "(`rrl-ratelimit: 0`), otherwise it drops most answers. An SRV answer (3 targets with "
         f"their A records in additional) is {args.sizes['corral']} bytes from corral and "
-        f"{args.sizes['nsd']} bytes from NSD.",
+        f"{args.sizes['nsd']} bytes from NSD"
+        + (f", {args.sizes['knot']} bytes from Knot DNS" if "knot" in args.sizes else "") + "."
+        + (" Knot DNS (`knotd -c`, `udp-workers: 1`, zone loaded whole, no journal, no "
+           "zone-file sync, no modules) serves the same zone file, pinned the same way."
+           if "knot" in args.sizes else ""),
         "",
         "| server | queries/s (median) | rounds | queries per CPU-second (median) | avg latency |",
         "| --- | ---: | --- | ---: | ---: |",
@@ -584,6 +634,12 @@ def report(args, results, lat, hist_rows, hist_mean, hist_count, counts, nquerie
         f"| NSD | {n_qps:,.0f} | {rounds('nsd')} | "
         f"{n_cpu:,.0f} | {n_lat:.3f} ms |",
         f"| ratio corral/NSD | **{c_qps / n_qps:.2f}x** | | **{c_cpu / n_cpu:.2f}x** | |",
+    ] + ([
+        f"| Knot DNS | {med('knot', 'qps'):,.0f} | {rounds('knot')} | "
+        f"{med('knot', 'q_per_cpu_s'):,.0f} | {med('knot', 'latency_ms'):.3f} ms |",
+        f"| ratio corral/Knot | **{c_qps / med('knot', 'qps'):.2f}x** | | "
+        f"**{c_cpu / med('knot', 'q_per_cpu_s'):.2f}x** | |",
+    ] if results.get("knot") else []) + [
         "",
         f"Event -> answer ({args.changes} changes: scaling `/latency` between 1 and 2 instances, "
         "polling SRV with raw UDP queries in a tight loop):",
@@ -597,7 +653,7 @@ def report(args, results, lat, hist_rows, hist_mean, hist_count, counts, nquerie
         "",
         f"`corral_dns_event_to_zone_seconds` over those changes ({int(hist_count)} zone updates, "
         f"mean {hist_mean:.2f} ms): " + ", ".join(f"le {le}: {int(v)}" for le, v in hist_rows)
-        + f". Of that, rebuilding the whole zone ({int(lat['records'])} records) took "
+        + f". Of that, updating the zone incrementally ({int(lat['records'])} records) took "
         f"{lat['build_mean']:.2f} ms on average (`corral_dns_zone_build_seconds`); the registry "
         "coalesces events for 1 ms first.",
     ]

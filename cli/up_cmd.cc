@@ -1,8 +1,9 @@
 // `corral up`: a one-machine cluster. It runs the master and N agents as
 // child processes of this one (so that a crashed or killed part can be
 // restarted while tasks keep running), deploys the demo app, prints how to
-// reach it, and stops everything on Ctrl-C / SIGTERM.
-#include <fcntl.h>
+// reach it, and stops everything on Ctrl-C / SIGTERM / SIGHUP. Its parts never
+// outlive it, and a `corral up` on a work dir an earlier one was killed on
+// stops what that one left running (see cli/up_parts.h).
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "base/log.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/up_parts.h"
 
 namespace corral::cli {
 
@@ -31,43 +33,23 @@ std::string selfExe() {
 
 namespace {
 
+constexpr int kDefaultMasterPort = 8080;
+constexpr int kAgentPort = 5051;
+// Longest wait for a part to stop after SIGTERM before SIGKILL: agents stop
+// their tasks first (grace periods, 5 s by default) and deliver the statuses.
+constexpr uint64_t kPartStopMs = 20000;
+
 struct UpFlags {
   int agents = 2;
   bool demo = false;
   std::string workDir = ".corral";
-  int masterPort = 8080;
+  int masterPort = kDefaultMasterPort;
   int dnsPort = 8053;
   int dnsHttpPort = 8123;
   bool noDns = false;
 };
 
 volatile sig_atomic_t g_stop = 0;
-
-struct Child {
-  std::string name;
-  std::vector<std::string> argv;
-  std::string logFile;
-  pid_t pid = -1;
-};
-
-pid_t spawn(const Child& c) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    setpgid(0, 0);  // own group: Ctrl-C goes to `up`, which stops children in order
-    int fd = open(c.logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    std::vector<char*> args;
-    for (const auto& a : c.argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid;
-}
 
 bool waitFor(const std::function<bool()>& pred, int seconds) {
   for (int i = 0; i < seconds * 10 && !g_stop; ++i) {
@@ -77,47 +59,136 @@ bool waitFor(const std::function<bool()>& pred, int seconds) {
   return pred();
 }
 
+// Agents listen on their own loopback addresses (each offers the same port
+// range). With the default master port they are 127.0.0.2, 127.0.0.3, ...;
+// with another one, 127.<port / 256>.<port % 256>.2, ..., so that a second
+// cluster on the machine (its own --master-port) does not collide with the first.
+std::string agentIp(int masterPort, int index) {
+  std::string prefix = masterPort == kDefaultMasterPort
+                           ? std::string("127.0.0.")
+                           : "127." + std::to_string((masterPort >> 8) & 0xff) + "." +
+                                 std::to_string(masterPort & 0xff) + ".";
+  return prefix + std::to_string(index + 2);
+}
+
+// Everything that must be free before the parts start, so that a clash is one
+// clear refusal rather than parts failing over and over.
+Status checkAddresses(const UpFlags& f) {
+  if (Status st = checkAddressFree("127.0.0.1", f.masterPort, false, "the master's",
+                                   "Pass another --master-port.");
+      !st.ok()) {
+    return st;
+  }
+  for (int i = 0; i < f.agents; ++i) {
+    if (Status st = checkAddressFree(agentIp(f.masterPort, i), kAgentPort, false, "an agent's",
+                                     "Agents' addresses follow --master-port: pass another one.");
+        !st.ok()) {
+      return st;
+    }
+  }
+  if (f.noDns) return Status::Ok();
+  const std::string hint = "Pass another --dns-port and --dns-http-port, or --no-dns.";
+  for (bool udp : {true, false}) {
+    if (Status st = checkAddressFree("127.0.0.1", f.dnsPort, udp, "the DNS", hint); !st.ok()) {
+      return st;
+    }
+  }
+  return checkAddressFree("127.0.0.1", f.dnsHttpPort, false, "the DNS HTTP API's", hint);
+}
+
+// Stops the parts: DNS and agents first (agents stop their tasks and deliver
+// the last statuses, bounded by the tasks' grace periods), then the master.
+void stopParts(std::vector<Part>& parts) {
+  auto stop = [](std::vector<Part*> group, uint64_t graceMs) {
+    for (Part* p : group) {
+      if (p->pid > 0) ::kill(p->pid, SIGTERM);
+    }
+    uint64_t deadline = steadyNowMs() + graceMs;
+    for (Part* p : group) {
+      while (p->pid > 0) {
+        if (waitpid(p->pid, nullptr, WNOHANG) == p->pid) {
+          p->pid = -1;
+        } else if (steadyNowMs() >= deadline) {
+          log::warn("{} did not stop within {} s: SIGKILL", p->name, graceMs / 1000);
+          ::kill(p->pid, SIGKILL);
+          waitpid(p->pid, nullptr, 0);
+          p->pid = -1;
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+      }
+    }
+  };
+  std::vector<Part*> first;
+  for (size_t i = 1; i < parts.size(); ++i) first.push_back(&parts[i]);
+  stop(first, kPartStopMs);
+  stop({&parts[0]}, kPartStopMs);
+}
+
 int runUp(const UpFlags& f) {
   log::setComponent("up");
   std::string exe = selfExe();
   std::error_code ec;
   fs::create_directories(f.workDir + "/logs", ec);
+  if (ec) {
+    log::error("cannot create {}/logs: {}", f.workDir, ec.message());
+    return 1;
+  }
   std::string wd = fs::absolute(f.workDir).string();
+  // SIGHUP (the terminal closed) stops the cluster like Ctrl-C and SIGTERM.
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { g_stop = 1; };
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+  if (f.agents < 0 || f.agents > 250) {
+    log::error("--agents: expected 0 to 250, got {}", f.agents);
+    return 2;
+  }
+  // In this order: never stop the parts of a `corral up` that still runs.
+  Status ready = lockWorkDir(wd);
+  if (ready.ok()) ready = stopLeftovers(wd, kPartStopMs);
+  if (ready.ok()) ready = checkAddresses(f);
+  if (!ready.ok()) {
+    log::error("{}", ready.error().message);
+    return 1;
+  }
   std::string master = "127.0.0.1:" + std::to_string(f.masterPort);
-  std::vector<Child> children;
-  children.push_back(Child{"master",
-                           {exe, "master", "--listen", master, "--work-dir", wd + "/master"},
-                           wd + "/logs/master.log"});
+  std::vector<Part> children;
+  children.push_back(Part{"master",
+                          {exe, "master", "--listen", master, "--work-dir", wd + "/master"},
+                          wd + "/logs/master.log"});
+  std::vector<std::string> agentIps;
   for (int i = 0; i < f.agents; ++i) {
-    std::string ip = "127.0.0." + std::to_string(i + 2);
+    std::string ip = agentIp(f.masterPort, i);
+    agentIps.push_back(ip);
     // Each agent has its own address, so all can offer Mesos' usual range;
     // it stays below Linux's ephemeral ports (32768 and up).
     std::string res = "cpus:4;mem:4096;disk:10000;ports:[31000-31999]";
-    children.push_back(
-        Child{"agent-" + ip,
-              {exe, "agent", "--ip", ip, "--port", "5051", "--master", master, "--resources", res,
-               "--attributes", "rack:r" + std::to_string(i % 2), "--work-dir", wd + "/agent-" + ip},
-              wd + "/logs/agent-" + ip + ".log"});
+    children.push_back(Part{"agent-" + ip,
+                            {exe, "agent", "--ip", ip, "--port", std::to_string(kAgentPort),
+                             "--master", master, "--resources", res, "--attributes",
+                             "rack:r" + std::to_string(i % 2), "--work-dir", wd + "/agent-" + ip},
+                            wd + "/logs/agent-" + ip + ".log"});
   }
   if (!f.noDns) {
     children.push_back(
-        Child{"dns",
-              {exe, "dns", "--listen", "127.0.0.1:" + std::to_string(f.dnsPort), "--http-listen",
-               "127.0.0.1:" + std::to_string(f.dnsHttpPort), "--master", master},
-              wd + "/logs/dns.log"});
+        Part{"dns",
+             {exe, "dns", "--listen", "127.0.0.1:" + std::to_string(f.dnsPort), "--http-listen",
+              "127.0.0.1:" + std::to_string(f.dnsHttpPort), "--master", master},
+             wd + "/logs/dns.log"});
   }
-  struct sigaction sa {};
-  sa.sa_handler = [](int) { g_stop = 1; };
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
   auto pingOk = [&] {
     auto r = call(master, "GET", "/ping", "", 1000);
     return r.ok() && r->status == 200;
   };
   // The master first, so that agents and DNS find it on their first try.
   for (size_t i = 0; i < children.size(); ++i) {
-    Child& c = children[i];
-    c.pid = spawn(c);
+    Part& c = children[i];
+    if (Status st = startPart(c); !st.ok()) {
+      log::error("{}", st.error().message);
+      stopParts(children);
+      return 1;
+    }
+    recordParts(wd, children);
     log::info("started {} (pid {}), log: {}", c.name, c.pid, c.logFile);
     if (i == 0 && !waitFor(pingOk, 20)) {
       log::error("master did not come up; see {}", c.logFile);
@@ -169,8 +240,9 @@ int runUp(const UpFlags& f) {
         },
         30);
   }
-  std::cout << "\ncorral is up: master http://" << master << " with " << f.agents
-            << " agent(s) on 127.0.0.2..; state and logs in " << wd << "\n"
+  std::cout << "\ncorral is up: master http://" << master << " with " << f.agents << " agent(s) on "
+            << (agentIps.empty() ? "-" : agentIps.front()) << (agentIps.size() > 1 ? ".." : "")
+            << "; state and logs in " << wd << "\n"
             << "  curl http://" << master << "/v2/apps\n"
             << "  curl -N -H 'Accept: text/event-stream' http://" << master << "/v2/events\n";
   if (f.demo) {
@@ -192,41 +264,40 @@ int runUp(const UpFlags& f) {
               << "/v1/services/_demo._tcp.marathon.mesos\n";
   }
   std::cout << "Ctrl-C stops the cluster (tasks are stopped too).\n" << std::flush;
-  // Supervise: a part that dies is restarted; its state is in the work dir.
+  // Supervise: a part that dies is restarted (its state is in the work dir);
+  // one that keeps failing is restarted less and less often.
   while (!g_stop) {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
-    if (pid > 0) {
-      for (auto& c : children) {
-        if (c.pid != pid) continue;
-        log::warn("{} exited ({}); restarting it", c.name,
-                  WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
-                                      : "status " + std::to_string(WEXITSTATUS(status)));
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        c.pid = spawn(c);
-      }
-      continue;
+    for (auto& c : children) {
+      if (pid <= 0 || c.pid != pid) continue;
+      uint64_t ran = steadyNowMs() - c.startedAtMs;
+      c.pid = -1;
+      c.restartDelayMs = nextRestartDelay(c.restartDelayMs, ran);
+      c.restartAtMs = steadyNowMs() + c.restartDelayMs;
+      recordParts(wd, children);
+      std::string line = lastLogLine(c);
+      log::warn("{} exited ({}) after {:.1f} s{}{}; restarting it in {:.1f} s", c.name,
+                WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                    : "status " + std::to_string(WEXITSTATUS(status)),
+                static_cast<double>(ran) / 1000, line.empty() ? "" : ": ", line,
+                static_cast<double>(c.restartDelayMs) / 1000);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    for (auto& c : children) {
+      if (c.pid > 0 || c.restartAtMs == 0 || steadyNowMs() < c.restartAtMs) continue;
+      if (Status st = startPart(c); !st.ok()) {
+        log::error("{}", st.error().message);
+        c.restartAtMs = steadyNowMs() + kRestartMaxMs;
+        continue;
+      }
+      recordParts(wd, children);
+      log::info("restarted {} (pid {})", c.name, c.pid);
+    }
+    if (pid <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   log::info("stopping: agents first (they stop their tasks), then the master");
-  for (size_t i = children.size(); i-- > 0;) {
-    if (children[i].pid > 0) kill(children[i].pid, SIGTERM);
-    if (i == 1 || children.size() == 1) {
-      // Give agents time to stop their tasks before the master goes.
-      for (size_t k = 1; k < children.size(); ++k) {
-        for (int w = 0; w < 100 && children[k].pid > 0; ++w) {
-          if (waitpid(children[k].pid, nullptr, WNOHANG) == children[k].pid)
-            children[k].pid = -1;
-          else
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-      }
-    }
-  }
-  for (auto& c : children) {
-    if (c.pid > 0) waitpid(c.pid, nullptr, 0);
-  }
+  stopParts(children);
+  fs::remove(wd + "/up.pids", ec);
   log::info("stopped");
   return 0;
 }
@@ -237,7 +308,9 @@ void addUpCommand(CLI::App& app, int& exitCode) {
   auto f = std::make_shared<UpFlags>();
   auto* cmd = app.add_subcommand(
       "up", "Run a one-machine cluster (master + agents), optionally with a demo app");
-  cmd->add_option("--agents", f->agents, "Number of agents (on 127.0.0.2, 127.0.0.3, ...)")
+  cmd->add_option("--agents", f->agents,
+                  "Number of agents (on 127.0.0.2, 127.0.0.3, ...; with another "
+                  "--master-port P: 127.<P/256>.<P%256>.2, ...)")
       ->capture_default_str();
   cmd->add_flag("--demo", f->demo, "Deploy the demo HTTP app /demo");
   cmd->add_option("--work-dir", f->workDir, "State and logs")->capture_default_str();

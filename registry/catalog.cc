@@ -96,12 +96,6 @@ const App* Snapshot::find(std::string_view appId) const {
   return it == apps.end() ? nullptr : it->second.get();
 }
 
-bool isTerminalTaskState(std::string_view s) {
-  return s == "TASK_FINISHED" || s == "TASK_FAILED" || s == "TASK_KILLED" || s == "TASK_LOST" ||
-         s == "TASK_ERROR" || s == "TASK_GONE" || s == "TASK_DROPPED" ||
-         s == "TASK_GONE_BY_OPERATOR";
-}
-
 std::vector<int> servicePortsOf(const App& app) {
   std::vector<int> out;
   out.reserve(app.portDefinitions.size());
@@ -126,11 +120,16 @@ Result<Task> parseTask(const Json& json) {
   if (Status st = readIntArray(json, "servicePorts", p, &t.servicePorts); !st.ok()) {
     return st.error();
   }
-  if (Status st = readString(json, "state", p, &t.state); !st.ok()) return st.error();
-  if (t.state.empty()) {
+  std::string state;
+  if (Status st = readString(json, "state", p, &state); !st.ok()) return st.error();
+  if (state.empty()) {
     // Older Marathons have no state on tasks: startedAt tells running from staging.
     auto started = json.find("startedAt");
-    t.state = started != json.end() && !started->is_null() ? "TASK_RUNNING" : "TASK_STAGING";
+    t.state = started != json.end() && !started->is_null() ? conf::TaskState::kRunning
+                                                           : conf::TaskState::kStaging;
+  } else {
+    // Lenient: a state a newer Marathon invents is kUnknown (kept, not running).
+    t.state = conf::parseTaskState(state);
   }
   if (Status st = readString(json, "version", p, &t.version); !st.ok()) return st.error();
   if (Status st = readIpAddresses(json, p, &t.ipAddresses); !st.ok()) return st.error();
@@ -197,7 +196,7 @@ Result<App> parseApp(const Json& json) {
         e.message = path + e.message;
         return e;
       }
-      if (isTerminalTaskState(t->state)) continue;
+      if (conf::isTerminal(t->state)) continue;
       if (t->appId.empty()) t->appId = app.id;
       app.tasks.push_back(std::move(*t));
     }

@@ -16,6 +16,7 @@
 
 #include "base/json.h"
 #include "base/result.h"
+#include "conf/task_state.h"
 
 namespace corral::registry {
 
@@ -36,12 +37,12 @@ struct Task {
   std::string agentId;  // Marathon's slaveId
   std::vector<int> ports;
   std::vector<int> servicePorts;
-  std::string state;            // "TASK_RUNNING", "TASK_STAGING", ... never a terminal state
-  std::optional<bool> healthy;  // unset: no health check result (yet)
+  conf::TaskState state = conf::TaskState::kStaging;  // never a terminal one
+  std::optional<bool> healthy;                        // unset: no health check result (yet)
   std::string version;
   std::string ip;                        // first of ipAddresses; "" when none
   std::vector<std::string> ipAddresses;  // every address Marathon reports
-  bool running() const { return state == "TASK_RUNNING"; }
+  bool running() const { return state == conf::TaskState::kRunning; }
   bool operator==(const Task&) const = default;
 };
 
@@ -82,9 +83,6 @@ struct Diff {
   bool empty() const { return added.empty() && changed.empty() && removed.empty(); }
   bool operator==(const Diff&) const = default;
 };
-
-// Mesos terminal task states (the task is gone and leaves the catalog).
-bool isTerminalTaskState(std::string_view state);
 
 // One app of /v2/apps (or /v2/apps/{id}'s "app", or an event's appDefinition).
 // Tasks are read when present (`tasks`); terminal ones are dropped.

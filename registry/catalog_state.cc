@@ -147,13 +147,14 @@ ApplyResult CatalogState::applyEvent(std::string_view type, const Json& data) {
 
 ApplyResult CatalogState::applyStatusUpdate(const Json& data) {
   std::string taskId = stringField(data, "taskId");
-  std::string state = stringField(data, "taskStatus");
+  std::string stateName = stringField(data, "taskStatus");
   std::string appId = absoluteId(stringField(data, "appId"));
-  if (taskId.empty() || state.empty() || appId.empty()) {
+  if (taskId.empty() || stateName.empty() || appId.empty()) {
     return bad("status_update_event needs taskId, taskStatus and appId", appId);
   }
+  conf::TaskState state = conf::parseTaskState(stateName);
   const App* cur = peek(appId);
-  if (isTerminalTaskState(state)) {
+  if (conf::isTerminal(state)) {
     if (cur == nullptr || cur->findTask(taskId) == nullptr)
       return outcome(ApplyOutcome::kNoop, appId);
     App* app = mutableApp(appId);
@@ -183,7 +184,7 @@ ApplyResult CatalogState::applyStatusUpdate(const Json& data) {
     if (it != data.end()) fields[k] = *it;
   }
   fields["id"] = taskId;
-  fields["state"] = state;
+  fields["state"] = stateName;
   auto parsed = parseTask(fields);
   if (!parsed.ok()) return bad("status_update_event: " + parsed.error().message, appId);
   if (data.contains("host")) t.host = parsed->host;

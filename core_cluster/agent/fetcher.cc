@@ -88,7 +88,7 @@ Result<Url> parseHttpUrl(const std::string& url) {
     out.target = rest.substr(slash);
     size_t hash = out.target.find('#');
     if (hash != std::string::npos) out.target.resize(hash);
-    if (out.target.empty() || out.target[0] != '/') out.target.insert(0, "/");
+    if (out.target.empty() || out.target[0] != '/') out.target.insert(out.target.begin(), '/');
   }
   if (authority.find('@') != std::string::npos) {
     return makeError(fmt::format("credentials in URLs are not supported: {}", url));

@@ -1,57 +1,6 @@
 #include "core_cluster/agent/task_types.h"
 
-#include <array>
-#include <utility>
-
 namespace corral::agent {
-namespace {
-
-constexpr std::array<std::pair<TaskState, std::string_view>, 13> kStateNames = {{
-    {TaskState::kStaging, "TASK_STAGING"},
-    {TaskState::kStarting, "TASK_STARTING"},
-    {TaskState::kRunning, "TASK_RUNNING"},
-    {TaskState::kFinished, "TASK_FINISHED"},
-    {TaskState::kFailed, "TASK_FAILED"},
-    {TaskState::kKilling, "TASK_KILLING"},
-    {TaskState::kKilled, "TASK_KILLED"},
-    {TaskState::kLost, "TASK_LOST"},
-    {TaskState::kError, "TASK_ERROR"},
-    {TaskState::kUnreachable, "TASK_UNREACHABLE"},
-    {TaskState::kGone, "TASK_GONE"},
-    {TaskState::kDropped, "TASK_DROPPED"},
-    {TaskState::kUnknown, "TASK_UNKNOWN"},
-}};
-
-}  // namespace
-
-std::string_view toString(TaskState state) {
-  for (const auto& [s, name] : kStateNames) {
-    if (s == state) return name;
-  }
-  return "TASK_UNKNOWN";
-}
-
-std::optional<TaskState> taskStateFromString(std::string_view name) {
-  for (const auto& [s, n] : kStateNames) {
-    if (n == name) return s;
-  }
-  return std::nullopt;
-}
-
-bool isTerminal(TaskState state) {
-  switch (state) {
-    case TaskState::kFinished:
-    case TaskState::kFailed:
-    case TaskState::kKilled:
-    case TaskState::kLost:
-    case TaskState::kError:
-    case TaskState::kGone:
-    case TaskState::kDropped:
-      return true;
-    default:
-      return false;
-  }
-}
 
 std::string_view toString(HealthCheckSpec::Protocol protocol) {
   switch (protocol) {
@@ -89,6 +38,25 @@ std::string_view toString(StatusReason reason) {
       return "SHUTDOWN";
   }
   return "UNKNOWN";
+}
+
+conf::TaskReason toTaskReason(StatusReason reason) {
+  switch (reason) {
+    case StatusReason::kHealthChanged:
+    case StatusReason::kHealthCheckFailed:
+    case StatusReason::kUnhealthyKill:
+      return conf::TaskReason::kTaskHealthCheckStatusUpdated;
+    case StatusReason::kFetchFailed:
+    case StatusReason::kLaunchFailed:
+      return conf::TaskReason::kContainerLaunchFailed;
+    case StatusReason::kShutdown:
+      return conf::TaskReason::kExecutorTerminated;
+    case StatusReason::kNone:
+    case StatusReason::kKillRequested:
+    case StatusReason::kExited:
+      return conf::TaskReason::kNone;
+  }
+  return conf::TaskReason::kNone;
 }
 
 }  // namespace corral::agent

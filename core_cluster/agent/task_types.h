@@ -9,31 +9,16 @@
 #include <string_view>
 #include <vector>
 
+#include "conf/task_state.h"
+
 namespace corral::agent {
 
-// Mesos task states (mesos.proto TaskState), named by toString() exactly as Mesos does.
-enum class TaskState {
-  kStaging,
-  kStarting,
-  kRunning,
-  kFinished,
-  kFailed,
-  kKilling,
-  kKilled,
-  kLost,
-  kError,
-  kUnreachable,
-  kGone,
-  kDropped,
-  kUnknown,
-};
-
-// "TASK_RUNNING" etc.
-std::string_view toString(TaskState state);
-// Accepts the Mesos name ("TASK_RUNNING"); nullopt for anything else.
-std::optional<TaskState> taskStateFromString(std::string_view name);
-// FINISHED, FAILED, KILLED, LOST, ERROR, GONE, DROPPED: the task will never run again.
-bool isTerminal(TaskState state);
+// Mesos task states: the one definition (and the one list of terminal states)
+// is conf/task_state.h, shared with the master, scheduler and registry.
+using conf::isTerminal;
+using conf::TaskState;
+using conf::taskStateFromString;
+using conf::toString;
 
 // One entry of Marathon's `fetch` (or legacy `uris`).
 struct FetchUri {
@@ -101,6 +86,8 @@ enum class StatusReason {
 };
 
 std::string_view toString(StatusReason reason);
+// The Mesos reason a status carries on the wire to the master.
+conf::TaskReason toTaskReason(StatusReason reason);
 
 struct TaskStatus {
   std::string taskId;

@@ -13,6 +13,8 @@
 #include "base/http_client.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "core_cluster/agent_daemon/task_groups.h"
+#include "core_cluster/state/file_io.h"
 
 namespace corral::agent {
 
@@ -56,34 +58,6 @@ std::vector<PortRange> toPortRanges(const conf::Ranges& r) {
   return out;
 }
 
-// Tasks of a previous agent process on this work dir (killed with -9 or
-// crashed) outlive it in their own process groups, holding their ports. This
-// agent cannot supervise them, so it kills them: the master learns at
-// registration that they are gone and has them replaced.
-void killLeftoverTasks(const std::string& sandboxRoot) {
-  std::error_code ec;
-  fs::path root = fs::canonical(sandboxRoot, ec);
-  if (ec) return;
-  std::string prefix = root.string() + "/";
-  int killed = 0;
-  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-    std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    pid_t pid = static_cast<pid_t>(std::stol(name));
-    if (pid == getpid()) continue;
-    std::error_code lec;
-    fs::path cwd = fs::read_symlink(entry.path() / "cwd", lec);
-    if (lec || cwd.string().rfind(prefix, 0) != 0) continue;
-    pid_t pgid = getpgid(pid);
-    if (pgid > 1 && pgid != getpgrp()) ::kill(-pgid, SIGKILL);
-    ::kill(pid, SIGKILL);
-    ++killed;
-  }
-  if (killed > 0) {
-    log::warn("killed {} process(es) left running in {} by a previous agent", killed, prefix);
-  }
-}
-
 }  // namespace
 
 Result<std::unique_ptr<AgentDaemon>> AgentDaemon::create(Loop& loop, AgentDaemonOptions options) {
@@ -117,7 +91,12 @@ AgentDaemon::~AgentDaemon() { metrics::global().removeOwner(this); }
 Status AgentDaemon::start() {
   std::ifstream idFile(options_.workDir + "/agent_id");
   std::getline(idFile, agentId_);
-  killLeftoverTasks(options_.workDir + "/sandboxes");
+  // Tasks of a previous agent process on this work dir (killed with -9 or
+  // crashed) outlive it in their own process groups, holding their ports. This
+  // agent cannot supervise them, so it kills them: the master learns at
+  // registration that they are gone and has them replaced.
+  killLeftoverTasks(options_.workDir + "/task_groups", options_.workDir + "/sandboxes");
+  taskGroups_ = std::make_unique<TaskGroupRecord>(options_.workDir + "/task_groups");
   loadPendingUpdates();
   runner_ = std::make_unique<TaskRunner>(loop_.raw(), &pool_,
                                          [this](const TaskStatus& st) { onStatus(st); });
@@ -134,6 +113,10 @@ Status AgentDaemon::start() {
   metrics::global().gaugeFn(
       "corral_agent_status_updates_pending", "Status updates not yet acknowledged by the master.",
       [this] { return static_cast<double>(pending_.size()); }, "", this);
+  metrics::global().gaugeFn(
+      "corral_agent_status_updates_persist_failures",
+      "Times the unacknowledged status updates could not be written to disk.",
+      [this] { return static_cast<double>(persistFailures_); }, "", this);
   registerWithMaster();
   heartbeatTimer_.start(options_.heartbeatMs, options_.heartbeatMs, [this] { heartbeat(); });
   return Status::Ok();
@@ -234,13 +217,21 @@ void AgentDaemon::heartbeat() {
 }
 
 void AgentDaemon::onStatus(const TaskStatus& st) {
+  if (isTerminal(st.state)) {
+    taskGroups_->remove(st.taskId);
+    killGrace_.erase(st.taskId);
+  } else if (st.state == TaskState::kRunning && st.pid > 0) {
+    taskGroups_->add(st.taskId, st.pid);
+  }
   Json body;
   body["uuid"] = agentId_ + "-" + std::to_string(++updateSeq_);
   body["taskId"] = st.taskId;
   body["state"] = std::string(toString(st.state));
   body["message"] = st.message;
   if (st.healthy) body["healthy"] = *st.healthy;
-  if (st.reason != StatusReason::kNone) body["reason"] = std::string(toString(st.reason));
+  if (auto reason = toTaskReason(st.reason); reason != conf::TaskReason::kNone) {
+    body["reason"] = std::string(conf::toString(reason));
+  }
   body["timestamp"] = isoNow();
   pending_.push_back(PendingUpdate{body});
   persistPendingUpdates();
@@ -281,22 +272,20 @@ void AgentDaemon::flushUpdates() {
 }
 
 // Unacknowledged status updates live in <work-dir>/pending_updates.json so an
-// agent restart does not lose them (at-least-once delivery). Written with a
-// rename, so a crash leaves the old or the new list, never half of one.
+// agent restart, a crash or a power loss does not lose them (at-least-once
+// delivery): written to a temporary file, fsynced, renamed over the old one,
+// and the directory fsynced, so the file holds the old list or the new one.
 void AgentDaemon::persistPendingUpdates() {
   Json list = Json::array();
   for (const auto& p : pending_) list.push_back(p.body);
   std::string path = options_.workDir + "/pending_updates.json";
-  {
-    std::ofstream out(path + ".tmp", std::ios::trunc);
-    out << dumpJson(list);
-    if (!out) {
-      log::warn("cannot write {}.tmp: pending status updates are only in memory", path);
-      return;
-    }
+  if (Status st = state::replaceFileDurably(path, dumpJson(list)); !st.ok()) {
+    ++persistFailures_;
+    log::error(
+        "{}: {} status update(s) not yet acknowledged are only in memory (still sent; "
+        "lost if the agent stops before the master acknowledges them)",
+        st.error().message, pending_.size());
   }
-  std::error_code ec;
-  fs::rename(path + ".tmp", path, ec);
 }
 
 void AgentDaemon::loadPendingUpdates() {
@@ -352,6 +341,9 @@ void AgentDaemon::launchFromJson(const Json& j) {
     for (const auto& h : j["healthChecks"]) l.healthChecks.push_back(healthFromJson(h));
   }
   Status st = runner_->launch(l);
+  if (st.ok()) {
+    killGrace_[l.taskId] = l.killGracePeriodSeconds.value_or(TaskRunner::kDefaultKillGraceSeconds);
+  }
   if (!st.ok()) {
     log::warn("cannot launch task {}: {}", l.taskId, st.error().message);
     onStatus(TaskStatus{l.taskId, TaskState::kFailed, "launch failed: " + st.error().message,
@@ -460,19 +452,38 @@ void AgentDaemon::shutdown(std::function<void()> done) {
   // period), and their final statuses are delivered before the agent exits;
   // what cannot be delivered stays in pending_updates.json for next time.
   size_t live = 0;
+  double maxGrace = 0;
   for (const auto& t : runner_->tasks()) {
     if (isTerminal(t.state)) continue;
     (void)runner_->kill(t.taskId, std::nullopt);
     ++live;
+    auto grace = killGrace_.find(t.taskId);
+    maxGrace = std::max(
+        maxGrace, grace != killGrace_.end() ? grace->second : TaskRunner::kDefaultKillGraceSeconds);
   }
   log::info("stopping {} task(s) and delivering their last statuses", live);
-  uint64_t deadline = loop_.nowMs() + options_.shutdownDeadlineMs;
+  // Bounded whether or not the master answers: the tasks get their grace
+  // periods (the runner SIGKILLs them then), the statuses a short delivery
+  // window after that. What is not delivered by then stays in
+  // pending_updates.json and rides along with the next registration.
+  uint64_t tasksDeadline =
+      loop_.nowMs() + static_cast<uint64_t>(std::max(0.0, maxGrace) * 1000) + kTaskKillSlackMs;
   auto finish = std::make_shared<std::function<void()>>(std::move(done));
-  shutdownTimer_.start(50, 50, [this, deadline, finish] {
+  shutdownTimer_.start(50, 50, [this, tasksDeadline, finish] {
+    uint64_t now = loop_.nowMs();
     bool tasksGone = runner_->liveTaskCount() == 0;
+    if (!tasksGone && now < tasksDeadline) return;
+    if (deliveryDeadlineMs_ == 0) deliveryDeadlineMs_ = now + kDeliveryWindowMs;
+    // Unregistered (the master was down): nothing can be delivered now.
     bool delivered = pending_.empty() && !sending_;
-    if (!(tasksGone && delivered) && loop_.nowMs() < deadline) return;
-    if (!delivered) log::warn("{} status update(s) kept for the next start", pending_.size());
+    if (!delivered && registered_ && now < deliveryDeadlineMs_) return;
+    if (!tasksGone) log::warn("{} task(s) still stopping", runner_->liveTaskCount());
+    if (!delivered) {
+      log::warn(
+          "{} status update(s) not delivered: kept in {}/pending_updates.json for the next "
+          "registration",
+          pending_.size(), options_.workDir);
+    }
     shutdownTimer_.stop();
     stopping_ = true;
     retryTimer_.stop();

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,8 @@
 
 namespace corral::agent {
 
+class TaskGroupRecord;
+
 struct AgentDaemonOptions {
   std::string ip = "127.0.0.1";
   int port = 5051;
@@ -28,8 +31,6 @@ struct AgentDaemonOptions {
   std::string workDir = "/tmp/corral-agent";
   uint64_t heartbeatMs = 1000;
   uint64_t retryMs = 1000;
-  // Longest wait for tasks to stop and statuses to be delivered on shutdown().
-  uint64_t shutdownDeadlineMs = 30000;
 };
 
 class AgentDaemon {
@@ -39,7 +40,7 @@ class AgentDaemon {
   // Stops heartbeats and the API, kills every task, and calls done when all is closed.
   void shutdown(std::function<void()> done);
   const std::string& agentId() const { return agentId_; }
-  int apiPort() const { return options_.port; }
+  int port() const { return options_.port; }  // the API's port (bound when 0 was asked)
 
  private:
   AgentDaemon(Loop& loop, AgentDaemonOptions options, conf::Resources resources, PortPool pool);
@@ -64,6 +65,7 @@ class AgentDaemon {
   AgentDaemonOptions options_;
   conf::Resources resources_;
   PortPool pool_;
+  std::unique_ptr<TaskGroupRecord> taskGroups_;  // running tasks' process groups, on disk
   std::unique_ptr<TaskRunner> runner_;
   std::unique_ptr<http::Server> server_;
   std::string agentId_;
@@ -74,9 +76,16 @@ class AgentDaemon {
   bool draining_ = false;  // shutdown began: tasks stopping, statuses still delivered
   std::deque<PendingUpdate> pending_;
   uint64_t updateSeq_ = 0;
+  uint64_t persistFailures_ = 0;  // pending_updates.json writes that failed
   Timer heartbeatTimer_;
   Timer retryTimer_;
   Timer shutdownTimer_;
+  uint64_t deliveryDeadlineMs_ = 0;          // set once the tasks are gone
+  std::map<std::string, double> killGrace_;  // live tasks' kill grace periods, seconds
+  // Stopping waits for the tasks' grace periods plus this (their SIGKILL and
+  // exit), then at most kDeliveryWindowMs for their last statuses to be acknowledged.
+  static constexpr uint64_t kTaskKillSlackMs = 1000;
+  static constexpr uint64_t kDeliveryWindowMs = 2000;
 };
 
 }  // namespace corral::agent

@@ -10,7 +10,7 @@ namespace corral::api {
 
 namespace {
 
-void appendString(std::string& out, const std::string& s) {
+void appendString(std::string& out, std::string_view s) {
   // Ids, hosts, states and versions are validated plain text; escape anyway
   // when something unusual shows up.
   bool plain = true;
@@ -20,7 +20,7 @@ void appendString(std::string& out, const std::string& s) {
     out += s;
     out += '"';
   } else {
-    out += dumpJson(Json(s));
+    out += dumpJson(Json(std::string(s)));
   }
 }
 
@@ -55,7 +55,7 @@ void appendTaskJson(std::string& out, const master::TaskRecord& t, bool appHasHe
   out += ",\"slaveId\":";
   appendString(out, t.agentId);
   out += ",\"state\":";
-  appendString(out, t.state);
+  appendString(out, conf::toString(t.state));
   out += ",\"ports\":";
   appendInts(out, t.ports);
   out += ",\"servicePorts\":";

@@ -26,7 +26,7 @@ http::Response message(int status, const std::string& msg) {
 }
 
 http::Response fromError(const Error& e) {
-  int code = e.code >= 400 && e.code < 600 ? e.code : 500;
+  int code = httpStatus(e.kind);
   Json j;
   j["message"] = e.message;
   if (code == 409 && !e.path.empty()) {
@@ -35,9 +35,8 @@ http::Response fromError(const Error& e) {
   return json(code, j);
 }
 
-bool endsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+bool endsWith(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
 std::set<std::string> embeds(const http::Request& req) {
@@ -57,12 +56,6 @@ http::Response validationFailure(const Json& body, const Error& e) {
   j["details"] = Json::array(
       {Json{{"path", e.path.empty() ? "/" : e.path}, {"errors", Json::array({e.message})}}});
   return json(422, j);
-}
-
-metrics::Counter& apiRequests(const std::string& method, int status) {
-  return metrics::global().counter(
-      "corral_api_requests_total", "v2 API requests by method and status.",
-      "method=\"" + method + "\",code=\"" + std::to_string(status) + "\"");
 }
 
 // The current definition with a PUT patch laid over it; where the patch sets
@@ -91,19 +84,29 @@ V2Api::V2Api(scheduler::ServiceScheduler& scheduler, master::Master& master, eve
              ApiInfo info)
     : scheduler_(scheduler), master_(master), bus_(bus), info_(std::move(info)) {}
 
-namespace {
-// Wraps an exchange so that every response is counted and logged in one line.
-class CountingExchange {
- public:
-  static void respond(http::Exchange& ex, const http::Request& req, http::Response r) {
-    apiRequests(req.method, r.status).inc();
-    if (req.method != "GET") {
-      log::info("api {} {} -> {}", req.method, req.target, r.status);
-    }
-    ex.respond(std::move(r));
-  }
-};
-}  // namespace
+const std::vector<V2Api::Route>& V2Api::routes() {
+  using M = Route::Match;
+  // Exact paths are tried first, then the longest prefix owning the path.
+  static const std::vector<Route> kRoutes = {
+      {"/ping", M::kExact, &V2Api::ping},
+      {"/metrics", M::kExact, &V2Api::metricsText},
+      {"/v2/events", M::kExact, &V2Api::events},
+      {"/v2/info", M::kExact, &V2Api::info},
+      {"/v1/agents", M::kExact, &V2Api::agentsV1},
+      {"/v1/tasks", M::kPrefix, &V2Api::taskAgentV1},
+      {"/v2/leader", M::kExact, &V2Api::leader},
+      {"/v2/eventSubscriptions", M::kExact, &V2Api::eventSubscriptions},
+      {"/v2/apps", M::kExact, &V2Api::apps},
+      {"/v2/apps/", M::kExact, &V2Api::apps},
+      {"/v2/apps", M::kPrefix, &V2Api::appSubresource},
+      {"/v2/tasks", M::kExact, &V2Api::tasks},
+      {"/v2/tasks/delete", M::kExact, &V2Api::tasks},
+      {"/v2/deployments", M::kPrefix, &V2Api::deployments},
+      {"/v2/groups", M::kPrefix, &V2Api::groups},
+      {"/v2/queue", M::kPrefix, &V2Api::queue},
+  };
+  return kRoutes;
+}
 
 void V2Api::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   // Handlers answer before returning (the state commit is synchronous), so
@@ -113,58 +116,76 @@ void V2Api::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
       {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1});
   auto started = std::chrono::steady_clock::now();
   bool stream = req.path == "/v2/events";
-  dispatch(req, ex);
+  Reply reply(req, std::move(ex));
+  dispatch(req, reply);
   if (!stream) {
     latency.observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
 }
 
-void V2Api::dispatch(http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  const std::string& p = req.path;
-  if (p == "/ping") return ex->respond(http::Response::text(200, "pong\n"));
-  if (p == "/metrics") {
-    return ex->respond(
-        http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));
+void V2Api::dispatch(http::Request& req, Reply& reply) {
+  std::string_view p = req.path;
+  for (const auto& r : routes()) {
+    if (r.match == Route::Match::kExact && p == r.path) return (this->*r.handler)(req, reply, "");
   }
-  if (p == "/v2/events") {
-    if (req.method != "GET") return ex->respond(message(405, "use GET"));
-    return bus_.attach(req, ex);
+  const Route* best = nullptr;
+  for (const auto& r : routes()) {
+    if (r.match != Route::Match::kPrefix || p.substr(0, r.path.size()) != r.path) continue;
+    // A prefix owns itself and what is below it ("/v2/queue/x"), not "/v2/queueX".
+    if (p.size() > r.path.size() && p[r.path.size()] != '/') continue;
+    if (!best || r.path.size() > best->path.size()) best = &r;
   }
-  if (p == "/v2/info") return info(*ex);
-  if (p == "/v1/agents") {
-    Json list = Json::array();
-    for (const auto* a : master_.agents()) {
-      Json j = master::agentToJson(*a);
-      j["status"] = std::string(master::toString(a->status));
-      list.push_back(j);
-    }
-    return ex->respond(json(200, Json{{"agents", list}}));
-  }
-  if (p.rfind("/v1/tasks/", 0) == 0 && endsWith(p, "/agent")) {
-    std::string tid = p.substr(10, p.size() - 10 - 6);
-    const auto* t = master_.task(tid);
-    const auto* a = t ? master_.agent(t->agentId) : nullptr;
-    if (!a) return ex->respond(message(404, "Task '" + tid + "' does not exist"));
-    return ex->respond(json(200, Json{{"agent", a->hostname + ":" + std::to_string(a->port)}}));
-  }
-  if (p == "/v2/leader") {
-    if (req.method == "DELETE") return ex->respond(message(200, "Leadership abdicated"));
-    return ex->respond(json(200, Json{{"leader", info_.advertisedAddress}}));
-  }
-  if (p == "/v2/eventSubscriptions") {
-    return ex->respond(json(200, Json{{"callbackUrls", Json::array()}}));
-  }
-  if (p == "/v2/apps" || p == "/v2/apps/") return apps(req, *ex);
-  if (p.rfind("/v2/apps/", 0) == 0) return appSubresource(req, *ex, p.substr(8));
-  if (p == "/v2/tasks" || p == "/v2/tasks/delete") return tasks(req, *ex);
-  if (p.rfind("/v2/deployments", 0) == 0) return deployments(req, *ex);
-  if (p.rfind("/v2/groups", 0) == 0) return groups(req, *ex);
-  if (p.rfind("/v2/queue", 0) == 0) return queue(req, *ex);
-  ex->respond(message(404, "Not found: " + p));
+  if (best) return (this->*best->handler)(req, reply, p.substr(best->path.size()));
+  reply.respond(message(404, "Not found: " + req.path));
 }
 
-void V2Api::info(http::Exchange& ex) {
+void V2Api::ping(http::Request&, Reply& reply, std::string_view) {
+  reply.respond(http::Response::text(200, "pong\n"));
+}
+
+void V2Api::metricsText(http::Request&, Reply& reply, std::string_view) {
+  reply.respond(http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));
+}
+
+void V2Api::events(http::Request& req, Reply& reply, std::string_view) {
+  if (req.method != "GET") return reply.respond(message(405, "use GET"));
+  reply.answered(bus_.attach(req, reply.exchange()));
+}
+
+void V2Api::agentsV1(http::Request&, Reply& reply, std::string_view) {
+  Json list = Json::array();
+  for (const auto* a : master_.agents()) {
+    Json j = master::agentToJson(*a);
+    j["status"] = std::string(master::toString(a->status));
+    list.push_back(j);
+  }
+  reply.respond(json(200, Json{{"agents", list}}));
+}
+
+void V2Api::taskAgentV1(http::Request& req, Reply& reply, std::string_view rest) {
+  // rest: "/<taskId>/agent"
+  constexpr std::string_view kSuffix = "/agent";
+  if (rest.size() <= 1 + kSuffix.size() || !endsWith(rest, kSuffix)) {
+    return reply.respond(message(404, "Not found: " + req.path));
+  }
+  std::string tid(rest.substr(1, rest.size() - 1 - kSuffix.size()));
+  const auto* t = master_.task(tid);
+  const auto* a = t ? master_.agent(t->agentId) : nullptr;
+  if (!a) return reply.respond(message(404, "Task '" + tid + "' does not exist"));
+  reply.respond(json(200, Json{{"agent", a->hostname + ":" + std::to_string(a->port)}}));
+}
+
+void V2Api::leader(http::Request& req, Reply& reply, std::string_view) {
+  if (req.method == "DELETE") return reply.respond(message(200, "Leadership abdicated"));
+  reply.respond(json(200, Json{{"leader", info_.advertisedAddress}}));
+}
+
+void V2Api::eventSubscriptions(http::Request&, Reply& reply, std::string_view) {
+  reply.respond(json(200, Json{{"callbackUrls", Json::array()}}));
+}
+
+void V2Api::info(http::Request&, Reply& ex, std::string_view) {
   Json j;
   j["name"] = "marathon";
   j["version"] = info_.version;
@@ -185,10 +206,12 @@ void V2Api::info(http::Exchange& ex) {
   ex.respond(json(200, j));
 }
 
-void V2Api::respondChange(http::Exchange& ex, const Result<scheduler::ChangeResult>& r,
-                          int okStatus, const Json* body) {
+void V2Api::respondChange(Reply& ex, const Result<scheduler::ChangeResult>& r, int okStatus,
+                          const Json* body) {
   if (!r.ok()) {
-    if (r.error().code == 422 && body) return ex.respond(validationFailure(*body, r.error()));
+    if (r.error().kind == ErrorKind::kInvalid && body) {
+      return ex.respond(validationFailure(*body, r.error()));
+    }
     return ex.respond(fromError(r.error()));
   }
   Json j;
@@ -200,12 +223,14 @@ void V2Api::respondChange(http::Exchange& ex, const Result<scheduler::ChangeResu
   ex.respond(std::move(resp));
 }
 
-void V2Api::apps(http::Request& req, http::Exchange& ex) {
+void V2Api::apps(http::Request& req, Reply& ex, std::string_view) {
   if (req.method == "GET") {
     auto e = embeds(req);
     bool tasks = e.count("apps.tasks") || e.count("app.tasks");
-    bool counts = e.count("apps.counts") || e.count("app.counts") || true;
-    bool deps = e.count("apps.deployments") || e.count("app.deployments") || true;
+    // Marathon renders the task counts and the deployments of every app
+    // whatever is embedded (apps.counts / apps.deployments are accepted and implied).
+    const bool counts = true;
+    const bool deps = true;
     bool ltf = e.count("apps.lastTaskFailure") || e.count("app.lastTaskFailure");
     auto idFilter = req.queryParam("id");
     auto cmdFilter = req.queryParam("cmd");
@@ -253,7 +278,9 @@ void V2Api::apps(http::Request& req, http::Exchange& ex) {
     if (!body->is_object()) return ex.respond(message(400, "Invalid JSON: expected an app object"));
     auto r = scheduler_.createApp(*body);
     if (!r.ok()) {
-      if (r.error().code == 422) return ex.respond(validationFailure(*body, r.error()));
+      if (r.error().kind == ErrorKind::kInvalid) {
+        return ex.respond(validationFailure(*body, r.error()));
+      }
       return ex.respond(fromError(r.error()));
     }
     http::Response resp = json(201, r->app);
@@ -280,7 +307,8 @@ void V2Api::apps(http::Request& req, http::Exchange& ex) {
   ex.respond(message(405, "Method not allowed on /v2/apps"));
 }
 
-void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::string& rest) {
+void V2Api::appSubresource(http::Request& req, Reply& ex, std::string_view restView) {
+  std::string rest(restView);
   // rest: "/shop/web[/restart|/tasks[/<taskId>]|/versions[/<v>]]"
   std::string id = rest, sub, arg;
   for (const char* s : {"/restart", "/tasks", "/versions"}) {
@@ -355,23 +383,26 @@ void V2Api::appSubresource(http::Request& req, http::Exchange& ex, const std::st
     ids.push_back(t->id);
     killed.push_back(t);
   }
-  // Rendered before the kill: the records may change once it is under way.
-  std::string killedText = tasksJsonText(scheduler_, killed);
   if (!arg.empty() && ids.empty()) {
     return ex.respond(message(404, "Task '" + arg + "' does not exist"));
+  }
+  // Rendered before the kill: the records may change once it is under way.
+  // One named task answers {"task":X}, otherwise {"tasks":[...]}.
+  std::string killedText;
+  if (!arg.empty()) {
+    killedText = "{\"task\":";
+    appendTaskJson(killedText, *killed.front(), !app->def.healthChecks.empty());
+    killedText += '}';
+  } else {
+    killedText = tasksJsonText(scheduler_, killed);
   }
   auto r = scheduler_.killTasks(ids, scale, wipe);
   if (!r.ok()) return ex.respond(fromError(r.error()));
   if (scale) return respondChange(ex, r, 200);
-  if (!arg.empty()) {
-    // {"tasks":[X]} -> {"task":X}
-    std::string one = killedText.substr(10, killedText.size() - 12);
-    return ex.respond(http::Response::json(200, "{\"task\":" + one + "}"));
-  }
   ex.respond(http::Response::json(200, std::move(killedText)));
 }
 
-void V2Api::tasks(http::Request& req, http::Exchange& ex) {
+void V2Api::tasks(http::Request& req, Reply& ex, std::string_view) {
   if (req.path == "/v2/tasks/delete") {
     if (req.method != "POST") return ex.respond(message(405, "use POST"));
     auto body = parseJson(req.body);
@@ -390,16 +421,20 @@ void V2Api::tasks(http::Request& req, http::Exchange& ex) {
     return ex.respond(json(200, Json::object()));
   }
   if (req.method != "GET") return ex.respond(message(405, "use GET"));
-  std::set<std::string> statuses;
+  // ?status=running (Marathon's form) or ?status=TASK_RUNNING.
+  std::set<conf::TaskState> statuses;
+  bool filtered = false;
   for (const auto& s : req.queryParams("status")) {
+    filtered = true;
     std::string up;
     for (char c : s) up.push_back(static_cast<char>(toupper(static_cast<unsigned char>(c))));
-    statuses.insert("TASK_" + up);
-    statuses.insert(up);
+    // An unknown status matches no task (as before), it is not an error.
+    auto state = conf::taskStateFromString(up.rfind("TASK_", 0) == 0 ? up : "TASK_" + up);
+    if (state) statuses.insert(*state);
   }
   std::vector<const master::TaskRecord*> selected;
   for (const auto* t : scheduler_.tasksOf("")) {
-    if (!statuses.empty() && !statuses.count(t->state)) continue;
+    if (filtered && !statuses.count(t->state)) continue;
     selected.push_back(t);
   }
   auto accept = req.header("Accept").value_or("");
@@ -420,15 +455,15 @@ void V2Api::tasks(http::Request& req, http::Exchange& ex) {
   ex.respond(http::Response::json(200, tasksJsonText(scheduler_, selected)));
 }
 
-void V2Api::deployments(http::Request& req, http::Exchange& ex) {
-  if (req.path == "/v2/deployments" || req.path == "/v2/deployments/") {
+void V2Api::deployments(http::Request& req, Reply& ex, std::string_view rest) {
+  if (rest.empty() || rest == "/") {
     if (req.method != "GET") return ex.respond(message(405, "use GET"));
     Json list = Json::array();
     for (const auto& [id, d] : scheduler_.deployments())
       list.push_back(scheduler_.deploymentJson(d));
     return ex.respond(json(200, list));
   }
-  std::string id = req.path.substr(strlen("/v2/deployments/"));
+  std::string id(rest.substr(1));
   if (req.method != "DELETE") return ex.respond(message(405, "use DELETE"));
   bool force = queryBool(req, "force");
   auto r = scheduler_.cancelDeployment(id, force);
@@ -465,9 +500,8 @@ Json V2Api::groupJson(const std::string& groupId, bool withApps) const {
   return g;
 }
 
-void V2Api::groups(http::Request& req, http::Exchange& ex) {
-  std::string gid =
-      req.path.size() > strlen("/v2/groups") ? req.path.substr(strlen("/v2/groups")) : "/";
+void V2Api::groups(http::Request& req, Reply& ex, std::string_view rest) {
+  std::string gid = rest.empty() ? "/" : std::string(rest);
   while (gid.size() > 1 && gid.back() == '/') gid.pop_back();
   if (gid.empty()) gid = "/";
   bool force = queryBool(req, "force");
@@ -549,11 +583,12 @@ void V2Api::groups(http::Request& req, http::Exchange& ex) {
   ex.respond(message(405, "Method not allowed"));
 }
 
-void V2Api::queue(http::Request& req, http::Exchange& ex) {
+void V2Api::queue(http::Request& req, Reply& ex, std::string_view rest) {
   if (req.method == "GET") return ex.respond(json(200, scheduler_.queueJson()));
-  if (req.method == "DELETE" && endsWith(req.path, "/delay") && req.path.size() > 16) {
-    std::string appId =
-        req.path.substr(9, req.path.size() - 9 - 6);  // between /v2/queue and /delay
+  // DELETE /v2/queue/<app id>/delay
+  constexpr std::string_view kDelay = "/delay";
+  if (req.method == "DELETE" && endsWith(rest, kDelay) && rest.size() > kDelay.size() + 1) {
+    std::string appId(rest.substr(0, rest.size() - kDelay.size()));
     Status st = scheduler_.resetDelay(appId);
     if (!st.ok()) return ex.respond(fromError(st.error()));
     return ex.respond(http::Response::json(204, ""));

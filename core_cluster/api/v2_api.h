@@ -4,8 +4,11 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/http_server.h"
+#include "core_cluster/api/reply.h"
 #include "core_cluster/events/event_bus.h"
 #include "core_cluster/master/master.h"
 #include "core_cluster/scheduler/service_scheduler.h"
@@ -25,18 +28,36 @@ class V2Api {
         ApiInfo info);
   void handle(http::Request& req, std::shared_ptr<http::Exchange> ex);
 
+  // One entry of the route table: an exact path, or a prefix that owns every
+  // path below it ("/v2/apps" owns "/v2/apps/x/y", handed "/x/y" as `rest`).
+  struct Route {
+    enum class Match { kExact, kPrefix };
+    std::string_view path;
+    Match match;
+    void (V2Api::*handler)(http::Request& req, Reply& reply, std::string_view rest);
+  };
+
  private:
-  void dispatch(http::Request& req, std::shared_ptr<http::Exchange> ex);
-  void apps(http::Request& req, http::Exchange& ex);
-  void appSubresource(http::Request& req, http::Exchange& ex, const std::string& rest);
-  void tasks(http::Request& req, http::Exchange& ex);
-  void deployments(http::Request& req, http::Exchange& ex);
-  void groups(http::Request& req, http::Exchange& ex);
-  void queue(http::Request& req, http::Exchange& ex);
-  void info(http::Exchange& ex);
+  void dispatch(http::Request& req, Reply& reply);
+  void ping(http::Request& req, Reply& reply, std::string_view rest);
+  void metricsText(http::Request& req, Reply& reply, std::string_view rest);
+  void events(http::Request& req, Reply& reply, std::string_view rest);
+  void info(http::Request& req, Reply& reply, std::string_view rest);
+  void agentsV1(http::Request& req, Reply& reply, std::string_view rest);
+  void taskAgentV1(http::Request& req, Reply& reply, std::string_view rest);
+  void leader(http::Request& req, Reply& reply, std::string_view rest);
+  void eventSubscriptions(http::Request& req, Reply& reply, std::string_view rest);
+  void apps(http::Request& req, Reply& reply, std::string_view rest);
+  void appSubresource(http::Request& req, Reply& reply, std::string_view rest);
+  void tasks(http::Request& req, Reply& reply, std::string_view rest);
+  void deployments(http::Request& req, Reply& reply, std::string_view rest);
+  void groups(http::Request& req, Reply& reply, std::string_view rest);
+  void queue(http::Request& req, Reply& reply, std::string_view rest);
   Json groupJson(const std::string& groupId, bool withApps) const;
-  void respondChange(http::Exchange& ex, const Result<scheduler::ChangeResult>& r, int okStatus,
+  void respondChange(Reply& reply, const Result<scheduler::ChangeResult>& r, int okStatus,
                      const Json* body = nullptr);
+
+  static const std::vector<Route>& routes();
 
   scheduler::ServiceScheduler& scheduler_;
   master::Master& master_;

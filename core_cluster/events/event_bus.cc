@@ -78,12 +78,12 @@ void EventBus::heartbeat() {
   for (auto& s : streams_) s->exchange->write(":\n\n");
 }
 
-void EventBus::attach(const http::Request& request, std::shared_ptr<http::Exchange> exchange) {
+int EventBus::attach(const http::Request& request, std::shared_ptr<http::Exchange> exchange) {
   auto accept = request.header("Accept").value_or("");
   if (accept.find("text/event-stream") == std::string_view::npos) {
     exchange->respond(http::Response::json(
         406, R"({"message":"/v2/events requires the header Accept: text/event-stream"})"));
-    return;
+    return 406;
   }
   auto s = std::make_shared<Stream>();
   s->exchange = exchange;
@@ -119,6 +119,7 @@ void EventBus::attach(const http::Request& request, std::shared_ptr<http::Exchan
   Json d;
   d["remoteAddress"] = remote;
   publish("event_stream_attached", d);
+  return 200;
 }
 
 uint64_t EventBus::subscribe(std::function<void(const StoredEvent&)> fn) {

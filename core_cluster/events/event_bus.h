@@ -36,7 +36,8 @@ class EventBus {
   // Adds eventType and timestamp to data, assigns the next id and fans out.
   uint64_t publish(const std::string& type, Json data);
   // Serves GET /v2/events: Accept check, event_type filters, Last-Event-ID resume.
-  void attach(const http::Request& request, std::shared_ptr<http::Exchange> exchange);
+  // Returns the status it answered with (200: a stream; 406: not asked for one).
+  int attach(const http::Request& request, std::shared_ptr<http::Exchange> exchange);
   // In-process subscribers (e.g. tests, embedded consumers). Returns a token for unsubscribe.
   uint64_t subscribe(std::function<void(const StoredEvent&)> fn);
   void unsubscribe(uint64_t token);

@@ -67,6 +67,7 @@ Status Master::recover(const state::StateMap& state) {
     } else if (key.rfind("/tasks/", 0) == 0) {
       auto t = taskFromJson(value);
       if (!t.ok()) return makeError("cannot recover " + key + ": " + t.error().message);
+      tasksByApp_[t->appId].insert(t->id);
       tasks_[t->id] = std::move(*t);
     } else if (key == "/master/agentSeq") {
       nextAgentSeq_ = value.get<uint64_t>();
@@ -101,7 +102,7 @@ conf::Resources Master::freeResources(const AgentRecord& agent) const {
   conf::Ranges usedPorts;
   double cpus = 0, mem = 0, disk = 0;
   for (const auto& [id, t] : tasks_) {
-    if (t.agentId != agent.id || !isActiveState(t.state)) continue;
+    if (t.agentId != agent.id || !conf::isActive(t.state)) continue;
     cpus += t.cpus;
     mem += t.mem;
     disk += t.disk;
@@ -224,6 +225,7 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
   Json launches = Json::array();
   for (auto& t : created) {
     launches.push_back(t.launch);
+    tasksByApp_[t.appId].insert(t.id);
     tasks_[t.id] = std::move(t);
   }
   Json body;
@@ -237,9 +239,10 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
     if (ok) return;
     for (const auto& id : ids) {
       auto t = tasks_.find(id);
-      if (t == tasks_.end() || t->second.state != "TASK_STAGING") continue;
-      applyStatus(StatusInput{id, "TASK_DROPPED", "launch on agent " + agentId + " failed: " + err,
-                              std::nullopt, "REASON_AGENT_UNREACHABLE", agentId});
+      if (t == tasks_.end() || t->second.state != conf::TaskState::kStaging) continue;
+      applyStatus(StatusInput{id, conf::TaskState::kDropped,
+                              "launch on agent " + agentId + " failed: " + err, std::nullopt,
+                              conf::TaskReason::kAgentDisconnected, agentId});
     }
   });
   return true;
@@ -261,20 +264,21 @@ void Master::killTask(const std::string& taskId, std::optional<double> grace) {
   auto it = tasks_.find(taskId);
   if (it == tasks_.end()) return;
   TaskRecord& t = it->second;
-  if (isTerminalState(t.state)) return;
+  if (conf::isTerminal(t.state)) return;
   t.killRequested = true;
   auto ag = agents_.find(t.agentId);
   if (ag == agents_.end() || ag->second.status != AgentStatus::kActive) {
     // Nothing to ask: the agent is gone. The task is lost to us.
-    applyStatus(StatusInput{taskId, "TASK_KILLED", "killed while its agent was unreachable",
-                            std::nullopt, "REASON_AGENT_UNREACHABLE", t.agentId});
+    applyStatus(StatusInput{taskId, conf::TaskState::kKilled,
+                            "killed while its agent was unreachable", std::nullopt,
+                            conf::TaskReason::kAgentDisconnected, t.agentId});
     return;
   }
   Json body;
   body["taskId"] = taskId;
   if (grace) body["gracePeriodSeconds"] = *grace;
   log::info("killing task {} on agent {}", taskId, t.agentId);
-  sendToAgent(ag->second, "/internal/kill", body, [this, taskId](bool ok, std::string err) {
+  sendToAgent(ag->second, "/internal/kill", body, [taskId](bool ok, std::string err) {
     if (!ok) log::warn("kill of task {} not delivered: {}", taskId, err);
   });
 }
@@ -283,6 +287,18 @@ std::vector<const TaskRecord*> Master::tasks() const {
   std::vector<const TaskRecord*> out;
   out.reserve(tasks_.size());
   for (const auto& [id, t] : tasks_) out.push_back(&t);
+  return out;
+}
+
+std::vector<const TaskRecord*> Master::tasksOfApp(const std::string& appId) const {
+  std::vector<const TaskRecord*> out;
+  auto ids = tasksByApp_.find(appId);
+  if (ids == tasksByApp_.end()) return out;
+  out.reserve(ids->second.size());
+  for (const auto& id : ids->second) {
+    auto it = tasks_.find(id);
+    if (it != tasks_.end()) out.push_back(&it->second);
+  }
   return out;
 }
 
@@ -303,7 +319,14 @@ std::vector<const AgentRecord*> Master::agents() const {
 }
 
 void Master::expungeTask(const std::string& taskId) {
-  if (tasks_.erase(taskId) == 0) return;
+  auto it = tasks_.find(taskId);
+  if (it == tasks_.end()) return;
+  auto byApp = tasksByApp_.find(it->second.appId);
+  if (byApp != tasksByApp_.end()) {
+    byApp->second.erase(taskId);
+    if (byApp->second.empty()) tasksByApp_.erase(byApp);
+  }
+  tasks_.erase(it);
   if (Status st = store_.commit({state::Mutation::del("/tasks/" + taskId)}); !st.ok()) {
     log::error("cannot expunge task {}: {}", taskId, st.error().message);
   }
@@ -334,9 +357,10 @@ bool Master::applyStatuses(const std::vector<StatusInput>& inputs) {
     TaskRecord& t = it->second;
     // A terminal state is final: late updates do not resurrect a task, and a
     // duplicate (the agent retries when an ack is lost) is already durable.
-    if (isTerminalState(t.state)) continue;
+    if (conf::isTerminal(t.state)) continue;
     TaskRecord before = t;
     t.state = in.state;
+    t.reason = in.reason;
     if (!in.message.empty()) t.message = in.message;
     if (in.healthy.has_value()) {
       if (*in.healthy) {
@@ -350,8 +374,12 @@ bool Master::applyStatuses(const std::vector<StatusInput>& inputs) {
       }
       t.healthy = in.healthy;
     }
-    if (in.state == "TASK_RUNNING" && !t.startedAtMs) t.startedAtMs = now;
-    if (before.state == t.state && before.healthy == t.healthy && in.reason.empty()) continue;
+    if (in.state == conf::TaskState::kRunning && !t.startedAtMs) t.startedAtMs = now;
+    if (before.state == t.state && before.healthy == t.healthy &&
+        in.reason == conf::TaskReason::kNone) {
+      t = std::move(before);  // nothing to persist: memory stays what is durable
+      continue;
+    }
     batch.push_back(state::Mutation::put("/tasks/" + t.id, taskToJson(t)));
     changes.push_back(Change{t.id, std::move(before), t, in.message});
   }
@@ -368,10 +396,11 @@ bool Master::applyStatuses(const std::vector<StatusInput>& inputs) {
     // batch are three transitions, not three times the last one). A copy: the
     // scheduler may expunge or change the task while handling it.
     TaskRecord t = c.after;
-    log::info(
-        "task {} {} -> {}{}{}", t.id, c.before.state, t.state,
-        t.healthy && t.state == "TASK_RUNNING" ? (*t.healthy ? " healthy" : " unhealthy") : "",
-        c.message.empty() ? "" : " (" + c.message + ")");
+    log::info("task {} {} -> {}{}{}", t.id, conf::toString(c.before.state), conf::toString(t.state),
+              t.healthy && t.state == conf::TaskState::kRunning
+                  ? (*t.healthy ? " healthy" : " unhealthy")
+                  : "",
+              c.message.empty() ? "" : " (" + c.message + ")");
     if (auto* s = schedulerFor(t)) s->statusUpdate(t, c.before.state, c.before.healthy);
   }
   return true;
@@ -420,11 +449,12 @@ void Master::markAgentUnreachable(AgentRecord& agent) {
   rescindOffersFor(agent.id);
   std::vector<std::string> ids;
   for (const auto& [id, t] : tasks_) {
-    if (t.agentId == agent.id && isActiveState(t.state)) ids.push_back(id);
+    if (t.agentId == agent.id && conf::isActive(t.state)) ids.push_back(id);
   }
   for (const auto& id : ids) {
-    applyStatus(StatusInput{id, "TASK_UNREACHABLE", "agent " + agent.id + " is unreachable",
-                            std::nullopt, "REASON_AGENT_UNREACHABLE", agent.id});
+    applyStatus(StatusInput{id, conf::TaskState::kUnreachable,
+                            "agent " + agent.id + " is unreachable", std::nullopt,
+                            conf::TaskReason::kAgentDisconnected, agent.id});
   }
 }
 
@@ -433,14 +463,17 @@ void Master::removeAgent(const std::string& agentId) {
             options_.agentRemovalTimeoutMs);
   std::vector<std::string> ids;
   for (const auto& [id, t] : tasks_) {
-    if (t.agentId == agentId && !isTerminalState(t.state)) ids.push_back(id);
+    if (t.agentId == agentId && !conf::isTerminal(t.state)) ids.push_back(id);
   }
   for (const auto& id : ids) {
-    applyStatus(StatusInput{id, "TASK_LOST", "agent " + agentId + " was removed", std::nullopt,
-                            "REASON_AGENT_REMOVED", agentId});
+    applyStatus(StatusInput{id, conf::TaskState::kLost, "agent " + agentId + " was removed",
+                            std::nullopt, conf::TaskReason::kAgentRemoved, agentId});
   }
   agents_.erase(agentId);
-  (void)store_.commit({state::Mutation::del("/agents/" + agentId)});
+  if (Status st = store_.commit({state::Mutation::del("/agents/" + agentId)}); !st.ok()) {
+    // Harmless but visible: after a restart it is recovered, then removed again.
+    log::error("cannot persist the removal of agent {}: {}", agentId, st.error().message);
+  }
 }
 
 void Master::checkLiveness() {
@@ -464,27 +497,32 @@ bool Master::handleInternal(http::Request& req, std::shared_ptr<http::Exchange> 
     ex->respond(errorResponse(405, "internal endpoints take POST"));
     return true;
   }
+  // "/internal/agents/<agent id>/<action>" names the agent and what it asks for.
+  constexpr std::string_view kAgents = "/internal/agents/";
+  std::string_view agentPath;
+  if (p.rfind(kAgents, 0) == 0) agentPath = std::string_view(p).substr(kAgents.size());
+  size_t slash = agentPath.rfind('/');
+  std::string agentId =
+      slash == std::string_view::npos ? "" : std::string(agentPath.substr(0, slash));
+  std::string_view action =
+      slash == std::string_view::npos ? std::string_view() : agentPath.substr(slash + 1);
   if (p == "/internal/agents/register") {
     onRegister(req, ex);
   } else if (p == "/internal/status") {
     onStatus(req, ex);
-  } else if (p.rfind("/internal/agents/", 0) == 0 && p.size() > 23 &&
-             p.compare(p.size() - 6, 6, "/drain") == 0) {
+  } else if (!agentId.empty() && action == "drain") {
     // The agent is shutting down: offer it no more (its tasks report as they stop).
-    std::string id = p.substr(17, p.size() - 17 - 6);
-    auto it = agents_.find(id);
+    auto it = agents_.find(agentId);
     if (it == agents_.end()) {
-      ex->respond(errorResponse(404, "unknown agent " + id));
+      ex->respond(errorResponse(404, "unknown agent " + agentId));
     } else {
       it->second.draining = true;
-      rescindOffersFor(id);
-      log::info("agent {} is draining: no more offers", id);
+      rescindOffersFor(agentId);
+      log::info("agent {} is draining: no more offers", agentId);
       ex->respond(jsonResponse(200, Json::object()));
     }
-  } else if (p.rfind("/internal/agents/", 0) == 0 && p.size() > 27 &&
-             p.compare(p.size() - 10, 10, "/heartbeat") == 0) {
-    std::string id = p.substr(17, p.size() - 17 - 10);
-    onHeartbeat(id, req, ex);
+  } else if (!agentId.empty() && action == "heartbeat") {
+    onHeartbeat(agentId, req, ex);
   } else {
     ex->respond(errorResponse(404, "no internal endpoint " + p));
   }
@@ -532,7 +570,9 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
     std::vector<Json> raw(j["updates"].begin(), j["updates"].end());
     std::vector<StatusInput> inputs;
     Json ignored = Json::array();
-    if (parseStatusUpdates(raw, id, &inputs, &ignored) && !applyStatuses(inputs)) {
+    if (Status parsed = parseStatusUpdates(raw, id, &inputs, &ignored); !parsed.ok()) {
+      log::warn("agent {}: pending status updates ignored: {}", id, parsed.error().message);
+    } else if (!applyStatuses(inputs)) {
       return ex->respond(errorResponse(503, "pending status updates not persisted; retry"));
     }
   }
@@ -548,26 +588,28 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
   Json toKill = Json::array();
   for (const auto& [tid, rt] : reported) {
     auto it = tasks_.find(tid);
-    bool keep = it != tasks_.end() && it->second.agentId == id && isActiveState(it->second.state);
+    bool keep = it != tasks_.end() && it->second.agentId == id && conf::isActive(it->second.state);
     if (!keep) {
       // Unknown, already replaced (it was unreachable), or finished in our books.
       toKill.push_back(tid);
       continue;
     }
-    std::string st = rt.value("state", "");
+    auto st = conf::taskStateFromString(rt.value("state", ""));
     std::optional<bool> healthy;
     if (rt.contains("healthy") && rt["healthy"].is_boolean()) healthy = rt["healthy"].get<bool>();
-    if (!st.empty() && (st != it->second.state || healthy != it->second.healthy)) {
-      applyStatus(StatusInput{tid, st, rt.value("message", ""), healthy, "", id});
+    if (st && (*st != it->second.state || healthy != it->second.healthy)) {
+      applyStatus(StatusInput{tid, *st, rt.value("message", ""), healthy,
+                              conf::TaskReason::kReconciliation, id});
     }
   }
   std::vector<std::string> lost;
   for (const auto& [tid, t] : tasks_) {
-    if (t.agentId == id && !isTerminalState(t.state) && !reported.count(tid)) lost.push_back(tid);
+    if (t.agentId == id && !conf::isTerminal(t.state) && !reported.count(tid)) lost.push_back(tid);
   }
   for (const auto& tid : lost) {
-    applyStatus(StatusInput{tid, "TASK_LOST", "agent " + id + " re-registered without this task",
-                            std::nullopt, "REASON_RECONCILIATION", id});
+    applyStatus(StatusInput{tid, conf::TaskState::kLost,
+                            "agent " + id + " re-registered without this task", std::nullopt,
+                            conf::TaskReason::kReconciliation, id});
   }
   log::info("agent {} {} at {}:{} with {} ({} task(s) reported, {} to kill, {} lost){}", id,
             known ? "re-registered" : "registered", a.hostname, a.port, a.total.toString(),
@@ -594,33 +636,40 @@ void Master::onHeartbeat(const std::string& agentId, http::Request&,
   ex->respond(jsonResponse(200, out));
 }
 
-bool Master::parseStatusUpdates(const std::vector<Json>& raw, const std::string& agentId,
-                                std::vector<StatusInput>* inputs, Json* kill) const {
+Status Master::parseStatusUpdates(const std::vector<Json>& raw, const std::string& agentId,
+                                  std::vector<StatusInput>* inputs, Json* kill) const {
   for (const auto& j : raw) {
     if (!j.is_object() || !j.contains("taskId") || !j["taskId"].is_string() ||
         !j.contains("state") || !j["state"].is_string()) {
-      return false;
+      return makeError("status update needs taskId and state");
+    }
+    auto state = conf::taskStateFromString(j["state"].get<std::string>());
+    if (!state) {
+      return makeError("status update of " + j["taskId"].get<std::string>() +
+                       " has an unknown state '" + j["state"].get<std::string>() + "'");
     }
     statusUpdates().inc();
     StatusInput in;
     in.taskId = j["taskId"].get<std::string>();
-    in.state = j["state"].get<std::string>();
+    in.state = *state;
     in.message = j.value("message", "");
-    in.reason = j.value("reason", "");
+    // Reasons Mesos adds later are kept as kUnknown, not refused.
+    in.reason = conf::parseTaskReason(
+        j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "");
     in.agentId = j.value("agentId", agentId);
     if (j.contains("healthy") && j["healthy"].is_boolean()) in.healthy = j["healthy"].get<bool>();
     auto it = tasks_.find(in.taskId);
     // Unknown, or already finished in our books (e.g. dropped after a launch
     // timeout) yet alive on the agent: an orphan the agent must kill.
     bool orphan =
-        it == tasks_.end() || (isTerminalState(it->second.state) && !isTerminalState(in.state));
+        it == tasks_.end() || (conf::isTerminal(it->second.state) && !conf::isTerminal(in.state));
     if (orphan) {
-      if (!isTerminalState(in.state)) kill->push_back(in.taskId);
+      if (!conf::isTerminal(in.state)) kill->push_back(in.taskId);
       continue;
     }
     inputs->push_back(std::move(in));
   }
-  return true;
+  return Status::Ok();
 }
 
 void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
@@ -636,8 +685,8 @@ void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   std::string agentId = body->is_object() ? body->value("agentId", "") : "";
   std::vector<StatusInput> inputs;
   Json kill = Json::array();
-  if (!parseStatusUpdates(raw, agentId, &inputs, &kill)) {
-    return ex->respond(errorResponse(400, "status update needs taskId and state"));
+  if (Status parsed = parseStatusUpdates(raw, agentId, &inputs, &kill); !parsed.ok()) {
+    return ex->respond(errorResponse(400, parsed.error().message));
   }
   auto ag = agents_.find(agentId);
   if (ag != agents_.end() && ag->second.status == AgentStatus::kActive) {

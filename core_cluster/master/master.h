@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,7 @@ class Master : public SchedulerDriver {
   void killTask(const std::string& taskId, std::optional<double> gracePeriodSeconds) override;
   void reviveOffers() override;
   std::vector<const TaskRecord*> tasks() const override;
+  std::vector<const TaskRecord*> tasksOfApp(const std::string& appId) const override;
   const TaskRecord* task(const std::string& taskId) const override;
   const AgentRecord* agent(const std::string& agentId) const override;
   std::vector<const AgentRecord*> agents() const override;
@@ -61,10 +63,10 @@ class Master : public SchedulerDriver {
   };
   struct StatusInput {
     std::string taskId;
-    std::string state;
+    conf::TaskState state = conf::TaskState::kUnknown;
     std::string message;
     std::optional<bool> healthy;
-    std::string reason;
+    conf::TaskReason reason = conf::TaskReason::kNone;
     std::string agentId;
   };
 
@@ -77,9 +79,9 @@ class Master : public SchedulerDriver {
   // Applies many changes with one durable commit (one fsync), then tells the scheduler.
   bool applyStatuses(const std::vector<StatusInput>& in);
   // Reads agent status updates; orphans (unknown or already-terminal tasks
-  // reported alive) go to kill. False when an update is malformed.
-  bool parseStatusUpdates(const std::vector<Json>& raw, const std::string& agentId,
-                          std::vector<StatusInput>* inputs, Json* kill) const;
+  // reported alive) go to kill. An error names the malformed update.
+  Status parseStatusUpdates(const std::vector<Json>& raw, const std::string& agentId,
+                            std::vector<StatusInput>* inputs, Json* kill) const;
   void markAgentUnreachable(AgentRecord& agent);
   void removeAgent(const std::string& agentId);
   void sendToAgent(const AgentRecord& agent, const std::string& path, Json body,
@@ -98,6 +100,8 @@ class Master : public SchedulerDriver {
   std::vector<Scheduler*> schedulers_;
   std::map<std::string, AgentRecord> agents_;
   std::unordered_map<std::string, TaskRecord> tasks_;
+  // app id -> ids of its tasks in tasks_, so one app's tasks cost what it has.
+  std::unordered_map<std::string, std::set<std::string>> tasksByApp_;
   std::map<std::string, OfferState> offers_;
   std::map<std::pair<Scheduler*, std::string>, uint64_t> declined_;  // until loop ms
   uint64_t nextOfferId_ = 1;

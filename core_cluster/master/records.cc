@@ -16,14 +16,6 @@ std::string_view toString(AgentStatus s) {
   return "UNKNOWN";
 }
 
-bool isTerminalState(std::string_view s) {
-  return s == "TASK_FINISHED" || s == "TASK_FAILED" || s == "TASK_KILLED" || s == "TASK_LOST" ||
-         s == "TASK_ERROR" || s == "TASK_GONE" || s == "TASK_DROPPED" ||
-         s == "TASK_GONE_BY_OPERATOR";
-}
-
-bool isActiveState(std::string_view s) { return !isTerminalState(s) && s != "TASK_UNREACHABLE"; }
-
 Json agentToJson(const AgentRecord& a) {
   Json j;
   j["id"] = a.id;
@@ -50,7 +42,7 @@ Result<AgentRecord> agentFromJson(const Json& j) {
     a.registeredAtMs = j.value("registeredAtMs", int64_t{0});
     return a;
   } catch (const std::exception& e) {
-    return makeError(std::string("bad agent record: ") + e.what(), "", 400);
+    return makeError(ErrorKind::kInvalid, std::string("bad agent record: ") + e.what());
   }
 }
 
@@ -67,8 +59,9 @@ Json taskToJson(const TaskRecord& t) {
   j["cpus"] = t.cpus;
   j["mem"] = t.mem;
   j["disk"] = t.disk;
-  j["state"] = t.state;
+  j["state"] = std::string(conf::toString(t.state));
   j["message"] = t.message;
+  if (t.reason != conf::TaskReason::kNone) j["reason"] = std::string(conf::toString(t.reason));
   if (t.healthy) j["healthy"] = *t.healthy;
   j["consecutiveFailures"] = t.consecutiveFailures;
   j["lastFailureCause"] = t.lastFailureCause;
@@ -96,8 +89,15 @@ Result<TaskRecord> taskFromJson(const Json& j) {
     t.cpus = j.value("cpus", 0.0);
     t.mem = j.value("mem", 0.0);
     t.disk = j.value("disk", 0.0);
-    t.state = j.value("state", "TASK_STAGING");
+    std::string state = j.value("state", "TASK_STAGING");
+    auto known = conf::taskStateFromString(state);
+    if (!known) {
+      return makeError(ErrorKind::kInvalid,
+                       "bad task record " + t.id + ": unknown state '" + state + "'");
+    }
+    t.state = *known;
     t.message = j.value("message", "");
+    t.reason = conf::parseTaskReason(j.value("reason", ""));
     if (j.contains("healthy") && j["healthy"].is_boolean()) t.healthy = j["healthy"].get<bool>();
     t.consecutiveFailures = j.value("consecutiveFailures", 0);
     t.lastFailureCause = j.value("lastFailureCause", "");
@@ -110,7 +110,7 @@ Result<TaskRecord> taskFromJson(const Json& j) {
     if (j.contains("launch")) t.launch = j["launch"];
     return t;
   } catch (const std::exception& e) {
-    return makeError(std::string("bad task record: ") + e.what(), "", 400);
+    return makeError(ErrorKind::kInvalid, std::string("bad task record: ") + e.what());
   }
 }
 

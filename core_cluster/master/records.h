@@ -11,6 +11,7 @@
 
 #include "base/json.h"
 #include "conf/resources.h"
+#include "conf/task_state.h"
 
 namespace corral::master {
 
@@ -39,8 +40,11 @@ struct TaskRecord {
   std::vector<int> ports;
   std::vector<int> servicePorts;
   double cpus = 0, mem = 0, disk = 0;
-  std::string state = "TASK_STAGING";
+  conf::TaskState state = conf::TaskState::kStaging;
   std::string message;
+  // Why the last status update was sent (Mesos TaskStatus.Reason): the
+  // scheduler decides on it, e.g. a health kill, never on the message text.
+  conf::TaskReason reason = conf::TaskReason::kNone;
   std::optional<bool> healthy;
   int consecutiveFailures = 0;
   std::string lastFailureCause;
@@ -52,9 +56,6 @@ struct TaskRecord {
   bool killRequested = false;
   Json launch;  // what the agent was told to run (kept for re-sends)
 };
-
-bool isTerminalState(std::string_view state);
-bool isActiveState(std::string_view state);  // staging..running, killing
 
 Json agentToJson(const AgentRecord& a);
 Result<AgentRecord> agentFromJson(const Json& j);

@@ -49,6 +49,8 @@ class SchedulerDriver {
   virtual void reviveOffers() = 0;
   // The tasks this scheduler launched that the master still tracks.
   virtual std::vector<const TaskRecord*> tasks() const = 0;
+  // The tasks of one app: costs what that app has, whatever the others hold.
+  virtual std::vector<const TaskRecord*> tasksOfApp(const std::string& appId) const = 0;
   virtual const TaskRecord* task(const std::string& taskId) const = 0;
   virtual const AgentRecord* agent(const std::string& agentId) const = 0;
   virtual std::vector<const AgentRecord*> agents() const = 0;
@@ -63,8 +65,9 @@ class Scheduler {
   virtual void registered(SchedulerDriver* driver) = 0;
   virtual void resourceOffers(const std::vector<Offer>& offers) = 0;
   virtual void offerRescinded(const std::string& offerId) = 0;
-  // A task changed: state, health or message. `previousState` is the old state.
-  virtual void statusUpdate(const TaskRecord& task, const std::string& previousState,
+  // A task changed: state, health or reason (task.reason says why). `previousState` is the old
+  // state.
+  virtual void statusUpdate(const TaskRecord& task, conf::TaskState previousState,
                             std::optional<bool> previousHealthy) = 0;
 };
 

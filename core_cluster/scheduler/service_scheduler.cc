@@ -13,6 +13,8 @@
 
 namespace corral::scheduler {
 
+using conf::TaskReason;
+using conf::TaskState;
 using master::TaskRecord;
 
 namespace {
@@ -35,9 +37,56 @@ std::string taskIdPrefix(const std::string& appId) {
   return out;
 }
 
-Error httpError(int code, std::string message) { return makeError(std::move(message), "", code); }
+// Marathon's instance condition for a task state (instance_changed_event).
+std::string_view instanceCondition(TaskState state) {
+  switch (state) {
+    case TaskState::kStaging:
+      return "Staging";
+    case TaskState::kStarting:
+      return "Starting";
+    case TaskState::kRunning:
+      return "Running";
+    case TaskState::kKilling:
+      return "Killing";
+    case TaskState::kFinished:
+      return "Finished";
+    case TaskState::kFailed:
+      return "Failed";
+    case TaskState::kKilled:
+      return "Killed";
+    case TaskState::kLost:
+      return "Lost";
+    case TaskState::kError:
+      return "Error";
+    case TaskState::kDropped:
+      return "Dropped";
+    case TaskState::kGone:
+      return "Gone";
+    case TaskState::kGoneByOperator:
+      return "GoneByOperator";
+    case TaskState::kUnreachable:
+      return "Unreachable";
+    case TaskState::kUnknown:
+      return "Unknown";
+  }
+  return "Unknown";
+}
+
+// Killed (or being killed) by its agent because its health checks failed:
+// decided on the typed reason the agent sends, never on the message text.
+bool isHealthKill(const TaskRecord& t) {
+  return (t.state == TaskState::kKilling || t.state == TaskState::kKilled) &&
+         t.reason == TaskReason::kTaskHealthCheckStatusUpdated;
+}
 
 std::string appKey(const std::string& id) { return "/apps" + id; }
+
+metrics::Counter& commitFailures() {
+  static auto& c = metrics::global().counter(
+      "corral_scheduler_state_commit_failures_total",
+      "Scheduler changes refused because the state store could not persist them.");
+  return c;
+}
 
 metrics::Counter& launchedCounter() {
   static auto& c = metrics::global().counter("corral_scheduler_tasks_launched_total",
@@ -81,7 +130,7 @@ Status ServiceScheduler::recover(const state::StateMap& state) {
       d.appId = value.value("appId", "");
       d.action = value.value("action", "");
       d.startedMs = value.value("startedMs", int64_t{0});
-      deployments_[d.id] = d;
+      putDeployment(d);
     }
   }
   log::info("recovered {} apps and {} deployments", apps_.size(), deployments_.size());
@@ -112,10 +161,10 @@ std::string ServiceScheduler::newVersion() {
 std::vector<const TaskRecord*> ServiceScheduler::tasksOf(const std::string& appId) const {
   std::vector<const TaskRecord*> out;
   if (!driver_) return out;
-  for (const auto* t : driver_->tasks()) {
+  // One app's tasks come from the driver's index: no scan of every task.
+  for (const auto* t : appId.empty() ? driver_->tasks() : driver_->tasksOfApp(appId)) {
     if (t->framework != options_.frameworkName) continue;
-    if (!appId.empty() && t->appId != appId) continue;
-    if (master::isTerminalState(t->state)) continue;
+    if (conf::isTerminal(t->state)) continue;
     out.push_back(t);
   }
   std::sort(out.begin(), out.end(), [](auto* a, auto* b) {
@@ -125,7 +174,7 @@ std::vector<const TaskRecord*> ServiceScheduler::tasksOf(const std::string& appI
 }
 
 bool ServiceScheduler::taskHealthy(const TaskRecord& t) const {
-  if (t.state != "TASK_RUNNING") return false;
+  if (t.state != TaskState::kRunning) return false;
   auto it = apps_.find(t.appId);
   if (it == apps_.end()) return true;
   const auto& def = it->second.def;
@@ -144,7 +193,7 @@ void ServiceScheduler::checkReadiness() {
       if (app.def.portDefinitions[i].name.value_or("") == rc.portName) portIndex = i;
     }
     for (const auto* t : tasksOf(appId)) {
-      if (t->state != "TASK_RUNNING" || ready_.count(t->id) || readinessInFlight_.count(t->id))
+      if (t->state != TaskState::kRunning || ready_.count(t->id) || readinessInFlight_.count(t->id))
         continue;
       auto due = readinessDue_.find(t->id);
       if (due != readinessDue_.end() && due->second > now) continue;
@@ -161,7 +210,7 @@ void ServiceScheduler::checkReadiness() {
           key,
           http::fetch(
               loop_, t->host, t->ports[portIndex], std::move(req),
-              [this, key, id, codes, name](Result<http::Response> r) {
+              [this, key, id, appId = std::string(appId), codes, name](Result<http::Response> r) {
                 readinessChecks_.done(key);
                 readinessInFlight_.erase(id);
                 if (!r.ok()) return;
@@ -169,7 +218,7 @@ void ServiceScheduler::checkReadiness() {
                 ready_.insert(id);
                 readinessDue_.erase(id);
                 log::info("task {} is ready ({} answered {})", id, name, r->status);
-                reconcile();
+                reconcileOne(appId);
               },
               http::ClientOptions{.timeoutMs = static_cast<uint64_t>(rc.timeoutSeconds) * 1000}));
     }
@@ -180,7 +229,8 @@ bool ServiceScheduler::isCurrent(const AppState& app, const TaskRecord& t) const
   return t.version >= app.lastConfigChangeAt;
 }
 
-Status ServiceScheduler::persistApp(const AppState& app, bool newVersionEntry) {
+std::vector<state::Mutation> ServiceScheduler::appMutations(const AppState& app,
+                                                            bool newVersionEntry) const {
   Json v;
   v["definition"] = conf::toMarathonJson(app.def);
   v["lastConfigChangeAt"] = app.lastConfigChangeAt;
@@ -191,17 +241,26 @@ Status ServiceScheduler::persistApp(const AppState& app, bool newVersionEntry) {
     batch.push_back(state::Mutation::put("/appversions" + app.def.id + "/" + *app.def.version,
                                          conf::toMarathonJson(app.def)));
   }
-  return store_.commit(batch);
+  return batch;
+}
+
+Status ServiceScheduler::commitWithDeployment(std::vector<state::Mutation> batch,
+                                              const DeploymentPlan& plan) {
+  batch.insert(batch.end(), plan.mutations.begin(), plan.mutations.end());
+  Status st = store_.commit(batch);
+  if (!st.ok()) commitFailures().inc();
+  return st;
 }
 
 Result<conf::AppDefinition> ServiceScheduler::appVersion(const std::string& id,
                                                          const std::string& version) const {
   auto it = apps_.find(id);
-  if (it == apps_.end()) return httpError(404, "App '" + id + "' does not exist");
+  if (it == apps_.end()) return makeError(ErrorKind::kNotFound, "App '" + id + "' does not exist");
   if (it->second.def.version && *it->second.def.version == version) return it->second.def;
   auto found = versionCache_.find(id + "@" + version);
   if (found != versionCache_.end()) return found->second;
-  return httpError(404, "Version '" + version + "' of app '" + id + "' does not exist");
+  return makeError(ErrorKind::kNotFound,
+                   "Version '" + version + "' of app '" + id + "' does not exist");
 }
 
 Result<conf::AppDefinition> ServiceScheduler::assignServicePorts(conf::AppDefinition def,
@@ -216,8 +275,8 @@ Result<conf::AppDefinition> ServiceScheduler::assignServicePorts(conf::AppDefini
     if (pd.port == 0) continue;
     if (used.count(pd.port) && pd.port >= options_.servicePortMin &&
         pd.port <= options_.servicePortMax) {
-      return httpError(
-          422, "service port " + std::to_string(pd.port) + " is already used by another app");
+      return makeError(ErrorKind::kInvalid, "service port " + std::to_string(pd.port) +
+                                                " is already used by another app");
     }
     own.insert(pd.port);
   }
@@ -226,9 +285,9 @@ Result<conf::AppDefinition> ServiceScheduler::assignServicePorts(conf::AppDefini
     if (pd.port != 0) continue;
     while (next <= options_.servicePortMax && (used.count(next) || own.count(next))) ++next;
     if (next > options_.servicePortMax) {
-      return httpError(422, "no free service port left in " +
-                                std::to_string(options_.servicePortMin) + "-" +
-                                std::to_string(options_.servicePortMax));
+      return makeError(ErrorKind::kInvalid, "no free service port left in " +
+                                                std::to_string(options_.servicePortMin) + "-" +
+                                                std::to_string(options_.servicePortMax));
     }
     pd.port = next;
     own.insert(next++);
@@ -236,26 +295,32 @@ Result<conf::AppDefinition> ServiceScheduler::assignServicePorts(conf::AppDefini
   return def;
 }
 
-std::string ServiceScheduler::startDeployment(const std::string& appId, const std::string& action,
-                                              const std::string& version) {
+ServiceScheduler::DeploymentPlan ServiceScheduler::planDeployment(
+    const std::string& appId, const std::string& action, const std::string& version) const {
+  DeploymentPlan plan;
   // One deployment per app: a forced change supersedes the running one.
-  for (auto it = deployments_.begin(); it != deployments_.end();) {
-    if (it->second.appId == appId) {
-      (void)store_.commit({state::Mutation::del("/deployments/" + it->first)});
-      it = deployments_.erase(it);
-    } else {
-      ++it;
-    }
+  if (const Deployment* running = deploymentOf(appId)) {
+    plan.superseded.push_back(running->id);
+    plan.mutations.push_back(state::Mutation::del("/deployments/" + running->id));
   }
-  Deployment d{uuid4(), version, appId, action, wallMs()};
+  Deployment& d = plan.deployment;
+  d = Deployment{uuid4(), version, appId, action, wallMs()};
   Json j;
   j["id"] = d.id;
   j["version"] = d.version;
   j["appId"] = d.appId;
   j["action"] = d.action;
   j["startedMs"] = d.startedMs;
-  (void)store_.commit({state::Mutation::put("/deployments/" + d.id, j)});
-  deployments_[d.id] = d;
+  plan.mutations.push_back(state::Mutation::put("/deployments/" + d.id, j));
+  return plan;
+}
+
+std::string ServiceScheduler::startDeployment(const DeploymentPlan& plan) {
+  for (const auto& id : plan.superseded) eraseDeployment(id);
+  const Deployment& d = plan.deployment;
+  const std::string& appId = d.appId;
+  const std::string& action = d.action;
+  putDeployment(d);
   Json ev;
   ev["plan"] = deploymentJson(d);
   ev["currentStep"] = deploymentJson(d)["steps"][0];
@@ -267,14 +332,12 @@ std::string ServiceScheduler::startDeployment(const std::string& appId, const st
 
 Result<ChangeResult> ServiceScheduler::conflictCheck(const std::string& appId, bool force) {
   if (force) return ChangeResult{};
-  for (const auto& [id, d] : deployments_) {
-    if (d.appId == appId) {
-      Error e = httpError(409,
-                          "App is locked by one or more deployments. Override with the option "
-                          "'?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.");
-      e.path = id;  // the API layer lists the blocking deployment
-      return e;
-    }
+  if (const Deployment* d = deploymentOf(appId)) {
+    Error e = makeError(ErrorKind::kConflict,
+                        "App is locked by one or more deployments. Override with the option "
+                        "'?force=true'. View details at '/v2/deployments/<DEPLOYMENT_ID>'.");
+    e.path = d->id;  // the API layer lists the blocking deployment
+    return e;
   }
   return ChangeResult{};
 }
@@ -284,18 +347,19 @@ Result<ChangeResult> ServiceScheduler::createApp(const Json& body) {
   auto def = conf::parseAppDefinition(body, "/", &errors);
   if (!def.ok()) {
     Error e = def.error();
-    e.code = 422;
+    e.kind = ErrorKind::kInvalid;
     return e;
   }
   if (apps_.count(def->id)) {
-    return httpError(409, "An app with id [" + def->id + "] already exists.");
+    return makeError(ErrorKind::kConflict, "An app with id [" + def->id + "] already exists.");
   }
   for (const auto& [id, a] : apps_) {
     if (id.rfind(def->id + "/", 0) == 0) {
-      return httpError(409, "A group with id [" + def->id + "] already exists.");
+      return makeError(ErrorKind::kConflict, "A group with id [" + def->id + "] already exists.");
     }
     if (def->id.rfind(id + "/", 0) == 0) {
-      return httpError(409, "The path " + id + " is an app and cannot contain " + def->id + ".");
+      return makeError(ErrorKind::kConflict,
+                       "The path " + id + " is an app and cannot contain " + def->id + ".");
     }
   }
   auto withPorts = assignServicePorts(*def, "");
@@ -307,8 +371,9 @@ Result<ChangeResult> ServiceScheduler::createApp(const Json& body) {
   a.lastConfigChangeAt = v;
   a.lastScalingAt = v;
   a.versions.push_back(v);
-  if (Status st = persistApp(a, true); !st.ok()) {
-    return httpError(503, "cannot persist app: " + st.error().message);
+  DeploymentPlan plan = planDeployment(a.def.id, "StartApplication", v);
+  if (Status st = commitWithDeployment(appMutations(a, true), plan); !st.ok()) {
+    return makeError(ErrorKind::kUnavailable, "cannot persist app: " + st.error().message);
   }
   versionCache_[a.def.id + "@" + v] = a.def;
   std::string id = a.def.id;
@@ -320,23 +385,24 @@ Result<ChangeResult> ServiceScheduler::createApp(const Json& body) {
   bus_.publish("api_post_event", ev);
   ChangeResult r;
   r.version = v;
-  r.deploymentId = startDeployment(id, "StartApplication", v);
+  r.deploymentId = startDeployment(plan);
   r.app = appJson(apps_[id], false, true, false);
   log::info("app {} created: {} instance(s)", id, apps_[id].def.instances);
-  reconcile();
+  reconcileOne(id);
   return r;
 }
 
 Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const Json& patch,
                                                  bool force) {
   auto idr = conf::resolveAppId(rawId);
-  if (!idr.ok()) return httpError(422, idr.error().message);
+  if (!idr.ok()) return makeError(ErrorKind::kInvalid, idr.error().message);
   std::string id = *idr;
   auto it = apps_.find(id);
   if (it == apps_.end()) {
     // Marathon creates the app on PUT when it does not exist.
     Json body = patch;
-    if (!body.is_object()) return httpError(422, "app definition must be a JSON object");
+    if (!body.is_object())
+      return makeError(ErrorKind::kInvalid, "app definition must be a JSON object");
     body["id"] = id;
     auto r = createApp(body);
     if (!r.ok()) return r.error();
@@ -347,7 +413,7 @@ Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const
   auto updated = conf::applyAppPatch(a.def, patch);
   if (!updated.ok()) {
     Error e = updated.error();
-    if (e.code == 0) e.code = 422;
+    e.kind = ErrorKind::kInvalid;
     return e;
   }
   auto withPorts = assignServicePorts(*updated, id);
@@ -368,9 +434,11 @@ Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const
   a.versions.push_back(v);
   a.failuresInRow = 0;
   a.delayUntilMs = 0;
-  if (Status st = persistApp(a, true); !st.ok()) {
+  DeploymentPlan plan =
+      planDeployment(id, configChanged ? "RestartApplication" : "ScaleApplication", v);
+  if (Status st = commitWithDeployment(appMutations(a, true), plan); !st.ok()) {
     a = backup;
-    return httpError(503, "cannot persist app: " + st.error().message);
+    return makeError(ErrorKind::kUnavailable, "cannot persist app: " + st.error().message);
   }
   versionCache_[id + "@" + v] = a.def;
   Json ev;
@@ -380,19 +448,19 @@ Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const
   bus_.publish("api_post_event", ev);
   ChangeResult r;
   r.version = v;
-  r.deploymentId =
-      startDeployment(id, configChanged ? "RestartApplication" : "ScaleApplication", v);
+  r.deploymentId = startDeployment(plan);
   log::info("app {} updated to version {} ({})", id, v,
             configChanged ? "rolling replacement" : "scale");
-  reconcile();
+  reconcileOne(id);
   return r;
 }
 
 Result<ChangeResult> ServiceScheduler::restartApp(const std::string& rawId, bool force) {
   auto idr = conf::resolveAppId(rawId);
-  if (!idr.ok()) return httpError(422, idr.error().message);
+  if (!idr.ok()) return makeError(ErrorKind::kInvalid, idr.error().message);
   auto it = apps_.find(*idr);
-  if (it == apps_.end()) return httpError(404, "App '" + *idr + "' does not exist");
+  if (it == apps_.end())
+    return makeError(ErrorKind::kNotFound, "App '" + *idr + "' does not exist");
   if (auto c = conflictCheck(*idr, force); !c.ok()) return c.error();
   AppState& a = it->second;
   AppState backup = a;
@@ -400,47 +468,49 @@ Result<ChangeResult> ServiceScheduler::restartApp(const std::string& rawId, bool
   a.def.version = v;
   a.lastConfigChangeAt = v;
   a.versions.push_back(v);
-  if (Status st = persistApp(a, true); !st.ok()) {
+  DeploymentPlan plan = planDeployment(a.def.id, "RestartApplication", v);
+  if (Status st = commitWithDeployment(appMutations(a, true), plan); !st.ok()) {
     a = backup;  // not durable: nothing changed
-    return httpError(503, "cannot persist app: " + st.error().message);
+    return makeError(ErrorKind::kUnavailable, "cannot persist app: " + st.error().message);
   }
   versionCache_[a.def.id + "@" + v] = a.def;
   ChangeResult r;
   r.version = v;
-  r.deploymentId = startDeployment(a.def.id, "RestartApplication", v);
+  r.deploymentId = startDeployment(plan);
   log::info("app {} restart: rolling replacement to version {}", a.def.id, v);
-  reconcile();
+  reconcileOne(std::string(a.def.id));
   return r;
 }
 
 Result<ChangeResult> ServiceScheduler::deleteApp(const std::string& rawId, bool force) {
   auto idr = conf::resolveAppId(rawId);
-  if (!idr.ok()) return httpError(422, idr.error().message);
+  if (!idr.ok()) return makeError(ErrorKind::kInvalid, idr.error().message);
   std::string id = *idr;
   auto it = apps_.find(id);
-  if (it == apps_.end()) return httpError(404, "App '" + id + "' does not exist");
+  if (it == apps_.end()) return makeError(ErrorKind::kNotFound, "App '" + id + "' does not exist");
   if (auto c = conflictCheck(id, force); !c.ok()) return c.error();
   std::vector<state::Mutation> batch{state::Mutation::del(appKey(id))};
   for (const auto& v : it->second.versions) {
     batch.push_back(state::Mutation::del("/appversions" + id + "/" + v));
   }
-  if (Status st = store_.commit(batch); !st.ok()) {
-    return httpError(503, "cannot persist deletion: " + st.error().message);
-  }
   std::string v = newVersion();
+  DeploymentPlan plan = planDeployment(id, "StopApplication", v);
+  if (Status st = commitWithDeployment(std::move(batch), plan); !st.ok()) {
+    return makeError(ErrorKind::kUnavailable, "cannot persist deletion: " + st.error().message);
+  }
   apps_.erase(it);
   for (auto vit = versionCache_.begin(); vit != versionCache_.end();) {
     vit = vit->first.rfind(id + "@", 0) == 0 ? versionCache_.erase(vit) : std::next(vit);
   }
   ChangeResult r;
   r.version = v;
-  r.deploymentId = startDeployment(id, "StopApplication", v);
+  r.deploymentId = startDeployment(plan);
   for (const auto* t : tasksOf(id)) {
     killing_.insert(t->id);
     driver_->killTask(t->id, std::nullopt);
   }
   log::info("app {} deleted; stopping its tasks", id);
-  reconcile();
+  reconcileOne(id);
   return r;
 }
 
@@ -449,7 +519,7 @@ Result<ChangeResult> ServiceScheduler::killTasks(const std::vector<std::string>&
   std::map<std::string, int> perApp;
   for (const auto& tid : taskIds) {
     const TaskRecord* t = driver_ ? driver_->task(tid) : nullptr;
-    if (!t || master::isTerminalState(t->state)) continue;
+    if (!t || conf::isTerminal(t->state)) continue;
     perApp[t->appId]++;
   }
   ChangeResult r;
@@ -485,7 +555,7 @@ Result<ChangeResult> ServiceScheduler::killTasks(const std::vector<std::string>&
   }
   for (const auto& tid : taskIds) {
     const TaskRecord* t = driver_ ? driver_->task(tid) : nullptr;
-    if (!t || master::isTerminalState(t->state)) continue;
+    if (!t || conf::isTerminal(t->state)) continue;
     if (failed && !scaled.count(t->appId)) continue;
     killing_.insert(tid);
     driver_->killTask(tid, std::nullopt);
@@ -497,39 +567,54 @@ Result<ChangeResult> ServiceScheduler::killTasks(const std::vector<std::string>&
 
 Result<ChangeResult> ServiceScheduler::cancelDeployment(const std::string& id, bool force) {
   auto it = deployments_.find(id);
-  if (it == deployments_.end()) return httpError(404, "DeploymentPlan " + id + " does not exist");
+  if (it == deployments_.end())
+    return makeError(ErrorKind::kNotFound, "DeploymentPlan " + id + " does not exist");
   Deployment d = it->second;
-  (void)store_.commit({state::Mutation::del("/deployments/" + id)});
-  deployments_.erase(it);
-  Json ev;
-  ev["id"] = d.id;
-  ev["plan"] = deploymentJson(d);
-  bus_.publish("deployment_failed", ev);
+  auto failed = [&] {
+    Json ev;
+    ev["id"] = d.id;
+    ev["plan"] = deploymentJson(d);
+    bus_.publish("deployment_failed", ev);
+  };
+  // Without force: roll back by deploying the previous version of the app.
+  // The rollback's deployment supersedes this one in the same commit.
+  const conf::AppDefinition* previous = nullptr;
+  auto a = apps_.find(d.appId);
+  if (!force && a != apps_.end() && a->second.versions.size() >= 2) {
+    const std::string& prev = a->second.versions[a->second.versions.size() - 2];
+    auto pv = versionCache_.find(d.appId + "@" + prev);
+    if (pv != versionCache_.end()) previous = &pv->second;
+  }
+  if (previous) {
+    Json patch = conf::toMarathonJson(*previous);
+    patch.erase("version");
+    auto u = updateApp(d.appId, patch, true);
+    if (!u.ok()) return u.error();
+    failed();
+    return u;
+  }
+  if (Status st = store_.commit({state::Mutation::del("/deployments/" + id)}); !st.ok()) {
+    commitFailures().inc();
+    return makeError(ErrorKind::kUnavailable,
+                     "cannot persist the cancellation: " + st.error().message);
+  }
+  eraseDeployment(id);
+  failed();
   ChangeResult r;
   r.version = newVersion();
-  if (force) return r;
-  // Without force: roll back by deploying the previous version of the app.
-  auto a = apps_.find(d.appId);
-  if (a == apps_.end() || a->second.versions.size() < 2) return r;
-  const std::string& prev = a->second.versions[a->second.versions.size() - 2];
-  auto pv = versionCache_.find(d.appId + "@" + prev);
-  if (pv == versionCache_.end()) return r;
-  Json patch = conf::toMarathonJson(pv->second);
-  patch.erase("version");
-  auto u = updateApp(d.appId, patch, true);
-  if (!u.ok()) return u.error();
-  return u;
+  return r;
 }
 
 Status ServiceScheduler::resetDelay(const std::string& rawId) {
   auto idr = conf::resolveAppId(rawId);
-  if (!idr.ok()) return httpError(404, "App '" + rawId + "' does not exist");
+  if (!idr.ok()) return makeError(ErrorKind::kNotFound, "App '" + rawId + "' does not exist");
   auto it = apps_.find(*idr);
-  if (it == apps_.end()) return httpError(404, "App '" + *idr + "' does not exist");
+  if (it == apps_.end())
+    return makeError(ErrorKind::kNotFound, "App '" + *idr + "' does not exist");
   it->second.delayUntilMs = 0;
   it->second.failuresInRow = 0;
   log::info("app {}: launch delay reset", *idr);
-  reconcile();
+  reconcileOne(*idr);
   return Status::Ok();
 }
 
@@ -600,7 +685,7 @@ void ServiceScheduler::resourceOffers(const std::vector<master::Offer>& offers) 
     agentInfo[a->id] = conf::AgentInfo{a->hostname, a->attributes};
   }
   for (const auto* t : tasksOf("")) {
-    if (!master::isActiveState(t->state) || t->killRequested) continue;
+    if (!conf::isActive(t->state) || t->killRequested) continue;
     auto ai = agentInfo.find(t->agentId);
     if (ai != agentInfo.end()) placed[t->appId].push_back(ai->second);
   }
@@ -728,13 +813,13 @@ void ServiceScheduler::resourceOffers(const std::vector<master::Offer>& offers) 
   }
 }
 
-void ServiceScheduler::publishStatusEvents(const TaskRecord& t, const std::string& prevState,
+void ServiceScheduler::publishStatusEvents(const TaskRecord& t, TaskState prevState,
                                            std::optional<bool> prevHealthy) {
   if (t.state != prevState) {
     Json ev;
     ev["slaveId"] = t.agentId;
     ev["taskId"] = t.id;
-    ev["taskStatus"] = t.state;
+    ev["taskStatus"] = std::string(conf::toString(t.state));
     ev["message"] = t.message;
     ev["appId"] = t.appId;
     ev["host"] = t.host;
@@ -744,15 +829,7 @@ void ServiceScheduler::publishStatusEvents(const TaskRecord& t, const std::strin
     bus_.publish("status_update_event", ev);
     Json ic;
     ic["instanceId"] = t.id;
-    static const std::map<std::string, std::string> kCondition = {
-        {"TASK_STAGING", "Staging"}, {"TASK_STARTING", "Starting"},
-        {"TASK_RUNNING", "Running"}, {"TASK_FINISHED", "Finished"},
-        {"TASK_FAILED", "Failed"},   {"TASK_KILLING", "Killing"},
-        {"TASK_KILLED", "Killed"},   {"TASK_LOST", "Lost"},
-        {"TASK_ERROR", "Error"},     {"TASK_UNREACHABLE", "Unreachable"},
-        {"TASK_GONE", "Gone"},       {"TASK_DROPPED", "Dropped"}};
-    auto c = kCondition.find(t.state);
-    ic["condition"] = c == kCondition.end() ? "Unknown" : c->second;
+    ic["condition"] = std::string(instanceCondition(t.state));
     ic["runSpecId"] = t.appId;
     ic["agentId"] = t.agentId;
     ic["host"] = t.host;
@@ -774,7 +851,7 @@ void ServiceScheduler::publishStatusEvents(const TaskRecord& t, const std::strin
     ih["healthy"] = *t.healthy;
     bus_.publish("instance_health_changed_event", ih);
   }
-  if (t.healthy.has_value() && !*t.healthy && t.state == "TASK_RUNNING") {
+  if (t.healthy.has_value() && !*t.healthy && t.state == TaskState::kRunning) {
     Json f;
     f["appId"] = t.appId;
     f["taskId"] = t.id;
@@ -790,14 +867,13 @@ void ServiceScheduler::publishStatusEvents(const TaskRecord& t, const std::strin
   }
 }
 
-void ServiceScheduler::statusUpdate(const TaskRecord& t, const std::string& prevState,
+void ServiceScheduler::statusUpdate(const TaskRecord& t, TaskState prevState,
                                     std::optional<bool> prevHealthy) {
   publishStatusEvents(t, prevState, prevHealthy);
   auto a = apps_.find(t.appId);
-  bool unhealthyKill = t.message.find("health") != std::string::npos &&
-                       (t.state == "TASK_KILLED" || t.state == "TASK_KILLING") &&
-                       !killing_.count(t.id);
-  if (unhealthyKill && a != apps_.end() && t.state == "TASK_KILLED") {
+  // The agent killed it for failing its health checks (not a kill we asked for).
+  bool unhealthyKill = isHealthKill(t) && !killing_.count(t.id);
+  if (unhealthyKill && a != apps_.end() && t.state == TaskState::kKilled) {
     Json ev;
     ev["appId"] = t.appId;
     ev["taskId"] = t.id;
@@ -810,10 +886,11 @@ void ServiceScheduler::statusUpdate(const TaskRecord& t, const std::string& prev
   }
   if (a != apps_.end()) {
     AppState& app = a->second;
-    bool failure = (t.state == "TASK_FAILED" || t.state == "TASK_ERROR" || t.state == "TASK_LOST" ||
-                    t.state == "TASK_DROPPED" || (t.state == "TASK_FINISHED") || unhealthyKill) &&
+    bool failure = (t.state == TaskState::kFailed || t.state == TaskState::kError ||
+                    t.state == TaskState::kLost || t.state == TaskState::kDropped ||
+                    t.state == TaskState::kFinished || unhealthyKill) &&
                    !killing_.count(t.id) && !t.killRequested;
-    if (failure && master::isTerminalState(t.state)) {
+    if (failure && conf::isTerminal(t.state)) {
       app.failuresInRow++;
       double delay =
           app.def.backoffSeconds * std::pow(app.def.backoffFactor, app.failuresInRow - 1);
@@ -823,29 +900,31 @@ void ServiceScheduler::statusUpdate(const TaskRecord& t, const std::string& prev
       f["appId"] = t.appId;
       f["host"] = t.host;
       f["message"] = t.message;
-      f["state"] = t.state;
+      f["state"] = std::string(conf::toString(t.state));
       f["taskId"] = t.id;
       f["timestamp"] = isoNow();
       f["version"] = t.version;
       f["slaveId"] = t.agentId;
       app.lastTaskFailure = f;
-      log::info("app {}: task {} {} ({}); next launch in {:.1f}s", t.appId, t.id, t.state,
-                t.message, delay);
+      log::info("app {}: task {} {} ({}); next launch in {:.1f}s", t.appId, t.id,
+                conf::toString(t.state), t.message, delay);
     }
     if (taskHealthy(t)) app.failuresInRow = 0;
   }
-  if (master::isTerminalState(t.state)) {
+  if (conf::isTerminal(t.state)) {
     killing_.erase(t.id);
     ready_.erase(t.id);
     readinessDue_.erase(t.id);
     std::string id = t.id;
+    std::string appId = t.appId;
     // Forget it after this callback returns (never delete inside a callback).
-    loop_.post([this, id] {
+    loop_.post([this, id, appId] {
       if (driver_) driver_->expungeTask(id);
-      reconcile();
+      reconcileOne(appId);
     });
   } else {
-    reconcile();
+    // A status update costs what its app has, not what every app has.
+    reconcileOne(t.appId);
   }
 }
 
@@ -853,7 +932,7 @@ void ServiceScheduler::killForApp(AppState& app, size_t count, bool onlyOld) {
   auto tasks = tasksOf(app.def.id);
   std::vector<const TaskRecord*> candidates;
   for (const auto* t : tasks) {
-    if (killing_.count(t->id) || t->killRequested || !master::isActiveState(t->state)) continue;
+    if (killing_.count(t->id) || t->killRequested || !conf::isActive(t->state)) continue;
     if (onlyOld && isCurrent(app, *t)) continue;
     candidates.push_back(t);
   }
@@ -876,7 +955,7 @@ void ServiceScheduler::reconcileApp(AppState& app) {
   auto tasks = tasksOf(app.def.id);
   std::vector<const TaskRecord*> live, current, old;
   for (const auto* t : tasks) {
-    if (!master::isActiveState(t->state) || t->killRequested || killing_.count(t->id)) continue;
+    if (!conf::isActive(t->state) || t->killRequested || killing_.count(t->id)) continue;
     live.push_back(t);
     (isCurrent(app, *t) ? current : old).push_back(t);
   }
@@ -885,7 +964,7 @@ void ServiceScheduler::reconcileApp(AppState& app) {
   int stopping = 0;
   bool oldStopping = false;
   for (const auto* t : tasks) {
-    if (!master::isActiveState(t->state) || !(t->killRequested || killing_.count(t->id))) continue;
+    if (!conf::isActive(t->state) || !(t->killRequested || killing_.count(t->id))) continue;
     ++stopping;
     oldStopping |= !isCurrent(app, *t);
   }
@@ -937,8 +1016,7 @@ void ServiceScheduler::reconcileApp(AppState& app) {
 }
 
 void ServiceScheduler::finishDeploymentIfDone(AppState& app) {
-  for (auto it = deployments_.begin(); it != deployments_.end(); ++it) {
-    if (it->second.appId != app.def.id) continue;
+  if (const Deployment* running = deploymentOf(app.def.id)) {
     auto tasks = tasksOf(app.def.id);
     int healthyCurrent = 0;
     bool pending = false;
@@ -947,7 +1025,7 @@ void ServiceScheduler::finishDeploymentIfDone(AppState& app) {
         pending = true;
         continue;
       }
-      if (master::isActiveState(t->state)) {
+      if (conf::isActive(t->state)) {
         if (taskHealthy(*t))
           ++healthyCurrent;
         else
@@ -955,9 +1033,15 @@ void ServiceScheduler::finishDeploymentIfDone(AppState& app) {
       }
     }
     if (pending || healthyCurrent != app.def.instances) return;
-    Deployment d = it->second;
-    deployments_.erase(it);
-    (void)store_.commit({state::Mutation::del("/deployments/" + d.id)});
+    Deployment d = *running;
+    if (Status st = store_.commit({state::Mutation::del("/deployments/" + d.id)}); !st.ok()) {
+      // Still in progress as far as anyone can tell; the next reconcile tries again.
+      commitFailures().inc();
+      log::error("deployment {} of {} is done but cannot be persisted as done: {}", d.id, d.appId,
+                 st.error().message);
+      return;
+    }
+    eraseDeployment(d.id);
     Json step;
     step["plan"] = deploymentJson(d);
     step["currentStep"] = deploymentJson(d)["steps"][0];
@@ -978,35 +1062,70 @@ void ServiceScheduler::reconcile() {
     finishDeploymentIfDone(app);
   }
   // Stop deployments of deleted apps finish when their tasks are gone.
-  for (auto it = deployments_.begin(); it != deployments_.end();) {
-    const Deployment& d = it->second;
-    if (apps_.count(d.appId) || !tasksOf(d.appId).empty()) {
-      ++it;
-      continue;
-    }
-    for (auto n = needed_.find(d.appId); n != needed_.end();) {
-      needed_.erase(n);
-      break;
-    }
-    Deployment done = d;
-    it = deployments_.erase(it);
-    (void)store_.commit({state::Mutation::del("/deployments/" + done.id)});
-    Json term;
-    term["appId"] = done.appId;
-    bus_.publish("app_terminated_event", term);
-    Json ev;
-    ev["id"] = done.id;
-    ev["plan"] = deploymentJson(done);
-    bus_.publish("deployment_success", ev);
-    log::info("deployment {} (stop {}) succeeded", done.id, done.appId);
+  std::vector<std::string> deleted;
+  for (const auto& [appId, deploymentId] : deploymentByApp_) {
+    if (!apps_.count(appId)) deleted.push_back(appId);
   }
+  for (const auto& appId : deleted) finishStopIfDone(appId);
   // Kill tasks of apps that no longer exist (e.g. after a restart mid-deletion).
   for (const auto* t : tasksOf("")) {
-    if (!apps_.count(t->appId) && !killing_.count(t->id) && master::isActiveState(t->state)) {
+    if (!apps_.count(t->appId) && !killing_.count(t->id) && conf::isActive(t->state)) {
       killing_.insert(t->id);
       driver_->killTask(t->id, std::nullopt);
     }
   }
+}
+
+void ServiceScheduler::reconcileOne(const std::string& appId) {
+  if (!driver_) return;
+  auto it = apps_.find(appId);
+  if (it == apps_.end()) return finishStopIfDone(appId);
+  reconcileApp(it->second);
+  finishDeploymentIfDone(it->second);
+}
+
+void ServiceScheduler::finishStopIfDone(const std::string& appId) {
+  const Deployment* running = deploymentOf(appId);
+  if (!running || apps_.count(appId) || !tasksOf(appId).empty()) return;
+  needed_.erase(appId);
+  Deployment done = *running;
+  if (Status st = store_.commit({state::Mutation::del("/deployments/" + done.id)}); !st.ok()) {
+    // Still in progress as far as anyone can tell; the next reconcile tries again.
+    commitFailures().inc();
+    log::error("deployment {} (stop {}) is done but cannot be persisted as done: {}", done.id,
+               done.appId, st.error().message);
+    return;
+  }
+  eraseDeployment(done.id);
+  Json term;
+  term["appId"] = done.appId;
+  bus_.publish("app_terminated_event", term);
+  Json ev;
+  ev["id"] = done.id;
+  ev["plan"] = deploymentJson(done);
+  bus_.publish("deployment_success", ev);
+  log::info("deployment {} (stop {}) succeeded", done.id, done.appId);
+}
+
+const Deployment* ServiceScheduler::deploymentOf(const std::string& appId) const {
+  auto byApp = deploymentByApp_.find(appId);
+  if (byApp == deploymentByApp_.end()) return nullptr;
+  auto it = deployments_.find(byApp->second);
+  return it == deployments_.end() ? nullptr : &it->second;
+}
+
+void ServiceScheduler::putDeployment(const Deployment& d) {
+  // One deployment per app: the index points at the newest.
+  deployments_[d.id] = d;
+  deploymentByApp_[d.appId] = d.id;
+}
+
+void ServiceScheduler::eraseDeployment(const std::string& id) {
+  auto it = deployments_.find(id);
+  if (it == deployments_.end()) return;
+  auto byApp = deploymentByApp_.find(it->second.appId);
+  if (byApp != deploymentByApp_.end() && byApp->second == id) deploymentByApp_.erase(byApp);
+  deployments_.erase(it);
 }
 
 Json ServiceScheduler::deploymentJson(const Deployment& d) const {
@@ -1038,8 +1157,8 @@ Json ServiceScheduler::appJson(const AppState& app, bool embedCounts, bool embed
     int staged = 0, running = 0, healthy = 0, unhealthy = 0;
     bool hasChecks = !app.def.healthChecks.empty();
     for (const auto* t : tasksOf(app.def.id)) {
-      if (t->state == "TASK_STAGING" || t->state == "TASK_STARTING") ++staged;
-      if (t->state == "TASK_RUNNING") {
+      if (t->state == TaskState::kStaging || t->state == TaskState::kStarting) ++staged;
+      if (t->state == TaskState::kRunning) {
         ++running;
         if (hasChecks && t->healthy.has_value()) (*t->healthy ? healthy : unhealthy)++;
       }
@@ -1051,9 +1170,7 @@ Json ServiceScheduler::appJson(const AppState& app, bool embedCounts, bool embed
   }
   if (embedDeployments) {
     Json deps = Json::array();
-    for (const auto& [id, d] : deployments_) {
-      if (d.appId == app.def.id) deps.push_back(Json{{"id", id}});
-    }
+    if (const Deployment* d = deploymentOf(app.def.id)) deps.push_back(Json{{"id", d->id}});
     j["deployments"] = deps;
   }
   if (embedLastTaskFailure && !app.lastTaskFailure.is_null()) {

@@ -49,7 +49,7 @@ struct SchedulerOptions {
   int maxTasksPerOffer = 50;
 };
 
-// What an API call did: the HTTP layer turns it into Marathon's responses.
+// What an API call did: the API layer turns it into Marathon's responses.
 struct ChangeResult {
   std::string version;
   std::string deploymentId;
@@ -70,10 +70,13 @@ class ServiceScheduler : public master::Scheduler {
   void registered(master::SchedulerDriver* driver) override { driver_ = driver; }
   void resourceOffers(const std::vector<master::Offer>& offers) override;
   void offerRescinded(const std::string&) override {}
-  void statusUpdate(const master::TaskRecord& task, const std::string& previousState,
+  void statusUpdate(const master::TaskRecord& task, conf::TaskState previousState,
                     std::optional<bool> previousHealthy) override;
 
-  // API operations (all durable before they return). Errors carry HTTP codes.
+  // API operations. An app change and its deployment are durable (one commit)
+  // before they return; kills and delay resets act in memory and on the agents
+  // (the master persists what the tasks become). Errors carry an ErrorKind,
+  // which the API turns into status codes.
   Result<ChangeResult> createApp(const Json& body);
   Result<ChangeResult> updateApp(const std::string& id, const Json& patch, bool force);
   Result<ChangeResult> deleteApp(const std::string& id, bool force);
@@ -99,19 +102,38 @@ class ServiceScheduler : public master::Scheduler {
   bool taskHealthy(const master::TaskRecord& t) const;
 
  private:
+  // Every app, deleted apps' deployments and orphans: the periodic pass.
   void reconcile();
+  // One app (or a deleted app's stop deployment): what a status update or an
+  // API change of that app costs, whatever the other apps hold.
+  void reconcileOne(const std::string& appId);
+  void finishStopIfDone(const std::string& appId);
+  const Deployment* deploymentOf(const std::string& appId) const;
+  void putDeployment(const Deployment& d);
+  void eraseDeployment(const std::string& id);
   void checkReadiness();
   void reconcileApp(AppState& app);
   void finishDeploymentIfDone(AppState& app);
   std::string newVersion();
-  Status persistApp(const AppState& app, bool newVersionEntry);
+  // A deployment about to start: what it supersedes and the mutations that
+  // make it durable, committed together with the app change that causes it.
+  struct DeploymentPlan {
+    Deployment deployment;
+    std::vector<std::string> superseded;
+    std::vector<state::Mutation> mutations;
+  };
+  std::vector<state::Mutation> appMutations(const AppState& app, bool newVersionEntry) const;
+  DeploymentPlan planDeployment(const std::string& appId, const std::string& action,
+                                const std::string& version) const;
+  // The app change and its deployment in one atomic commit.
+  Status commitWithDeployment(std::vector<state::Mutation> batch, const DeploymentPlan& plan);
+  // After the commit: the plan takes effect in memory and is announced. Returns its id.
+  std::string startDeployment(const DeploymentPlan& plan);
   Result<conf::AppDefinition> assignServicePorts(conf::AppDefinition def,
                                                  const std::string& skipApp);
-  std::string startDeployment(const std::string& appId, const std::string& action,
-                              const std::string& version);
   Result<ChangeResult> conflictCheck(const std::string& appId, bool force);
   Json launchPayload(const AppState& app, const std::vector<int>& ports) const;
-  void publishStatusEvents(const master::TaskRecord& t, const std::string& prevState,
+  void publishStatusEvents(const master::TaskRecord& t, conf::TaskState prevState,
                            std::optional<bool> prevHealthy);
   bool isCurrent(const AppState& app, const master::TaskRecord& t) const;
   void killForApp(AppState& app, size_t count, bool onlyOld);
@@ -124,6 +146,7 @@ class ServiceScheduler : public master::Scheduler {
   master::SchedulerDriver* driver_ = nullptr;
   std::map<std::string, AppState> apps_;
   std::map<std::string, Deployment> deployments_;
+  std::map<std::string, std::string> deploymentByApp_;  // app id -> its deployment's id
   std::set<std::string> killing_;
   std::set<std::string> ready_;  // tasks whose readiness check passed
   std::set<std::string> readinessInFlight_;
@@ -132,7 +155,6 @@ class ServiceScheduler : public master::Scheduler {
   std::map<std::string, conf::AppDefinition> versionCache_;  // "id@version" -> definition
   std::map<std::string, std::string> announcedWaiting_;      // app id -> reason last published
   std::string lastVersion_;
-  uint64_t taskSeq_ = 0;
   size_t rotation_ = 0;  // which offer placement starts at, rotated per round
   Timer reconcileTimer_;
 };

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/core.h>
 
@@ -16,7 +17,8 @@ void UniqueFd::reset(int fd) {
 }
 
 Error ioError(std::string_view what, const std::string& path, int err) {
-  return makeError(fmt::format("{} {}: {}", what, path, std::strerror(err)), path, 500);
+  return makeError(ErrorKind::kInternal, fmt::format("{} {}: {}", what, path, std::strerror(err)),
+                   path);
 }
 
 Result<UniqueFd> openFile(const std::string& path, int flags, mode_t mode) {
@@ -72,6 +74,25 @@ Status syncDir(const std::string& dir) {
   auto fd = openFile(dir, O_RDONLY | O_DIRECTORY);
   if (!fd.ok()) return fd.error();
   return syncFile(fd->get(), dir);
+}
+
+Status replaceFileDurably(const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp";
+  Status written = [&]() -> Status {
+    auto fd = openFile(tmp, O_WRONLY | O_CREAT | O_TRUNC);
+    if (!fd.ok()) return fd.error();
+    if (Status st = writeAllAt(fd->get(), data, 0, tmp); !st.ok()) return st;
+    return syncFile(fd->get(), tmp);
+  }();
+  if (written.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    written = ioError("cannot rename " + tmp + " to", path, errno);
+  }
+  if (!written.ok()) {
+    ::unlink(tmp.c_str());
+    return written;
+  }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  return syncDir(dir.empty() ? "." : dir);
 }
 
 }  // namespace corral::state

@@ -37,7 +37,7 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-// An error (code 500) "<what> <path>: <strerror(err)>".
+// An error (kind internal) "<what> <path>: <strerror(err)>".
 Error ioError(std::string_view what, const std::string& path, int err);
 
 Result<UniqueFd> openFile(const std::string& path, int flags, mode_t mode = 0644);
@@ -48,5 +48,10 @@ Status syncData(int fd, const std::string& path);  // fdatasync
 Status syncFile(int fd, const std::string& path);  // fsync
 // fsyncs a directory so that creations, renames and deletions in it are durable.
 Status syncDir(const std::string& dir);
+// Replaces the file at `path` with `data` so that a crash or power loss
+// leaves the old content or the new, never a mix: writes <path>.tmp, fsyncs
+// it, renames it over `path`, fsyncs the directory. On error the temporary
+// file is removed and the error names the step and the path.
+Status replaceFileDurably(const std::string& path, std::string_view data);
 
 }  // namespace corral::state

@@ -23,7 +23,9 @@ uint32_t recordCrc(std::string_view lengthBytes, std::string_view payload) {
   return crc32c(payload, crc32c(lengthBytes));
 }
 
-Error formatError(std::string message) { return makeError(std::move(message), "", 500); }
+Error formatError(std::string message) {
+  return makeError(ErrorKind::kInternal, std::move(message));
+}
 
 }  // namespace
 

@@ -54,7 +54,9 @@ Status removeFile(const std::string& path) {
   return Status::Ok();
 }
 
-Error corruption(std::string message) { return makeError(std::move(message), "", 500); }
+Error corruption(std::string message) {
+  return makeError(ErrorKind::kInternal, std::move(message));
+}
 
 }  // namespace
 
@@ -69,18 +71,19 @@ LogStateStore::~LogStateStore() = default;
 
 Result<std::unique_ptr<LogStateStore>> LogStateStore::open(const std::string& dir,
                                                            Options options) {
-  if (dir.empty()) return makeError("state dir must not be empty", "", 400);
+  if (dir.empty()) return makeError(ErrorKind::kInvalid, "state dir must not be empty");
   if (options.maxLogBytes == 0 || options.maxLogRecords == 0 ||
       options.maxRecordBytes < kMinPayloadBytes || options.maxRecordBytes > kMaxRecordBytesLimit) {
-    return makeError(fmt::format("state store options: limits must be positive and "
+    return makeError(ErrorKind::kInvalid,
+                     fmt::format("state store options: limits must be positive and "
                                  "maxRecordBytes at most {}",
-                                 kMaxRecordBytesLimit),
-                     "", 400);
+                                 kMaxRecordBytesLimit));
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    return makeError(fmt::format("cannot create state dir {}: {}", dir, ec.message()), dir, 500);
+    return makeError(ErrorKind::kInternal,
+                     fmt::format("cannot create state dir {}: {}", dir, ec.message()), dir);
   }
   std::string lockPath = dir + "/" + kLockFile;
   auto lock = openFile(lockPath, O_RDWR | O_CREAT);
@@ -92,10 +95,11 @@ Result<std::unique_ptr<LogStateStore>> LogStateStore::open(const std::string& di
     if (auto text = readWholeFile(lockPath); text.ok() && !text->empty()) {
       holder = fmt::format(" (held by pid {})", *text);
     }
-    return makeError(fmt::format("state dir {} is locked by another master{}; only one master "
+    return makeError(ErrorKind::kConflict,
+                     fmt::format("state dir {} is locked by another master{}; only one master "
                                  "may use a work dir",
                                  dir, holder),
-                     dir, 409);
+                     dir);
   }
   // Best effort: record who holds the lock, for the message above.
   std::string pid = std::to_string(::getpid());
@@ -110,12 +114,14 @@ LogStateStore::Stats LogStateStore::stats() const {
 
 Status LogStateStore::usable() const {
   if (failed_) {
-    return makeError(fmt::format("state store {} is unusable after an earlier I/O error ({}); "
+    return makeError(ErrorKind::kInternal,
+                     fmt::format("state store {} is unusable after an earlier I/O error ({}); "
                                  "restart to recover",
                                  dir_, failed_->message),
-                     dir_, 500);
+                     dir_);
   }
-  if (!recovered_) return makeError("state store: recover() must be called before commit", "", 500);
+  if (!recovered_)
+    return makeError(ErrorKind::kInternal, "state store: recover() must be called before commit");
   return Status::Ok();
 }
 
@@ -281,9 +287,9 @@ Status LogStateStore::commitLocked(const std::vector<std::vector<Mutation>>& bat
 
   std::string payload = encodeBatchPayload(batches);
   if (payload.size() > options_.maxRecordBytes) {
-    return makeError(fmt::format("state commit of {} bytes exceeds the {} byte limit",
-                                 payload.size(), options_.maxRecordBytes),
-                     "", 413);
+    return makeError(ErrorKind::kInvalid,
+                     fmt::format("state commit of {} bytes exceeds the {} byte limit",
+                                 payload.size(), options_.maxRecordBytes));
   }
   std::string record;
   record.reserve(kRecordHeaderBytes + payload.size());

@@ -6,7 +6,8 @@ namespace corral::state {
 
 Status validateKey(std::string_view key) {
   auto bad = [&](std::string_view why) {
-    return makeError(fmt::format("invalid state key \"{}\": {}", key, why), std::string(key), 400);
+    return makeError(ErrorKind::kInvalid, fmt::format("invalid state key \"{}\": {}", key, why),
+                     std::string(key));
   };
   if (key.empty() || key.front() != '/') return bad("must start with '/'");
   if (key.size() == 1) return bad("the root '/' is not a key");

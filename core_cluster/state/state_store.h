@@ -41,18 +41,19 @@ class StateStore {
   virtual Status commit(const std::vector<Mutation>& batch) = 0;
 
   // Group commit: applies several batches in order, as one durable unit (a
-  // store may use one sync for all of them). The default commits one by one.
+  // store may use one sync for all of them): all of them or none. The default
+  // commits their concatenation as one batch (later mutations win, so the
+  // order of the batches is kept).
   virtual Status commitMany(const std::vector<std::vector<Mutation>>& batches) {
-    for (const auto& batch : batches) {
-      if (Status s = commit(batch); !s.ok()) return s;
-    }
-    return Status::Ok();
+    std::vector<Mutation> all;
+    for (const auto& batch : batches) all.insert(all.end(), batch.begin(), batch.end());
+    return commit(all);
   }
 };
 
 // A key is '/' followed by one or more non-empty segments separated by '/',
 // without "." or ".." segments, a trailing '/', NUL or control characters.
-// The error (code 400) names the key and what is wrong with it.
+// The error (kind invalid) names the key and what is wrong with it.
 Status validateKey(std::string_view key);
 
 // Validates every key of a batch; the error's path is "/<index>".

@@ -133,8 +133,17 @@ class FakeDriver : public master::SchedulerDriver {
   }
   void reviveOffers() override { ++revives; }
   std::vector<const master::TaskRecord*> tasks() const override {
+    ++fullScans;
     std::vector<const master::TaskRecord*> out;
     for (const auto& [id, t] : tasks_) out.push_back(&t);
+    return out;
+  }
+  std::vector<const master::TaskRecord*> tasksOfApp(const std::string& appId) const override {
+    ++appScans[appId];
+    std::vector<const master::TaskRecord*> out;
+    for (const auto& [id, t] : tasks_) {
+      if (t.appId == appId) out.push_back(&t);
+    }
     return out;
   }
   const master::TaskRecord* task(const std::string& id) const override {
@@ -184,7 +193,7 @@ class FakeDriver : public master::SchedulerDriver {
   std::vector<std::string> activeTaskIds(const std::string& appId = "") const {
     std::vector<std::string> out;
     for (const auto& [id, t] : tasks_) {
-      if ((appId.empty() || t.appId == appId) && !master::isTerminalState(t.state)) {
+      if ((appId.empty() || t.appId == appId) && !conf::isTerminal(t.state)) {
         out.push_back(id);
       }
     }
@@ -205,6 +214,9 @@ class FakeDriver : public master::SchedulerDriver {
   std::vector<std::string> launchOrder;
   std::map<std::string, std::string> offerAgents;
   int revives = 0;
+  // How often the scheduler read every task, and each app's tasks.
+  mutable size_t fullScans = 0;
+  mutable std::map<std::string, size_t> appScans;
 
  private:
   std::map<std::string, master::TaskRecord> tasks_;

@@ -21,7 +21,7 @@ registry::Snapshot oneApp() {
   t.host = "127.0.0.2";
   t.agentId = "A-S1";
   t.ports = {31000, 31001};
-  t.state = "TASK_RUNNING";
+  t.state = conf::TaskState::kRunning;
   t.healthy = true;
   app->tasks.push_back(t);
   s.apps[app->id] = app;

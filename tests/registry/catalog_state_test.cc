@@ -51,7 +51,8 @@ std::string summary(const Snapshot& s) {
     for (size_t i = 0; i < app->tasks.size(); ++i) {
       const Task& t = app->tasks[i];
       if (i) out += ' ';
-      out += t.id + "/" + t.state.substr(t.state.rfind('_') + 1);
+      std::string name(conf::toString(t.state));
+      out += t.id + "/" + name.substr(name.rfind('_') + 1);
       if (t.healthy) out += *t.healthy ? "/h" : "/u";
     }
     out += ']';
@@ -436,6 +437,22 @@ TEST(CatalogState, UpsertAndRemoveFromARefetch) {
   EXPECT_EQ(diffText(d3), "-/late");
 }
 
+TEST(ParseApp, TaskStatesAreTypedAndTerminalOnesLeave) {
+  auto app = parseApp(parse(R"({"id":"/s","tasks":[
+      {"id":"s.run","state":"TASK_RUNNING"},{"id":"s.kill","state":"TASK_KILLING"},
+      {"id":"s.gone","state":"TASK_GONE_BY_OPERATOR"},{"id":"s.done","state":"TASK_FINISHED"},
+      {"id":"s.new","state":"TASK_FROM_A_NEWER_MARATHON"}]})"));
+  ASSERT_TRUE(app.ok()) << app.error().message;
+  ASSERT_EQ(app->tasks.size(), 3u);
+  EXPECT_EQ(app->findTask("s.run")->state, conf::TaskState::kRunning);
+  EXPECT_TRUE(app->findTask("s.run")->running());
+  EXPECT_EQ(app->findTask("s.kill")->state, conf::TaskState::kKilling);
+  EXPECT_FALSE(app->findTask("s.kill")->running());
+  // A state we do not know is kept, typed unknown, and never counted as running.
+  EXPECT_EQ(app->findTask("s.new")->state, conf::TaskState::kUnknown);
+  EXPECT_FALSE(app->findTask("s.new")->running());
+}
+
 TEST(ParseApp, IsLenientAboutWhatItDoesNotUse) {
   // Legacy "ports", tasks without state (older Marathon), relative id, unknown fields.
   auto app = parseApp(parse(R"({"id":"legacy","ports":[10010,10011],"instances":1.0,
@@ -448,8 +465,8 @@ TEST(ParseApp, IsLenientAboutWhatItDoesNotUse) {
   ASSERT_EQ(app->portDefinitions.size(), 2u);
   EXPECT_EQ(app->portDefinitions[1].port, 10011);
   ASSERT_EQ(app->tasks.size(), 2u);
-  EXPECT_EQ(app->tasks[0].state, "TASK_RUNNING");
-  EXPECT_EQ(app->tasks[1].state, "TASK_STAGING");
+  EXPECT_EQ(app->tasks[0].state, conf::TaskState::kRunning);
+  EXPECT_EQ(app->tasks[1].state, conf::TaskState::kStaging);
   EXPECT_EQ(app->tasks[0].appId, "/legacy");
 }
 

@@ -38,5 +38,16 @@ TEST(TaskTypesTest, TerminalStatesAreMesosOnes) {
   EXPECT_FALSE(isTerminal(TaskState::kUnknown));
 }
 
+TEST(TaskTypesTest, StatusReasonsGoToTheMasterAsMesosReasons) {
+  // The master decides on these: a health kill must say so by its reason.
+  EXPECT_EQ(toTaskReason(StatusReason::kUnhealthyKill),
+            conf::TaskReason::kTaskHealthCheckStatusUpdated);
+  EXPECT_EQ(toTaskReason(StatusReason::kHealthChanged),
+            conf::TaskReason::kTaskHealthCheckStatusUpdated);
+  EXPECT_EQ(toTaskReason(StatusReason::kLaunchFailed), conf::TaskReason::kContainerLaunchFailed);
+  EXPECT_EQ(toTaskReason(StatusReason::kKillRequested), conf::TaskReason::kNone);
+  EXPECT_EQ(toTaskReason(StatusReason::kExited), conf::TaskReason::kNone);
+}
+
 }  // namespace
 }  // namespace corral::agent

@@ -48,7 +48,7 @@ TEST(AgentDaemon, StopsWithAStatusPostInFlight) {
   o.resources = "cpus:1;mem:128;disk:100;ports:[39000-39010]";
   o.workDir = workDir.string();
   o.heartbeatMs = 60000;
-  o.shutdownDeadlineMs = 100;
+
   auto daemon = AgentDaemon::create(loop, o);
   ASSERT_TRUE(daemon.ok()) << daemon.error().message;
   ASSERT_TRUE(loop.runUntil([&] { return registered; }, 5000));
@@ -56,14 +56,14 @@ TEST(AgentDaemon, StopsWithAStatusPostInFlight) {
   loop.runUntil([] { return false; }, 100);
 
   // A launch that fails at once yields a TASK_FAILED status: its post is held.
-  ASSERT_NE((*daemon)->apiPort(), 0);
+  ASSERT_NE((*daemon)->port(), 0);
   http::Request launch;
   launch.method = "POST";
   launch.target = "/internal/launch";
   launch.headers.emplace_back("Content-Type", "application/json");
   launch.body = R"({"tasks":[{"taskId":"..","appId":"/a","cmd":"true"}]})";
   std::optional<Result<http::Response>> launched;
-  CancelHandle call = http::fetch(loop, "127.0.0.1", (*daemon)->apiPort(), launch,
+  CancelHandle call = http::fetch(loop, "127.0.0.1", (*daemon)->port(), launch,
                                   [&](Result<http::Response> r) { launched = std::move(r); });
   ASSERT_TRUE(loop.runUntil([&] { return !heldStatusPosts.empty(); }, 5000));
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "base/metrics.h"
 #include "core_cluster/state/in_memory_state_store.h"
 #include "tests/core_cluster/cluster_test_util.h"
 
@@ -353,6 +354,43 @@ TEST_F(V2ApiTest, PersistenceFailureIs503AndChangesNothing) {
   EXPECT_TRUE(bodyJson(r).contains("message"));
   EXPECT_EQ(bodyJson(get("/v2/apps"))["apps"].size(), 0u);
   EXPECT_EQ(bodyJson(get("/v2/deployments")).size(), 0u);
+}
+
+double apiRequests(const std::string& method, int code) {
+  return metrics::global()
+      .counter("corral_api_requests_total", "v2 API requests by method and status.",
+               "method=\"" + method + "\",code=\"" + std::to_string(code) + "\"")
+      .value();
+}
+
+TEST_F(V2ApiTest, EveryAnswerIsCountedByMethodAndStatus) {
+  double ok = apiRequests("GET", 200), missing = apiRequests("GET", 404);
+  double created = apiRequests("POST", 201), refused = apiRequests("GET", 406);
+  EXPECT_EQ(get("/v2/apps").status, 200);
+  EXPECT_EQ(get("/ping").status, 200);
+  EXPECT_EQ(get("/v2/nothing").status, 404);
+  EXPECT_EQ(send("POST", "/v2/apps", R"({"id":"/c","cmd":"x","cpus":0.1,"mem":16})").status, 201);
+  EXPECT_EQ(get("/v2/events").status, 406);
+  EXPECT_EQ(apiRequests("GET", 200), ok + 2);
+  EXPECT_EQ(apiRequests("GET", 404), missing + 1);
+  EXPECT_EQ(apiRequests("POST", 201), created + 1);
+  EXPECT_EQ(apiRequests("GET", 406), refused + 1);
+}
+
+TEST_F(V2ApiTest, RoutesMatchWholePathSegments) {
+  create(R"({"id":"/q","cmd":"x","cpus":0.1,"mem":16})");
+  EXPECT_EQ(get("/v2/queueX").status, 404);
+  EXPECT_EQ(get("/v2/appsX").status, 404);
+  EXPECT_EQ(get("/v2/deploymentsX").status, 404);
+  EXPECT_EQ(get("/v2/queue").status, 200);
+  EXPECT_EQ(get("/v2/deployments/").status, 200);
+  EXPECT_EQ(get("/v2/apps/").status, 200);
+  EXPECT_EQ(send("DELETE", "/v2/queue/q/delay", "").status, 204);
+  EXPECT_EQ(send("DELETE", "/v2/queue/nope/delay", "").status, 404);
+  EXPECT_EQ(send("DELETE", "/v2/queue/delay", "").status, 405);
+  EXPECT_EQ(get("/v1/tasks/nope/agent").status, 404);
+  EXPECT_EQ(get("/v1/tasks/agent").status, 404);
+  EXPECT_EQ(get("/v1/tasks").status, 404);
 }
 
 TEST_F(V2ApiTest, InfoLeaderPing) {

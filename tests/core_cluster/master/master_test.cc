@@ -22,6 +22,7 @@ class FakeScheduler : public Scheduler {
   struct Update {
     std::string taskId, prevState, state;
     std::optional<bool> healthy;
+    conf::TaskReason reason = conf::TaskReason::kNone;
   };
   std::string name() const override { return "marathon"; }
   void registered(SchedulerDriver* d) override { driver = d; }
@@ -29,8 +30,9 @@ class FakeScheduler : public Scheduler {
     offers.insert(offers.end(), o.begin(), o.end());
   }
   void offerRescinded(const std::string& id) override { rescinded.push_back(id); }
-  void statusUpdate(const TaskRecord& t, const std::string& prev, std::optional<bool>) override {
-    updates.push_back({t.id, prev, t.state, t.healthy});
+  void statusUpdate(const TaskRecord& t, conf::TaskState prev, std::optional<bool>) override {
+    updates.push_back({t.id, std::string(conf::toString(prev)),
+                       std::string(conf::toString(t.state)), t.healthy, t.reason});
   }
   std::vector<std::string> statesOf(const std::string& taskId) const {
     std::vector<std::string> out;
@@ -314,7 +316,10 @@ TEST_F(MasterTest, LaunchThatTheAgentRefusesIsDropped) {
   Offer o = waitOffer();
   ASSERT_TRUE(master_->acceptOffer(o.id, {spec("t1", {31000})}).ok());
   ASSERT_TRUE(loop_.runUntil(
-      [&] { return master_->task("t1") && master_->task("t1")->state == "TASK_DROPPED"; }, 3000));
+      [&] {
+        return master_->task("t1") && master_->task("t1")->state == conf::TaskState::kDropped;
+      },
+      3000));
   EXPECT_EQ(sched_.statesOf("t1"), (std::vector<std::string>{"TASK_DROPPED"}));
   EXPECT_EQ(storedState("t1"), "TASK_DROPPED");
 }
@@ -335,7 +340,7 @@ TEST_F(MasterTest, StatusIsPersistedBeforeAckAndFailureMeansNoAck) {
   r = status("t1", "TASK_FAILED", agentId, Json{{"message", "exit 1"}, {"healthy", false}});
   EXPECT_EQ(r.status, 503);
   EXPECT_FALSE(bodyJson(r).contains("ack"));
-  EXPECT_EQ(master_->task("t1")->state, "TASK_RUNNING");
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kRunning);
   EXPECT_EQ(master_->task("t1")->healthy, true);
   EXPECT_EQ(master_->task("t1")->message, "") << "memory is rolled back entirely";
   EXPECT_EQ(master_->task("t1")->consecutiveFailures, 0);
@@ -363,9 +368,39 @@ TEST_F(MasterTest, DuplicateOrLateStatusAfterTerminalIsIgnored) {
   EXPECT_EQ(bodyJson(r)["ack"], true);
   r = status("t1", "TASK_FAILED", agentId, Json{{"reason", "REASON_COMMAND_EXECUTOR_FAILED"}});
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(master_->task("t1")->state, "TASK_FAILED");
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kFailed);
   EXPECT_EQ(sched_.statesOf("t1"), (std::vector<std::string>{"TASK_RUNNING", "TASK_FAILED"}));
   EXPECT_EQ(store_.commitCount(), commits);
+}
+
+TEST_F(MasterTest, ReasonIsKeptOnTheRecordAndPersisted) {
+  startMaster();
+  std::string agentId = agentWithTasks({"t1", "t2"});
+  ASSERT_EQ(status("t1", "TASK_RUNNING", agentId).status, 200);
+  auto r = status("t1", "TASK_KILLED", agentId,
+                  Json{{"reason", "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"}, {"message", "bye"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(master_->task("t1")->reason, conf::TaskReason::kTaskHealthCheckStatusUpdated);
+  EXPECT_EQ(store_.snapshot()["/tasks/t1"]["reason"], "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
+  ASSERT_FALSE(sched_.updates.empty());
+  EXPECT_EQ(sched_.updates.back().reason, conf::TaskReason::kTaskHealthCheckStatusUpdated);
+  // An agent of the previous release says UNHEALTHY_KILL: the same reason.
+  ASSERT_EQ(status("t2", "TASK_KILLING", agentId, Json{{"reason", "UNHEALTHY_KILL"}}).status, 200);
+  EXPECT_EQ(master_->task("t2")->reason, conf::TaskReason::kTaskHealthCheckStatusUpdated);
+  // A reason Mesos may add later is kept as unknown, not refused.
+  ASSERT_EQ(status("t2", "TASK_KILLED", agentId, Json{{"reason", "REASON_FROM_THE_FUTURE"}}).status,
+            200);
+  EXPECT_EQ(master_->task("t2")->reason, conf::TaskReason::kUnknown);
+}
+
+TEST_F(MasterTest, StatusWithAnUnknownStateIsRefusedByName) {
+  startMaster();
+  std::string agentId = agentWithTasks({"t1"});
+  auto r = status("t1", "TASK_NAPPING", agentId);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("TASK_NAPPING"), std::string::npos) << r.body;
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kStaging);
+  EXPECT_TRUE(sched_.updates.empty());
 }
 
 TEST_F(MasterTest, StatusOfUnknownTaskIsAckedWithKill) {
@@ -394,8 +429,8 @@ TEST_F(MasterTest, BatchedStatusesAreOneDurableUnit) {
   store_.failNextCommit(makeError("disk full"));
   auto r = post("/internal/status", batch);
   EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(master_->task("t1")->state, "TASK_STAGING");
-  EXPECT_EQ(master_->task("t2")->state, "TASK_STAGING");
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kStaging);
+  EXPECT_EQ(master_->task("t2")->state, conf::TaskState::kStaging);
   EXPECT_TRUE(sched_.updates.empty());
   uint64_t commits = store_.commitCount();
   r = post("/internal/status", batch);
@@ -438,8 +473,8 @@ TEST_F(MasterTest, HeartbeatTimeoutMakesTasksUnreachableAndRescindsOffers) {
   // Then silence.
   ASSERT_TRUE(loop_.runUntil(
       [&] { return master_->agent(agentId)->status == AgentStatus::kUnreachable; }, 3000));
-  EXPECT_EQ(master_->task("t1")->state, "TASK_UNREACHABLE");
-  EXPECT_EQ(master_->task("t2")->state, "TASK_UNREACHABLE");
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kUnreachable);
+  EXPECT_EQ(master_->task("t2")->state, conf::TaskState::kUnreachable);
   EXPECT_EQ(storedState("t1"), "TASK_UNREACHABLE");
   EXPECT_EQ(sched_.statesOf("t1"), (std::vector<std::string>{"TASK_RUNNING", "TASK_UNREACHABLE"}));
   EXPECT_EQ(std::count(sched_.rescinded.begin(), sched_.rescinded.end(), outstanding.id), 1);
@@ -452,7 +487,7 @@ TEST_F(MasterTest, HeartbeatTimeoutMakesTasksUnreachableAndRescindsOffers) {
   EXPECT_EQ(post("/internal/agents/" + agentId + "/heartbeat", Json::object()).status, 409);
   // Killing a task there cannot be delivered: it is KILLED at once.
   master_->killTask("t2", std::nullopt);
-  EXPECT_EQ(master_->task("t2")->state, "TASK_KILLED");
+  EXPECT_EQ(master_->task("t2")->state, conf::TaskState::kKilled);
 
   // It comes back with t1 still running: t1 was given up (and may have been
   // replaced) so the agent is told to kill it.
@@ -475,7 +510,7 @@ TEST_F(MasterTest, UnreachableAgentIsRemovedAndItsTasksLost) {
   startMaster(o);
   std::string agentId = agentWithTasks({"t1"});
   ASSERT_TRUE(loop_.runUntil([&] { return master_->agent(agentId) == nullptr; }, 3000));
-  EXPECT_EQ(master_->task("t1")->state, "TASK_LOST");
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kLost);
   EXPECT_EQ(sched_.statesOf("t1"), (std::vector<std::string>{"TASK_UNREACHABLE", "TASK_LOST"}));
   EXPECT_FALSE(store_.snapshot().count("/agents/" + agentId));
 }
@@ -496,11 +531,11 @@ TEST_F(MasterTest, ReRegistrationReconcilesTasks) {
   std::set<std::string> killSet;
   for (const auto& k : kill) killSet.insert(k.get<std::string>());
   EXPECT_EQ(killSet, (std::set<std::string>{"stranger", "done"}));
-  EXPECT_EQ(master_->task("keep")->state, "TASK_RUNNING");
+  EXPECT_EQ(master_->task("keep")->state, conf::TaskState::kRunning);
   EXPECT_EQ(master_->task("keep")->healthy, true);
-  EXPECT_EQ(master_->task("missing")->state, "TASK_LOST");
+  EXPECT_EQ(master_->task("missing")->state, conf::TaskState::kLost);
   EXPECT_EQ(storedState("missing"), "TASK_LOST");
-  EXPECT_EQ(master_->task("done")->state, "TASK_FINISHED");
+  EXPECT_EQ(master_->task("done")->state, conf::TaskState::kFinished);
   EXPECT_EQ(sched_.statesOf("missing"), (std::vector<std::string>{"TASK_LOST"}));
 }
 
@@ -523,7 +558,7 @@ TEST_F(MasterTest, RecoverMarksAgentsRecoveringUntilTheyReRegister) {
   EXPECT_EQ(a->hostname, "127.0.0.1");
   EXPECT_DOUBLE_EQ(a->total.cpus(), 4);
   ASSERT_NE(master_->task("t1"), nullptr);
-  EXPECT_EQ(master_->task("t1")->state, "TASK_RUNNING");
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kRunning);
   EXPECT_EQ(master_->task("t1")->ports, (std::vector<int>{31000}));
   EXPECT_EQ(master_->activeAgentCount(), 0u);
   // Not offered while recovering; heartbeats are told to re-register.
@@ -537,7 +572,7 @@ TEST_F(MasterTest, RecoverMarksAgentsRecoveringUntilTheyReRegister) {
   auto r = post("/internal/agents/register", reg);
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(bodyJson(r)["kill"], Json::array());
-  EXPECT_EQ(master_->task("t1")->state, "TASK_RUNNING");
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kRunning);
   EXPECT_EQ(post("/internal/agents/" + agentId + "/heartbeat", Json::object()).status, 200);
   // Its free resources account for the recovered task.
   Offer o = waitOffer();
@@ -559,7 +594,7 @@ TEST(RecordsTest, TaskAndAgentRoundTrip) {
   t.servicePorts = {10000};
   t.cpus = 0.5;
   t.mem = 64;
-  t.state = "TASK_RUNNING";
+  t.state = conf::TaskState::kRunning;
   t.healthy = false;
   t.consecutiveFailures = 2;
   t.killRequested = true;
@@ -587,18 +622,26 @@ TEST(RecordsTest, TaskAndAgentRoundTrip) {
   EXPECT_FALSE(agentFromJson(bad).ok());
 }
 
-TEST(RecordsTest, TaskStates) {
-  for (const char* s : {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
-                        "TASK_GONE", "TASK_DROPPED", "TASK_GONE_BY_OPERATOR"}) {
-    EXPECT_TRUE(isTerminalState(s)) << s;
-    EXPECT_FALSE(isActiveState(s)) << s;
-  }
-  for (const char* s : {"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING"}) {
-    EXPECT_FALSE(isTerminalState(s)) << s;
-    EXPECT_TRUE(isActiveState(s)) << s;
-  }
-  EXPECT_FALSE(isTerminalState("TASK_UNREACHABLE"));
-  EXPECT_FALSE(isActiveState("TASK_UNREACHABLE"));
+TEST(RecordsTest, TaskStateAndReasonArePersistedByTheirMesosNames) {
+  TaskRecord t;
+  t.id = "web.1";
+  t.state = conf::TaskState::kKilled;
+  t.reason = conf::TaskReason::kTaskHealthCheckStatusUpdated;
+  Json j = taskToJson(t);
+  EXPECT_EQ(j["state"], "TASK_KILLED");
+  EXPECT_EQ(j["reason"], "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
+  auto back = taskFromJson(j);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->state, conf::TaskState::kKilled);
+  EXPECT_EQ(back->reason, conf::TaskReason::kTaskHealthCheckStatusUpdated);
+  // A record without a reason (written before reasons were kept) has none.
+  j.erase("reason");
+  EXPECT_EQ(taskFromJson(j)->reason, conf::TaskReason::kNone);
+  // A state we do not know is an error naming it, not a task in a made-up state.
+  j["state"] = "TASK_NAPPING";
+  auto bad = taskFromJson(j);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("TASK_NAPPING"), std::string::npos);
   EXPECT_EQ(toString(AgentStatus::kRecovering), "RECOVERING");
 }
 
@@ -621,9 +664,9 @@ TEST_F(MasterTest, UpdatesCarriedByAReRegistrationAreAppliedBeforeReconciling) {
       {Json{{"taskId", "t1"}, {"state", "TASK_FAILED"}, {"message", "exited with status 3"}}});
   auto r = post("/internal/agents/register", body);
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(master_->task("t1")->state, "TASK_FAILED");
+  EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kFailed);
   EXPECT_EQ(master_->task("t1")->message, "exited with status 3");
-  EXPECT_EQ(master_->task("t2")->state, "TASK_LOST");
+  EXPECT_EQ(master_->task("t2")->state, conf::TaskState::kLost);
   EXPECT_EQ(storedState("t1"), "TASK_FAILED");
 }
 

@@ -28,8 +28,8 @@ class ReadinessTest : public ::testing::Test {
   void status(const std::string& taskId, const std::string& state) {
     auto* t = driver_.mutableTask(taskId);
     ASSERT_NE(t, nullptr);
-    std::string prev = t->state;
-    t->state = state;
+    conf::TaskState prev = t->state;
+    t->state = conf::parseTaskState(state);
     sched_.statusUpdate(*t, prev, t->healthy);
     drain(loop_);
   }
@@ -88,7 +88,7 @@ TEST_F(ReadinessTest, ResetDelayLaunchesAgainAtOnce) {
   EXPECT_EQ(sched_.app("/crash")->delayUntilMs, 0);
   sched_.resourceOffers({driver_.offer("a1", "cpus:4;mem:1024;disk:10")});
   EXPECT_EQ(driver_.launchedCount(), before + 1);
-  EXPECT_EQ(sched_.resetDelay("/nope").error().code, 404);
+  EXPECT_EQ(sched_.resetDelay("/nope").error().kind, ErrorKind::kNotFound);
 }
 
 }  // namespace

@@ -46,12 +46,14 @@ class ServiceSchedulerTest : public ::testing::Test {
 
   // Delivers a status change the way the master does: update the record, then call back.
   void status(const std::string& taskId, const std::string& state,
-              std::optional<bool> healthy = std::nullopt, const std::string& message = "") {
+              std::optional<bool> healthy = std::nullopt, const std::string& message = "",
+              conf::TaskReason reason = conf::TaskReason::kNone) {
     auto* t = driver_.mutableTask(taskId);
     ASSERT_NE(t, nullptr) << taskId;
-    std::string prev = t->state;
+    conf::TaskState prev = t->state;
     std::optional<bool> prevHealthy = t->healthy;
-    t->state = state;
+    t->state = conf::parseTaskState(state);
+    t->reason = reason;
     if (healthy) t->healthy = healthy;
     if (!message.empty()) t->message = message;
     sched_.statusUpdate(*t, prev, prevHealthy);
@@ -65,7 +67,7 @@ class ServiceSchedulerTest : public ::testing::Test {
   // Every staging task of the app becomes RUNNING (and healthy when given).
   void runAll(const std::string& appId, std::optional<bool> healthy = std::nullopt) {
     for (const auto& id : driver_.activeTaskIds(appId)) {
-      if (driver_.task(id)->state == "TASK_STAGING") status(id, "TASK_RUNNING", healthy);
+      if (driver_.task(id)->state == conf::TaskState::kStaging) status(id, "TASK_RUNNING", healthy);
     }
   }
 
@@ -124,7 +126,7 @@ TEST_F(ServiceSchedulerTest, CreateLaunchesInstancesWithOfferPortsAndServicePort
   EXPECT_EQ(sched_.app("/api")->def.portDefinitions[0].port, 10002);
   auto dup = sched_.createApp(app(R"({"id":"/dup","cmd":"x","portDefinitions":[{"port":10001}]})"));
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.error().code, 422);
+  EXPECT_EQ(dup.error().kind, ErrorKind::kInvalid);
 }
 
 TEST_F(ServiceSchedulerTest, ServicePortsSkipThoseTakenAndSurviveUpdates) {
@@ -302,15 +304,15 @@ TEST_F(ServiceSchedulerTest, OneDeploymentPerAppUnlessForced) {
   auto first = create(R"({"id":"/c","cmd":"x","instances":2,"cpus":0.1,"mem":16})");
   auto blocked = sched_.updateApp("/c", app(R"({"instances":3})"), false);
   ASSERT_FALSE(blocked.ok());
-  EXPECT_EQ(blocked.error().code, 409);
+  EXPECT_EQ(blocked.error().kind, ErrorKind::kConflict);
   EXPECT_EQ(blocked.error().path, first.deploymentId);
   EXPECT_EQ(sched_.app("/c")->def.instances, 2);
   auto r2 = sched_.restartApp("/c", false);
   ASSERT_FALSE(r2.ok());
-  EXPECT_EQ(r2.error().code, 409);
+  EXPECT_EQ(r2.error().kind, ErrorKind::kConflict);
   auto r3 = sched_.deleteApp("/c", false);
   ASSERT_FALSE(r3.ok());
-  EXPECT_EQ(r3.error().code, 409);
+  EXPECT_EQ(r3.error().kind, ErrorKind::kConflict);
   ASSERT_NE(sched_.app("/c"), nullptr);
 
   auto forced = sched_.updateApp("/c", app(R"({"instances":3})"), true);
@@ -409,7 +411,8 @@ TEST_F(ServiceSchedulerTest, UnhealthyTaskKilledAndReplaced) {
 
   // The agent kills it after maxConsecutiveFailures.
   status(first, "TASK_KILLED", false,
-         "HTTP health check failed 3 consecutive time(s), last: refused; killing the task");
+         "HTTP health check failed 3 consecutive time(s), last: refused; killing the task",
+         conf::TaskReason::kTaskHealthCheckStatusUpdated);
   auto kills = events_.ofType("unhealthy_instance_kill_event");
   ASSERT_EQ(kills.size(), 1u);
   EXPECT_EQ(kills[0]["taskId"], first);
@@ -418,6 +421,54 @@ TEST_F(ServiceSchedulerTest, UnhealthyTaskKilledAndReplaced) {
   offer();
   ASSERT_EQ(driver_.launchedCount(), 2u);
   EXPECT_NE(driver_.launchOrder[1], first);
+}
+
+TEST_F(ServiceSchedulerTest, HealthKillIsDecidedByTheReasonNotTheMessage) {
+  create(R"({"id":"/hk","cmd":"x","instances":2,"cpus":0.1,"mem":16,"backoffSeconds":0,
+             "healthChecks":[{"protocol":"HTTP","path":"/","portIndex":0}]})");
+  offer();
+  runAll("/hk", true);
+  // The agent's health kill, with a message that never says "health".
+  status(driver_.launchOrder[0], "TASK_KILLED", false, "gone fishing",
+         conf::TaskReason::kTaskHealthCheckStatusUpdated);
+  auto kills = events_.ofType("unhealthy_instance_kill_event");
+  ASSERT_EQ(kills.size(), 1u);
+  EXPECT_EQ(kills[0]["taskId"], driver_.launchOrder[0]);
+  EXPECT_EQ(sched_.app("/hk")->failuresInRow, 1);
+  EXPECT_EQ(sched_.app("/hk")->lastTaskFailure["taskId"], driver_.launchOrder[0]);
+
+  // A kill whose message talks about health but carries no health reason is not one.
+  status(driver_.launchOrder[1], "TASK_KILLED", std::nullopt,
+         "operator said: health of the rack is poor, stopping");
+  EXPECT_EQ(events_.count("unhealthy_instance_kill_event"), 1u);
+  EXPECT_EQ(sched_.app("/hk")->lastTaskFailure["taskId"], driver_.launchOrder[0]);
+}
+
+// A status update reconciles its own app only: it reads no other app's tasks
+// and never every task, so its cost does not grow with the number of apps.
+TEST_F(ServiceSchedulerTest, StatusUpdateTouchesOnlyItsApp) {
+  for (int i = 0; i < 200; ++i) {
+    create(fmt::format(R"({{"id":"/other{}","cmd":"x","instances":1,"cpus":0.01,"mem":1}})", i));
+  }
+  create(R"({"id":"/mine","cmd":"x","instances":2,"cpus":0.01,"mem":1,"backoffSeconds":0})");
+  // An offer holds at most maxTasksPerOffer launches.
+  for (int k = 0; k < 10 && driver_.launchedCount() < 202; ++k) offer();
+  ASSERT_EQ(driver_.launchedCount(), 202u);
+  runAll("/mine");
+  driver_.fullScans = 0;
+  driver_.appScans.clear();
+  std::string victim = driver_.activeTaskIds("/mine")[0];
+  status(victim, "TASK_FAILED", std::nullopt, "exited with 1");
+  EXPECT_EQ(driver_.fullScans, 0u) << "a status update must not read every task";
+  ASSERT_FALSE(driver_.appScans.empty());
+  for (const auto& [appId, n] : driver_.appScans) {
+    EXPECT_EQ(appId, "/mine") << "read the tasks of another app";
+  }
+  // The work per update stays bounded: a handful of reads of its own app.
+  EXPECT_LE(driver_.appScans["/mine"], 10u);
+  // And it still did its job: the failed instance is queued for replacement.
+  offer();
+  EXPECT_EQ(driver_.launchedCount(), 203u);
 }
 
 TEST_F(ServiceSchedulerTest, KillWeAskedForIsNotAnUnhealthyKill) {
@@ -452,7 +503,7 @@ TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
   store_.failNextCommit(makeError("disk full"));
   auto c = sched_.createApp(app(R"({"id":"/p","cmd":"x","instances":2})"));
   ASSERT_FALSE(c.ok());
-  EXPECT_EQ(c.error().code, 503);
+  EXPECT_EQ(c.error().kind, ErrorKind::kUnavailable);
   EXPECT_EQ(sched_.app("/p"), nullptr);
   EXPECT_TRUE(sched_.deployments().empty());
   EXPECT_EQ(events_.count("api_post_event"), 0u);
@@ -467,7 +518,7 @@ TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
   store_.failNextCommit(makeError("disk full"));
   auto u = sched_.updateApp("/p", app(R"({"instances":5,"cmd":"y"})"), false);
   ASSERT_FALSE(u.ok());
-  EXPECT_EQ(u.error().code, 503);
+  EXPECT_EQ(u.error().kind, ErrorKind::kUnavailable);
   EXPECT_EQ(sched_.app("/p")->def, before.def);
   EXPECT_EQ(sched_.app("/p")->versions, before.versions);
   EXPECT_EQ(sched_.app("/p")->lastConfigChangeAt, before.lastConfigChangeAt);
@@ -475,7 +526,7 @@ TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
   store_.failNextCommit(makeError("disk full"));
   auto rs = sched_.restartApp("/p", false);
   ASSERT_FALSE(rs.ok());
-  EXPECT_EQ(rs.error().code, 503);
+  EXPECT_EQ(rs.error().kind, ErrorKind::kUnavailable);
   EXPECT_EQ(sched_.app("/p")->def, before.def);
   EXPECT_EQ(sched_.app("/p")->versions, before.versions);
   EXPECT_EQ(sched_.app("/p")->lastConfigChangeAt, before.lastConfigChangeAt);
@@ -483,7 +534,7 @@ TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
   store_.failNextCommit(makeError("disk full"));
   auto d = sched_.deleteApp("/p", false);
   ASSERT_FALSE(d.ok());
-  EXPECT_EQ(d.error().code, 503);
+  EXPECT_EQ(d.error().kind, ErrorKind::kUnavailable);
   ASSERT_NE(sched_.app("/p"), nullptr);
 
   EXPECT_EQ(store_.snapshot(), snapBefore);
@@ -493,6 +544,51 @@ TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
   EXPECT_EQ(driver_.launchedCount(), 2u) << "a failed change launches nothing";
 }
 
+TEST_F(ServiceSchedulerTest, AppChangeAndItsDeploymentAreOneCommit) {
+  size_t commits = store_.commitCount();
+  auto c = create(R"({"id":"/one","cmd":"x","instances":1,"cpus":0.1,"mem":16})");
+  EXPECT_EQ(store_.commitCount(), commits + 1);
+  auto snap = store_.snapshot();
+  EXPECT_TRUE(snap.count("/apps/one"));
+  EXPECT_TRUE(snap.count("/deployments/" + c.deploymentId));
+  // A forced change supersedes the running deployment in that same commit.
+  commits = store_.commitCount();
+  auto u = sched_.updateApp("/one", app(R"({"cmd":"y"})"), true);
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_EQ(store_.commitCount(), commits + 1);
+  snap = store_.snapshot();
+  EXPECT_FALSE(snap.count("/deployments/" + c.deploymentId));
+  EXPECT_TRUE(snap.count("/deployments/" + u->deploymentId));
+  EXPECT_EQ(sched_.deployments().size(), 1u);
+}
+
+TEST_F(ServiceSchedulerTest, DeploymentEndThatCannotPersistStaysInProgress) {
+  create(R"({"id":"/fin","cmd":"x","instances":1,"cpus":0.1,"mem":16})");
+  offer();
+  std::string id = driver_.launchOrder[0];
+  store_.failNextCommit(makeError("disk full"));
+  status(id, "TASK_RUNNING");
+  EXPECT_EQ(deploymentsOf("/fin"), 1u) << "not done while its end is not durable";
+  EXPECT_EQ(events_.count("deployment_success"), 0u);
+  status(id, "TASK_RUNNING", true);  // any later reconcile of the app retries
+  EXPECT_EQ(deploymentsOf("/fin"), 0u);
+  EXPECT_EQ(events_.count("deployment_success"), 1u);
+  EXPECT_TRUE(store_.snapshot().count("/apps/fin"));
+}
+
+TEST_F(ServiceSchedulerTest, CancelThatCannotPersistChangesNothing) {
+  auto c = create(R"({"id":"/cx","cmd":"x","instances":1,"cpus":0.1,"mem":16})");
+  store_.failNextCommit(makeError("disk full"));
+  auto r = sched_.cancelDeployment(c.deploymentId, true);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(deploymentsOf("/cx"), 1u);
+  EXPECT_EQ(events_.count("deployment_failed"), 0u);
+  ASSERT_TRUE(sched_.cancelDeployment(c.deploymentId, true).ok());
+  EXPECT_EQ(deploymentsOf("/cx"), 0u);
+  EXPECT_FALSE(store_.snapshot().count("/deployments/" + c.deploymentId));
+}
+
 TEST_F(ServiceSchedulerTest, KillWithScaleThatCannotPersistKillsNothing) {
   create(R"({"id":"/kp","cmd":"x","instances":3,"cpus":0.1,"mem":16})");
   offer();
@@ -500,7 +596,7 @@ TEST_F(ServiceSchedulerTest, KillWithScaleThatCannotPersistKillsNothing) {
   store_.failNextCommit(makeError("disk full"));
   auto r = sched_.killTasks({driver_.launchOrder[0]}, true, false);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, 503);
+  EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable);
   EXPECT_TRUE(driver_.killed.empty());
   EXPECT_EQ(sched_.app("/kp")->def.instances, 3);
   // And the task it meant to kill still counts: nothing extra is launched
@@ -577,7 +673,7 @@ TEST_P(RollingUpdateTest, HonoursUpgradeStrategy) {
     for (const auto& id : driver_.activeTaskIds("/r")) {
       const auto* t = driver_.task(id);
       ++total;
-      healthy += t->state == "TASK_RUNNING" && !t->killRequested &&
+      healthy += t->state == conf::TaskState::kRunning && !t->killRequested &&
                  (!s.healthChecks || t->healthy == true);
     }
     EXPECT_GE(healthy, minHealthy) << when;
@@ -594,8 +690,9 @@ TEST_P(RollingUpdateTest, HonoursUpgradeStrategy) {
     for (const auto& id : driver_.activeTaskIds("/r")) {
       const auto* t = driver_.task(id);
       if (t->killRequested && kill.empty()) kill = id;
-      if (t->state == "TASK_STAGING" && !t->killRequested && start.empty()) start = id;
-      if (s.healthChecks && t->state == "TASK_RUNNING" && !t->healthy && pass.empty()) pass = id;
+      if (t->state == conf::TaskState::kStaging && !t->killRequested && start.empty()) start = id;
+      if (s.healthChecks && t->state == conf::TaskState::kRunning && !t->healthy && pass.empty())
+        pass = id;
     }
     if (!kill.empty() && (steps % 2 == 0 || (start.empty() && pass.empty()))) {
       status(kill, "TASK_KILLED");

@@ -163,7 +163,7 @@ TEST(LogStateStore, OversizedCommitIsRefused) {
   recoverOrDie(*store);
   Status s = store->commit({Mutation::put("/big", std::string(2000, 'x'))});
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, 413);
+  EXPECT_EQ(s.error().kind, ErrorKind::kInvalid);
   EXPECT_EQ(store->stats().logBytes, 0u);
   EXPECT_TRUE(store->commit({Mutation::put("/small", 1)}).ok());
 }
@@ -478,7 +478,7 @@ TEST(LogStateStore, SecondOpenOfALockedDirIsRefused) {
   auto first = openOrDie(dir.path());
   auto second = LogStateStore::open(dir.path());
   ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.error().code, 409);
+  EXPECT_EQ(second.error().kind, ErrorKind::kConflict);
   EXPECT_NE(second.error().message.find(dir.path()), std::string::npos) << second.error().message;
   EXPECT_NE(second.error().message.find("locked"), std::string::npos);
   EXPECT_NE(second.error().message.find(std::to_string(::getpid())), std::string::npos);

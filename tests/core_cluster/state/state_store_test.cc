@@ -17,7 +17,7 @@ TEST(ValidateKey, RejectsNonPathsWithAReason) {
   for (const char* key : {"", "a", "/", "/a/", "//a", "/a//b", "/a/./b", "/a/..", "/a\tb"}) {
     Status s = validateKey(key);
     ASSERT_FALSE(s.ok()) << key;
-    EXPECT_EQ(s.error().code, 400);
+    EXPECT_EQ(s.error().kind, ErrorKind::kInvalid);
     EXPECT_NE(s.error().message.find("invalid state key"), std::string::npos);
   }
   EXPECT_FALSE(validateKey(std::string_view("/a\0b", 4)).ok());
