@@ -1,10 +1,11 @@
-// The DNS server: N worker threads, each with its own libuv loop, a UDP
-// socket and a TCP listener on the same address (SO_REUSEPORT), answering
-// from the zone last published to it. publish() hands a new zone to every
-// loop through a uv_async_t; the query path takes no lock.
+// The DNS server: a reload::WorkerPool whose every worker answers from the
+// zone in its slot, over its own UDP socket and TCP listener on the same
+// address (SO_REUSEPORT). publish() hands a new zone to every worker
+// (latest-wins); the query path takes no lock. The sockets and the worker
+// loops are reload/'s; the hot paths are dns/udp_server.cc (recvmmsg/sendmmsg
+// batches) and dns/tcp_server.cc.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,6 +15,10 @@
 #include "dns/metrics.h"
 #include "dns/resolver.h"
 #include "dns/zone.h"
+
+namespace corral::reload {
+class WorkerPool;
+}
 
 namespace corral::dns {
 
@@ -55,13 +60,11 @@ class DnsServer {
   bool closedCleanly() const;
 
  private:
-  class Worker;
-  DnsServer() = default;
+  DnsServer();
 
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::atomic<uint64_t> version_{1};
+  std::unique_ptr<reload::WorkerPool> pool_;
+  std::vector<const DnsMetrics*> workerMetrics_;  // owned by the pool's workers
   uint16_t port_ = 0;
-  bool stopped_ = false;
 };
 
 }  // namespace corral::dns

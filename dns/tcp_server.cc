@@ -1,7 +1,5 @@
 #include "dns/tcp_server.h"
 
-#include <unistd.h>
-
 #include <cstring>
 
 #include "base/log.h"
@@ -29,72 +27,41 @@ struct TcpServer::WriteRequest {
 };
 
 namespace {
-constexpr int kBacklog = 1024;
 constexpr size_t kReadChunk = 16 * 1024;
 }  // namespace
 
-Status TcpServer::start(uv_loop_t* loop, int fd) {
-  loop_ = loop;
-  listener_ = new uv_tcp_t;
-  int rc = uv_tcp_init(loop, listener_);
-  if (rc != 0) {
-    delete listener_;
-    listener_ = nullptr;
-    ::close(fd);
-    return makeError(std::string("uv_tcp_init: ") + uv_strerror(rc));
-  }
-  listener_->data = this;
-  rc = uv_tcp_open(listener_, fd);
-  if (rc == 0) {
-    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), kBacklog, &TcpServer::onConnection);
-  }
-  if (rc != 0) {
-    close();
-    return makeError(std::string("dns tcp: ") + uv_strerror(rc));
-  }
-  return Status::Ok();
-}
-
 void TcpServer::close() {
-  if (listener_ != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(listener_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
-    listener_ = nullptr;
-  }
   std::vector<Connection*> all;
   for (auto& [id, c] : connections_) all.push_back(c);
   for (Connection* c : all) closeConnection(c);
 }
 
-void TcpServer::onConnection(uv_stream_t* server, int status) {
-  auto* self = static_cast<TcpServer*>(server->data);
-  if (status < 0) return;
+void TcpServer::accept(uv_stream_t* listener) {
   auto* c = new Connection;
-  c->server = self;
-  uv_tcp_init(self->loop_, &c->tcp);
+  c->server = this;
+  uv_tcp_init(loop_, &c->tcp);
   c->tcp.data = c;
   c->openHandles = 1;
-  if (uv_accept(server, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
     c->closing = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), &TcpServer::onClosed);
     return;
   }
-  if (self->connections_.size() >= self->limits_.maxConnections) {
-    self->ctx_.metrics->countTcpRejected();
+  if (connections_.size() >= limits_.maxConnections) {
+    ctx_.metrics->countTcpRejected();
     c->closing = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), &TcpServer::onClosed);
     return;
   }
-  self->ctx_.metrics->countTcpConnection();
-  c->id = self->nextId_++;
-  self->connections_.emplace(c->id, c);
+  ctx_.metrics->countTcpConnection();
+  c->id = nextId_++;
+  connections_.emplace(c->id, c);
   uv_tcp_nodelay(&c->tcp, 1);
-  uv_timer_init(self->loop_, &c->idle);
+  uv_timer_init(loop_, &c->idle);
   c->idle.data = c;
   c->openHandles = 2;
   // Repeating, so uv_timer_again() restarts the countdown on every read.
-  uv_timer_start(&c->idle, &TcpServer::onIdle, self->limits_.idleTimeoutMs,
-                 self->limits_.idleTimeoutMs);
+  uv_timer_start(&c->idle, &TcpServer::onIdle, limits_.idleTimeoutMs, limits_.idleTimeoutMs);
   c->reading = true;
   uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), &TcpServer::onAlloc, &TcpServer::onRead);
 }

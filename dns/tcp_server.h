@@ -1,6 +1,8 @@
 // DNS over TCP on one loop (RFC 7766): 2-octet length framing, pipelined
 // queries answered as they come (forwarded ones when upstream answers), an
-// idle timeout, a connection limit. Garbage closes the connection.
+// idle timeout, a connection limit. Garbage closes the connection. The
+// listening socket belongs to the worker's reload::ListenerSet, which calls
+// accept() when a connection waits.
 #pragma once
 
 #include <uv.h>
@@ -9,7 +11,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/result.h"
 #include "dns/worker_context.h"
 
 namespace corral::dns {
@@ -22,20 +23,21 @@ struct TcpLimits {
 
 class TcpServer {
  public:
-  TcpServer(WorkerContext& ctx, TcpLimits limits) : ctx_(ctx), limits_(limits) {}
+  TcpServer(uv_loop_t* loop, WorkerContext& ctx, TcpLimits limits)
+      : ctx_(ctx), limits_(limits), loop_(loop) {}
+  ~TcpServer() { close(); }
   TcpServer(const TcpServer&) = delete;
   TcpServer& operator=(const TcpServer&) = delete;
 
-  // Takes ownership of `fd` (a bound TCP socket, not yet listening).
-  Status start(uv_loop_t* loop, int fd);
-  // Closes the listener and every connection.
+  // A connection waits on `listener`: accept it (or refuse it over the limit).
+  void accept(uv_stream_t* listener);
+  // Closes every connection; the loop must run for the closes to finish.
   void close();
   size_t connections() const { return connections_.size(); }
 
  private:
   struct Connection;
   struct WriteRequest;
-  static void onConnection(uv_stream_t* server, int status);
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void onIdle(uv_timer_t* timer);
@@ -50,8 +52,7 @@ class TcpServer {
 
   WorkerContext& ctx_;
   TcpLimits limits_;
-  uv_loop_t* loop_ = nullptr;
-  uv_tcp_t* listener_ = nullptr;
+  uv_loop_t* loop_;
   uint64_t nextId_ = 1;
   std::unordered_map<uint64_t, Connection*> connections_;
 };

@@ -20,49 +20,20 @@ struct UdpServer::Batch {
   std::array<mmsghdr, kBatch> outMsgs;
 };
 
-UdpServer::UdpServer(WorkerContext& ctx) : ctx_(ctx) {}
+UdpServer::UdpServer(WorkerContext& ctx) : ctx_(ctx), batch_(std::make_unique<Batch>()) {}
 UdpServer::~UdpServer() = default;
 
-Status UdpServer::start(uv_loop_t* loop, int fd) {
-  fd_ = fd;
-  batch_ = std::make_unique<Batch>();
-  poll_ = new uv_poll_t;
-  int rc = uv_poll_init(loop, poll_, fd);
-  if (rc != 0) {
-    delete poll_;
-    poll_ = nullptr;
-    ::close(fd);
-    fd_ = -1;
-    return makeError(std::string("dns udp: uv_poll_init: ") + uv_strerror(rc));
-  }
-  poll_->data = this;
-  rc = uv_poll_start(poll_, UV_READABLE, [](uv_poll_t* p, int status, int events) {
-    if (status == 0 && (events & UV_READABLE)) static_cast<UdpServer*>(p->data)->onReadable();
-  });
-  if (rc != 0) {
-    close();
-    return makeError(std::string("dns udp: ") + uv_strerror(rc));
-  }
-  return Status::Ok();
-}
-
 void UdpServer::close() {
-  if (poll_ == nullptr) return;
-  uv_poll_stop(poll_);
-  // The socket is closed after libuv has let go of the handle.
-  poll_->data = reinterpret_cast<void*>(static_cast<intptr_t>(fd_));
-  uv_close(reinterpret_cast<uv_handle_t*>(poll_), [](uv_handle_t* h) {
-    ::close(static_cast<int>(reinterpret_cast<intptr_t>(h->data)));
-    delete reinterpret_cast<uv_poll_t*>(h);
-  });
-  poll_ = nullptr;
+  closed_ = true;
   fd_ = -1;
 }
 
-void UdpServer::onReadable() {
+void UdpServer::onReadable(int fd) {
+  if (closed_) return;
+  fd_ = fd;
   Batch& b = *batch_;
   // Bounded work per wake-up so TCP and zone updates on this loop get a turn.
-  for (int round = 0; round < 16 && poll_ != nullptr; ++round) {
+  for (int round = 0; round < 16 && !closed_; ++round) {
     for (size_t i = 0; i < kBatch; ++i) {
       b.inIov[i] = iovec{b.in[i].data(), kSlotSize};
       b.inMsgs[i].msg_hdr = msghdr{};
@@ -135,7 +106,7 @@ void UdpServer::forward(std::span<const uint8_t> query, const sockaddr* addr) {
   std::vector<uint8_t> saved(query.begin(), query.end());
   ctx_.forwarder->forward(query, [this, peer, saved = std::move(saved)](
                                      std::span<const uint8_t> response, bool cancelled) {
-    if (cancelled || ctx_.stopping || poll_ == nullptr) return;
+    if (cancelled || ctx_.stopping || closed_) return;
     WorkerContext& ctx = ctx_;
     std::span<uint8_t> out(ctx.buffer.data(), kMaxMessageSize);
     const auto* to = reinterpret_cast<const sockaddr*>(&peer);

@@ -1,12 +1,13 @@
-// DNS over UDP on one loop: a uv_udp_t opened on a socket we made (so
-// SO_REUSEPORT can spread queries over one socket per worker).
+// DNS over UDP on one loop. The socket (one per worker, SO_REUSEPORT) and its
+// poll handle belong to the worker's reload::ListenerSet, which calls
+// onReadable() when queries wait; this class reads and answers them.
 #pragma once
 
-#include <uv.h>
+#include <sys/socket.h>
 
 #include <memory>
+#include <span>
 
-#include "base/result.h"
 #include "dns/worker_context.h"
 
 namespace corral::dns {
@@ -18,10 +19,9 @@ class UdpServer {
   UdpServer(const UdpServer&) = delete;
   UdpServer& operator=(const UdpServer&) = delete;
 
-  // Takes ownership of `fd` (a bound UDP socket). Call before the loop runs
-  // or on the loop thread.
-  Status start(uv_loop_t* loop, int fd);
-  // Closes the handle; the loop must run for the close to finish.
+  // Queries wait on `fd` (the worker's UDP socket, owned by its listener).
+  void onReadable(int fd);
+  // Stops answering: late forwarded answers are dropped from now on.
   void close();
 
  private:
@@ -31,7 +31,6 @@ class UdpServer {
   static constexpr size_t kSlotSize = 4096;  // larger answers go out on their own
   struct Batch;
 
-  void onReadable();
   // Answers one query; returns the response size placed in `slot` (0: none
   // to batch, e.g. dropped, forwarded or sent on its own).
   size_t handle(std::span<const uint8_t> query, const sockaddr* addr, uint8_t* slot);
@@ -39,8 +38,8 @@ class UdpServer {
   void send(std::span<const uint8_t> response, const sockaddr* addr);
 
   WorkerContext& ctx_;
-  uv_poll_t* poll_ = nullptr;  // freed in its close callback
-  int fd_ = -1;
+  int fd_ = -1;  // the socket last read from; -1 once closed
+  bool closed_ = false;
   std::unique_ptr<Batch> batch_;
 };
 

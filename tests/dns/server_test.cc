@@ -13,8 +13,11 @@
 #include <cstdio>
 #include <thread>
 
+#include "base/http_client.h"
+#include "dns/dns_service.h"
 #include "tests/dns/test_util.h"
 #include "tests/dns/zone_fixture.h"
+#include "tests/registry/fake_marathon.h"
 
 namespace corral::dns {
 namespace {
@@ -423,6 +426,69 @@ TEST(DnsServer, DigIsHappy) {
   EXPECT_THAT(nx, ::testing::HasSubstr("SOA"));
   std::string badvers = run(at + "+edns=1 +noednsneg leader.mesos");
   EXPECT_THAT(badvers, ::testing::HasSubstr("BADVERS"));
+}
+
+// The whole `corral dns` on one loop against a fake Marathon: the follower
+// feeds the pipeline, the pipeline publishes zones to the workers, the HTTP
+// API answers from the last good zone, and stop() closes everything.
+TEST(DnsService, FollowsTheEventStreamIntoAnswersAndStopsCleanly) {
+  Loop loop;
+  registry::testing::FakeMarathon marathon(loop, "127.0.0.1");
+  ASSERT_TRUE(marathon.ok());
+  marathon.setApp(registry::testing::makeApp("/web", 2));
+  DnsServiceConfig c;
+  c.server = localConfig(2);
+  c.naming.masters = {marathon.address()};
+  c.httpHost = "127.0.0.1";
+  c.httpPort = 0;
+  auto service = DnsService::start(loop, c);
+  ASSERT_TRUE(service.ok()) << service.error().message;
+  UdpClient udp((*service)->dnsPort());
+  auto srvCount = [&] {
+    return udp.ask("_web._tcp.marathon.mesos", kTypeSrv).message.answers.size();
+  };
+  ASSERT_TRUE(loop.runUntil([&] { return srvCount() == 2; }, 10000));
+
+  // One task more, as a status event on the stream.
+  marathon.publish("status_update_event",
+                   registry::testing::statusEvent("/web", "web.7", "TASK_RUNNING", 31077));
+  ASSERT_TRUE(loop.runUntil([&] { return srvCount() == 3; }, 10000));
+  auto zone = (*service)->zone();
+  ASSERT_NE(zone, nullptr);
+  EXPECT_EQ(zone->services("_web._tcp.marathon.mesos").size(), 3u);
+
+  // The HTTP API and /metrics, from the same zone and the pipeline.
+  std::string body;
+  http::Request req;
+  req.target = "/metrics";
+  http::fetch(loop, "127.0.0.1", (*service)->httpPort(), req,
+              [&](Result<http::Response> r) { body = r.ok() ? r->body : "error"; });
+  ASSERT_TRUE(loop.runUntil([&] { return !body.empty(); }, 5000));
+  EXPECT_THAT(body, ::testing::HasSubstr("corral_dns_zone_generation"));
+  EXPECT_THAT(body, ::testing::HasSubstr("corral_dns_event_to_zone_seconds_count"));
+  EXPECT_THAT(body, ::testing::HasSubstr("corral_dns_queries_total{type=\"SRV\"}"));
+
+  (*service)->stop();
+  marathon.close();
+  EXPECT_TRUE(loop.runUntil([&] { return uv_loop_alive(loop.raw()) == 0; }, 5000));
+}
+
+TEST(DnsService, StartErrorsAreReported) {
+  Loop loop;
+  DnsServiceConfig c;
+  c.server = localConfig(1);
+  EXPECT_FALSE(DnsService::start(loop, c).ok());  // no master
+  c.naming.masters = {"no-port-here:"};
+  EXPECT_FALSE(DnsService::start(loop, c).ok());
+  c.naming.masters = {"127.0.0.1:1"};
+  c.server.address = "not-an-address";
+  auto bad = DnsService::start(loop, c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, ::testing::HasSubstr("invalid listen address"));
+  c.server = localConfig(1);
+  c.httpHost = "300.1.1.1";
+  EXPECT_FALSE(DnsService::start(loop, c).ok());
+  EXPECT_TRUE(loop.runUntil([&] { return uv_loop_alive(loop.raw()) == 0; }, 5000));
 }
 
 }  // namespace

@@ -1,0 +1,254 @@
+#include "reload/worker_pool.h"
+
+#include <set>
+
+#include "base/log.h"
+
+namespace corral::reload {
+
+Worker::Worker(int index) : index_(index), listeners_(loop_.raw()) {
+  keepAlive_ = new uv_async_t;
+  uv_async_init(loop_.raw(), keepAlive_, nullptr);
+}
+
+void Worker::offer(AnySnapshot snapshot, uint64_t version) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (version <= pendingVersion_) return;  // a newer one is waiting already
+    pending_ = std::move(snapshot);
+    pendingVersion_ = version;
+    wake = !wakeScheduled_;
+    wakeScheduled_ = true;
+  }
+  // Coalescing: one wake-up takes whatever is newest when it runs.
+  if (wake) loop_.post([this] { takeNewest(); });
+}
+
+void Worker::takeNewest() {
+  AnySnapshot next;
+  uint64_t version;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wakeScheduled_ = false;
+    next = std::move(pending_);
+    pending_ = {};
+    version = pendingVersion_;
+  }
+  if (!next || stopping_) return;
+  std::swap(slot_, next);  // the old snapshot is released below, off the lock
+  version_ = version;
+  applied_.store(version, std::memory_order_release);
+  if (service_) service_->onSnapshot(*this);
+}
+
+void Worker::openListener(const Endpoint& endpoint, UniqueFd fd) {
+  if (stopping_) return;
+  WorkerService* service = service_.get();
+  Status s = listeners_.open(endpoint, std::move(fd),
+                             [this, service](Listener& l) { service->onReady(*this, l); });
+  if (!s.ok()) log::error("worker {}: {}", index_, s.error().message);
+}
+
+void Worker::closeEverything() {
+  if (stopping_) return;
+  stopping_ = true;
+  listeners_.closeAll();
+  if (service_) service_->close(*this);
+  closeAndDelete(keepAlive_);
+  keepAlive_ = nullptr;
+}
+
+// Handles still open once the loop has nothing left to run, not counting the
+// Loop's own (unreferenced) async handle, which it closes itself.
+size_t Worker::openHandles() {
+  struct Count {
+    void* loop;
+    size_t n = 0;
+  } count{&loop_};
+  uv_walk(
+      loop_.raw(),
+      [](uv_handle_t* h, void* arg) {
+        auto* c = static_cast<Count*>(arg);
+        if (uv_is_closing(h)) return;
+        if (h->type == UV_ASYNC && h->data == c->loop) return;
+        ++c->n;
+      },
+      &count);
+  return count.n;
+}
+
+Status WorkerPool::bindOnEveryWorker(const Endpoint& endpoint, std::vector<UniqueFd>* fds) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    auto fd = bindSocket(endpoint, true);
+    if (!fd.ok()) return fd.error();
+    fds->push_back(std::move(*fd));
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options, AnySnapshot first,
+                                                      ServiceFactory factory) {
+  if (options.workers < 1) return makeError("workers must be at least 1", "/workers");
+  if (!first) return makeError("the worker pool needs a first snapshot to serve");
+  std::unique_ptr<WorkerPool> pool(new WorkerPool());
+  for (int i = 0; i < options.workers; ++i) {
+    pool->workers_.push_back(std::unique_ptr<Worker>(new Worker(i)));
+    Worker& w = *pool->workers_.back();
+    w.slot_ = first;
+    w.version_ = 1;
+    w.applied_.store(1);
+  }
+  // Port 0: endpoints on one host share one port free for all their transports.
+  std::map<std::string, std::vector<Transport>> anyPort;
+  for (const auto& ep : options.listeners) {
+    if (ep.port == 0) anyPort[ep.host].push_back(ep.transport);
+  }
+  std::map<std::string, uint16_t> picked;
+  for (const auto& [host, transports] : anyPort) {
+    auto port = pickFreePort(host, transports);
+    if (!port.ok()) return port.error();
+    picked[host] = *port;
+  }
+  // Every socket of every worker, bound before any service or thread exists.
+  std::vector<std::pair<Endpoint, std::vector<UniqueFd>>> sockets;
+  for (Endpoint ep : options.listeners) {
+    if (ep.port == 0) ep.port = picked[ep.host];
+    if (pool->endpoints_.count(ep.key())) return makeError(ep.describe() + ": listed twice");
+    std::vector<UniqueFd> fds;
+    Status s = pool->bindOnEveryWorker(ep, &fds);
+    if (!s.ok()) return s.error();
+    pool->endpoints_[ep.key()] = ep;
+    sockets.emplace_back(ep, std::move(fds));
+  }
+  for (auto& w : pool->workers_) {
+    auto service = factory(*w);
+    if (!service.ok()) return service.error();  // ~WorkerPool closes what was made
+    w->service_ = std::move(*service);
+  }
+  for (auto& [ep, fds] : sockets) {
+    for (size_t i = 0; i < fds.size(); ++i) {
+      Worker& w = *pool->workers_[i];
+      WorkerService* service = w.service_.get();
+      Status s = w.listeners_.open(ep, std::move(fds[i]),
+                                   [&w, service](Listener& l) { service->onReady(w, l); });
+      if (!s.ok()) return s.error();
+    }
+  }
+  pool->run();
+  return pool;
+}
+
+void WorkerPool::run() {
+  running_ = true;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->thread_ = std::thread([worker] {
+      worker->loop_.run();
+      size_t left = worker->openHandles();
+      if (left > 0)
+        log::error("worker {}: loop ended with {} handle(s) open", worker->index_, left);
+      worker->leftoverHandles_.store(left);
+      worker->finished_.store(true);
+    });
+  }
+}
+
+WorkerPool::~WorkerPool() { stop(); }
+
+uint64_t WorkerPool::publish(AnySnapshot snapshot) {
+  std::lock_guard<std::mutex> lock(publishMu_);
+  uint64_t version = ++version_;
+  if (stopped_) return version;
+  for (auto& w : workers_) w->offer(snapshot, version);
+  return version;
+}
+
+bool WorkerPool::applied(uint64_t version) const {
+  for (const auto& w : workers_) {
+    if (w->applied_.load(std::memory_order_acquire) < version) return false;
+  }
+  return true;
+}
+
+Result<Endpoint> WorkerPool::addListener(Endpoint endpoint) {
+  if (stopped_) return makeError("the worker pool is stopped");
+  if (endpoint.port == 0) {
+    auto port = pickFreePort(endpoint.host, {endpoint.transport});
+    if (!port.ok()) return port.error();
+    endpoint.port = *port;
+  }
+  if (endpoints_.count(endpoint.key())) {
+    return makeError(endpoint.describe() + ": already listening there");
+  }
+  std::vector<UniqueFd> fds;
+  Status s = bindOnEveryWorker(endpoint, &fds);
+  if (!s.ok()) return s.error();
+  endpoints_[endpoint.key()] = endpoint;
+  uint64_t change = ++listenerChanges_;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
+    // std::function must be copyable: the socket travels as a plain fd and is
+    // owned again on the worker.
+    int fd = fds[i].release();
+    w->loop_.post([w, endpoint, fd, change] {
+      w->openListener(endpoint, UniqueFd(fd));
+      w->listenerChanges_.store(change, std::memory_order_release);
+    });
+  }
+  return endpoint;
+}
+
+Status WorkerPool::removeListener(const std::string& key) {
+  if (stopped_) return makeError("the worker pool is stopped");
+  if (endpoints_.erase(key) == 0) return makeError("no listener " + key);
+  uint64_t change = ++listenerChanges_;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->loop_.post([worker, key, change] {
+      worker->listeners_.close(key);
+      worker->listenerChanges_.store(change, std::memory_order_release);
+    });
+  }
+  return Status::Ok();
+}
+
+bool WorkerPool::listenersApplied(uint64_t change) const {
+  for (const auto& w : workers_) {
+    if (w->listenerChanges_.load(std::memory_order_acquire) < change) return false;
+  }
+  return true;
+}
+
+void WorkerPool::stop() {
+  {
+    std::lock_guard<std::mutex> lock(publishMu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  if (running_) {
+    // Posted after every listener change, so those run (and close) first.
+    for (auto& w : workers_) {
+      Worker* worker = w.get();
+      worker->loop_.post([worker] { worker->closeEverything(); });
+    }
+    for (auto& w : workers_) w->thread_.join();
+  } else {
+    // start() failed before any thread ran: close on this thread.
+    for (auto& w : workers_) {
+      w->closeEverything();
+      w->loop_.run();
+      w->leftoverHandles_.store(w->openHandles());
+      w->finished_.store(true);
+    }
+  }
+}
+
+bool WorkerPool::closedCleanly() const {
+  for (const auto& w : workers_) {
+    if (!w->finished_.load() || w->leftoverHandles_.load() != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace corral::reload
