@@ -1,106 +1,383 @@
 #include "base/http_request_parser.h"
 
+#include <strings.h>
+
+#include <algorithm>
 #include <climits>
 
 namespace corral::http {
 
-RequestParser::RequestParser(Limits limits) : limits_(limits) {
+namespace {
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+// llhttp needs a valid pointer even for an empty execute.
+const char kNothing[1] = {0};
+}  // namespace
+
+void RequestHead::clear() {
+  bytes_.clear();
+  fields_.clear();
+  method_ = {};
+  targetAt_ = targetLen_ = 0;
+  versionMajor_ = versionMinor_ = 1;
+  chunked_ = hasContentLength_ = upgrade_ = expectContinue_ = false;
+  contentLength_ = 0;
+  keepAlive_ = true;
+}
+
+std::optional<std::string_view> RequestHead::header(std::string_view name) const {
+  for (const Field& f : fields_) {
+    if (equalsIgnoreCase(slice(f.nameAt, f.nameLen), name)) return slice(f.valueAt, f.valueLen);
+  }
+  return std::nullopt;
+}
+
+RequestStreamParser::RequestStreamParser(Limits limits) : limits_(limits) {
   llhttp_settings_init(&settings_);
   settings_.on_message_begin = [](llhttp_t* p) {
     auto* s = self(p);
-    s->current_ = Request();
-    s->current_.target.clear();
-    s->headerBytes_ = 0;
+    s->head_.clear();
+    s->headBytes_ = 0;
     s->lastWasValue_ = true;
     return 0;
   };
   settings_.on_url = [](llhttp_t* p, const char* at, size_t n) {
-    self(p)->current_.target.append(at, n);
-    return self(p)->checkHeaderBytes(n);
+    auto* s = self(p);
+    return s->appendHead(at, n, &s->head_.targetLen_);
   };
   settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
     auto* s = self(p);
-    if (s->lastWasValue_) s->current_.headers.emplace_back();
-    s->current_.headers.back().first.append(at, n);
-    s->lastWasValue_ = false;
-    return s->checkHeaderBytes(n);
+    if (s->state_ == State::kBody) return 0;  // a trailer: checked, not kept
+    auto& fields = s->head_.fields_;
+    if (s->lastWasValue_) {
+      fields.push_back({static_cast<uint32_t>(s->head_.bytes_.size()), 0, 0, 0});
+      s->lastWasValue_ = false;
+    }
+    return s->appendHead(at, n, &fields.back().nameLen);
+  };
+  // The value starts where the name ended; marking it here (not in
+  // on_header_value) keeps empty values, for which llhttp may call nothing.
+  settings_.on_header_field_complete = [](llhttp_t* p) {
+    auto* s = self(p);
+    if (s->state_ == State::kBody) return 0;
+    s->head_.fields_.back().valueAt = static_cast<uint32_t>(s->head_.bytes_.size());
+    return 0;
   };
   settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
     auto* s = self(p);
-    if (s->current_.headers.empty()) s->current_.headers.emplace_back();
-    s->current_.headers.back().second.append(at, n);
-    s->lastWasValue_ = true;
-    return s->checkHeaderBytes(n);
+    if (s->state_ == State::kBody) return 0;
+    return s->appendHead(at, n, &s->head_.fields_.back().valueLen);
+  };
+  settings_.on_header_value_complete = [](llhttp_t* p) {
+    self(p)->lastWasValue_ = true;
+    return 0;
   };
   settings_.on_headers_complete = [](llhttp_t* p) {
     auto* s = self(p);
-    s->current_.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+    RequestHead& h = s->head_;
+    h.method_ = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+    h.versionMajor_ = p->http_major;
+    h.versionMinor_ = p->http_minor;
+    // llhttp reads "GET /x" + CRLF as HTTP/0.9, ending the message before the
+    // header lines; a proxy must never frame those differently from a task.
+    if (p->http_major != 1) return s->fail(400, "unsupported HTTP version");
     // Both framings at once is how requests are smuggled past a proxy that
     // reads the other one; llhttp lets some through (e.g. an empty
     // Transfer-Encoding), so the parser refuses every such request itself.
-    if (findHeader(s->current_.headers, "Content-Length") &&
-        findHeader(s->current_.headers, "Transfer-Encoding")) {
-      s->errorStatus_ = 400;
-      s->errorReason_ = "both Content-Length and Transfer-Encoding";
-      return -1;
+    if (h.header("Content-Length") && h.header("Transfer-Encoding")) {
+      return s->fail(400, "both Content-Length and Transfer-Encoding");
     }
-    if (p->content_length > s->limits_.maxBodyBytes && p->content_length != ULLONG_MAX) {
-      return s->tooLarge();
-    }
-    return 0;
+    h.chunked_ = (p->flags & F_CHUNKED) != 0;
+    h.hasContentLength_ = (p->flags & F_CONTENT_LENGTH) != 0;
+    h.contentLength_ = h.hasContentLength_ ? p->content_length : 0;
+    h.upgrade_ = p->method == HTTP_CONNECT ||
+                 ((p->flags & F_UPGRADE) != 0 && (p->flags & F_CONNECTION_UPGRADE) != 0);
+    auto expect = h.header("Expect");
+    h.expectContinue_ = expect && equalsIgnoreCase(*expect, "100-continue");
+    h.keepAlive_ = llhttp_should_keep_alive(p) != 0;
+    s->chunk_ = Chunk::kSize;
+    s->chunkLeft_ = 0;
+    s->chunkDigits_ = 0;
+    s->trailerBytes_ = 0;
+    s->event_ = Event::kHead;
+    return static_cast<int>(HPE_PAUSED);
   };
   settings_.on_body = [](llhttp_t* p, const char* at, size_t n) {
+    if (n == 0) return 0;  // llhttp reopens the span on every execute
     auto* s = self(p);
-    if (s->current_.body.size() + n > s->limits_.maxBodyBytes) return s->tooLarge();
-    s->current_.body.append(at, n);
-    return 0;
+    s->body_ = std::string_view(at, n);
+    s->event_ = Event::kBody;
+    return static_cast<int>(HPE_PAUSED);
   };
   // Pausing at the end of each message lets the caller answer requests in
   // order (pipelining) and keeps later bytes unconsumed until then.
   settings_.on_message_complete = [](llhttp_t* p) {
-    self(p)->keepAlive_ = llhttp_should_keep_alive(p) != 0;
+    auto* s = self(p);
+    s->keepAlive_ = llhttp_should_keep_alive(p) != 0;
+    s->upgraded_ = p->upgrade != 0;
+    s->event_ = Event::kEnd;
     return static_cast<int>(HPE_PAUSED);
   };
   llhttp_init(&parser_, HTTP_REQUEST, &settings_);
   parser_.data = this;
 }
 
-int RequestParser::checkHeaderBytes(size_t n) {
-  headerBytes_ += n;
-  if (headerBytes_ > limits_.maxHeaderBytes) {
-    errorStatus_ = 431;
-    errorReason_ =
-        "request headers larger than " + std::to_string(limits_.maxHeaderBytes) + " bytes";
-    return -1;
+int RequestStreamParser::fail(int status, std::string reason) {
+  if (errorStatus_ == 0) {
+    errorStatus_ = status;
+    errorReason_ = std::move(reason);
   }
+  state_ = State::kError;
+  return -1;
+}
+
+int RequestStreamParser::appendHead(const char* at, size_t n, uint32_t* len) {
+  headBytes_ += n;
+  if (headBytes_ > limits_.maxHeaderBytes) {
+    return fail(431,
+                "request headers larger than " + std::to_string(limits_.maxHeaderBytes) + " bytes");
+  }
+  head_.bytes_.append(at, n);
+  *len += static_cast<uint32_t>(n);
   return 0;
 }
 
-int RequestParser::tooLarge() {
+size_t RequestStreamParser::scanHead(std::string_view data) {
+  for (size_t i = 0; i < data.size(); ++i) {
+    char c = data[i];
+    if (sawCR_) {
+      if (c != '\n') {
+        fail(400, "bare CR in request head");
+        return std::string_view::npos;
+      }
+      sawCR_ = false;
+      if (lineEmpty_ && sawRequestLine_) return i + 1;  // the empty line ends the head
+      lineEmpty_ = true;
+      inName_ = sawRequestLine_;
+    } else if (c == '\r') {
+      sawCR_ = true;
+    } else if (c == '\n') {
+      fail(400, "bare LF in request head");
+      return std::string_view::npos;
+    } else {
+      if (lineEmpty_ && sawRequestLine_ && (c == ' ' || c == '\t')) {
+        fail(400, "obsolete header line folding");
+        return std::string_view::npos;
+      }
+      if (inName_ && (c == ' ' || c == '\t')) {
+        fail(400, "whitespace in a header name");
+        return std::string_view::npos;
+      }
+      if (c == ':') inName_ = false;
+      lineEmpty_ = false;
+      sawRequestLine_ = true;
+    }
+  }
+  return data.size();
+}
+
+RequestStreamParser::Event RequestStreamParser::feed(std::string_view data, size_t* consumed) {
+  *consumed = 0;
+  body_ = {};
+  switch (state_) {
+    case State::kError:
+      return Event::kError;
+    case State::kUpgraded:
+      fail(400, "request bytes after a protocol upgrade");
+      return Event::kError;
+    case State::kClosed:
+      if (data.empty()) return Event::kNeedMore;
+      fail(400, "request bytes after a request that closes the connection");
+      return Event::kError;
+    case State::kHead: {
+      if (data.empty()) return Event::kNeedMore;
+      size_t n = scanHead(data);
+      if (n == std::string_view::npos) return Event::kError;
+      return afterExecute(llhttp_execute(&parser_, data.data(), n), data, n, consumed);
+    }
+    case State::kBody:
+      // Executed even with no bytes: a message without a body ends right here.
+      if (data.empty()) data = std::string_view(kNothing, 0);
+      return afterExecute(llhttp_execute(&parser_, data.data(), data.size()), data, data.size(),
+                          consumed);
+  }
+  return Event::kError;
+}
+
+RequestStreamParser::Event RequestStreamParser::afterExecute(llhttp_errno_t err,
+                                                             std::string_view data, size_t given,
+                                                             size_t* consumed) {
+  bool wasBody = state_ == State::kBody;
+  size_t used = given;
+  if (err == HPE_PAUSED) {
+    used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data.data());
+  } else if (err != HPE_OK) {
+    fail(400, llhttp_get_error_reason(&parser_) ? llhttp_get_error_reason(&parser_)
+                                                : llhttp_errno_name(err));
+    return Event::kError;
+  }
+  if (wasBody && head_.chunked_ && !checkChunks(data.substr(0, used))) return Event::kError;
+  *consumed = used;
+  if (err == HPE_OK) return Event::kNeedMore;
+  llhttp_resume(&parser_);
+  Event e = event_;
+  event_ = Event::kNeedMore;
+  if (e == Event::kHead) {
+    state_ = State::kBody;
+  } else if (e == Event::kEnd) {
+    if (head_.chunked_ && chunk_ != Chunk::kDone) {
+      fail(400, "chunked body ended before its last chunk");
+      return Event::kError;
+    }
+    // The next head starts a fresh scan.
+    sawCR_ = false;
+    lineEmpty_ = true;
+    sawRequestLine_ = false;
+    inName_ = false;
+    state_ = upgraded_ ? State::kUpgraded : keepAlive_ ? State::kHead : State::kClosed;
+  }
+  return e;
+}
+
+namespace {
+int hexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+bool isControl(char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f; }
+}  // namespace
+
+bool RequestStreamParser::checkChunks(std::string_view bytes) {
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    char c = bytes[i];
+    switch (chunk_) {
+      case Chunk::kSize: {
+        int d = hexDigit(c);
+        if (d >= 0 && chunkDigits_ < 16) {
+          chunkLeft_ = chunkLeft_ * 16 + static_cast<uint64_t>(d);
+          ++chunkDigits_;
+          continue;
+        }
+        if (chunkDigits_ == 0 || (c != ';' && c != '\r')) {
+          fail(400, "invalid chunk size line");
+          return false;
+        }
+        chunk_ = c == ';' ? Chunk::kExt : Chunk::kSizeLF;
+        continue;
+      }
+      case Chunk::kExt:
+        if (c == '\r') {
+          chunk_ = Chunk::kSizeLF;
+        } else if (isControl(c)) {
+          fail(400, "invalid chunk extension");
+          return false;
+        }
+        continue;
+      case Chunk::kSizeLF:
+        if (c != '\n') break;
+        chunk_ = chunkLeft_ == 0 ? Chunk::kTrailerStart : Chunk::kData;
+        continue;
+      case Chunk::kData: {
+        uint64_t skip = std::min<uint64_t>(chunkLeft_, bytes.size() - i);
+        chunkLeft_ -= skip;
+        i += skip - 1;
+        if (chunkLeft_ == 0) chunk_ = Chunk::kDataCR;
+        continue;
+      }
+      case Chunk::kDataCR:
+        if (c != '\r') break;
+        chunk_ = Chunk::kDataLF;
+        continue;
+      case Chunk::kDataLF:
+        if (c != '\n') break;
+        chunk_ = Chunk::kSize;
+        chunkDigits_ = 0;
+        continue;
+      case Chunk::kTrailerStart:
+        if (c == '\r') {
+          chunk_ = Chunk::kFinalLF;
+          continue;
+        }
+        if (isControl(c) || c == ' ') break;
+        chunk_ = Chunk::kTrailer;
+        continue;
+      case Chunk::kTrailer:
+        if (++trailerBytes_ > limits_.maxHeaderBytes) {
+          fail(431,
+               "request trailers larger than " + std::to_string(limits_.maxHeaderBytes) + " bytes");
+          return false;
+        }
+        if (c == '\r') {
+          chunk_ = Chunk::kTrailerLF;
+        } else if (isControl(c)) {
+          break;
+        }
+        continue;
+      case Chunk::kTrailerLF:
+        if (c != '\n') break;
+        chunk_ = Chunk::kTrailerStart;
+        continue;
+      case Chunk::kFinalLF:
+        if (c != '\n') break;
+        chunk_ = Chunk::kDone;
+        continue;
+      case Chunk::kDone:
+        break;
+    }
+    fail(400, "invalid chunked framing (bare CR or LF, or data longer than its chunk size)");
+    return false;
+  }
+  return true;
+}
+
+RequestParser::RequestParser(Limits limits)
+    : limits_(limits), stream_(RequestStreamParser::Limits{limits.maxHeaderBytes}) {}
+
+RequestParser::Outcome RequestParser::tooLarge() {
   errorStatus_ = 413;
   errorReason_ = "request body larger than " + std::to_string(limits_.maxBodyBytes) + " bytes";
-  return -1;
+  return Outcome::kError;
 }
 
 RequestParser::Outcome RequestParser::feed(std::string_view data, size_t* consumed) {
   *consumed = 0;
   if (errorStatus_ != 0) return Outcome::kError;
-  if (data.empty()) return Outcome::kNeedMore;
-  llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
-  if (err == HPE_OK) {
-    *consumed = data.size();
-    return Outcome::kNeedMore;
+  for (;;) {
+    size_t used = 0;
+    auto event = stream_.feed(data.substr(*consumed), &used);
+    *consumed += used;
+    switch (event) {
+      case RequestStreamParser::Event::kNeedMore:
+        return Outcome::kNeedMore;
+      case RequestStreamParser::Event::kHead: {
+        const RequestHead& h = stream_.head();
+        if (h.hasContentLength() && h.contentLength() > limits_.maxBodyBytes) return tooLarge();
+        current_ = Request();
+        current_.method = h.method();
+        current_.target = h.target();
+        current_.headers.reserve(h.headerCount());
+        for (size_t i = 0; i < h.headerCount(); ++i) {
+          current_.headers.emplace_back(h.headerName(i), h.headerValue(i));
+        }
+        break;
+      }
+      case RequestStreamParser::Event::kBody:
+        if (current_.body.size() + stream_.body().size() > limits_.maxBodyBytes) {
+          return tooLarge();
+        }
+        current_.body.append(stream_.body());
+        break;
+      case RequestStreamParser::Event::kEnd:
+        return Outcome::kRequest;
+      case RequestStreamParser::Event::kError:
+        errorStatus_ = stream_.errorStatus();
+        errorReason_ = stream_.errorReason();
+        return Outcome::kError;
+    }
   }
-  if (err == HPE_PAUSED) {
-    *consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data.data());
-    llhttp_resume(&parser_);
-    return Outcome::kRequest;
-  }
-  if (errorStatus_ == 0) {
-    errorStatus_ = 400;
-    errorReason_ = llhttp_get_error_reason(&parser_);
-  }
-  return Outcome::kError;
 }
 
 Request RequestParser::takeRequest() {

@@ -1,0 +1,302 @@
+#include "base/http_response_parser.h"
+
+#include <strings.h>
+
+#include <algorithm>
+
+namespace corral::http {
+
+namespace {
+
+bool isHeader(const std::string& name, std::string_view want) {
+  return name.size() == want.size() && strncasecmp(name.data(), want.data(), want.size()) == 0;
+}
+
+// RFC 9110 section 5.6.2: header names are tokens.
+bool isTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+ResponseParser::Error kindOf(llhttp_errno_t err) {
+  switch (err) {
+    case HPE_INVALID_CONTENT_LENGTH:
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+    case HPE_INVALID_CHUNK_SIZE:
+    case HPE_INVALID_TRANSFER_ENCODING:
+      return ResponseParser::Error::kFraming;
+    default:
+      return ResponseParser::Error::kMalformed;
+  }
+}
+
+}  // namespace
+
+ResponseParser::ResponseParser() : ResponseParser(Limits{}) {}
+
+ResponseParser::ResponseParser(Limits limits) : limits_(limits) {
+  llhttp_settings_init(&settings_);
+  settings_.on_message_begin = [](llhttp_t* p) {
+    auto* s = self(p);
+    s->status_ = 0;
+    s->headers_.clear();
+    s->lastWasValue_ = true;
+    s->headerBytes_ = 0;
+    s->inMessage_ = true;
+    s->inBody_ = false;
+    s->headReported_ = false;
+    s->untilClose_ = false;
+    return 0;
+  };
+  settings_.on_status = [](llhttp_t* p, const char*, size_t n) {
+    return self(p)->countHeaderBytes(n);
+  };
+  settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
+    auto* s = self(p);
+    if (s->lastWasValue_) s->headers_.emplace_back();
+    s->headers_.back().first.append(at, n);
+    s->lastWasValue_ = false;
+    return s->countHeaderBytes(n);
+  };
+  settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
+    auto* s = self(p);
+    if (s->headers_.empty()) s->headers_.emplace_back();
+    s->headers_.back().second.append(at, n);
+    s->lastWasValue_ = true;
+    return s->countHeaderBytes(n);
+  };
+  settings_.on_headers_complete = [](llhttp_t* p) { return self(p)->onHeadersComplete(); };
+  // Pausing after every body span hands the caller each chunk in place (no
+  // copy) and lets it stop reading until it has forwarded the chunk.
+  settings_.on_body = [](llhttp_t* p, const char* at, size_t n) {
+    if (n == 0) return 0;  // llhttp flushes an empty span at the end of the input
+    auto* s = self(p);
+    s->chunk_ = std::string_view(at, n);
+    s->paused_ = Event::kBody;
+    return static_cast<int>(HPE_PAUSED);
+  };
+  settings_.on_message_complete = [](llhttp_t* p) {
+    auto* s = self(p);
+    s->keepAlive_ = llhttp_should_keep_alive(p) != 0;
+    s->inMessage_ = false;
+    s->inBody_ = false;
+    s->paused_ = s->status_ == 101 ? Event::kUpgrade : Event::kComplete;
+    return static_cast<int>(HPE_PAUSED);
+  };
+  llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
+  parser_.data = this;
+}
+
+void ResponseParser::expectResponseTo(std::string_view method) {
+  requestWasHead_ = method == "HEAD";
+}
+
+int ResponseParser::fail(Error e, std::string message) {
+  error_ = e;
+  errorMessage_ = std::move(message);
+  return -1;
+}
+
+int ResponseParser::countHeaderBytes(size_t n) {
+  headerBytes_ += n;
+  if (headerBytes_ > limits_.maxHeaderBytes) {
+    return fail(Error::kHeadersTooLarge, "response headers larger than " +
+                                             std::to_string(limits_.maxHeaderBytes) + " bytes");
+  }
+  return 0;
+}
+
+int ResponseParser::onHeadersComplete() {
+  status_ = parser_.status_code;
+  // RFC 9112 section 6.3: a response carrying both framings, or several
+  // lengths, has no length anyone can trust (llhttp lets some through).
+  int lengths = 0;
+  bool transferEncoding = false;
+  for (const auto& [name, value] : headers_) {
+    if (isHeader(name, "Content-Length")) ++lengths;
+    if (isHeader(name, "Transfer-Encoding")) transferEncoding = true;
+  }
+  if (lengths > 0 && transferEncoding) {
+    return fail(Error::kFraming, "response has both Content-Length and Transfer-Encoding");
+  }
+  if (lengths > 1) return fail(Error::kFraming, "response has several Content-Length headers");
+  for (const auto& [name, value] : headers_) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), isTokenChar)) {
+      return fail(Error::kMalformed,
+                  "bad HTTP response: invalid header name '" + name.substr(0, 64) + "'");
+    }
+  }
+  untilClose_ = !requestWasHead_ && status_ >= 200 && status_ != 204 && status_ != 304 &&
+                llhttp_message_needs_eof(&parser_) != 0;
+  if (requestWasHead_) return 1;  // no body follows, whatever the headers announce
+  headReported_ = true;
+  inBody_ = true;
+  paused_ = Event::kHead;
+  return static_cast<int>(HPE_PAUSED);
+}
+
+ResponseParser::Event ResponseParser::failFromLlhttp(llhttp_errno_t err) {
+  if (error_ == Error::kNone) {
+    fail(kindOf(err), std::string("bad HTTP response: ") + llhttp_get_error_reason(&parser_));
+  }
+  return Event::kError;
+}
+
+ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consumed) {
+  *consumed = 0;
+  chunk_ = {};
+  if (error_ != Error::kNone) return Event::kError;
+  if (completePending_) {
+    completePending_ = false;
+    return Event::kComplete;
+  }
+  if (upgraded_) {
+    fail(Error::kAfterUpgrade, "bytes after 101 Switching Protocols belong to another protocol");
+    return Event::kError;
+  }
+  // Even with no bytes the parser may have a step to take: a response with an
+  // empty body ends right after its head.
+  static const char kNothing = 0;
+  if (data.empty()) data = std::string_view(&kNothing, 0);
+  bool wasInBody = inBody_;
+  paused_ = Event::kNeedMore;
+  llhttp_errno_t err = llhttp_execute(&parser_, data.data(), data.size());
+  size_t used = data.size();
+  if (err == HPE_PAUSED) {
+    used = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data.data());
+    llhttp_resume(&parser_);
+  } else if (err != HPE_OK) {
+    return failFromLlhttp(err);
+  }
+  // Line endings in the head must be CRLF: a bare LF or CR is read one way by
+  // one parser and another way by the next (llhttp 8 accepts a bare LF).
+  if (!wasInBody) {
+    for (size_t i = 0; i < used; ++i) {
+      char c = data[i];
+      if ((c == '\n' && !prevWasCr_) || (prevWasCr_ && c != '\n')) {
+        fail(Error::kMalformed, c == '\n' ? "bad HTTP response: bare LF in the head"
+                                          : "bad HTTP response: bare CR in the head");
+        return Event::kError;
+      }
+      prevWasCr_ = c == '\r';
+    }
+  }
+  *consumed = used;
+  if (paused_ == Event::kComplete && !headReported_ && status_ != 0) {
+    // A response without a body (to HEAD) completes in the same step as its
+    // head: report the head now and the end on the next call.
+    headReported_ = true;
+    completePending_ = true;
+    return Event::kHead;
+  }
+  if (paused_ == Event::kUpgrade) upgraded_ = true;
+  return paused_;
+}
+
+ResponseParser::Event ResponseParser::finish() {
+  chunk_ = {};
+  if (error_ != Error::kNone) return Event::kError;
+  if (completePending_) {
+    completePending_ = false;
+    return Event::kComplete;
+  }
+  if (upgraded_ || closed_) return Event::kNeedMore;
+  // Take any step that needs no bytes first (an empty body after its head, the
+  // bookkeeping after a response's end).
+  size_t used = 0;
+  Event e = feed(std::string_view(), &used);
+  if (e != Event::kNeedMore) return e;
+  closed_ = true;
+  bool reading = inMessage_;
+  paused_ = Event::kNeedMore;
+  llhttp_errno_t err = llhttp_finish(&parser_);
+  if (err == HPE_PAUSED) {
+    llhttp_resume(&parser_);
+    keepAlive_ = false;
+    return paused_;
+  }
+  if (err != HPE_OK || reading) {
+    fail(Error::kTruncated, "connection closed before the response was complete");
+    return Event::kError;
+  }
+  return Event::kNeedMore;
+}
+
+Response ResponseParser::head() const {
+  Response r;
+  r.status = status_;
+  r.headers = headers_;
+  return r;
+}
+
+BufferedResponseParser::BufferedResponseParser(std::string_view requestMethod, size_t maxBodyBytes,
+                                               ResponseParser::Limits limits)
+    : parser_(limits), maxBodyBytes_(maxBodyBytes) {
+  parser_.expectResponseTo(requestMethod);
+}
+
+BufferedResponseParser::Outcome BufferedResponseParser::onEvent(ResponseParser::Event e) {
+  using Event = ResponseParser::Event;
+  switch (e) {
+    case Event::kNeedMore:
+      return Outcome::kNeedMore;
+    case Event::kHead:
+      response_.status = parser_.status();
+      response_.headers = parser_.headers();
+      return Outcome::kNeedMore;
+    case Event::kBody:
+      if (response_.body.size() + parser_.bodyChunk().size() > maxBodyBytes_) {
+        error_ = ResponseParser::Error::kBodyTooLarge;
+        errorMessage_ = "response body larger than " + std::to_string(maxBodyBytes_) + " bytes";
+        return Outcome::kError;
+      }
+      response_.body.append(parser_.bodyChunk());
+      return Outcome::kNeedMore;
+    case Event::kComplete:
+      // 100 Continue, 103 Early Hints: interim; the final response follows.
+      if (response_.status >= 100 && response_.status < 200) {
+        response_ = Response();
+        return Outcome::kNeedMore;
+      }
+      done_ = true;
+      return Outcome::kDone;
+    case Event::kUpgrade:
+      done_ = true;
+      return Outcome::kDone;
+    case Event::kError:
+      error_ = parser_.error();
+      errorMessage_ = parser_.errorMessage();
+      return Outcome::kError;
+  }
+  return Outcome::kError;
+}
+
+BufferedResponseParser::Outcome BufferedResponseParser::feed(std::string_view data) {
+  if (done_) return Outcome::kDone;
+  if (error_ != ResponseParser::Error::kNone) return Outcome::kError;
+  while (true) {
+    size_t used = 0;
+    auto event = parser_.feed(data, &used);
+    data.remove_prefix(used);
+    Outcome o = onEvent(event);
+    if (o != Outcome::kNeedMore) return o;
+    if (event == ResponseParser::Event::kNeedMore) return o;
+  }
+}
+
+BufferedResponseParser::Outcome BufferedResponseParser::finish() {
+  if (done_) return Outcome::kDone;
+  if (error_ != ResponseParser::Error::kNone) return Outcome::kError;
+  while (true) {
+    auto event = parser_.finish();
+    if (event == ResponseParser::Event::kNeedMore) {
+      error_ = ResponseParser::Error::kTruncated;
+      errorMessage_ = "connection closed before a response";
+      return Outcome::kError;
+    }
+    Outcome o = onEvent(event);
+    if (o != Outcome::kNeedMore) return o;
+  }
+}
+
+}  // namespace corral::http

@@ -1,0 +1,747 @@
+#include "proxy/http_session.h"
+
+#include <strings.h>
+
+#include <cstring>
+
+#include "base/http_message.h"
+#include "proxy/upstream_pool.h"
+
+namespace corral::proxy {
+
+namespace {
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Whether `name` is one of the comma-separated tokens of a Connection value.
+bool listedIn(std::string_view connection, std::string_view name) {
+  while (!connection.empty()) {
+    size_t comma = connection.find(',');
+    std::string_view token = connection.substr(0, comma);
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (equalsIgnoreCase(token, name)) return true;
+    if (comma == std::string_view::npos) break;
+    connection.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) that never cross the proxy.
+// Transfer-Encoding is not among them here: bodies are forwarded with the
+// framing they came with, so the header that describes it goes along.
+bool isHopByHop(std::string_view name) {
+  return equalsIgnoreCase(name, "Connection") || equalsIgnoreCase(name, "Keep-Alive") ||
+         equalsIgnoreCase(name, "Proxy-Connection") || equalsIgnoreCase(name, "TE") ||
+         equalsIgnoreCase(name, "Upgrade");
+}
+
+void appendHeader(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+}  // namespace
+
+const char* proxyErrorName(ProxyError e) {
+  switch (e) {
+    case ProxyError::kBadRequest:
+      return "bad-request";
+    case ProxyError::kNoRoute:
+      return "no-route";
+    case ProxyError::kNoBackend:
+      return "no-backend";
+    case ProxyError::kConnectFailed:
+      return "upstream-connect-failed";
+    case ProxyError::kConnectTimeout:
+      return "upstream-connect-timeout";
+    case ProxyError::kResponseTimeout:
+      return "upstream-response-timeout";
+    case ProxyError::kBadResponse:
+      return "upstream-bad-response";
+    case ProxyError::kUpstreamClosed:
+      return "upstream-closed";
+  }
+  return "unknown";
+}
+
+HttpSession::HttpSession(Loop& loop, RouteLookup& routes, UpstreamPool& pool,
+                         const SessionOptions& options, ConnPtr client, DoneCallback done)
+    : loop_(loop),
+      routes_(routes),
+      pool_(pool),
+      options_(options),
+      done_(std::move(done)),
+      client_(std::move(client)),
+      request_(http::RequestStreamParser::Limits{options.maxHeaderBytes}),
+      response_(ResponseStream::Limits{options.maxHeaderBytes}),
+      timer_(loop) {
+  client_->owner = this;
+}
+
+HttpSession::~HttpSession() {
+  // Closing cancels writes in flight; their callbacks see owner == nullptr.
+  if (peer_ != nullptr) releasePeer(PeerOutcome::kAborted);
+}
+
+void HttpSession::start() {
+  clientIp_ = peerIp(client_.get());
+  localPort_ = std::to_string(localPort(client_.get()));
+  uv_tcp_nodelay(&client_->tcp, 1);
+  armIdle();
+  resumeReading(client_.get());
+}
+
+// ---- reading ----
+
+void HttpSession::resumeReading(Conn* c) {
+  if (c == nullptr || c->filled == c->bufSize) return;  // full: the buffer is the bound
+  if (c == client_.get() && clientEof_) return;
+  c->startReading([](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
+    auto* conn = static_cast<Conn*>(s->data);
+    auto* self = static_cast<HttpSession*>(conn->owner);
+    if (self == nullptr) return;
+    if (conn == self->client_.get()) {
+      self->onClientRead(n);
+    } else {
+      self->onUpstreamRead(n);
+    }
+  });
+}
+
+void HttpSession::onClientRead(ssize_t n) {
+  if (n == 0) return;
+  if (lingering_) {
+    client_->filled = 0;  // discarded: the answer is final
+    if (n < 0) terminate();
+    return;
+  }
+  if (n < 0) {
+    uv_read_stop(client_->stream());
+    clientEof_ = true;
+    // A client that leaves between requests, or before its head is
+    // complete, ends the session; one that half-closes after sending its
+    // request still gets the answer.
+    if (n != UV_EOF || phase_ == Phase::kHead) {
+      terminate();
+      return;
+    }
+    if (!requestDone_) pumpRequest();  // ends the session if the request cannot complete
+    return;
+  }
+  client_->filled += static_cast<size_t>(n);
+  if (client_->filled == client_->bufSize) uv_read_stop(client_->stream());
+  pumpRequest();
+}
+
+void HttpSession::consume(Conn* c, size_t n) {
+  if (n == 0) return;
+  if (n < c->filled) std::memmove(c->buf.get(), c->buf.get() + n, c->filled - n);
+  c->filled -= n;
+}
+
+// Parses what the client sent and moves it on, one event at a time.
+void HttpSession::pumpRequest() {
+  while (!closing_ && phase_ != Phase::kClosed && client_) {
+    std::string_view data(client_->buf.get(), client_->filled);
+    if (phase_ == Phase::kHead) {
+      if (data.empty()) return;
+      if (!headTimerArmed_) {
+        headTimerArmed_ = true;
+        timer_.start(options_.headerTimeoutMs, 0, [this] {
+          respondError(408, ProxyError::kBadRequest, "request head not received in time");
+        });
+      }
+      size_t used = 0;
+      auto event = request_.feed(data, &used);
+      consume(client_.get(), used);  // head bytes are copied into the parser's head
+      if (event == http::RequestStreamParser::Event::kNeedMore) {
+        resumeReading(client_.get());
+        return;
+      }
+      if (event == http::RequestStreamParser::Event::kError) {
+        respondError(request_.errorStatus(), ProxyError::kBadRequest, request_.errorReason());
+        return;
+      }
+      onRequestHead();
+      continue;
+    }
+    if (phase_ != Phase::kExchange || requestDone_ || writingUpstream_) return;
+    // Body bytes: everything the parser consumes from here to the end of the
+    // message is forwarded unchanged.
+    size_t total = 0;
+    for (;;) {
+      size_t used = 0;
+      auto event = request_.feed(data.substr(total), &used);
+      total += used;
+      if (event == http::RequestStreamParser::Event::kEnd) {
+        requestDone_ = true;
+        break;
+      }
+      if (event == http::RequestStreamParser::Event::kError) {
+        if (responseStarted_) {
+          terminate();
+        } else {
+          releasePeer(PeerOutcome::kAborted);
+          respondError(request_.errorStatus(), ProxyError::kBadRequest, request_.errorReason());
+        }
+        return;
+      }
+      if (event == http::RequestStreamParser::Event::kNeedMore) break;
+    }
+    if (requestDone_ && !responseStarted_) armResponseTimer();
+    if (total > 0 && !writeTo(upstream_.get(), data.data(), total, total)) return;
+    if (writingUpstream_) return;  // resumes in onWritten
+    if (!requestDone_ && clientEof_ && client_->filled == 0) {
+      terminate();  // the client left in the middle of its request
+      return;
+    }
+    if (requestDone_) {
+      // Pipelined bytes wait; keep reading so a closing client is noticed.
+      resumeReading(client_.get());
+      return;
+    }
+    resumeReading(client_.get());
+    if (client_->filled == 0) return;
+  }
+}
+
+void HttpSession::onRequestHead() {
+  ++requests_;
+  headTimerArmed_ = false;
+  timer_.stop();
+  const http::RequestHead& head = request_.head();
+  requestDone_ = responseDone_ = responseStarted_ = false;
+  closeAfterResponse_ = !head.keepAlive();
+  if (head.method() == "CONNECT") {
+    respondError(405, ProxyError::kBadRequest, "CONNECT is not supported");
+    return;
+  }
+  route_ = RouteDecision();
+  if (!routes_.lookup(head, &route_) || route_.picker == nullptr) {
+    respondError(404, ProxyError::kNoRoute, "no route for this host and path");
+    return;
+  }
+  buildRequestHead(route_);
+  replayable_ = !head.hasContentLength() && !head.chunked();
+  triedCount_ = 0;
+  lastFailure_ = PeerOutcome::kOk;
+  response_.reset(head.method() == "HEAD");
+  connectUpstream();
+}
+
+void HttpSession::buildRequestHead(const RouteDecision& route) {
+  const http::RequestHead& head = request_.head();
+  std::string& out = requestHead_;
+  out.clear();
+  out.append(head.method());
+  out.push_back(' ');
+  std::string_view target = head.target();
+  if (!route.stripPrefix.empty() &&
+      target.substr(0, route.stripPrefix.size()) == route.stripPrefix) {
+    out.append(route.addPrefix);
+    std::string_view rest = target.substr(route.stripPrefix.size());
+    if (route.addPrefix.empty() && (rest.empty() || rest.front() != '/')) out.push_back('/');
+    out.append(rest);
+  } else {
+    out.append(target);
+  }
+  out.append(" HTTP/1.1\r\n");
+  std::string_view connection = head.header("Connection").value_or("");
+  bool upgrade = head.upgradeRequested();
+  std::optional<std::string_view> host;
+  std::optional<std::string_view> forwardedFor;
+  for (size_t i = 0; i < head.headerCount(); ++i) {
+    std::string_view name = head.headerName(i);
+    std::string_view value = head.headerValue(i);
+    if (equalsIgnoreCase(name, "Host")) {
+      if (!host) host = value;
+      appendHeader(out, name, route.hostRewrite.empty() ? value : route.hostRewrite);
+      continue;
+    }
+    if (equalsIgnoreCase(name, "Upgrade") && upgrade) {
+      appendHeader(out, name, value);
+      continue;
+    }
+    if (isHopByHop(name) || listedIn(connection, name)) continue;
+    // The proxy states these itself; a client's own are not trusted.
+    if (equalsIgnoreCase(name, "X-Forwarded-Proto") || equalsIgnoreCase(name, "X-Forwarded-Port") ||
+        equalsIgnoreCase(name, "X-Forwarded-Host")) {
+      continue;
+    }
+    if (equalsIgnoreCase(name, "X-Forwarded-For")) {
+      if (!forwardedFor) forwardedFor = value;
+      continue;
+    }
+    appendHeader(out, name, value);
+  }
+  out.append("X-Forwarded-For: ");
+  if (forwardedFor) {
+    out.append(*forwardedFor);
+    out.append(", ");
+  }
+  out.append(clientIp_);
+  out.append("\r\nX-Forwarded-Proto: ");
+  out.append(options_.tls ? "https" : "http");
+  out.append("\r\nX-Forwarded-Port: ");
+  out.append(localPort_);
+  out.append("\r\n");
+  if (host) appendHeader(out, "X-Forwarded-Host", *host);
+  if (upgrade) out.append("Connection: upgrade\r\n");
+  out.append("\r\n");
+}
+
+// ---- upstream connection ----
+
+void HttpSession::connectUpstream() {
+  phase_ = Phase::kConnecting;
+  PickContext ctx;
+  ctx.head = &request_.head();
+  ctx.clientIp = clientIp_;
+  ctx.tried = tried_;
+  ctx.triedCount = triedCount_;
+  peer_ = route_.picker->pick(ctx);
+  if (peer_ == nullptr) {
+    if (lastFailure_ == PeerOutcome::kConnectTimeout) {
+      respondError(504, ProxyError::kConnectTimeout, "no task accepted the connection in time");
+    } else if (lastFailure_ == PeerOutcome::kConnectFailed) {
+      respondError(503, ProxyError::kConnectFailed, "no task accepted the connection");
+    } else {
+      respondError(503, ProxyError::kNoBackend, "no task is available for this route");
+    }
+    return;
+  }
+  tried_[triedCount_++] = peer_->id;
+  upstream_ = pool_.take(peer_->id);
+  if (upstream_) {
+    reused_ = true;
+    upstream_->owner = this;
+    onConnected();
+    return;
+  }
+  reused_ = false;
+  upstream_.reset(Conn::create(loop_.raw(), options_.bufferBytes));
+  upstream_->owner = this;
+  upstream_->backendId = peer_->id;
+  timer_.start(route_.connectTimeoutMs, 0,
+               [this] { onConnectFailed(PeerOutcome::kConnectTimeout); });
+  int rc = upstream_->connect(reinterpret_cast<const sockaddr*>(&peer_->address),
+                              [](uv_connect_t* req, int status) {
+                                auto* conn = static_cast<Conn*>(req->handle->data);
+                                auto* self = static_cast<HttpSession*>(conn->owner);
+                                if (self == nullptr) return;
+                                if (status < 0) {
+                                  self->onConnectFailed(PeerOutcome::kConnectFailed);
+                                } else {
+                                  self->onConnected();
+                                }
+                              });
+  if (rc != 0) onConnectFailed(PeerOutcome::kConnectFailed);
+}
+
+void HttpSession::onConnectFailed(PeerOutcome outcome) {
+  timer_.stop();
+  upstream_.reset();
+  lastFailure_ = outcome;
+  releasePeer(outcome);
+  // Nothing reached a task yet: another peer may take it.
+  if (triedCount_ < static_cast<size_t>(route_.maxConnectAttempts) &&
+      triedCount_ < sizeof(tried_) / sizeof(tried_[0])) {
+    connectUpstream();
+    return;
+  }
+  if (outcome == PeerOutcome::kConnectTimeout) {
+    respondError(504, ProxyError::kConnectTimeout,
+                 "the task did not accept the connection in time");
+  } else {
+    respondError(503, ProxyError::kConnectFailed, "the task refused the connection");
+  }
+}
+
+void HttpSession::onConnected() {
+  timer_.stop();
+  phase_ = Phase::kExchange;
+  if (requestDone_) armResponseTimer();  // a retry of a request read already
+  resumeReading(upstream_.get());
+  if (!writeTo(upstream_.get(), requestHead_.data(), requestHead_.size(), 0)) return;
+  pumpRequest();
+}
+
+void HttpSession::releasePeer(PeerOutcome outcome) {
+  if (peer_ == nullptr) return;
+  const Peer* p = peer_;
+  peer_ = nullptr;
+  if (route_.picker != nullptr) route_.picker->release(*p, outcome);
+}
+
+// A pooled connection the task closed just as it was reused: the request
+// had no body, so it goes again on a fresh connection to the same peer.
+bool HttpSession::retryOnFreshConnection() {
+  if (!reused_ || !replayable_ || responseStarted_ || response_.started()) return false;
+  reused_ = false;
+  upstream_.reset();
+  writingUpstream_ = false;
+  toUpstreamInFlight_ = 0;
+  // The head is built already and there is no body to resend.
+  phase_ = Phase::kConnecting;
+  upstream_.reset(Conn::create(loop_.raw(), options_.bufferBytes));
+  upstream_->owner = this;
+  upstream_->backendId = peer_->id;
+  timer_.start(route_.connectTimeoutMs, 0,
+               [this] { onConnectFailed(PeerOutcome::kConnectTimeout); });
+  int rc = upstream_->connect(reinterpret_cast<const sockaddr*>(&peer_->address),
+                              [](uv_connect_t* req, int status) {
+                                auto* conn = static_cast<Conn*>(req->handle->data);
+                                auto* self = static_cast<HttpSession*>(conn->owner);
+                                if (self == nullptr) return;
+                                if (status < 0) {
+                                  self->onConnectFailed(PeerOutcome::kConnectFailed);
+                                  return;
+                                }
+                                self->onConnected();
+                              });
+  if (rc != 0) onConnectFailed(PeerOutcome::kConnectFailed);
+  return true;
+}
+
+// ---- response ----
+
+void HttpSession::onUpstreamRead(ssize_t n) {
+  if (n == 0) return;
+  if (n < 0) {
+    uv_read_stop(upstream_->stream());
+    if (retryOnFreshConnection()) return;
+    // A body that runs to the connection's end is complete now.
+    if (n == UV_EOF && response_.finish()) {
+      responseDone_ = true;
+      closeAfterResponse_ = true;
+      if (!writingClient_) finishExchange();
+      return;
+    }
+    if (responseStarted_) {
+      terminate();  // cut mid-body: the client must see it was cut
+      return;
+    }
+    releasePeer(PeerOutcome::kBadResponse);
+    respondError(502, ProxyError::kUpstreamClosed,
+                 "the task closed the connection without an answer");
+    return;
+  }
+  upstream_->filled += static_cast<size_t>(n);
+  if (upstream_->filled == upstream_->bufSize) uv_read_stop(upstream_->stream());
+  pumpResponse();
+}
+
+void HttpSession::pumpResponse() {
+  while (upstream_ && !writingClient_ && !closing_ && phase_ == Phase::kExchange) {
+    std::string_view data(upstream_->buf.get(), upstream_->filled);
+    if (responseDone_) break;
+    // In a body, even no bytes are fed: a bodiless answer ends right there.
+    if (data.empty() && !response_.inBody()) break;
+    if (!response_.inBody()) {
+      size_t used = 0;
+      auto event = response_.feed(data, &used);
+      consume(upstream_.get(), used);
+      if (event == ResponseStream::Event::kNeedMore) break;
+      if (event == ResponseStream::Event::kError) {
+        if (responseStarted_) {
+          terminate();
+          return;
+        }
+        releasePeer(PeerOutcome::kBadResponse);
+        respondError(502, ProxyError::kBadResponse, response_.errorReason());
+        return;
+      }
+      if (event == ResponseStream::Event::kHead) {
+        if (!onResponseHead()) return;
+        continue;
+      }
+      if (event == ResponseStream::Event::kEnd) {  // an interim (1xx) or bodiless answer
+        responseDone_ = !response_.interim();
+        continue;
+      }
+    }
+    size_t total = 0;
+    bool ended = false;
+    for (;;) {
+      size_t used = 0;
+      auto event = response_.feed(data.substr(total), &used);
+      total += used;
+      if (event == ResponseStream::Event::kEnd) {
+        ended = true;
+        responseDone_ = !response_.interim();  // after a 1xx the final answer follows
+        break;
+      }
+      if (event == ResponseStream::Event::kError) {
+        terminate();  // the head went out already: cut the client off
+        return;
+      }
+      if (event == ResponseStream::Event::kNeedMore) break;
+    }
+    if (total > 0 && !writeTo(client_.get(), data.data(), total, total)) return;
+    if (total == 0 && !ended) break;
+  }
+  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange) {
+    finishExchange();
+    return;
+  }
+  if (upstream_ && !writingClient_ && phase_ == Phase::kExchange) resumeReading(upstream_.get());
+}
+
+bool HttpSession::onResponseHead() {
+  int status = response_.status();
+  if (status == 101) {
+    if (!request_.head().upgradeRequested()) {
+      releasePeer(PeerOutcome::kBadResponse);
+      respondError(502, ProxyError::kBadResponse, "the task switched protocols unasked");
+      return false;
+    }
+    switchToTunnel();
+    return false;
+  }
+  if (!response_.interim()) timer_.stop();
+  buildResponseHead();
+  responseStarted_ = true;
+  return writeTo(client_.get(), responseHead_.data(), responseHead_.size(), 0);
+}
+
+void HttpSession::buildResponseHead() {
+  const ResponseStream& head = response_;
+  std::string& out = responseHead_;
+  out.clear();
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(head.status()));
+  out.push_back(' ');
+  out.append(head.reason().empty() ? http::reasonPhrase(head.status()) : head.reason());
+  out.append("\r\n");
+  std::string_view connection = head.header("Connection").value_or("");
+  bool switching = head.status() == 101;
+  for (size_t i = 0; i < head.headerCount(); ++i) {
+    std::string_view name = head.headerName(i);
+    if (switching && equalsIgnoreCase(name, "Upgrade")) {
+      appendHeader(out, name, head.headerValue(i));
+      continue;
+    }
+    if (isHopByHop(name) || listedIn(connection, name)) continue;
+    appendHeader(out, name, head.headerValue(i));
+  }
+  if (switching) out.append("Connection: upgrade\r\n");
+  if (!response_.interim()) {
+    // A body that ends with the connection can only reach the client the
+    // same way.
+    if (response_.closeDelimited() || !request_.head().keepAlive() || !requestDone_) {
+      closeAfterResponse_ = true;
+    }
+    if (closeAfterResponse_) {
+      out.append("Connection: close\r\n");
+    } else if (request_.head().versionMinor() == 0) {
+      out.append("Connection: keep-alive\r\n");
+    }
+  }
+  out.append("\r\n");
+}
+
+void HttpSession::finishExchange() {
+  timer_.stop();
+  bool upstreamClean = requestDone_ && response_.keepAlive() && !response_.closeDelimited() &&
+                       upstream_ && upstream_->filled == 0 && !writingUpstream_;
+  releasePeer(PeerOutcome::kOk);
+  if (upstreamClean) {
+    uv_read_stop(upstream_->stream());
+    pool_.give(std::move(upstream_));
+  } else {
+    upstream_.reset();
+  }
+  writingUpstream_ = false;
+  route_ = RouteDecision();
+  if (closeAfterResponse_ || !requestDone_ || clientEof_) {
+    linger();
+    return;
+  }
+  phase_ = Phase::kHead;
+  armIdle();
+  resumeReading(client_.get());
+  pumpRequest();  // a pipelined request may be waiting
+}
+
+void HttpSession::switchToTunnel() {
+  timer_.stop();
+  buildResponseHead();
+  // The 101 head and whatever followed it go to the client first; the bytes
+  // the client sent after its request go to the task first.
+  std::string toClient = responseHead_;
+  toClient.append(upstream_->buf.get(), upstream_->filled);
+  std::string toUpstream(client_->buf.get(), client_->filled);
+  releasePeer(PeerOutcome::kOk);
+  phase_ = Phase::kTunnel;
+  uv_read_stop(client_->stream());
+  uv_read_stop(upstream_->stream());
+  tunnel_ = std::make_unique<TcpTunnel>(loop_, std::move(client_), options_.tunnel,
+                                        [this](TunnelEnd) { terminate(); });
+  tunnel_->start(std::move(upstream_), std::move(toUpstream), std::move(toClient));
+}
+
+// ---- writing ----
+
+// Writes data[0..n) to `out`; `consume` bytes of the source buffer are
+// released once written. False if the session ended.
+bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeBytes) {
+  bool toClient = out == client_.get();
+  Conn* source = toClient ? upstream_.get() : client_.get();
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(n));
+  int w = uv_try_write(out->stream(), &buf, 1);
+  if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
+  if (w < 0) {
+    if (toClient) {
+      terminate();
+    } else if (!retryOnFreshConnection()) {
+      releasePeer(PeerOutcome::kBadResponse);
+      respondError(502, ProxyError::kUpstreamClosed, "the task closed the connection");
+    }
+    return false;
+  }
+  if (static_cast<size_t>(w) == n) {
+    if (source != nullptr) consume(source, consumeBytes);
+    return true;
+  }
+  // The rest is queued from the source buffer, which is why the source
+  // stops reading until it has gone out (backpressure).
+  buf = uv_buf_init(const_cast<char*>(data) + w, static_cast<unsigned>(n - w));
+  if (source != nullptr) uv_read_stop(source->stream());
+  if (toClient) {
+    writingClient_ = true;
+    toClientInFlight_ = consumeBytes;
+  } else {
+    writingUpstream_ = true;
+    toUpstreamInFlight_ = consumeBytes;
+  }
+  int rc = uv_write(&out->writeReq, out->stream(), &buf, 1, [](uv_write_t* req, int status) {
+    auto* conn = static_cast<Conn*>(req->handle->data);
+    auto* self = static_cast<HttpSession*>(conn->owner);
+    if (self != nullptr) self->onWritten(conn, status);
+  });
+  if (rc != 0) {
+    terminate();
+    return false;
+  }
+  return true;
+}
+
+void HttpSession::onWritten(Conn* out, int status) {
+  bool toClient = out == client_.get();
+  if (toClient) {
+    writingClient_ = false;
+    if (status < 0) {
+      terminate();
+      return;
+    }
+    if (closing_) {
+      linger();
+      return;
+    }
+    if (upstream_) consume(upstream_.get(), toClientInFlight_);
+    toClientInFlight_ = 0;
+    pumpResponse();
+    return;
+  }
+  writingUpstream_ = false;
+  if (status < 0) {
+    if (!retryOnFreshConnection()) {
+      if (responseStarted_) {
+        terminate();
+      } else {
+        releasePeer(PeerOutcome::kBadResponse);
+        respondError(502, ProxyError::kUpstreamClosed, "the task closed the connection");
+      }
+    }
+    return;
+  }
+  consume(client_.get(), toUpstreamInFlight_);
+  toUpstreamInFlight_ = 0;
+  resumeReading(client_.get());
+  pumpRequest();
+  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange) finishExchange();
+}
+
+// ---- endings ----
+
+void HttpSession::respondError(int status, ProxyError error, std::string_view message) {
+  if (responseStarted_ || !client_ || closing_) {
+    terminate();
+    return;
+  }
+  timer_.stop();
+  upstream_.reset();
+  writingUpstream_ = false;
+  closing_ = true;
+  uv_read_stop(client_->stream());
+  std::string body(message);
+  body.push_back('\n');
+  std::string& out = responseHead_;
+  out.clear();
+  out.append("HTTP/1.1 ");
+  out.append(std::to_string(status));
+  out.push_back(' ');
+  out.append(http::reasonPhrase(status));
+  out.append("\r\nContent-Type: text/plain\r\nX-Corral-Error: ");
+  out.append(proxyErrorName(error));
+  out.append("\r\nContent-Length: ");
+  out.append(std::to_string(body.size()));
+  out.append("\r\nConnection: close\r\n\r\n");
+  out.append(body);
+  responseStarted_ = true;
+  if (writeTo(client_.get(), out.data(), out.size(), 0) && !writingClient_) linger();
+}
+
+// Closing right after a final answer while the client still sends would
+// reset the connection and could destroy the answer in flight; so the write
+// side is shut, and what the client still sends is read and dropped until
+// it closes or a second passes.
+void HttpSession::linger() {
+  if (lingering_ || !client_) {
+    terminate();
+    return;
+  }
+  lingering_ = true;
+  upstream_.reset();
+  client_->filled = 0;
+  uv_shutdown(&client_->shutdownReq, client_->stream(), [](uv_shutdown_t*, int) {});
+  timer_.start(1000, 0, [this] { terminate(); });
+  if (clientEof_) {
+    terminate();
+    return;
+  }
+  resumeReading(client_.get());
+}
+
+void HttpSession::armResponseTimer() {
+  timer_.start(route_.responseTimeoutMs, 0, [this] {
+    releasePeer(PeerOutcome::kResponseTimeout);
+    respondError(504, ProxyError::kResponseTimeout, "the task did not answer in time");
+  });
+}
+
+void HttpSession::armIdle() {
+  headTimerArmed_ = false;
+  timer_.start(options_.idleTimeoutMs, 0, [this] { terminate(); });
+}
+
+void HttpSession::terminate() {
+  if (phase_ == Phase::kClosed) return;
+  phase_ = Phase::kClosed;
+  timer_.stop();
+  releasePeer(PeerOutcome::kAborted);
+  upstream_.reset();
+  client_.reset();
+  if (tunnel_ && !tunnel_->finished()) {
+    // The tunnel's own end callback would come back here; it is over anyway.
+  }
+  if (done_) done_(this);
+}
+
+}  // namespace corral::proxy

@@ -1,0 +1,147 @@
+// One downstream HTTP/1.1 connection through the proxy. Requests are read
+// with the streaming parser and handled one at a time, in order (the bytes
+// of pipelined requests wait in the connection's buffer, bounded by its
+// size): route, pick a peer, take a pooled or new upstream connection,
+// forward the rewritten head, stream the body, parse the response as
+// strictly as the request, stream it back; keep-alive on both sides. An
+// Upgrade answered with 101 turns the session into a TcpTunnel.
+//
+// Bytes are copied between the two connections' own buffers: the parser
+// only says how far each event reaches, and those byte ranges are written
+// out unchanged (uv_try_write first, the rest queued from the buffer while
+// reading that side stops: backpressure), so body framing reaches the other
+// side exactly as validated. Only heads are rebuilt.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/http_request_parser.h"
+#include "base/loop.h"
+#include "proxy/connection.h"
+#include "proxy/response_stream.h"
+#include "proxy/route_lookup.h"
+#include "proxy/tcp_tunnel.h"
+
+namespace corral::proxy {
+
+class UpstreamPool;
+
+struct SessionOptions {
+  size_t bufferBytes = 64 * 1024;  // per connection, both sides
+  size_t maxHeaderBytes = 32 * 1024;
+  uint64_t headerTimeoutMs = 10 * 1000;  // first byte of a request to its complete head
+  uint64_t idleTimeoutMs = 60 * 1000;    // keep-alive wait for the next request
+  bool tls = false;                      // X-Forwarded-Proto
+  TunnelOptions tunnel;
+};
+
+// Why the proxy answered instead of a task (the X-Corral-Error header).
+enum class ProxyError {
+  kBadRequest,
+  kNoRoute,
+  kNoBackend,
+  kConnectFailed,
+  kConnectTimeout,
+  kResponseTimeout,
+  kBadResponse,
+  kUpstreamClosed,
+};
+const char* proxyErrorName(ProxyError e);
+
+class HttpSession {
+ public:
+  // Called once when the session is over and its connections are closing.
+  // The owner must not destroy the session inside it: defer the deletion.
+  using DoneCallback = std::function<void(HttpSession*)>;
+
+  HttpSession(Loop& loop, RouteLookup& routes, UpstreamPool& pool, const SessionOptions& options,
+              ConnPtr client, DoneCallback done);
+  ~HttpSession();
+  HttpSession(const HttpSession&) = delete;
+  HttpSession& operator=(const HttpSession&) = delete;
+
+  void start();
+  // Ends the session now (shutdown of the worker).
+  void close() { terminate(); }
+  uint64_t requests() const { return requests_; }
+
+ private:
+  enum class Phase { kHead, kConnecting, kExchange, kTunnel, kClosed };
+
+  // Request side.
+  void onClientRead(ssize_t n);
+  void pumpRequest();
+  void onRequestHead();
+  void buildRequestHead(const RouteDecision& route);
+  // Response side.
+  void onUpstreamRead(ssize_t n);
+  void pumpResponse();
+  bool onResponseHead();
+  void buildResponseHead();
+  void finishExchange();
+  void switchToTunnel();
+  // Upstream connection.
+  void connectUpstream();
+  void onConnected();
+  void onConnectFailed(PeerOutcome outcome);
+  void releasePeer(PeerOutcome outcome);
+  bool retryOnFreshConnection();
+  // Writes; at most one in flight per connection.
+  bool writeTo(Conn* out, const char* data, size_t n, size_t consume);
+  void onWritten(Conn* out, int status);
+  void consume(Conn* c, size_t n);
+  void resumeReading(Conn* c);
+  // Endings.
+  void respondError(int status, ProxyError error, std::string_view message);
+  void armIdle();
+  void armResponseTimer();
+  void linger();
+  void terminate();
+
+  Loop& loop_;
+  RouteLookup& routes_;
+  UpstreamPool& pool_;
+  const SessionOptions& options_;
+  DoneCallback done_;
+  ConnPtr client_;
+  ConnPtr upstream_;
+  std::unique_ptr<TcpTunnel> tunnel_;
+  http::RequestStreamParser request_;
+  ResponseStream response_;
+  Timer timer_;
+  Phase phase_ = Phase::kHead;
+
+  RouteDecision route_;
+  const Peer* peer_ = nullptr;
+  uint64_t tried_[8];
+  size_t triedCount_ = 0;
+  PeerOutcome lastFailure_ = PeerOutcome::kOk;
+
+  std::string requestHead_;   // rebuilt head sent upstream (reused)
+  std::string responseHead_;  // rebuilt head sent to the client (reused)
+  std::string clientIp_;
+  std::string localPort_;
+
+  // The exchange in progress.
+  bool requestDone_ = false;      // the whole request was parsed (and queued upstream)
+  bool responseDone_ = false;     // the whole response was parsed
+  bool responseStarted_ = false;  // bytes of the response went to the client
+  bool closeAfterResponse_ = false;
+  bool reused_ = false;      // upstream came from the pool
+  bool replayable_ = false;  // no body: may be resent on a fresh connection
+  bool headTimerArmed_ = false;
+  bool clientEof_ = false;
+  bool closing_ = false;  // a final answer is being written; close after it
+  bool lingering_ = false;
+  // Bytes of the source buffer covered by the write in flight to each side.
+  size_t toUpstreamInFlight_ = 0;
+  size_t toClientInFlight_ = 0;
+  bool writingUpstream_ = false;
+  bool writingClient_ = false;
+  uint64_t requests_ = 0;
+};
+
+}  // namespace corral::proxy

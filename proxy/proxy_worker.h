@@ -1,0 +1,60 @@
+// One data-plane worker: a listener, its HTTP sessions and its upstream
+// pool, all on one loop. Kept small so that reload's WorkerPool can host it
+// (it may hand over an already bound SO_REUSEPORT socket with adopt()).
+// Finished sessions are deleted on a later loop turn, never inside their
+// own callbacks.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/loop.h"
+#include "base/result.h"
+#include "proxy/http_session.h"
+#include "proxy/upstream_pool.h"
+
+namespace corral::proxy {
+
+struct WorkerOptions {
+  SessionOptions session;
+  PoolOptions pool;
+  size_t maxConnections = 10000;  // accepted connections beyond it are closed at once
+};
+
+class ProxyWorker {
+ public:
+  ProxyWorker(Loop& loop, RouteLookup& routes, WorkerOptions options);
+  ~ProxyWorker();  // closes the listener and every session
+  ProxyWorker(const ProxyWorker&) = delete;
+  ProxyWorker& operator=(const ProxyWorker&) = delete;
+
+  // Binds host:port (0 picks one) and accepts; returns the bound port.
+  Result<int> listen(const std::string& host, int port);
+  // Accepts on a socket already bound and listening elsewhere.
+  Status adopt(uv_os_sock_t fd);
+  // Stops accepting and ends every session.
+  void close();
+
+  size_t sessionCount() const { return sessions_.size(); }
+  uint64_t accepted() const { return accepted_; }
+  UpstreamPool& pool() { return pool_; }
+
+ private:
+  Status startListening();
+  void onConnection();
+  void retire(HttpSession* session);
+
+  Loop& loop_;
+  RouteLookup& routes_;
+  WorkerOptions options_;
+  UpstreamPool pool_;
+  uv_tcp_t* listener_ = nullptr;
+  std::unordered_map<HttpSession*, std::unique_ptr<HttpSession>> sessions_;
+  std::vector<std::unique_ptr<HttpSession>> retired_;
+  Timer reaper_;
+  uint64_t accepted_ = 0;
+};
+
+}  // namespace corral::proxy

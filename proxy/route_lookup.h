@@ -1,0 +1,84 @@
+// What the HTTP session asks of the routing table and the balancers. Small
+// interfaces: the table (proxy/route_table*) implements RouteLookup, each
+// backend set's balancer implements PeerPicker; tests use simple ones.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace corral::http {
+class RequestHead;
+}
+
+namespace corral::proxy {
+
+// One task port: a stable id (connection pools and counters follow it
+// across snapshots) and where it listens.
+struct Peer {
+  uint64_t id = 0;
+  sockaddr_storage address{};
+};
+
+// How an attempt with a peer ended; feeds passive health.
+enum class PeerOutcome {
+  kOk,
+  kConnectFailed,  // refused or unreachable
+  kConnectTimeout,
+  kResponseTimeout,
+  kBadResponse,  // malformed or ambiguous framing from the task
+  kAborted,      // the client left; says nothing about the peer
+};
+
+// What a balancer sees of a request to choose a peer.
+struct PickContext {
+  const http::RequestHead* head = nullptr;
+  std::string_view clientIp;
+  // Peers already tried for this request (a retry must go elsewhere).
+  const uint64_t* tried = nullptr;
+  size_t triedCount = 0;
+  bool wasTried(uint64_t id) const {
+    for (size_t i = 0; i < triedCount; ++i) {
+      if (tried[i] == id) return true;
+    }
+    return false;
+  }
+};
+
+// nginx's two calls: get a peer, release it with the outcome.
+class PeerPicker {
+ public:
+  virtual ~PeerPicker() = default;
+  // A peer for this request, or null when none is available.
+  virtual const Peer* pick(const PickContext& ctx) = 0;
+  virtual void release(const Peer& peer, PeerOutcome outcome) = 0;
+};
+
+struct RouteDecision {
+  // Null: no route matches (the session answers 404).
+  PeerPicker* picker = nullptr;
+  // proxypass: a target starting with stripPrefix has it replaced by
+  // addPrefix (both empty: the target is sent as is).
+  std::string_view stripPrefix;
+  std::string_view addPrefix;
+  // Non-empty: the Host header sent to the task.
+  std::string_view hostRewrite;
+  enum Flags : uint32_t { kRedirectToHttps = 1 };
+  uint32_t flags = 0;
+  int maxConnectAttempts = 3;  // distinct peers tried when connects fail
+  uint64_t connectTimeoutMs = 5000;
+  uint64_t responseTimeoutMs = 60 * 1000;  // head of the response, from the request's end
+  // Keeps the snapshot that owns picker and the views alive for the exchange.
+  std::shared_ptr<const void> keepAlive;
+};
+
+class RouteLookup {
+ public:
+  virtual ~RouteLookup() = default;
+  // Fills *out for a request; false when no route matches.
+  virtual bool lookup(const http::RequestHead& head, RouteDecision* out) = 0;
+};
+
+}  // namespace corral::proxy

@@ -1,0 +1,61 @@
+// Idle keep-alive connections to backends, per worker (one loop, no locks):
+// after a complete exchange a session gives its upstream connection back;
+// the next request to the same backend takes it instead of connecting. Each
+// idle connection is watched: any byte or EOF from the backend while idle
+// (it closed, or sent garbage) drops it at once, and take() peeks the socket
+// once more so a close that has not reached the loop yet is not reused.
+// Bounded per backend (the oldest goes first) and by idle time.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <unordered_map>
+
+#include "base/loop.h"
+#include "proxy/connection.h"
+
+namespace corral::proxy {
+
+struct PoolOptions {
+  size_t maxIdlePerBackend = 32;
+  uint64_t idleTimeoutMs = 30 * 1000;
+};
+
+class UpstreamPool {
+ public:
+  UpstreamPool(Loop& loop, PoolOptions options);
+  ~UpstreamPool();  // closes every idle connection
+  UpstreamPool(const UpstreamPool&) = delete;
+  UpstreamPool& operator=(const UpstreamPool&) = delete;
+
+  // The most recently used idle connection to the backend that is still
+  // clean, or null. The caller becomes its owner.
+  ConnPtr take(uint64_t backendId);
+  // Takes back a connection after a complete exchange (no unread bytes, no
+  // write pending). conn->backendId names the backend.
+  void give(ConnPtr conn);
+  // Closes the idle connections of a backend that went away.
+  void forget(uint64_t backendId);
+
+  size_t idleCount(uint64_t backendId) const;
+  size_t idleTotal() const { return total_; }
+  // Connections handed out by take() (reuse), for stats and tests.
+  uint64_t reused() const { return reused_; }
+
+ private:
+  struct Idle {
+    ConnPtr conn;
+    uint64_t sinceMs;
+  };
+  void drop(Conn* conn);  // the backend closed or misbehaved while idle
+  void sweep();
+
+  Loop& loop_;
+  PoolOptions options_;
+  std::unordered_map<uint64_t, std::deque<Idle>> idle_;
+  size_t total_ = 0;
+  uint64_t reused_ = 0;
+  Timer sweeper_;
+};
+
+}  // namespace corral::proxy
