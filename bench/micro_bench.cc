@@ -1,6 +1,7 @@
 // Micro benchmarks (Google Benchmark) of the hot paths: building a DNS zone
-// from a catalog snapshot, answering one query, and the registry -> zone input
-// conversion. `build/bench/micro_bench --benchmark_min_time=0.2`.
+// from a catalog snapshot, answering one query, the registry -> zone input
+// conversion, and the proxy's routing table (build, lookup, one-app update)
+// and balancers. `build/bench/micro_bench --benchmark_min_time=0.2`.
 #include <benchmark/benchmark.h>
 
 #include <array>
@@ -10,6 +11,8 @@
 #include "dns/resolver.h"
 #include "dns/wire.h"
 #include "dns/zone.h"
+#include "proxy/balancer.h"
+#include "proxy/route_table.h"
 #include "registry/catalog.h"
 
 namespace {
@@ -77,6 +80,110 @@ void BM_Answer(benchmark::State& state, const char* name, uint16_t qtype) {
 BENCHMARK_CAPTURE(BM_Answer, a_record, "app500.marathon.mesos", dns::kTypeA);
 BENCHMARK_CAPTURE(BM_Answer, srv_with_additional, "_app500._tcp.marathon.mesos", dns::kTypeSrv);
 BENCHMARK_CAPTURE(BM_Answer, nxdomain, "nope.marathon.mesos", dns::kTypeA);
+
+// ---- proxy routing table ---------------------------------------------------
+
+// `routes` routes: one app per route, each on its own vhost with a path, plus
+// a service port; every tenth host also serves a second app on a longer path.
+std::vector<proxy::AppRoutes> proxyApps(int routes) {
+  std::vector<proxy::AppRoutes> apps;
+  apps.reserve(static_cast<size_t>(routes));
+  for (int i = 0; i < routes; ++i) {
+    conf::RouteSpec spec;
+    spec.appId = "/app" + std::to_string(i);
+    spec.servicePort = 10000 + i % 50000;
+    spec.mode = conf::RouteMode::kHttp;
+    spec.vhosts = {"h" + std::to_string(i / 2) + ".example.test"};
+    spec.paths = {i % 2 ? "/api/v2" : "/api"};
+    apps.push_back(proxy::AppRoutes{spec.appId, {std::make_shared<const conf::RouteSpec>(spec)}});
+  }
+  return apps;
+}
+
+void BM_RouteTableBuild(benchmark::State& state) {
+  auto apps = proxyApps(static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    auto table = proxy::RouteTable::update(proxy::RouteTable(), apps, 1);
+    benchmark::DoNotOptimize(table);
+  }
+  state.counters["routes/s"] = benchmark::Counter(static_cast<double>(state.range(0)),
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_RouteTableBuild)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// One HTTP lookup (host hash + longest prefix), cycling over `hot` hosts
+// spread through the table: with 64 hot hosts the probes stay in cache and
+// show the algorithm (constant probes); with 4096 the table's memory is
+// touched too, so the figure also shows cache misses growing with its size.
+void BM_RouteLookup(benchmark::State& state) {
+  int routes = static_cast<int>(state.range(0));
+  size_t hot = static_cast<size_t>(state.range(1));
+  auto table = proxy::RouteTable::update(proxy::RouteTable(), proxyApps(routes), 1);
+  std::vector<std::string> hosts;
+  for (size_t i = 0; i < hot; ++i) {
+    hosts.push_back("H" + std::to_string((i * 7919) % static_cast<size_t>(routes / 2)) +
+                    ".Example.test:8000");
+  }
+  size_t next = 0, found = 0;
+  for (auto _ : state) {
+    const proxy::RouteTarget* target = table->lookupHttp(hosts[next], "/api/v2/users?id=7");
+    found += target != nullptr;
+    next = (next + 1) % hot;
+  }
+  if (found != static_cast<size_t>(state.iterations())) state.SkipWithError("a lookup missed");
+}
+BENCHMARK(BM_RouteLookup)->ArgsProduct({{1000, 10000, 100000}, {64, 4096}});
+
+// Replacing one app's routes (its vhost moves) in a table of N routes: the
+// new table shares everything else.
+void BM_RouteUpdateOneApp(benchmark::State& state) {
+  int routes = static_cast<int>(state.range(0));
+  auto base = proxy::RouteTable::update(proxy::RouteTable(), proxyApps(routes), 1);
+  conf::RouteSpec spec;
+  spec.appId = "/app" + std::to_string(routes / 2);
+  spec.servicePort = 10000 + (routes / 2) % 50000;
+  spec.mode = conf::RouteMode::kHttp;
+  spec.vhosts = {"moved.example.test"};
+  proxy::AppRoutes change{spec.appId, {std::make_shared<const conf::RouteSpec>(spec)}};
+  size_t copied = 0;
+  for (auto _ : state) {
+    auto next = proxy::RouteTable::update(*base, {&change, 1}, 2);
+    copied = next->buildStats().copiedNodes;
+    benchmark::DoNotOptimize(next);
+  }
+  state.counters["nodes_copied"] = static_cast<double>(copied);
+}
+BENCHMARK(BM_RouteUpdateOneApp)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMicrosecond);
+
+// ---- proxy balancers ---------------------------------------------------------
+
+void BM_BalancerPick(benchmark::State& state, conf::BalanceAlgorithm algorithm) {
+  proxy::Balancer balancer(conf::Balance{algorithm, "X-User"}, false, proxy::PassiveHealth{}, 1);
+  std::vector<proxy::PeerInfo> peers;
+  for (int i = 0; i < state.range(0); ++i) peers.push_back({"task-" + std::to_string(i), 1, false});
+  balancer.setPeers(peers);
+  std::array<std::string, 64> users;
+  for (size_t i = 0; i < users.size(); ++i) users[i] = "user-" + std::to_string(i);
+  size_t next = 0;
+  for (auto _ : state) {
+    proxy::PickRequest request{next * 0x9e3779b97f4a7c15ULL, users[next & 63], {}};
+    auto pick = balancer.get(request, 0);
+    balancer.release(*pick, proxy::Outcome::kSuccess, 0);
+    ++next;
+  }
+}
+BENCHMARK_CAPTURE(BM_BalancerPick, roundrobin, conf::BalanceAlgorithm::kRoundRobin)
+    ->Arg(10)
+    ->Arg(100);
+BENCHMARK_CAPTURE(BM_BalancerPick, leastconn, conf::BalanceAlgorithm::kLeastConn)
+    ->Arg(10)
+    ->Arg(100);
+BENCHMARK_CAPTURE(BM_BalancerPick, random_two, conf::BalanceAlgorithm::kRandomTwo)
+    ->Arg(10)
+    ->Arg(100);
+BENCHMARK_CAPTURE(BM_BalancerPick, maglev_header, conf::BalanceAlgorithm::kHashHeader)
+    ->Arg(10)
+    ->Arg(100);
 
 }  // namespace
 
