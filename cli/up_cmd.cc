@@ -39,6 +39,9 @@ struct UpFlags {
   int dnsPort = 8053;
   int dnsHttpPort = 8123;
   bool noDns = false;
+  int proxyHttpPort = 8000;
+  int proxyAdminPort = 9090;
+  bool noProxy = false;
 };
 
 volatile sig_atomic_t g_stop = 0;
@@ -106,6 +109,15 @@ int runUp(const UpFlags& f) {
                "127.0.0.1:" + std::to_string(f.dnsHttpPort), "--master", master},
               wd + "/logs/dns.log"});
   }
+  if (!f.noProxy) {
+    // The edge proxy: apps labelled HAPROXY_GROUP=external, vhosts on :8000.
+    children.push_back(
+        Child{"proxy",
+              {exe, "proxy", "--master", master, "--group", "external", "--http-listen",
+               "127.0.0.1:" + std::to_string(f.proxyHttpPort), "--https-listen=", "--admin-listen",
+               "127.0.0.1:" + std::to_string(f.proxyAdminPort), "--service-bind", "127.0.0.1"},
+              wd + "/logs/proxy.log"});
+  }
   struct sigaction sa {};
   sa.sa_handler = [](int) { g_stop = 1; };
   sigaction(SIGINT, &sa, nullptr);
@@ -151,7 +163,7 @@ int runUp(const UpFlags& f) {
                                             {"timeoutSeconds", 2},
                                             {"delaySeconds", 0},
                                             {"maxConsecutiveFailures", 3}}});
-    app["labels"] = Json{{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "demo.localhost"}};
+    app["labels"] = Json{{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "demo.example.test"}};
     auto r = call(master, "POST", "/v2/apps", dumpJson(app));
     if (r.ok() && r->status == 201) {
       log::info("demo app /demo deployed");
@@ -184,6 +196,17 @@ int runUp(const UpFlags& f) {
                   << "\n";
       }
     }
+  }
+  if (f.demo && !f.noProxy) {
+    std::cout << "  curl -H 'Host: demo.example.test' localhost:" << f.proxyHttpPort
+              << "/   # through corral proxy\n";
+    auto a = call(master, "GET", "/v2/apps/demo", "", 2000);
+    auto j = a.ok() ? parseJson(a->body) : Result<Json>(makeError("no answer"));
+    if (j.ok() && !(*j)["app"]["portDefinitions"].empty()) {
+      std::cout << "  curl localhost:" << (*j)["app"]["portDefinitions"][0].value("port", 0)
+                << "/   # the demo's service port, through corral proxy\n";
+    }
+    std::cout << "  curl localhost:" << f.proxyAdminPort << "/routes   # proxy admin\n";
   }
   if (!f.noDns) {
     std::cout << "  dig @127.0.0.1 -p " << f.dnsPort << " demo.marathon.mesos\n"
@@ -248,6 +271,11 @@ void addUpCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--dns-http-port", f->dnsHttpPort, "Mesos-DNS HTTP API port")
       ->capture_default_str();
   cmd->add_flag("--no-dns", f->noDns, "Do not run the DNS server");
+  cmd->add_option("--proxy-http-port", f->proxyHttpPort, "corral proxy's vhost frontend port")
+      ->capture_default_str();
+  cmd->add_option("--proxy-admin-port", f->proxyAdminPort, "corral proxy's admin port")
+      ->capture_default_str();
+  cmd->add_flag("--no-proxy", f->noProxy, "Do not run the edge proxy");
   cmd->callback([f, &exitCode] { exitCode = runUp(*f); });
 }
 
