@@ -91,7 +91,7 @@ size_t UdpServer::handle(std::span<const uint8_t> query, const sockaddr* addr, u
   ctx.metrics->countQuery(r.qtype, r.rcode, false);
   if (r.truncated) ctx.metrics->countTruncated();
   if (r.size > kSlotSize) {
-    send(out.first(r.size), addr);
+    send(fd_, out.first(r.size), addr);
     return 0;
   }
   std::memcpy(slot, out.data(), r.size);
@@ -104,7 +104,7 @@ void UdpServer::forward(std::span<const uint8_t> query, const sockaddr* addr) {
   std::memcpy(&peer, addr,
               addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
   std::vector<uint8_t> saved(query.begin(), query.end());
-  ctx_.forwarder->forward(query, [this, peer, saved = std::move(saved)](
+  ctx_.forwarder->forward(query, [this, fd = fd_, peer, saved = std::move(saved)](
                                      std::span<const uint8_t> response, bool cancelled) {
     if (cancelled || ctx_.stopping || closed_) return;
     WorkerContext& ctx = ctx_;
@@ -131,14 +131,13 @@ void UdpServer::forward(std::span<const uint8_t> query, const sockaddr* addr) {
       n = writeEmptyResponse(saved, kRcodeServFail, false, Transport::kUdp, ctx.options, out);
     }
     ctx.metrics->countQuery(q.qtype, rcode, false);
-    if (n > 0) send(out.first(n), to);
+    if (n > 0) send(fd, out.first(n), to);
   });
 }
 
-void UdpServer::send(std::span<const uint8_t> response, const sockaddr* addr) {
-  if (fd_ < 0) return;
+void UdpServer::send(int fd, std::span<const uint8_t> response, const sockaddr* addr) {
   socklen_t len = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  if (::sendto(fd_, response.data(), response.size(), MSG_DONTWAIT, addr, len) < 0) {
+  if (::sendto(fd, response.data(), response.size(), MSG_DONTWAIT, addr, len) < 0) {
     ctx_.metrics->countDropped();
   }
 }

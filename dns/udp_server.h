@@ -35,10 +35,11 @@ class UdpServer {
   // to batch, e.g. dropped, forwarded or sent on its own).
   size_t handle(std::span<const uint8_t> query, const sockaddr* addr, uint8_t* slot);
   void forward(std::span<const uint8_t> query, const sockaddr* addr);
-  void send(std::span<const uint8_t> response, const sockaddr* addr);
+  // Answers on the socket the query came in on.
+  void send(int fd, std::span<const uint8_t> response, const sockaddr* addr);
 
   WorkerContext& ctx_;
-  int fd_ = -1;  // the socket last read from; -1 once closed
+  int fd_ = -1;  // the socket being read (its listener owns it)
   bool closed_ = false;
   std::unique_ptr<Batch> batch_;
 };
