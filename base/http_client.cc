@@ -1,16 +1,19 @@
 #include "base/http_client.h"
 
-#include <llhttp.h>
-
 #include <cstring>
 
+#include "base/http_response_parser.h"
 #include "base/log.h"
 
 namespace corral::http {
 
 namespace {
 
-class ClientCall : public StreamHandle, public std::enable_shared_from_this<ClientCall> {
+// One request on its own connection. Owned by the CancelHandle returned to
+// the caller (lifetime rule, base/loop.h): it is deleted once that handle is
+// released and libuv has returned every request that points at it; callbacks
+// never run after the handle is released.
+class ClientCall {
  public:
   ClientCall(Loop& loop, std::string host, int port, Request req, ClientOptions options)
       : loop_(loop),
@@ -18,75 +21,46 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
         port_(port),
         req_(std::move(req)),
         options_(options),
-        timer_(loop) {
-    llhttp_settings_init(&settings_);
-    settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
-      auto* c = self(p);
-      if (c->lastWasValue_) c->resp_.headers.emplace_back();
-      c->resp_.headers.back().first.append(at, n);
-      c->lastWasValue_ = false;
-      return 0;
-    };
-    settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
-      auto* c = self(p);
-      if (c->resp_.headers.empty()) c->resp_.headers.emplace_back();
-      c->resp_.headers.back().second.append(at, n);
-      c->lastWasValue_ = true;
-      return 0;
-    };
-    settings_.on_headers_complete = [](llhttp_t* p) {
-      auto* c = self(p);
-      c->resp_.status = p->status_code;
-      if (c->streaming_) {
-        c->timer_.stop();
-        if (c->stream_.onHead) c->stream_.onHead(c->resp_);
-      }
-      return c->cancelled_ ? -1 : 0;
-    };
-    settings_.on_body = [](llhttp_t* p, const char* at, size_t n) {
-      auto* c = self(p);
-      if (c->streaming_) {
-        if (c->stream_.onData) c->stream_.onData(std::string_view(at, n));
-        return c->cancelled_ ? -1 : 0;
-      }
-      if (c->resp_.body.size() + n > c->options_.maxBodyBytes) return -1;
-      c->resp_.body.append(at, n);
-      return 0;
-    };
-    settings_.on_message_complete = [](llhttp_t* p) {
-      self(p)->complete_ = true;
-      return 0;
-    };
-    llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
-    parser_.data = this;
+        timer_(std::make_unique<Timer>(loop)) {
+    parser_.expectResponseTo(req_.method);
   }
-
-  ~ClientCall() override { closeAndDelete(tcp_); }
+  ~ClientCall() { closeAndDelete(tcp_); }
 
   void startFetch(FetchCallback cb) {
+    Busy busy(this);
     fetchCb_ = std::move(cb);
     begin();
   }
   void startStream(StreamCallbacks cbs) {
+    Busy busy(this);
     streaming_ = true;
     stream_ = std::move(cbs);
     begin();
   }
 
-  void cancel() override {
-    cancelled_ = true;
+  // The CancelHandle is gone: no callback runs from now on.
+  void release() {
+    Busy busy(this);
+    released_ = true;
+    if (gai_ != nullptr) uv_cancel(reinterpret_cast<uv_req_t*>(gai_));
     finish(Status::Ok(), /*notify=*/false);
   }
 
  private:
-  static ClientCall* self(llhttp_t* p) { return static_cast<ClientCall*>(p->data); }
+  // Marks a stack frame inside the call: deletion waits until the outermost
+  // one returns, so the call is never destroyed inside its own callback.
+  struct Busy {
+    explicit Busy(ClientCall* c) : call(c) { ++call->busy_; }
+    ~Busy() {
+      if (--call->busy_ == 0 && call->released_ && call->pendingRequests_ == 0) delete call;
+    }
+    ClientCall* call;
+  };
 
   void begin() {
-    keep_ = shared_from_this();
-    auto weak = weak_from_this();
-    timer_.start(options_.timeoutMs, 0, [weak] {
-      if (auto c = weak.lock())
-        c->fail("timed out after " + std::to_string(c->options_.timeoutMs) + " ms");
+    timer_->start(options_.timeoutMs, 0, [this] {
+      Busy busy(this);
+      fail("timed out after " + std::to_string(options_.timeoutMs) + " ms");
     });
     sockaddr_storage addr{};
     if (uv_ip4_addr(host_.c_str(), port_, reinterpret_cast<sockaddr_in*>(&addr)) == 0 ||
@@ -94,16 +68,20 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
       connectTo(reinterpret_cast<sockaddr*>(&addr));
       return;
     }
-    auto* gai = new uv_getaddrinfo_t;
-    gai->data = new std::weak_ptr<ClientCall>(weak);
+    gai_ = new uv_getaddrinfo_t;
+    gai_->data = this;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     int rc = uv_getaddrinfo(
-        loop_.raw(), gai,
+        loop_.raw(), gai_,
         [](uv_getaddrinfo_t* g, int status, addrinfo* res) {
-          auto* w = static_cast<std::weak_ptr<ClientCall>*>(g->data);
-          if (auto c = w->lock()) {
+          auto* c = static_cast<ClientCall*>(g->data);
+          Busy busy(c);
+          --c->pendingRequests_;
+          c->gai_ = nullptr;
+          delete g;
+          if (!c->done_) {
             if (status != 0 || res == nullptr) {
               c->fail(std::string("cannot resolve ") + c->host_ + ": " + uv_strerror(status));
             } else {
@@ -114,15 +92,15 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
             }
           }
           uv_freeaddrinfo(res);
-          delete w;
-          delete g;
         },
         host_.c_str(), nullptr, &hints);
     if (rc != 0) {
-      delete static_cast<std::weak_ptr<ClientCall>*>(gai->data);
-      delete gai;
-      fail(std::string("cannot resolve ") + host_ + ": " + uv_strerror(rc));
+      delete gai_;
+      gai_ = nullptr;
+      failSoon(std::string("cannot resolve ") + host_ + ": " + uv_strerror(rc));
+      return;
     }
+    ++pendingRequests_;
   }
 
   void connectTo(const sockaddr* addr) {
@@ -131,19 +109,21 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
     uv_tcp_init(loop_.raw(), tcp_);
     tcp_->data = this;
     auto* cr = new uv_connect_t;
-    cr->data = new std::weak_ptr<ClientCall>(weak_from_this());
+    cr->data = this;
     int rc = uv_tcp_connect(cr, tcp_, addr, [](uv_connect_t* req, int status) {
-      auto* w = static_cast<std::weak_ptr<ClientCall>*>(req->data);
-      if (auto c = w->lock()) c->onConnect(status);
-      delete w;
+      auto* c = static_cast<ClientCall*>(req->data);
       delete req;
+      Busy busy(c);
+      --c->pendingRequests_;
+      c->onConnect(status);
     });
     if (rc != 0) {
-      delete static_cast<std::weak_ptr<ClientCall>*>(cr->data);
       delete cr;
-      fail(std::string("cannot connect to ") + host_ + ":" + std::to_string(port_) + ": " +
-           uv_strerror(rc));
+      failSoon(std::string("cannot connect to ") + host_ + ":" + std::to_string(port_) + ": " +
+               uv_strerror(rc));
+      return;
     }
+    ++pendingRequests_;
   }
 
   void onConnect(int status) {
@@ -167,20 +147,20 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
     out_ += "Connection: close\r\n\r\n";
     out_ += req_.body;
     auto* w = new uv_write_t;
-    w->data = new std::weak_ptr<ClientCall>(weak_from_this());
+    w->data = this;
     uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    ++pendingRequests_;
     uv_write(w, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1, [](uv_write_t* req, int status) {
-      auto* wp = static_cast<std::weak_ptr<ClientCall>*>(req->data);
-      if (auto c = wp->lock()) {
-        if (status < 0) c->fail(std::string("write failed: ") + uv_strerror(status));
-      }
-      delete wp;
+      auto* c = static_cast<ClientCall*>(req->data);
       delete req;
+      Busy busy(c);
+      --c->pendingRequests_;
+      if (status < 0 && !c->done_) c->fail(std::string("write failed: ") + uv_strerror(status));
     });
     uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_), allocReadBuffer,
                   [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
                     auto* c = static_cast<ClientCall*>(s->data);
-                    auto keep = c->shared_from_this();
+                    Busy busy(c);
                     if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
                     delete[] buf->base;
                     if (n == UV_EOF)
@@ -192,32 +172,76 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
 
   void onData(const char* data, size_t n) {
     if (done_) return;
-    llhttp_errno_t err = llhttp_execute(&parser_, data, n);
-    if (done_) return;
-    if (err != HPE_OK) {
-      fail(std::string("bad HTTP response: ") + llhttp_get_error_reason(&parser_));
-      return;
+    buffer_.append(data, n);
+    std::string_view rest(buffer_);
+    while (!done_) {
+      size_t used = 0;
+      ResponseParser::Event e = parser_.feed(rest, &used);
+      // Body chunks point into buffer_: handle the event before dropping bytes.
+      bool more = onEvent(e);
+      rest.remove_prefix(used);
+      if (!more) break;
     }
-    if (complete_) succeed();
+    if (!done_) buffer_.erase(0, buffer_.size() - rest.size());
   }
 
   void onEof() {
     if (done_) return;
-    if (!complete_) {
-      llhttp_errno_t err = llhttp_finish(&parser_);
-      if (err != HPE_OK || !complete_) {
-        fail("connection closed before the response was complete");
-        return;
-      }
+    while (!done_) {
+      if (!onEvent(parser_.finish())) break;
     }
-    succeed();
+    if (!done_) fail("connection closed before the response was complete");
+  }
+
+  // Handles one parser event; false when there is nothing more to parse now.
+  bool onEvent(ResponseParser::Event e) {
+    using Event = ResponseParser::Event;
+    switch (e) {
+      case Event::kNeedMore:
+        return false;
+      case Event::kHead:
+        // 100 Continue and 103 Early Hints precede the real response.
+        interim_ = parser_.status() >= 100 && parser_.status() < 200 && parser_.status() != 101;
+        if (interim_) return true;
+        resp_ = parser_.head();
+        if (streaming_) {
+          timer_->stop();
+          if (stream_.onHead) stream_.onHead(resp_);
+        }
+        return !done_;
+      case Event::kBody:
+        if (interim_) return true;
+        if (streaming_) {
+          if (stream_.onData) stream_.onData(parser_.bodyChunk());
+          return !done_;
+        }
+        if (resp_.body.size() + parser_.bodyChunk().size() > options_.maxBodyBytes) {
+          fail("response from " + host_ + ":" + std::to_string(port_) + " larger than " +
+               std::to_string(options_.maxBodyBytes) + " bytes");
+          return false;
+        }
+        resp_.body.append(parser_.bodyChunk());
+        return true;
+      case Event::kComplete:
+      case Event::kUpgrade:
+        if (interim_) {
+          interim_ = false;
+          return true;
+        }
+        succeed();
+        return false;
+      case Event::kError:
+        fail("bad HTTP response from " + host_ + ":" + std::to_string(port_) + ": " +
+             parser_.errorMessage());
+        return false;
+    }
+    return false;
   }
 
   void succeed() {
     if (streaming_) {
       finish(Status::Ok(), true);
     } else {
-      done_ = true;
       auto cb = std::move(fetchCb_);
       Response r = std::move(resp_);
       finish(Status::Ok(), false);
@@ -225,34 +249,40 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
     }
   }
 
+  // For errors found before fetch() returns: the callback never runs inside it.
+  void failSoon(std::string why) {
+    timer_->start(0, 0, [this, why = std::move(why)] {
+      Busy busy(this);
+      fail(why);
+    });
+  }
+
   void fail(const std::string& why) {
     if (done_) return;
     if (streaming_) {
       finish(makeError(why), true);
     } else {
-      done_ = true;
       auto cb = std::move(fetchCb_);
       finish(Status::Ok(), false);
       if (cb) cb(makeError(why));
     }
   }
 
+  // Closes the connection; the caller's callbacks are dropped after notify.
   void finish(Status st, bool notify) {
+    if (done_) return;
     done_ = true;
-    timer_.stop();
+    // Close the timer now (it may be running this): only libuv requests may
+    // keep this object after the caller is done with it.
+    timer_.reset();
     if (tcp_) {
       uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_));
       closeAndDelete(tcp_);
       tcp_ = nullptr;
     }
-    if (notify && streaming_ && stream_.onEnd) {
-      auto cb = std::move(stream_.onEnd);
-      stream_ = {};
-      cb(st);
-    }
-    stream_ = {};
-    // Release the self-reference last: this may destroy us.
-    auto keep = std::move(keep_);
+    // The callbacks stay until deletion: one of them may be running now.
+    auto onEnd = std::move(stream_.onEnd);
+    if (notify && !released_ && onEnd) onEnd(st);
   }
 
   Loop& loop_;
@@ -260,36 +290,40 @@ class ClientCall : public StreamHandle, public std::enable_shared_from_this<Clie
   int port_;
   Request req_;
   ClientOptions options_;
-  Timer timer_;
+  std::unique_ptr<Timer> timer_;
   uv_tcp_t* tcp_ = nullptr;
-  llhttp_t parser_;
-  llhttp_settings_t settings_;
+  uv_getaddrinfo_t* gai_ = nullptr;
+  int pendingRequests_ = 0;  // libuv requests (resolve, connect, write) pointing at this
+  int busy_ = 0;             // frames of this call on the stack
+  bool released_ = false;    // the CancelHandle is gone
+  ResponseParser parser_;
+  std::string buffer_;  // received bytes the parser has not consumed yet
+  bool interim_ = false;
   Response resp_;
   std::string out_;
-  bool lastWasValue_ = true;
-  bool complete_ = false;
   bool done_ = false;
-  bool cancelled_ = false;
   bool streaming_ = false;
   FetchCallback fetchCb_;
   StreamCallbacks stream_;
-  std::shared_ptr<ClientCall> keep_;
 };
 
 }  // namespace
 
-void fetch(Loop& loop, const std::string& host, int port, Request req, FetchCallback cb,
-           ClientOptions options) {
+CancelHandle fetch(Loop& loop, const std::string& host, int port, Request req, FetchCallback cb,
+                   ClientOptions options) {
   if (req.target.empty()) req.target = "/";
-  auto call = std::make_shared<ClientCall>(loop, host, port, std::move(req), options);
+  auto* call = new ClientCall(loop, host, port, std::move(req), options);
+  CancelHandle handle([call] { call->release(); });
   call->startFetch(std::move(cb));
+  return handle;
 }
 
-std::shared_ptr<StreamHandle> openStream(Loop& loop, const std::string& host, int port, Request req,
-                                         StreamCallbacks callbacks, ClientOptions options) {
-  auto call = std::make_shared<ClientCall>(loop, host, port, std::move(req), options);
+CancelHandle openStream(Loop& loop, const std::string& host, int port, Request req,
+                        StreamCallbacks callbacks, ClientOptions options) {
+  auto* call = new ClientCall(loop, host, port, std::move(req), options);
+  CancelHandle handle([call] { call->release(); });
   call->startStream(std::move(callbacks));
-  return call;
+  return handle;
 }
 
 bool splitHostPort(std::string_view hostPort, int defaultPort, std::string* host, int* port) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "base/cancel.h"
 #include "base/http_message.h"
 #include "base/loop.h"
 #include "base/result.h"
@@ -20,10 +21,12 @@ struct ClientOptions {
 
 using FetchCallback = std::function<void(Result<Response>)>;
 
-// Sends req to host:port; cb runs exactly once on the loop thread. Host may be
-// an IP address or a name (resolved asynchronously).
-void fetch(Loop& loop, const std::string& host, int port, Request req, FetchCallback cb,
-           ClientOptions options = {});
+// Sends req to host:port; cb runs at most once, on the loop thread, never
+// inside fetch(). Host may be an IP address or a name (resolved
+// asynchronously). The returned handle owns the request: keep it while the
+// answer is wanted; destroying or reset()-ing it cancels (cb never runs).
+[[nodiscard]] CancelHandle fetch(Loop& loop, const std::string& host, int port, Request req,
+                                 FetchCallback cb, ClientOptions options = {});
 
 struct StreamCallbacks {
   // Status and headers arrived. Body chunks follow.
@@ -33,15 +36,10 @@ struct StreamCallbacks {
   std::function<void(Status)> onEnd;
 };
 
-class StreamHandle {
- public:
-  virtual ~StreamHandle() = default;
-  // Stops the stream; onEnd is not called after cancel().
-  virtual void cancel() = 0;
-};
-
-std::shared_ptr<StreamHandle> openStream(Loop& loop, const std::string& host, int port, Request req,
-                                         StreamCallbacks callbacks, ClientOptions options = {});
+// Like fetch(), delivering the body as it arrives; the handle stops the
+// stream (no callback runs afterwards).
+[[nodiscard]] CancelHandle openStream(Loop& loop, const std::string& host, int port, Request req,
+                                      StreamCallbacks callbacks, ClientOptions options = {});
 
 // Splits "host:port" (or "[v6]:port"); defaultPort when absent.
 bool splitHostPort(std::string_view hostPort, int defaultPort, std::string* host, int* port);

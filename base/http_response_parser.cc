@@ -108,6 +108,10 @@ int ResponseParser::countHeaderBytes(size_t n) {
 
 int ResponseParser::onHeadersComplete() {
   status_ = parser_.status_code;
+  // RFC 9110 section 15: three digits, the first 1 to 5 (llhttp takes "0").
+  if (status_ < 100 || status_ > 599) {
+    return fail(Error::kMalformed, "bad HTTP response: status code " + std::to_string(status_));
+  }
   // RFC 9112 section 6.3: a response carrying both framings, or several
   // lengths, has no length anyone can trust (llhttp lets some through).
   int lengths = 0;
@@ -128,7 +132,9 @@ int ResponseParser::onHeadersComplete() {
   }
   untilClose_ = !requestWasHead_ && status_ >= 200 && status_ != 204 && status_ != 304 &&
                 llhttp_message_needs_eof(&parser_) != 0;
-  if (requestWasHead_) return 1;  // no body follows, whatever the headers announce
+  // RFC 9112 section 6.3 rule 1: no body after these, whatever the headers
+  // announce (llhttp would read one for a Content-Length or Transfer-Encoding).
+  if (requestWasHead_ || status_ < 200 || status_ == 204 || status_ == 304) return 1;
   headReported_ = true;
   inBody_ = true;
   paused_ = Event::kHead;
@@ -146,10 +152,7 @@ ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consum
   *consumed = 0;
   chunk_ = {};
   if (error_ != Error::kNone) return Event::kError;
-  if (completePending_) {
-    completePending_ = false;
-    return Event::kComplete;
-  }
+  if (Event e = takePending(); e != Event::kNeedMore) return e;
   if (upgraded_) {
     fail(Error::kAfterUpgrade, "bytes after 101 Switching Protocols belong to another protocol");
     return Event::kError;
@@ -182,11 +185,11 @@ ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consum
     }
   }
   *consumed = used;
-  if (paused_ == Event::kComplete && !headReported_ && status_ != 0) {
-    // A response without a body (to HEAD) completes in the same step as its
-    // head: report the head now and the end on the next call.
+  if ((paused_ == Event::kComplete || paused_ == Event::kUpgrade) && !headReported_) {
+    // A response without a body completes in the same step as its head:
+    // report the head now and the end on the next call.
     headReported_ = true;
-    completePending_ = true;
+    pending_ = paused_;
     return Event::kHead;
   }
   if (paused_ == Event::kUpgrade) upgraded_ = true;
@@ -196,10 +199,7 @@ ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consum
 ResponseParser::Event ResponseParser::finish() {
   chunk_ = {};
   if (error_ != Error::kNone) return Event::kError;
-  if (completePending_) {
-    completePending_ = false;
-    return Event::kComplete;
-  }
+  if (Event e = takePending(); e != Event::kNeedMore) return e;
   if (upgraded_ || closed_) return Event::kNeedMore;
   // Take any step that needs no bytes first (an empty body after its head, the
   // bookkeeping after a response's end).
@@ -220,6 +220,13 @@ ResponseParser::Event ResponseParser::finish() {
     return Event::kError;
   }
   return Event::kNeedMore;
+}
+
+ResponseParser::Event ResponseParser::takePending() {
+  Event e = pending_;
+  pending_ = Event::kNeedMore;
+  if (e == Event::kUpgrade) upgraded_ = true;
+  return e;
 }
 
 Response ResponseParser::head() const {

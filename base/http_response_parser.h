@@ -78,6 +78,7 @@ class ResponseParser {
   int countHeaderBytes(size_t n);
   int onHeadersComplete();
   Event failFromLlhttp(llhttp_errno_t err);
+  Event takePending();
 
   Limits limits_;
   llhttp_t parser_;
@@ -92,7 +93,7 @@ class ResponseParser {
   bool headReported_ = false;
   bool prevWasCr_ = false;  // the last head byte seen was CR (CRLF split across feeds)
   std::string_view chunk_;
-  bool completePending_ = false;  // kHead was reported; kComplete is next
+  Event pending_ = Event::kNeedMore;  // kHead was reported; this end is next
   bool upgraded_ = false;
   bool closed_ = false;  // finish() has run
   bool keepAlive_ = false;

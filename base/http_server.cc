@@ -8,6 +8,7 @@
 
 #include "base/json.h"
 #include "base/log.h"
+#include "base/metrics.h"
 
 namespace corral::http {
 
@@ -28,6 +29,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(Server* server, Loop& loop)
       : server_(server),
         idle_(loop),
+        headerTimer_(loop),
         parser_(
             RequestParser::Limits{server->options_.maxHeaderBytes, server->options_.maxBodyBytes}) {
     tcp_ = new uv_tcp_t;
@@ -67,6 +69,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     closed_ = true;
     idle_.stop();
+    headerTimer_.stop();
     uv_read_stop(reinterpret_cast<uv_stream_t*>(tcp_));
     if (auto ex = active_.lock()) {
       if (!ex->done_ && ex->onClose_) {
@@ -145,7 +148,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       size_t consumed = 0;
       auto outcome = parser_.feed(inbuf_, &consumed);
       inbuf_.erase(0, consumed);
-      if (outcome == RequestParser::Outcome::kNeedMore) return;
+      if (outcome == RequestParser::Outcome::kNeedMore) {
+        if (consumed > 0) armHeaderTimer();  // a request has begun
+        return;
+      }
       if (outcome == RequestParser::Outcome::kRequest) {
         dispatch();
         continue;
@@ -168,9 +174,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
     return Response::json(status, dumpJson(body));
   }
 
+  // Started by a request's first byte, stopped when it is complete.
+  void armHeaderTimer() {
+    if (headerTimer_.active()) return;
+    // Raw `this`: the connection owns the timer (base/loop.h).
+    headerTimer_.start(server_->options_.headerReadTimeoutMs, 0, [this] {
+      if (busy_ || closed_) return;
+      log::debug("http: closing {}: no complete request within {} ms", remote_,
+                 server_->options_.headerReadTimeoutMs);
+      auto keep = shared_from_this();  // close() drops the server's reference
+      close();
+    });
+  }
+
   void dispatch() {
     busy_ = true;
     idle_.stop();
+    headerTimer_.stop();
     bool keepAlive = parser_.keepAlive();
     Request req = parser_.takeRequest();
     auto ex = std::make_shared<Exchange>(weak_from_this(), keepAlive, req.method == "HEAD");
@@ -189,6 +209,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Server* server_;
   uv_tcp_t* tcp_;
   Timer idle_;
+  Timer headerTimer_;
   RequestParser parser_;
   std::string inbuf_;
   std::string remote_;
@@ -342,6 +363,10 @@ Result<int> Server::listen(const std::string& host, int port) {
 
 void Server::onConnection(int status) {
   if (status < 0) return;
+  if (conns_->all.size() >= options_.maxConnections) {
+    refuseConnection();
+    return;
+  }
   auto conn = std::make_shared<Connection>(this, loop_);
   if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_),
                 reinterpret_cast<uv_stream_t*>(conn->tcp())) != 0) {
@@ -349,6 +374,26 @@ void Server::onConnection(int status) {
   }
   conns_->all[conn.get()] = conn;
   conn->start();
+}
+
+void Server::refuseConnection() {
+  // Accepted only to be closed: left in the backlog it would be retried.
+  auto* tcp = new uv_tcp_t;
+  uv_tcp_init(loop_.raw(), tcp);
+  uv_accept(reinterpret_cast<uv_stream_t*>(listener_), reinterpret_cast<uv_stream_t*>(tcp));
+  closeAndDelete(tcp);
+  static metrics::Counter& refused = metrics::global().counter(
+      "corral_http_connections_refused_total",
+      "Connections closed at once because the server had its maximum open.");
+  refused.inc();
+  // One line per burst: a burst ends after a second without refusals.
+  uint64_t now = loop_.nowMs();
+  if (refusedInBurst_ == 0 || now - lastRefusalMs_ > 1000) {
+    log::warn("http: {} connections open, the limit: refusing new connections", conns_->all.size());
+    refusedInBurst_ = 0;
+  }
+  ++refusedInBurst_;
+  lastRefusalMs_ = now;
 }
 
 void Server::forget(Connection* conn) { conns_->all.erase(conn); }

@@ -50,6 +50,13 @@ struct ServerOptions {
   size_t maxBodyBytes = 4 * 1024 * 1024;
   size_t maxStreamBufferBytes = 8 * 1024 * 1024;
   uint64_t idleTimeoutMs = 60 * 1000;
+  // A request must arrive whole within this long of its first byte: a client
+  // trickling a request head holds a connection no longer than that.
+  uint64_t headerReadTimeoutMs = 10 * 1000;
+  // With this many connections open, new ones are closed as soon as they are
+  // accepted (one log line per burst, counted in
+  // corral_http_connections_refused_total).
+  size_t maxConnections = 4096;
 };
 
 class Server {
@@ -68,6 +75,7 @@ class Server {
  private:
   friend class Connection;
   void onConnection(int status);
+  void refuseConnection();
   void forget(Connection* conn);
 
   Loop& loop_;
@@ -75,6 +83,8 @@ class Server {
   ServerOptions options_;
   uv_tcp_t* listener_ = nullptr;
   std::shared_ptr<struct ServerConnections> conns_;
+  uint64_t lastRefusalMs_ = 0;  // loop time of the last connection refused at the cap
+  uint64_t refusedInBurst_ = 0;
 };
 
 // Serialises a response head. contentLength < 0 means chunked.

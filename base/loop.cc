@@ -6,6 +6,12 @@
 
 namespace corral {
 
+namespace {
+std::atomic<uint64_t> gLeakedHandles{0};
+}  // namespace
+
+uint64_t leakedLoopHandles() { return gLeakedHandles.load(); }
+
 Loop::Loop() {
   loop_ = new uv_loop_t;
   uv_loop_init(loop_);
@@ -14,20 +20,68 @@ Loop::Loop() {
   async_->data = this;
   // The async handle must not keep run() alive on its own.
   uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  deferIdle_ = new uv_idle_t;
+  uv_idle_init(loop_, deferIdle_);
+  deferIdle_->data = this;
 }
 
 Loop::~Loop() {
+  // Deferred deletions first: they close the handles of what they delete.
+  for (int round = 0; round < 100 && !deferred_.empty(); ++round) runDeferred();
   closeAndDelete(async_);
-  // Close whatever is still open so that uv_loop_close succeeds.
+  closeAndDelete(deferIdle_);
+  struct Walk {
+    uint64_t open = 0;
+    uint64_t closing = 0;
+  } walk;
   uv_walk(
       loop_,
-      [](uv_handle_t* h, void*) {
-        if (!uv_is_closing(h)) uv_close(h, nullptr);
+      [](uv_handle_t* h, void* arg) {
+        auto* w = static_cast<Walk*>(arg);
+        if (uv_is_closing(h)) {
+          ++w->closing;
+          return;
+        }
+        ++w->open;
+        log::error(
+            "BUG: a libuv {} handle is still open when its loop is destroyed; its owner "
+            "must close it first (lifetime rule, base/loop.h)",
+            uv_handle_type_name(uv_handle_get_type(h)));
       },
-      nullptr);
+      &walk);
+  if (walk.open > 0) {
+    gLeakedHandles += walk.open;
+    // Running the loop could call into the destroyed owners of those handles,
+    // and freeing it would leave them pointing at freed memory: leave it.
+    log::error("BUG: {} libuv handle(s) leaked by the loop's users", walk.open);
+    return;
+  }
+  // Only closing handles remain: one turn runs their close callbacks.
   uv_run(loop_, UV_RUN_DEFAULT);
-  if (uv_loop_close(loop_) != 0) log::warn("event loop closed with live handles");
+  if (uv_loop_close(loop_) != 0) {
+    log::error("BUG: event loop still busy after its handles closed");
+    ++gLeakedHandles;
+    return;
+  }
   delete loop_;
+}
+
+void Loop::defer(std::function<void()> fn) {
+  deferred_.push_back(std::move(fn));
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(deferIdle_))) {
+    uv_idle_start(deferIdle_, [](uv_idle_t* h) { static_cast<Loop*>(h->data)->runDeferred(); });
+  }
+}
+
+void Loop::runDeferred() {
+  std::vector<std::function<void()>> batch;
+  batch.swap(deferred_);
+  // Deletions may defer more: those run at the following turn.
+  if (deferred_.empty()) uv_idle_stop(deferIdle_);
+  for (auto& fn : batch) fn();
+  if (!deferred_.empty()) {
+    uv_idle_start(deferIdle_, [](uv_idle_t* h) { static_cast<Loop*>(h->data)->runDeferred(); });
+  }
 }
 
 void Loop::run() { uv_run(loop_, UV_RUN_DEFAULT); }

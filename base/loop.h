@@ -1,10 +1,32 @@
 // RAII over libuv: a loop, timers, cross-thread posting and signal watching.
-// Handles are heap-allocated and freed only in their close callback, so a C++
-// owner may be destroyed at any time (even inside its own callback).
+//
+// THE LIFETIME RULE (every callback in corral follows it):
+// 1. Every libuv handle is owned by exactly one C++ object, which closes it in
+//    its destructor; handle memory is freed only in the close callback
+//    (closeAndDelete below).
+// 2. A callback may capture raw `this` only when `this` owns what delivers the
+//    callback (the handle, the Timer) or holds a cancel handle for it:
+//    asynchronous operations that call back later (HTTP client fetch and
+//    streams, posted work, deferred timers) return a move-only
+//    corral::CancelHandle (base/cancel.h); destroying or reset()-ing it
+//    guarantees the callback never runs afterwards. The owner keeps it as a
+//    member. No weak self-pointers, no alive tokens, no reference-counted
+//    handle bookkeeping, no [&] captures of anything that can outlive the call.
+// 3. An object is never destroyed inside its own callback:
+//    loop.deleteLater(std::move(ptr)) defers the deletion to the next turn.
+// 4. ~Loop never closes handles it does not own: a handle still open then is
+//    a bug; it is logged by type and counted (leakedLoopHandles()), and tests
+//    fail on it. So every object closes all its handles before its loop is
+//    destroyed (worker threads: close everything, run the loop until it has
+//    no handles, then destroy it).
+// Cross-thread: Loop::post is the only cross-thread entry; the owner of a loop
+// joins its thread before destroying anything the posted closures reference.
 #pragma once
 
 #include <uv.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -15,7 +37,9 @@ namespace corral {
 class Loop {
  public:
   Loop();
-  ~Loop();  // closes every remaining handle and the loop itself
+  // Runs pending deleteLater()s and finishes closing handles; a handle still
+  // open is reported (rule 4) and the loop memory is then left alone.
+  ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
@@ -27,14 +51,30 @@ class Loop {
   // Thread-safe: runs fn on the loop thread soon. The only cross-thread entry point.
   void post(std::function<void()> fn);
   uint64_t nowMs();
+  // Destroys p on the loop thread at the next loop turn (rule 3): for an object
+  // that must go away from inside one of its own callbacks.
+  template <typename T>
+  void deleteLater(std::unique_ptr<T> p) {
+    if (p == nullptr) return;
+    T* raw = p.release();
+    defer([raw] { delete raw; });
+  }
 
  private:
   void drainPosted();
+  void defer(std::function<void()> fn);
+  void runDeferred();
   uv_loop_t* loop_;
   uv_async_t* async_;
+  uv_idle_t* deferIdle_;  // active while deletions wait
+  std::vector<std::function<void()>> deferred_;
   std::mutex mu_;
   std::vector<std::function<void()>> posted_;
 };
+
+// Handles found open when their Loop was destroyed, process-wide (rule 4).
+// Tests assert it stays 0.
+uint64_t leakedLoopHandles();
 
 class Timer {
  public:

@@ -2,14 +2,26 @@
 
 namespace corral::sse {
 
-Parser::Parser(std::function<void(const Event&)> onEvent, std::function<void()> onComment,
+Parser::Parser(std::function<void(const Event&)> onEvent, CommentCallback onComment,
                size_t maxEventBytes)
     : onEvent_(std::move(onEvent)),
       onComment_(std::move(onComment)),
       maxEventBytes_(maxEventBytes) {}
 
+void Parser::reset() {
+  ++generation_;
+  buf_.clear();
+  type_.clear();
+  data_.clear();
+  hasData_ = false;
+  lastId_.clear();
+  skipLf_ = false;
+}
+
 bool Parser::feed(std::string_view bytes) {
+  uint64_t generation = generation_;
   for (char c : bytes) {
+    if (generation != generation_) return true;  // reset() by a callback
     if (skipLf_) {
       skipLf_ = false;
       if (c == '\n') continue;
@@ -38,7 +50,9 @@ void Parser::line(std::string_view l) {
     return;
   }
   if (l.front() == ':') {
-    if (onComment_) onComment_();
+    l.remove_prefix(1);
+    if (!l.empty() && l.front() == ' ') l.remove_prefix(1);
+    if (onComment_) onComment_(l);
     return;
   }
   auto colon = l.find(':');

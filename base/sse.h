@@ -1,6 +1,7 @@
 // Server-sent events (text/event-stream): a socket-free parser and a formatter.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -13,21 +14,29 @@ struct Event {
   std::string data;  // "data:" lines joined by '\n'
 };
 
-// Feed bytes as they arrive; complete events are delivered to the callback.
-// Comments (heartbeats, lines starting with ':') are reported to onComment.
+// Feed bytes as they arrive; complete events are delivered to onEvent and
+// comment lines (":" heartbeats, ": resync-required") to onComment, in the
+// order they arrive. The one SSE parser of the code base.
 class Parser {
  public:
-  explicit Parser(std::function<void(const Event&)> onEvent,
-                  std::function<void()> onComment = nullptr, size_t maxEventBytes = 16 << 20);
-  // Returns false if an event grew past the bound (the stream should be dropped).
+  // text: the comment after ':' and one optional space.
+  using CommentCallback = std::function<void(std::string_view text)>;
+  explicit Parser(std::function<void(const Event&)> onEvent, CommentCallback onComment = nullptr,
+                  size_t maxEventBytes = 16 << 20);
+  // Returns false if a line or an event grew past the bound (the stream
+  // should be dropped).
   bool feed(std::string_view bytes);
+  // Forgets everything (a new stream starts); a feed() running the callback
+  // that called reset() delivers nothing more.
+  void reset();
   const std::string& lastEventId() const { return lastId_; }
 
  private:
   void line(std::string_view l);
   std::function<void(const Event&)> onEvent_;
-  std::function<void()> onComment_;
+  CommentCallback onComment_;
   size_t maxEventBytes_;
+  uint64_t generation_ = 0;
   std::string buf_;
   std::string type_;
   std::string data_;

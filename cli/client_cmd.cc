@@ -34,7 +34,7 @@ Result<http::Response> call(const std::string& hostPort, const std::string& meth
   req.target = target;
   req.body = body;
   if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-  http::fetch(
+  CancelHandle call = http::fetch(
       loop, host, port, req, [&](Result<http::Response> r) { out = std::move(r); },
       http::ClientOptions{.timeoutMs = timeoutMs});
   loop.runUntil([&] { return out.has_value(); }, timeoutMs + 1000);

@@ -120,6 +120,7 @@ class DnsService::Impl {
     if (stopped_) return;
     stopped_ = true;
     agentPoll_.stop();
+    agentsPoll_.reset();
     if (follower_) follower_->stop();
     if (http_) http_->close();
     if (server_) server_->stop();
@@ -163,7 +164,8 @@ class DnsService::Impl {
     if (!http::splitHostPort(source, 8080, &host, &port)) return;
     http::Request req;
     req.target = "/v1/agents";
-    http::fetch(loop_, host, port, req, [this, source](Result<http::Response> r) {
+    // A new poll replaces (cancels) one still unanswered; stop() cancels it too.
+    agentsPoll_ = http::fetch(loop_, host, port, req, [this, source](Result<http::Response> r) {
       if (!r.ok() || stopped_) return;
       if (r->status == 404) {
         agentListAvailable_ = false;
@@ -189,6 +191,7 @@ class DnsService::Impl {
   std::unique_ptr<http::Server> http_;
   int httpPort_ = 0;
   Timer agentPoll_;
+  CancelHandle agentsPoll_;  // the /v1/agents request in flight
   bool agentListAvailable_ = true;
   std::string knownAgentsKey_;
   bool stopped_ = false;

@@ -72,63 +72,8 @@ const char* phaseName(int phase) {
 
 }  // namespace
 
-// Splits the stream into lines, hands comment lines (": resync-required", the
-// ":" heartbeats) to onComment and everything else to the SSE parser, in order.
-class MarathonFollower::StreamReader {
- public:
-  StreamReader(std::function<void(const sse::Event&)> onEvent,
-               std::function<void(std::string_view)> onComment)
-      : parser_(std::move(onEvent), nullptr, kMaxLineBytes), onComment_(std::move(onComment)) {}
-
-  // False when a line or an event outgrew the bound.
-  bool feed(std::string_view bytes) {
-    for (char c : bytes) {
-      if (stopped_) return true;
-      if (skipLf_) {
-        skipLf_ = false;
-        if (c == '\n') continue;
-      }
-      if (c == '\r' || c == '\n') {
-        skipLf_ = c == '\r';
-        if (!endLine()) return false;
-        continue;
-      }
-      line_.push_back(c);
-      if (line_.size() > kMaxLineBytes) return false;
-    }
-    return true;
-  }
-  // No callback runs after stop(), even in the middle of feed().
-  void stop() { stopped_ = true; }
-
- private:
-  bool endLine() {
-    bool ok = true;
-    if (!line_.empty() && line_.front() == ':') {
-      std::string_view text(line_);
-      text.remove_prefix(1);
-      if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-      onComment_(text);
-    } else {
-      line_.push_back('\n');
-      ok = parser_.feed(line_);
-    }
-    line_.clear();
-    return ok;
-  }
-
-  sse::Parser parser_;
-  std::function<void(std::string_view)> onComment_;
-  std::string line_;
-  bool skipLf_ = false;
-  bool stopped_ = false;
-};
-
 struct MarathonFollower::Request {
-  explicit Request(Loop& loop) : timer(loop) {}
-  Timer timer;
-  std::shared_ptr<http::StreamHandle> handle;
-  http::Response resp;
+  CancelHandle handle;  // the fetch; destroying the request cancels it
   ResponseCallback cb;
   std::string hostPort;
   std::string target;
@@ -165,8 +110,12 @@ Result<std::unique_ptr<MarathonFollower>> MarathonFollower::create(Loop& loop,
 MarathonFollower::MarathonFollower(Loop& loop, FollowerOptions options)
     : loop_(loop),
       options_(std::move(options)),
-      alive_(std::make_shared<char>(0)),
       stats_(std::make_shared<Stats>()),
+      parser_(
+          [this](const sse::Event& e) {
+            onEvent(BufferedEvent{e.id, e.type, e.data, wallMs()});
+          },
+          [this](std::string_view text) { onComment(text); }, kMaxLineBytes),
       retryTimer_(loop),
       deadTimer_(loop),
       publishTimer_(loop),
@@ -286,32 +235,27 @@ void MarathonFollower::openEvents(const std::string& hostPort) {
   req.headers = {{"Accept", "text/event-stream"}, {"Cache-Control", "no-cache"}};
   resuming_ = haveState_ && !lastEventId_.empty();
   if (resuming_) req.headers.emplace_back("Last-Event-ID", lastEventId_);
-  reader_ = std::make_shared<StreamReader>(
-      [this](const sse::Event& e) {
-        onEvent(BufferedEvent{e.id, e.type, e.data, wallMs()});
-      },
-      [this](std::string_view text) { onComment(text); });
+  parser_.reset();
   log::info("registry: opening {}/v2/events{}", hostPort,
             resuming_ ? " (resuming after event " + lastEventId_ + ")" : "");
   uint64_t gen = gen_;
-  std::weak_ptr<char> alive = alive_;
+  // Raw `this`: stream_ holds the stream's cancel handle (base/loop.h).
   http::StreamCallbacks cbs;
-  cbs.onHead = [this, alive, gen](const http::Response& head) {
-    if (!alive.expired() && gen == gen_) onStreamHead(head);
+  cbs.onHead = [this, gen](const http::Response& head) {
+    if (gen == gen_) onStreamHead(head);
   };
-  cbs.onData = [this, alive, gen](std::string_view chunk) {
-    if (!alive.expired() && gen == gen_) onStreamData(chunk);
+  cbs.onData = [this, gen](std::string_view chunk) {
+    if (gen == gen_) onStreamData(chunk);
   };
-  cbs.onEnd = [this, alive, gen](Status st) {
-    if (alive.expired() || gen != gen_) return;
+  cbs.onEnd = [this, gen](Status st) {
+    if (gen != gen_) return;
     stream_.reset();  // finished: nothing to cancel
     fail(st.ok() ? "event stream from " + source_ + " ended"
                  : "event stream from " + source_ + " failed: " + st.error().message);
   };
   http::ClientOptions copts;
   copts.timeoutMs = options_.requestTimeoutMs;
-  auto handle = http::openStream(loop_, host, port, std::move(req), std::move(cbs), copts);
-  if (gen == gen_) stream_ = std::move(handle);  // unless it already failed
+  stream_ = http::openStream(loop_, host, port, std::move(req), std::move(cbs), copts);
 }
 
 void MarathonFollower::onStreamHead(const http::Response& head) {
@@ -358,11 +302,10 @@ void MarathonFollower::onStreamHead(const http::Response& head) {
 void MarathonFollower::onStreamData(std::string_view chunk) {
   armDeadTimer();
   if (phase_ == Phase::kLive) stats_->freshAtMs = wallMs();
-  // teardown() may run from within feed() (and drop reader_): keep it alive.
-  auto reader = reader_;
-  if (reader == nullptr) return;
+  // teardown() may run from within feed(): it resets the parser, which then
+  // delivers nothing more.
   uint64_t gen = gen_;
-  if (!reader->feed(chunk) && gen == gen_)
+  if (!parser_.feed(chunk) && gen == gen_)
     fail("event stream from " + source_ + ": event too large");
 }
 
@@ -538,19 +481,10 @@ void MarathonFollower::fail(const std::string& why) {
 
 void MarathonFollower::teardown() {
   gen_++;
-  if (reader_) {
-    reader_->stop();  // it may be mid-feed(): onStreamData holds a reference
-    reader_.reset();
-  }
-  if (stream_) {
-    auto s = std::move(stream_);
-    s->cancel();
-  }
-  auto requests = std::move(requests_);
-  requests_.clear();
-  for (auto& [id, req] : requests) {
-    if (req->handle) req->handle->cancel();
-  }
+  parser_.reset();  // it may be mid-feed(): it stops delivering
+  stream_.reset();
+  // Destroying the requests cancels their fetches.
+  std::map<uint64_t, std::unique_ptr<Request>>().swap(requests_);
   refetching_.clear();
   syncBuffer_.clear();
   deadTimer_.stop();
@@ -606,58 +540,20 @@ void MarathonFollower::get(const std::string& hostPort, const std::string& targe
     return cb(makeError("bad scheduler address '" + hostPort + "'"));
   }
   uint64_t id = nextRequestId_++;
-  auto req = std::make_unique<Request>(loop_);
+  auto req = std::make_unique<Request>();
   req->cb = std::move(cb);
   req->hostPort = hostPort;
   req->target = target;
   req->redirects = redirects;
-  std::weak_ptr<char> alive = alive_;
-  req->timer.start(options_.requestTimeoutMs, 0, [this, alive, id] {
-    if (alive.expired()) return;
-    auto it = requests_.find(id);
-    if (it == requests_.end()) return;
-    if (it->second->handle) it->second->handle->cancel();
-    finishRequest(
-        id, makeError("timed out after " + std::to_string(options_.requestTimeoutMs) + " ms"));
-  });
-  requests_.emplace(id, std::move(req));
-
   http::Request hr;
   hr.target = target;
   hr.headers = {{"Accept", "application/json"}};
-  http::StreamCallbacks cbs;
-  cbs.onHead = [this, alive, id](const http::Response& head) {
-    if (alive.expired()) return;
-    auto it = requests_.find(id);
-    if (it == requests_.end()) return;
-    it->second->resp.status = head.status;
-    it->second->resp.headers = head.headers;
-  };
-  cbs.onData = [this, alive, id](std::string_view chunk) {
-    if (alive.expired()) return;
-    auto it = requests_.find(id);
-    if (it == requests_.end()) return;
-    std::string& body = it->second->resp.body;
-    if (body.size() + chunk.size() > kMaxBodyBytes) {
-      if (it->second->handle) it->second->handle->cancel();
-      return finishRequest(
-          id, makeError("response larger than " + std::to_string(kMaxBodyBytes) + " bytes"));
-    }
-    body.append(chunk);
-  };
-  cbs.onEnd = [this, alive, id](Status st) {
-    if (alive.expired()) return;
-    auto it = requests_.find(id);
-    if (it == requests_.end()) return;
-    it->second->handle.reset();
-    if (!st.ok()) return finishRequest(id, st.error());
-    finishRequest(id, std::move(it->second->resp));
-  };
-  http::ClientOptions copts;
-  copts.timeoutMs = options_.requestTimeoutMs;
-  auto handle = http::openStream(loop_, host, port, std::move(hr), std::move(cbs), copts);
-  auto it = requests_.find(id);  // gone if it failed synchronously
-  if (it != requests_.end()) it->second->handle = std::move(handle);
+  http::ClientOptions copts{.timeoutMs = options_.requestTimeoutMs, .maxBodyBytes = kMaxBodyBytes};
+  // Raw `this`: requests_ holds the fetch's cancel handle (base/loop.h).
+  req->handle = http::fetch(
+      loop_, host, port, std::move(hr),
+      [this, id](Result<http::Response> r) { finishRequest(id, std::move(r)); }, copts);
+  requests_.emplace(id, std::move(req));
 }
 
 void MarathonFollower::finishRequest(uint64_t id, Result<http::Response> r) {
@@ -665,7 +561,6 @@ void MarathonFollower::finishRequest(uint64_t id, Result<http::Response> r) {
   if (it == requests_.end()) return;
   std::unique_ptr<Request> req = std::move(it->second);
   requests_.erase(it);
-  req->timer.stop();
   if (r.ok() && isRedirect(r->status) && req->redirects < kMaxRedirects) {
     std::string hostPort, target;
     auto location = r->header("Location");

@@ -35,6 +35,7 @@
 #include "base/http_client.h"
 #include "base/loop.h"
 #include "base/result.h"
+#include "base/sse.h"
 #include "registry/catalog.h"
 #include "registry/catalog_state.h"
 
@@ -94,7 +95,6 @@ class MarathonFollower {
   };
   struct Request;
   struct Stats;
-  class StreamReader;
   using ResponseCallback = std::function<void(Result<http::Response>)>;
 
   MarathonFollower(Loop& loop, FollowerOptions options);
@@ -121,7 +121,6 @@ class MarathonFollower {
 
   Loop& loop_;
   FollowerOptions options_;
-  std::shared_ptr<char> alive_;
   CatalogState catalog_;
   std::shared_ptr<Stats> stats_;
 
@@ -143,8 +142,8 @@ class MarathonFollower {
   int redirects_ = 0;
   uint64_t startedAtMs_ = 0;
 
-  std::shared_ptr<http::StreamHandle> stream_;
-  std::shared_ptr<StreamReader> reader_;
+  CancelHandle stream_;  // the event stream
+  sse::Parser parser_;   // the event stream; reset() per connection
   std::vector<BufferedEvent> syncBuffer_;
   // Apps being re-read, with the events that arrived meanwhile (replayed on the answer).
   std::map<std::string, std::vector<BufferedEvent>> refetching_;

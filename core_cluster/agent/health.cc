@@ -9,6 +9,7 @@
 
 #include <fmt/core.h>
 
+#include "base/http_response_parser.h"
 #include "base/log.h"
 
 namespace corral::agent {
@@ -137,7 +138,8 @@ void HealthChecker::schedule(double seconds) {
 
 void HealthChecker::runCheck() {
   if (!running_) return;
-  response_.clear();
+  // A fresh parser per probe: each probe is its own connection.
+  responseParser_ = std::make_unique<http::ResponseParser>(http::ResponseParser::Limits{8192});
   uv_timer_start(
       timeoutTimer_,
       [](uv_timer_t* t) {
@@ -267,26 +269,34 @@ void HealthChecker::onTcpConnected(int status) {
 }
 
 void HealthChecker::onTcpRead(const char* data, ssize_t n) {
-  if (n > 0 && response_.size() < 8192) response_.append(data, static_cast<size_t>(n));
-  size_t eol = response_.find("\r\n");
-  if (eol == std::string::npos && n >= 0) return;  // need more
+  // Only the status decides (Marathon's semantics): the body is never read.
+  using Event = http::ResponseParser::Event;
+  Event e = Event::kNeedMore;
+  if (n > 0) {
+    std::string_view rest(data, static_cast<size_t>(n));
+    do {
+      size_t used = 0;
+      e = responseParser_->feed(rest, &used);
+      rest.remove_prefix(used);
+    } while (e == Event::kNeedMore && !rest.empty());
+  } else {
+    e = responseParser_->finish();
+  }
+  if (e == Event::kNeedMore && n >= 0) return;  // need more
   TcpProbe* p = tcpProbe_;
   tcpProbe_ = nullptr;
   p->close();
-  if (eol == std::string::npos) {
+  if (e == Event::kError) {
+    finish(Outcome::kUnhealthy, responseParser_->errorMessage());
+    return;
+  }
+  if (e != Event::kHead) {
     finish(Outcome::kUnhealthy,
            n == UV_EOF ? "connection closed before a response"
                        : fmt::format("reading response: {}", uv_strerror(static_cast<int>(n))));
     return;
   }
-  // "HTTP/1.1 200 OK"
-  std::string line = response_.substr(0, eol);
-  int code = 0;
-  if (line.rfind("HTTP/", 0) != 0 || line.size() < 12 || line[8] != ' ' ||
-      std::sscanf(line.c_str() + 9, "%3d", &code) != 1) {
-    finish(Outcome::kUnhealthy, fmt::format("bad HTTP status line '{}'", line.substr(0, 80)));
-    return;
-  }
+  int code = responseParser_->status();
   if (code >= 200 && code <= 399) {
     finish(Outcome::kHealthy, "");
   } else if (code >= 100 && code <= 199 && spec_.ignoreHttp1xx) {

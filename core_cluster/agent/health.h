@@ -5,12 +5,17 @@
 #include <uv.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core_cluster/agent/loop_refs.h"
 #include "core_cluster/agent/task_types.h"
+
+namespace corral::http {
+class ResponseParser;
+}
 
 namespace corral::agent {
 
@@ -106,7 +111,7 @@ class HealthChecker {
   TcpProbe* tcpProbe_ = nullptr;
   CommandProbe* commandProbe_ = nullptr;
   bool commandIsCurl_ = false;
-  std::string response_;
+  std::unique_ptr<http::ResponseParser> responseParser_;
 };
 
 }  // namespace corral::agent

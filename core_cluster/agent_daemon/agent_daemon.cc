@@ -146,8 +146,16 @@ void AgentDaemon::postToMaster(const std::string& path, const Json& body,
   req.target = path;
   req.headers.emplace_back("Content-Type", "application/json");
   req.body = dumpJson(body);
-  http::fetch(loop_, options_.masterHost, options_.masterPort, std::move(req), std::move(cb),
-              http::ClientOptions{.timeoutMs = 5000});
+  // The callbacks use raw `this`: masterCalls_ holds their cancel handles.
+  uint64_t key = masterCalls_.nextKey();
+  masterCalls_.add(key, http::fetch(
+                            loop_, options_.masterHost, options_.masterPort, std::move(req),
+                            [this, key, cb = std::move(cb)](Result<http::Response> r) {
+                              auto callback = std::move(cb);
+                              masterCalls_.done(key);
+                              callback(std::move(r));
+                            },
+                            http::ClientOptions{.timeoutMs = 5000}));
 }
 
 void AgentDaemon::registerWithMaster() {
@@ -458,7 +466,7 @@ void AgentDaemon::shutdown(std::function<void()> done) {
     ++live;
   }
   log::info("stopping {} task(s) and delivering their last statuses", live);
-  uint64_t deadline = loop_.nowMs() + kShutdownDeadlineMs;
+  uint64_t deadline = loop_.nowMs() + options_.shutdownDeadlineMs;
   auto finish = std::make_shared<std::function<void()>>(std::move(done));
   shutdownTimer_.start(50, 50, [this, deadline, finish] {
     bool tasksGone = runner_->liveTaskCount() == 0;

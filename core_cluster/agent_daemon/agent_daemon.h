@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/cancel.h"
 #include "base/http_server.h"
 #include "base/json.h"
 #include "base/loop.h"
@@ -27,6 +28,8 @@ struct AgentDaemonOptions {
   std::string workDir = "/tmp/corral-agent";
   uint64_t heartbeatMs = 1000;
   uint64_t retryMs = 1000;
+  // Longest wait for tasks to stop and statuses to be delivered on shutdown().
+  uint64_t shutdownDeadlineMs = 30000;
 };
 
 class AgentDaemon {
@@ -36,6 +39,7 @@ class AgentDaemon {
   // Stops heartbeats and the API, kills every task, and calls done when all is closed.
   void shutdown(std::function<void()> done);
   const std::string& agentId() const { return agentId_; }
+  int apiPort() const { return options_.port; }
 
  private:
   AgentDaemon(Loop& loop, AgentDaemonOptions options, conf::Resources resources, PortPool pool);
@@ -56,6 +60,7 @@ class AgentDaemon {
   };
 
   Loop& loop_;
+  CancelGroup masterCalls_;  // posts to the master in flight: none calls back after ~AgentDaemon
   AgentDaemonOptions options_;
   conf::Resources resources_;
   PortPool pool_;
@@ -72,8 +77,6 @@ class AgentDaemon {
   Timer heartbeatTimer_;
   Timer retryTimer_;
   Timer shutdownTimer_;
-  // Longest wait for tasks to stop and statuses to be delivered on SIGTERM.
-  static constexpr uint64_t kShutdownDeadlineMs = 30000;
 };
 
 }  // namespace corral::agent

@@ -384,15 +384,20 @@ void Master::sendToAgent(const AgentRecord& agent, const std::string& path, Json
   req.target = path;
   req.headers.emplace_back("Content-Type", "application/json");
   req.body = dumpJson(body);
-  http::fetch(
-      loop_, agent.hostname, agent.port, std::move(req),
-      [done = std::move(done)](Result<http::Response> r) {
-        if (!r.ok()) return done(false, r.error().message);
-        if (r->status >= 300)
-          return done(false, "agent answered " + std::to_string(r->status) + ": " + r->body);
-        done(true, "");
-      },
-      http::ClientOptions{.timeoutMs = 5000});
+  uint64_t key = agentCalls_.nextKey();
+  agentCalls_.add(key, http::fetch(
+                           loop_, agent.hostname, agent.port, std::move(req),
+                           [this, key, done = std::move(done)](Result<http::Response> r) {
+                             auto finished = std::move(done);
+                             agentCalls_.done(key);
+                             if (!r.ok()) return finished(false, r.error().message);
+                             if (r->status >= 300)
+                               return finished(
+                                   false,
+                                   "agent answered " + std::to_string(r->status) + ": " + r->body);
+                             finished(true, "");
+                           },
+                           http::ClientOptions{.timeoutMs = 5000}));
 }
 
 void Master::rescindOffersFor(const std::string& agentId) {

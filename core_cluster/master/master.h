@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/cancel.h"
 #include "base/http_server.h"
 #include "base/loop.h"
 #include "core_cluster/master/scheduler_api.h"
@@ -91,6 +92,7 @@ class Master : public SchedulerDriver {
   void onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex);
 
   Loop& loop_;
+  CancelGroup agentCalls_;  // requests to agents in flight (cancelled with the master)
   state::StateStore& store_;
   MasterOptions options_;
   std::vector<Scheduler*> schedulers_;

@@ -156,18 +156,22 @@ void ServiceScheduler::checkReadiness() {
       std::string id = t->id;
       std::vector<int> codes = rc.httpStatusCodesForReady;
       std::string name = rc.name;
-      http::fetch(
-          loop_, t->host, t->ports[portIndex], std::move(req),
-          [this, id, codes, name](Result<http::Response> r) {
-            readinessInFlight_.erase(id);
-            if (!r.ok()) return;
-            if (std::find(codes.begin(), codes.end(), r->status) == codes.end()) return;
-            ready_.insert(id);
-            readinessDue_.erase(id);
-            log::info("task {} is ready ({} answered {})", id, name, r->status);
-            reconcile();
-          },
-          http::ClientOptions{.timeoutMs = static_cast<uint64_t>(rc.timeoutSeconds) * 1000});
+      uint64_t key = readinessChecks_.nextKey();
+      readinessChecks_.add(
+          key,
+          http::fetch(
+              loop_, t->host, t->ports[portIndex], std::move(req),
+              [this, key, id, codes, name](Result<http::Response> r) {
+                readinessChecks_.done(key);
+                readinessInFlight_.erase(id);
+                if (!r.ok()) return;
+                if (std::find(codes.begin(), codes.end(), r->status) == codes.end()) return;
+                ready_.insert(id);
+                readinessDue_.erase(id);
+                log::info("task {} is ready ({} answered {})", id, name, r->status);
+                reconcile();
+              },
+              http::ClientOptions{.timeoutMs = static_cast<uint64_t>(rc.timeoutSeconds) * 1000}));
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/cancel.h"
 #include "base/json.h"
 #include "base/loop.h"
 #include "conf/app_definition.h"
@@ -116,6 +117,7 @@ class ServiceScheduler : public master::Scheduler {
   void killForApp(AppState& app, size_t count, bool onlyOld);
 
   Loop& loop_;
+  CancelGroup readinessChecks_;  // readiness probes in flight
   state::StateStore& store_;
   events::EventBus& bus_;
   SchedulerOptions options_;

@@ -175,6 +175,17 @@ TEST(ResponseParser, NoBodyForHeadAnd1xx204304) {
     EXPECT_EQ(s.statuses, (std::vector<int>{status, 200}));
     EXPECT_EQ(s.bodies, (std::vector<std::string>{"", "ok"}));
   }
+  // A length or a chunked coding on them announces nothing (RFC 9112 6.3):
+  // the next response follows the head directly (found by http_response_fuzz).
+  Seen framed =
+      run("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"
+          "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "HTTP/1.1 105 X\r\nTransfer-Encoding: identity\r\n\r\n"
+          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+          3);
+  ASSERT_EQ(framed.error, Error::kNone) << framed.errorMessage;
+  EXPECT_EQ(framed.statuses, (std::vector<int>{204, 304, 105, 200}));
+  EXPECT_EQ(framed.bodies, (std::vector<std::string>{"", "", "", "ok"}));
   Seen interim =
       run("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nz", 2);
   ASSERT_EQ(interim.error, Error::kNone);
@@ -230,6 +241,9 @@ TEST(ResponseParser, HostileFramingIsAPreciseError) {
       {"HTTP/1.1 200 OK\r\nX: a\rb\r\nContent-Length: 1\r\n\r\na", Error::kMalformed},
       {"HTTP/1.1 200 OK\rContent-Length: 1\r\n\r\na", Error::kMalformed},
       {"HTTP/1.1 2000 OK\r\n\r\n", Error::kMalformed},
+      {"HTTP/1.1 0 TTP/1.4\r\n\r\n", Error::kMalformed},  // found by http_response_fuzz
+      {"HTTP/1.1 099 X\r\nContent-Length: 1\r\n\r\na", Error::kMalformed},
+      {"HTTP/1.1 600 X\r\nContent-Length: 1\r\n\r\na", Error::kMalformed},
       {"HTTX/1.1 200 OK\r\n\r\n", Error::kMalformed},
       {"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", Error::kMalformed},
       {"HTTP/1.1 200 OK\r\n X: folded\r\n\r\n", Error::kMalformed},

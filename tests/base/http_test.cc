@@ -5,8 +5,11 @@
 
 #include <arpa/inet.h>
 
+#include <cerrno>
+
 #include "base/http_client.h"
 #include "base/http_server.h"
+#include "base/metrics.h"
 #include "base/sse.h"
 
 namespace corral::http {
@@ -92,7 +95,8 @@ TEST_F(HttpTest, FetchGetsAResponse) {
   req.method = "POST";
   req.target = "/v2/apps?x=a%20b";
   req.body = "hello";
-  fetch(loop_, "127.0.0.1", port_, req, [&](Result<Response> r) { got = std::move(r); });
+  auto call =
+      fetch(loop_, "127.0.0.1", port_, req, [&](Result<Response> r) { got = std::move(r); });
   ASSERT_TRUE(loop_.runUntil([&] { return got.has_value(); }, 5000));
   ASSERT_TRUE(got->ok()) << got->error().message;
   EXPECT_EQ((*got)->status, 200);
@@ -102,7 +106,8 @@ TEST_F(HttpTest, FetchGetsAResponse) {
 TEST_F(HttpTest, FetchToClosedPortIsAnError) {
   server_->close();
   std::optional<Result<Response>> got;
-  fetch(loop_, "127.0.0.1", port_, Request{}, [&](Result<Response> r) { got = std::move(r); });
+  auto call =
+      fetch(loop_, "127.0.0.1", port_, Request{}, [&](Result<Response> r) { got = std::move(r); });
   ASSERT_TRUE(loop_.runUntil([&] { return got.has_value(); }, 5000));
   EXPECT_FALSE(got->ok());
   EXPECT_NE(got->error().message.find("cannot connect"), std::string::npos);
@@ -196,16 +201,32 @@ TEST_F(HttpTest, StreamDeliversServerSentEvents) {
 
 TEST(Sse, ParserHandlesCrLfCommentsAndSplitInput) {
   std::vector<sse::Event> events;
-  int comments = 0;
-  sse::Parser p([&](const sse::Event& e) { events.push_back(e); }, [&] { ++comments; });
-  std::string text = ":hb\r\nid: 7\r\nevent: t\r\ndata: a\r\ndata:b\r\n\r\ndata: c\n\n";
+  std::vector<std::string> comments;
+  sse::Parser p([&](const sse::Event& e) { events.push_back(e); },
+                [&](std::string_view text) { comments.emplace_back(text); });
+  std::string text =
+      ":hb\r\nid: 7\r\nevent: t\r\ndata: a\r\ndata:b\r\n\r\n: resync-required\ndata: c\n\n";
   for (char c : text) p.feed(std::string_view(&c, 1));
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].data, "a\nb");
   EXPECT_EQ(events[0].type, "t");
   EXPECT_EQ(events[1].type, "message");
   EXPECT_EQ(events[1].id, "7");
-  EXPECT_EQ(comments, 1);
+  EXPECT_EQ(comments, (std::vector<std::string>{"hb", "resync-required"}));
+}
+
+TEST(Sse, ResetFromACallbackStopsTheFeed) {
+  std::vector<std::string> data;
+  sse::Parser* self = nullptr;
+  sse::Parser p([&](const sse::Event& e) {
+    data.push_back(e.data);
+    self->reset();
+  });
+  self = &p;
+  EXPECT_TRUE(p.feed("data: a\n\ndata: b\n\n"));
+  EXPECT_EQ(data, std::vector<std::string>{"a"});
+  EXPECT_TRUE(p.feed("data: c\n\n"));
+  EXPECT_EQ(data, (std::vector<std::string>{"a", "c"}));
 }
 
 TEST(Sse, ParserBoundsEventSize) {
@@ -245,11 +266,109 @@ TEST(HttpServer, AThrowingHandlerAnswers500AndKeepsServing) {
     std::optional<Result<Response>> got;
     Request req;
     req.target = path;
-    fetch(loop, "127.0.0.1", *port, req, [&](Result<Response> r) { got = std::move(r); });
+    auto call =
+        fetch(loop, "127.0.0.1", *port, req, [&](Result<Response> r) { got = std::move(r); });
     ASSERT_TRUE(loop.runUntil([&] { return got.has_value(); }, 5000));
     ASSERT_TRUE(got->ok());
     EXPECT_EQ((*got)->status, std::string(path) == "/throw" ? 500 : 200) << (*got)->body;
   }
+}
+
+}  // namespace
+}  // namespace corral::http
+
+namespace corral::http {
+namespace {
+
+int connectRaw(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// True once the peer closed fd (read returns 0 or the connection reset).
+bool peerClosed(int fd) {
+  char c;
+  ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT);
+  return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+TEST(HttpServerLimits, HalfSentRequestsAreClosedByTheHeaderReadTimeout) {
+  Loop loop;
+  Server server(
+      loop, [](Request&, std::shared_ptr<Exchange> ex) { ex->respond(Response::text(200, "ok")); },
+      ServerOptions{.idleTimeoutMs = 60000, .headerReadTimeoutMs = 200});
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  constexpr int kClients = 50;
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = connectRaw(*port);
+    ASSERT_GE(fd, 0);
+    std::string partial = "GET /slow HTTP/1.1\r\nHost: x\r\nX-Trickle: ";
+    ASSERT_EQ(write(fd, partial.data(), partial.size()), static_cast<ssize_t>(partial.size()));
+    fds.push_back(fd);
+  }
+  uint64_t start = loop.nowMs();
+  ASSERT_TRUE(loop.runUntil([&] { return server.connectionCount() == kClients; }, 5000));
+  // Closed by the header-read timeout, long before the 60 s idle timeout.
+  ASSERT_TRUE(loop.runUntil([&] { return server.connectionCount() == 0; }, 5000));
+  EXPECT_GE(loop.nowMs() - start, 150u);
+  loop.runUntil([] { return false; }, 50);
+  for (int fd : fds) {
+    EXPECT_TRUE(peerClosed(fd));
+    close(fd);
+  }
+  // A request that arrives whole in time is served as before.
+  std::optional<Result<Response>> got;
+  auto call =
+      fetch(loop, "127.0.0.1", *port, Request{}, [&](Result<Response> r) { got = std::move(r); });
+  ASSERT_TRUE(loop.runUntil([&] { return got.has_value(); }, 5000));
+  ASSERT_TRUE(got->ok());
+  EXPECT_EQ((*got)->status, 200);
+}
+
+TEST(HttpServerLimits, TheConnectionCapRefusesTheNextConnection) {
+  Loop loop;
+  Server server(
+      loop, [](Request&, std::shared_ptr<Exchange> ex) { ex->respond(Response::text(200, "ok")); },
+      ServerOptions{.maxConnections = 3});
+  auto port = server.listen("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  auto& refused = metrics::global().counter(
+      "corral_http_connections_refused_total",
+      "Connections closed at once because the server had its maximum open.");
+  double refusedBefore = refused.value();
+  std::vector<int> fds;
+  for (int i = 0; i < 3; ++i) fds.push_back(connectRaw(*port));
+  ASSERT_TRUE(loop.runUntil([&] { return server.connectionCount() == 3; }, 5000));
+  int extra = connectRaw(*port);
+  ASSERT_GE(extra, 0);
+  ASSERT_TRUE(loop.runUntil([&] { return refused.value() == refusedBefore + 1; }, 5000));
+  ASSERT_TRUE(loop.runUntil([&] { return peerClosed(extra); }, 2000));
+  EXPECT_EQ(server.connectionCount(), 3u);
+  for (int fd : fds) EXPECT_FALSE(peerClosed(fd));
+  close(extra);
+  // Below the cap again, a new connection is served.
+  close(fds.back());
+  fds.pop_back();
+  ASSERT_TRUE(loop.runUntil([&] { return server.connectionCount() == 2; }, 5000));
+  std::optional<Result<Response>> got;
+  auto call =
+      fetch(loop, "127.0.0.1", *port, Request{}, [&](Result<Response> r) { got = std::move(r); });
+  ASSERT_TRUE(loop.runUntil([&] { return got.has_value(); }, 5000));
+  ASSERT_TRUE(got->ok()) << got->error().message;
+  EXPECT_EQ(refused.value(), refusedBefore + 1);
+  for (int fd : fds) close(fd);
+  server.close();
+  loop.runUntil([] { return false; }, 20);
 }
 
 }  // namespace

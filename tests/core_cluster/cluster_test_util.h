@@ -38,7 +38,7 @@ inline http::Response fetchSync(Loop& loop, int port, const std::string& method,
   req.headers = std::move(headers);
   if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
   std::optional<Result<http::Response>> out;
-  http::fetch(
+  CancelHandle call = http::fetch(
       loop, "127.0.0.1", port, std::move(req),
       [&out](Result<http::Response> r) { out.emplace(std::move(r)); },
       http::ClientOptions{.timeoutMs = 5000});

@@ -48,7 +48,7 @@ HttpResult Client::request(const std::string& method, const std::string& host, i
   }
   req.body = body;
   auto result = std::make_shared<std::optional<HttpResult>>();
-  http::fetch(
+  CancelHandle call = http::fetch(
       loop_, host, port, std::move(req),
       [result](Result<http::Response> r) {
         HttpResult out;
@@ -113,7 +113,6 @@ EventStream::EventStream(Client& client, const std::string& host, int port,
 EventStream::~EventStream() { close(); }
 
 void EventStream::close() {
-  if (handle_) handle_->cancel();
   handle_.reset();
   ended_ = true;
 }

@@ -72,7 +72,7 @@ class EventStream {
  private:
   void onData(std::string_view chunk);
   Client& client_;
-  std::shared_ptr<http::StreamHandle> handle_;
+  CancelHandle handle_;
   std::shared_ptr<bool> alive_;
   int status_ = 0;
   bool ended_ = false;

@@ -252,7 +252,7 @@ class Http {
     if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
     req.body = body;
     auto out = std::make_shared<std::optional<HttpResult>>();
-    http::fetch(
+    CancelHandle call = http::fetch(
         loop_, host, port, std::move(req),
         [out](Result<http::Response> r) {
           HttpResult h;

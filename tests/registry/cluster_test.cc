@@ -116,7 +116,7 @@ http::Response call(Loop& loop, const std::string& host, int port, const std::st
   http::Response out;
   out.status = -1;
   bool done = false;
-  http::fetch(loop, host, port, req, [&](Result<http::Response> r) {
+  CancelHandle call = http::fetch(loop, host, port, req, [&](Result<http::Response> r) {
     if (r.ok()) out = std::move(*r);
     done = true;
   });

@@ -24,7 +24,7 @@ struct SseClient {
   std::string raw;
   bool ended = false;
   std::unique_ptr<sse::Parser> parser;
-  std::shared_ptr<http::StreamHandle> handle;
+  CancelHandle handle;
 
   std::vector<std::string> types() const {
     std::vector<std::string> out;
@@ -46,7 +46,7 @@ class EventBusTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& c : clients_) {
-      if (c->handle) c->handle->cancel();
+      c->handle.reset();
     }
     server_.reset();
     bus_.reset();
@@ -56,8 +56,9 @@ class EventBusTest : public ::testing::Test {
                      http::Headers headers = {{"Accept", "text/event-stream"}}) {
     auto c = std::make_unique<SseClient>();
     SseClient* cp = c.get();
-    cp->parser = std::make_unique<sse::Parser>(
-        [cp](const sse::Event& e) { cp->events.push_back(e); }, [cp] { ++cp->comments; });
+    cp->parser =
+        std::make_unique<sse::Parser>([cp](const sse::Event& e) { cp->events.push_back(e); },
+                                      [cp](std::string_view) { ++cp->comments; });
     http::Request req;
     req.target = target;
     req.headers = std::move(headers);
@@ -214,7 +215,6 @@ TEST_F(EventBusTest, DetachIsPublishedWhenAClientLeaves) {
   start();
   SseClient& watcher = attach("/v2/events?event_type=event_stream_detached");
   SseClient& leaver = attach();
-  leaver.handle->cancel();
   leaver.handle.reset();
   waitEvents(watcher, 1);
   EXPECT_EQ(watcher.types(), (std::vector<std::string>{"event_stream_detached"}));
