@@ -33,7 +33,8 @@ std::optional<std::string_view> RequestHead::header(std::string_view name) const
   return std::nullopt;
 }
 
-RequestStreamParser::RequestStreamParser(Limits limits) : limits_(limits) {
+RequestStreamParser::RequestStreamParser(Limits limits)
+    : limits_(limits), chunks_(limits.maxHeaderBytes) {
   llhttp_settings_init(&settings_);
   settings_.on_message_begin = [](llhttp_t* p) {
     auto* s = self(p);
@@ -96,10 +97,7 @@ RequestStreamParser::RequestStreamParser(Limits limits) : limits_(limits) {
     auto expect = h.header("Expect");
     h.expectContinue_ = expect && equalsIgnoreCase(*expect, "100-continue");
     h.keepAlive_ = llhttp_should_keep_alive(p) != 0;
-    s->chunk_ = Chunk::kSize;
-    s->chunkLeft_ = 0;
-    s->chunkDigits_ = 0;
-    s->trailerBytes_ = 0;
+    s->chunks_.reset();
     s->event_ = Event::kHead;
     return static_cast<int>(HPE_PAUSED);
   };
@@ -217,7 +215,10 @@ RequestStreamParser::Event RequestStreamParser::afterExecute(llhttp_errno_t err,
                                                 : llhttp_errno_name(err));
     return Event::kError;
   }
-  if (wasBody && head_.chunked_ && !checkChunks(data.substr(0, used))) return Event::kError;
+  if (wasBody && head_.chunked_ && !chunks_.check(data.substr(0, used))) {
+    fail(chunks_.trailersTooLarge() ? 431 : 400, chunks_.error());
+    return Event::kError;
+  }
   *consumed = used;
   if (err == HPE_OK) return Event::kNeedMore;
   llhttp_resume(&parser_);
@@ -226,7 +227,7 @@ RequestStreamParser::Event RequestStreamParser::afterExecute(llhttp_errno_t err,
   if (e == Event::kHead) {
     state_ = State::kBody;
   } else if (e == Event::kEnd) {
-    if (head_.chunked_ && chunk_ != Chunk::kDone) {
+    if (head_.chunked_ && !chunks_.done()) {
       fail(400, "chunked body ended before its last chunk");
       return Event::kError;
     }
@@ -250,84 +251,93 @@ int hexDigit(char c) {
 bool isControl(char c) { return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f; }
 }  // namespace
 
-bool RequestStreamParser::checkChunks(std::string_view bytes) {
+void ChunkedFramingCheck::reset() {
+  state_ = State::kSize;
+  left_ = 0;
+  digits_ = 0;
+  trailerBytes_ = 0;
+  trailersTooLarge_ = false;
+  error_ = "";
+}
+
+bool ChunkedFramingCheck::check(std::string_view bytes) {
   for (size_t i = 0; i < bytes.size(); ++i) {
     char c = bytes[i];
-    switch (chunk_) {
-      case Chunk::kSize: {
+    switch (state_) {
+      case State::kSize: {
         int d = hexDigit(c);
-        if (d >= 0 && chunkDigits_ < 16) {
-          chunkLeft_ = chunkLeft_ * 16 + static_cast<uint64_t>(d);
-          ++chunkDigits_;
+        if (d >= 0 && digits_ < 16) {
+          left_ = left_ * 16 + static_cast<uint64_t>(d);
+          ++digits_;
           continue;
         }
-        if (chunkDigits_ == 0 || (c != ';' && c != '\r')) {
-          fail(400, "invalid chunk size line");
+        if (digits_ == 0 || (c != ';' && c != '\r')) {
+          error_ = "invalid chunk size line";
           return false;
         }
-        chunk_ = c == ';' ? Chunk::kExt : Chunk::kSizeLF;
+        state_ = c == ';' ? State::kExt : State::kSizeLF;
         continue;
       }
-      case Chunk::kExt:
+      case State::kExt:
         if (c == '\r') {
-          chunk_ = Chunk::kSizeLF;
+          state_ = State::kSizeLF;
         } else if (isControl(c)) {
-          fail(400, "invalid chunk extension");
+          error_ = "invalid chunk extension";
           return false;
         }
         continue;
-      case Chunk::kSizeLF:
+      case State::kSizeLF:
         if (c != '\n') break;
-        chunk_ = chunkLeft_ == 0 ? Chunk::kTrailerStart : Chunk::kData;
+        state_ = left_ == 0 ? State::kTrailerStart : State::kData;
         continue;
-      case Chunk::kData: {
-        uint64_t skip = std::min<uint64_t>(chunkLeft_, bytes.size() - i);
-        chunkLeft_ -= skip;
+      case State::kData: {
+        uint64_t skip = std::min<uint64_t>(left_, bytes.size() - i);
+        left_ -= skip;
         i += skip - 1;
-        if (chunkLeft_ == 0) chunk_ = Chunk::kDataCR;
+        if (left_ == 0) state_ = State::kDataCR;
         continue;
       }
-      case Chunk::kDataCR:
+      case State::kDataCR:
         if (c != '\r') break;
-        chunk_ = Chunk::kDataLF;
+        state_ = State::kDataLF;
         continue;
-      case Chunk::kDataLF:
+      case State::kDataLF:
         if (c != '\n') break;
-        chunk_ = Chunk::kSize;
-        chunkDigits_ = 0;
+        state_ = State::kSize;
+        digits_ = 0;
         continue;
-      case Chunk::kTrailerStart:
+      case State::kTrailerStart:
         if (c == '\r') {
-          chunk_ = Chunk::kFinalLF;
+          state_ = State::kFinalLF;
           continue;
         }
         if (isControl(c) || c == ' ') break;
-        chunk_ = Chunk::kTrailer;
+        state_ = State::kTrailer;
         continue;
-      case Chunk::kTrailer:
-        if (++trailerBytes_ > limits_.maxHeaderBytes) {
-          fail(431,
-               "request trailers larger than " + std::to_string(limits_.maxHeaderBytes) + " bytes");
+      case State::kTrailer:
+        if (++trailerBytes_ > maxTrailerBytes_) {
+          error_ = "trailers larger than the header limit";
+          trailersTooLarge_ = true;
           return false;
         }
         if (c == '\r') {
-          chunk_ = Chunk::kTrailerLF;
+          state_ = State::kTrailerLF;
         } else if (isControl(c)) {
           break;
         }
         continue;
-      case Chunk::kTrailerLF:
+      case State::kTrailerLF:
         if (c != '\n') break;
-        chunk_ = Chunk::kTrailerStart;
+        state_ = State::kTrailerStart;
         continue;
-      case Chunk::kFinalLF:
+      case State::kFinalLF:
         if (c != '\n') break;
-        chunk_ = Chunk::kDone;
+        state_ = State::kDone;
         continue;
-      case Chunk::kDone:
+      case State::kDone:
         break;
     }
-    fail(400, "invalid chunked framing (bare CR or LF, or data longer than its chunk size)");
+    error_ = "invalid chunked framing (bare CR or LF, or data longer than its chunk size)";
     return false;
   }
   return true;

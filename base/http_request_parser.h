@@ -72,6 +72,44 @@ class RequestHead {
   bool keepAlive_ = true;
 };
 
+// Checks chunked framing (RFC 9112 section 7.1) on exactly the bytes a
+// parser consumed from a body, before any event about them is given out.
+// llhttp 8 does not check the CRLF after chunk data (it skips two bytes) nor
+// bare LF in chunk lines; a proxy that forwards the framing as it came must.
+class ChunkedFramingCheck {
+ public:
+  explicit ChunkedFramingCheck(size_t maxTrailerBytes) : maxTrailerBytes_(maxTrailerBytes) {}
+  void reset();
+  // False at the first byte that breaks the framing: error() says how.
+  bool check(std::string_view bytes);
+  // The last chunk and the trailers are complete.
+  bool done() const { return state_ == State::kDone; }
+  const char* error() const { return error_; }
+  bool trailersTooLarge() const { return trailersTooLarge_; }
+
+ private:
+  enum class State {
+    kSize,
+    kExt,
+    kSizeLF,
+    kData,
+    kDataCR,
+    kDataLF,
+    kTrailerStart,
+    kTrailer,
+    kTrailerLF,
+    kFinalLF,
+    kDone
+  };
+  size_t maxTrailerBytes_;
+  State state_ = State::kSize;
+  uint64_t left_ = 0;
+  int digits_ = 0;
+  size_t trailerBytes_ = 0;
+  bool trailersTooLarge_ = false;
+  const char* error_ = "";
+};
+
 class RequestStreamParser {
  public:
   struct Limits {
@@ -109,23 +147,6 @@ class RequestStreamParser {
 
  private:
   enum class State { kHead, kBody, kUpgraded, kClosed, kError };
-  // llhttp 8 does not check the CRLF after chunk data (it skips two bytes)
-  // nor bare LF in chunk lines, so the chunked framing is validated here, on
-  // exactly the bytes llhttp consumed, before any event about them is given.
-  enum class Chunk {
-    kSize,
-    kExt,
-    kSizeLF,
-    kData,
-    kDataCR,
-    kDataLF,
-    kTrailerStart,
-    kTrailer,
-    kTrailerLF,
-    kFinalLF,
-    kDone
-  };
-  bool checkChunks(std::string_view bytes);
   static RequestStreamParser* self(llhttp_t* p) {
     return static_cast<RequestStreamParser*>(p->data);
   }
@@ -151,10 +172,7 @@ class RequestStreamParser {
   size_t headBytes_ = 0;
   bool lastWasValue_ = true;
   Event event_ = Event::kNeedMore;  // set by the llhttp callback that paused
-  Chunk chunk_ = Chunk::kSize;
-  uint64_t chunkLeft_ = 0;
-  int chunkDigits_ = 0;
-  size_t trailerBytes_ = 0;
+  ChunkedFramingCheck chunks_;
   bool keepAlive_ = true;
   bool upgraded_ = false;
   int errorStatus_ = 0;

@@ -108,8 +108,10 @@ void HttpSession::resumeReading(Conn* c) {
     if (self == nullptr) return;
     if (conn == self->client_.get()) {
       self->onClientRead(n);
-    } else {
+    } else if (conn == self->upstream_.get()) {
       self->onUpstreamRead(n);
+    } else if (n != 0) {
+      self->parked_.reset();  // an idle task connection closed or sent garbage
     }
   });
 }
@@ -317,7 +319,12 @@ void HttpSession::connectUpstream() {
     return;
   }
   tried_[triedCount_++] = peer_->id;
-  upstream_ = pool_.take(peer_->id);
+  if (parked_ && parked_->backendId == peer_->id) {
+    upstream_ = std::move(parked_);
+  } else {
+    unpark();
+    upstream_ = pool_.take(peer_->id);
+  }
   if (upstream_) {
     reused_ = true;
     upstream_->owner = this;
@@ -478,7 +485,10 @@ void HttpSession::pumpResponse() {
         break;
       }
       if (event == ResponseStream::Event::kError) {
-        terminate();  // the head went out already: cut the client off
+        // The head went out already: the client is cut off, and sees a body
+        // without its end; the bytes in doubt are never forwarded.
+        releasePeer(PeerOutcome::kBadResponse);
+        terminate();
         return;
       }
       if (event == ResponseStream::Event::kNeedMore) break;
@@ -486,7 +496,7 @@ void HttpSession::pumpResponse() {
     if (total > 0 && !writeTo(client_.get(), data.data(), total, total)) return;
     if (total == 0 && !ended) break;
   }
-  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange) {
+  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange && !lingering_) {
     finishExchange();
     return;
   }
@@ -534,7 +544,10 @@ void HttpSession::buildResponseHead() {
   if (!response_.interim()) {
     // A body that ends with the connection can only reach the client the
     // same way.
-    if (response_.closeDelimited() || !request_.head().keepAlive() || !requestDone_) {
+    // An Upgrade the task declined leaves the client's next bytes in doubt
+    // (they may already be the other protocol): the connection ends.
+    if (response_.closeDelimited() || !request_.head().keepAlive() || !requestDone_ ||
+        request_.upgraded()) {
       closeAfterResponse_ = true;
     }
     if (closeAfterResponse_) {
@@ -552,8 +565,10 @@ void HttpSession::finishExchange() {
                        upstream_ && upstream_->filled == 0 && !writingUpstream_;
   releasePeer(PeerOutcome::kOk);
   if (upstreamClean) {
-    uv_read_stop(upstream_->stream());
-    pool_.give(std::move(upstream_));
+    // Kept by the session while it lives (and watched for EOF): the next
+    // request to the same task skips the pool round trip.
+    parked_ = std::move(upstream_);
+    resumeReading(parked_.get());
   } else {
     upstream_.reset();
   }
@@ -665,7 +680,9 @@ void HttpSession::onWritten(Conn* out, int status) {
   toUpstreamInFlight_ = 0;
   resumeReading(client_.get());
   pumpRequest();
-  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange) finishExchange();
+  if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange && !lingering_) {
+    finishExchange();
+  }
 }
 
 // ---- endings ----
@@ -731,16 +748,19 @@ void HttpSession::armIdle() {
   timer_.start(options_.idleTimeoutMs, 0, [this] { terminate(); });
 }
 
+// A parked task connection goes back to the worker's pool.
+void HttpSession::unpark() {
+  if (parked_) pool_.give(std::move(parked_));
+}
+
 void HttpSession::terminate() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   timer_.stop();
   releasePeer(PeerOutcome::kAborted);
   upstream_.reset();
+  unpark();
   client_.reset();
-  if (tunnel_ && !tunnel_->finished()) {
-    // The tunnel's own end callback would come back here; it is over anyway.
-  }
   if (done_) done_(this);
 }
 

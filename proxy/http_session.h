@@ -88,6 +88,7 @@ class HttpSession {
   void onConnected();
   void onConnectFailed(PeerOutcome outcome);
   void releasePeer(PeerOutcome outcome);
+  void unpark();
   bool retryOnFreshConnection();
   // Writes; at most one in flight per connection.
   bool writeTo(Conn* out, const char* data, size_t n, size_t consume);
@@ -108,6 +109,7 @@ class HttpSession {
   DoneCallback done_;
   ConnPtr client_;
   ConnPtr upstream_;
+  ConnPtr parked_;  // the last clean task connection, kept for the next request
   std::unique_ptr<TcpTunnel> tunnel_;
   http::RequestStreamParser request_;
   ResponseStream response_;

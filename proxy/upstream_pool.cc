@@ -49,6 +49,7 @@ void UpstreamPool::give(ConnPtr conn) {
     --total_;
   }
   conn->owner = this;
+  uv_read_stop(conn->stream());  // the giver may still be reading it
   int rc = conn->startReading([](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
     auto* c = static_cast<Conn*>(s->data);
     auto* pool = static_cast<UpstreamPool*>(c->owner);

@@ -211,8 +211,17 @@ TEST_F(SessionTest, KeepAliveReusesOneUpstreamConnection) {
   }
   EXPECT_EQ(reads, 5);
   EXPECT_EQ(task.listener.accepted, 1);
-  EXPECT_EQ(worker_->pool().reused(), 4u);
   EXPECT_FALSE(c.eof);
+  // When the client leaves, the task connection goes to the worker's pool
+  // and serves the next client.
+  clients_.clear();
+  ASSERT_TRUE(loop_.runUntil([&] { return worker_->pool().idleTotal() == 1; }, 5000));
+  TestPeer& next = client();
+  next.write("GET /again HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(awaitResponses(next, 1));
+  EXPECT_EQ(reads, 6);
+  EXPECT_EQ(task.listener.accepted, 1);
+  EXPECT_EQ(worker_->pool().reused(), 1u);
 }
 
 TEST_F(SessionTest, PipelinedRequestsAreAnsweredInOrder) {
@@ -291,8 +300,13 @@ TEST_F(SessionTest, LargeChunkedBodiesStreamBothWaysInBoundedMemory) {
   EXPECT_TRUE(answered);
   EXPECT_GT(upstreamBodyBytes, total);
   EXPECT_GT(downBytes, total);
-  // Whole-body buffering would add at least 20 MB.
+  // Whole-body buffering would add at least 20 MB. (AddressSanitizer keeps
+  // freed memory in quarantine, so the measure means nothing there.)
+#if !defined(__SANITIZE_ADDRESS__)
   EXPECT_LT(maxRssKb() - rssBefore, 12 * 1024);
+#else
+  (void)rssBefore;
+#endif
 }
 
 TEST_F(SessionTest, ExpectContinuePassesThrough) {
@@ -342,11 +356,24 @@ TEST_F(SessionTest, WebSocketUpgradeBecomesATunnel) {
   c.write("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nfirst");
   ASSERT_TRUE(loop_.runUntil([&] { return c.data.find("echo:first") != std::string::npos; }, 5000))
       << c.data;
-  EXPECT_EQ(c.data.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u);
+  EXPECT_EQ(c.data.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << c.data;
   EXPECT_NE(c.data.find("Upgrade: websocket\r\n"), std::string::npos);
   c.write("second");
   ASSERT_TRUE(
       loop_.runUntil([&] { return c.data.find("echo:second") != std::string::npos; }, 5000));
+}
+
+TEST_F(SessionTest, DeclinedUpgradeIsAnsweredThenClosed) {
+  startFakeTask([](TestPeer& p, std::string_view) {
+    if (p.written == 0 && p.queued == 0) p.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nno");
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000)) << c.data;
+  EXPECT_EQ(c.data.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << c.data;
+  EXPECT_NE(c.data.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_NE(c.data.find("\r\n\r\nno"), std::string::npos);
 }
 
 // Each request is refused with 400 and the connection closed; no byte of it
@@ -411,6 +438,111 @@ TEST_F(SessionTest, UpstreamWithBadFramingGets502) {
     clients_.clear();
     worker_.reset();
   }
+}
+
+// llhttp 8 skips the two bytes after chunk data without looking at them.
+TEST_F(SessionTest, BadChunkFramingFromATaskIsNeverForwarded) {
+  startFakeTask([](TestPeer& p, std::string_view) {
+    if (p.written == 0 && p.queued == 0) {
+      p.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXY0\r\n\r\n");
+    }
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof || c.error != 0; }, 5000));
+  EXPECT_EQ(c.data.find("XY"), std::string::npos) << c.data;
+  EXPECT_EQ(c.data.find("0\r\n\r\n"), std::string::npos) << c.data;
+  ASSERT_FALSE(routes_.picker.released.empty());
+  EXPECT_EQ(routes_.picker.released.back().second, PeerOutcome::kBadResponse);
+}
+
+// HEAD answers announce a length but carry no body; the next request on the
+// same connections must still be framed right.
+TEST_F(SessionTest, HeadAnswerWithLengthButNoBodyKeepsFramingRight) {
+  FakeTask& task = startFakeTask([](TestPeer& p, std::string_view) {
+    while (p.data.find("\r\n\r\n") != std::string::npos) {
+      bool head = p.data.rfind("HEAD", 0) == 0;
+      p.data.erase(0, p.data.find("\r\n\r\n") + 4);
+      p.write(head ? "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+                   : "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nget");
+    }
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(awaitResponses(c, 1));
+  c.write("GET /g HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.data.find("get") != std::string::npos; }, 5000))
+      << c.data;
+  EXPECT_EQ(count(c.data, "HTTP/1.1 200"), 2u);
+  EXPECT_EQ(task.listener.accepted, 1);
+  EXPECT_FALSE(c.eof);
+}
+
+// A body without a length ends when the task closes; the client's
+// connection can only end the same way.
+TEST_F(SessionTest, CloseDelimitedBodyIsForwardedAndClosesTheClient) {
+  startFakeTask([](TestPeer& p, std::string_view) {
+    if (p.written == 0 && p.queued == 0) {
+      p.write("HTTP/1.1 200 OK\r\n\r\nuntil the end");
+      p.shutdown();
+    }
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000));
+  EXPECT_NE(c.data.find("Connection: close\r\n"), std::string::npos) << c.data;
+  EXPECT_NE(c.data.find("\r\n\r\nuntil the end"), std::string::npos) << c.data;
+  ASSERT_FALSE(routes_.picker.released.empty());
+  EXPECT_EQ(routes_.picker.released.back().second, PeerOutcome::kOk);
+}
+
+TEST_F(SessionTest, Http10ClientWithKeepAliveIsToldSo) {
+  startServerTask();
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET /a HTTP/1.0\r\nHost: h\r\nConnection: keep-alive\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.data.find("body-bytes") != std::string::npos; }, 5000));
+  EXPECT_NE(c.data.find("Connection: keep-alive\r\n"), std::string::npos) << c.data;
+  c.write("GET /b HTTP/1.0\r\nHost: h\r\n\r\n");  // no keep-alive: the last one
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000));
+  EXPECT_NE(c.data.find("GET /b\n"), std::string::npos);
+  EXPECT_NE(c.data.find("Connection: close\r\n"), std::string::npos);
+}
+
+// A kept task connection the task closes just as a request goes out: a
+// request without a body is sent again on a fresh connection; one with a
+// body may have been processed, so it is answered 502.
+TEST_F(SessionTest, TaskClosingAKeptConnectionIsRetriedOnlyWithoutBody) {
+  int seen = 0;
+  FakeTask& task = startFakeTask([&](TestPeer& p, std::string_view) {
+    while (p.data.find("\r\n\r\n") != std::string::npos) {
+      bool post = p.data.rfind("POST", 0) == 0;
+      p.data.erase(0, p.data.find("\r\n\r\n") + 4 + (post ? 1 : 0));
+      ++seen;
+      if (seen == 2 || seen == 4) {
+        p.shutdown();  // closes instead of answering
+        return;
+      }
+      p.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+  });
+  startProxy();
+  TestPeer& c = client();
+  c.write("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(awaitResponses(c, 1));
+  c.write("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n");
+  ASSERT_TRUE(loop_.runUntil([&] { return count(c.data, "ok") == 2 || c.eof; }, 5000)) << c.data;
+  EXPECT_EQ(count(c.data, "HTTP/1.1 200"), 2u) << c.data;
+  EXPECT_EQ(seen, 3);
+  EXPECT_EQ(task.listener.accepted, 2);
+  c.write("POST /3 HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000)) << c.data;
+  EXPECT_NE(c.data.find("HTTP/1.1 502"), std::string::npos) << c.data;
+  EXPECT_NE(c.data.find("X-Corral-Error: upstream-closed"), std::string::npos);
+  EXPECT_EQ(seen, 4);
 }
 
 TEST_F(SessionTest, RefusedPeerIsRetriedOnAnother) {
@@ -518,6 +650,38 @@ TEST_F(SessionTest, SlowHeadIsAnswered408) {
   c.write("GET / HTTP/1.1\r\nHost: h\r\n");
   ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000));
   EXPECT_EQ(c.data.rfind("HTTP/1.1 408", 0), 0u) << c.data;
+}
+
+TEST_F(SessionTest, TcpModeWorkerTunnelsToAPeer) {
+  startFakeTask([](TestPeer& p, std::string_view bytes) { p.write("echo:" + std::string(bytes)); });
+  worker_ = std::make_unique<ProxyWorker>(loop_, routes_.picker, options_);
+  auto port = worker_->listen("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  port_ = *port;
+  TestPeer& c = client();
+  c.write("raw bytes, not HTTP");
+  ASSERT_TRUE(loop_.runUntil([&] { return c.data == "echo:raw bytes, not HTTP"; }, 5000)) << c.data;
+  EXPECT_EQ(worker_->tunnelCount(), 1u);
+  c.shutdown();
+  tasks_[0]->conns[0]->shutdown();
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof && worker_->tunnelCount() == 0; }, 5000));
+  ASSERT_EQ(routes_.picker.released.size(), 1u);
+  EXPECT_EQ(routes_.picker.released[0].second, PeerOutcome::kOk);
+}
+
+TEST_F(SessionTest, TcpModeRefusedPeerClosesTheClient) {
+  {
+    TestListener gone(loop_, [](ConnPtr) {});
+    routes_.picker.add(gone.port);
+  }
+  worker_ = std::make_unique<ProxyWorker>(loop_, routes_.picker, options_);
+  auto port = worker_->listen("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok());
+  port_ = *port;
+  TestPeer& c = client();
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof || c.error != 0; }, 5000));
+  ASSERT_EQ(routes_.picker.released.size(), 1u);
+  EXPECT_EQ(routes_.picker.released[0].second, PeerOutcome::kConnectFailed);
 }
 
 }  // namespace
