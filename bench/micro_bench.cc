@@ -160,7 +160,8 @@ BENCHMARK(BM_RouteUpdateOneApp)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchm
 void BM_BalancerPick(benchmark::State& state, conf::BalanceAlgorithm algorithm) {
   proxy::Balancer balancer(conf::Balance{algorithm, "X-User"}, false, proxy::PassiveHealth{}, 1);
   std::vector<proxy::PeerInfo> peers;
-  for (int i = 0; i < state.range(0); ++i) peers.push_back({"task-" + std::to_string(i), 1, false});
+  for (int i = 0; i < state.range(0); ++i)
+    peers.push_back({"task-" + std::to_string(i), 1, false, "127.0.0.1", 31000 + i});
   balancer.setPeers(peers);
   std::array<std::string, 64> users;
   for (size_t i = 0; i < users.size(); ++i) users[i] = "user-" + std::to_string(i);

@@ -626,7 +626,7 @@ void PortParser::parse(const ProxyLabelOptions& options) {
 
   // Groups: the port's own list overrides the app's.
   const std::string* groups = port("HAPROXY", "GROUP");
-  if (!groups) {
+  if (!groups || trim(*groups).empty()) {  // an empty port list falls back, as in marathon-lb
     auto it = app_.labels.find("HAPROXY_GROUP");
     if (it != app_.labels.end()) groups = &it->second;
   }

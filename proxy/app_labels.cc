@@ -27,4 +27,26 @@ AppRouting routeApp(const registry::App& app, const conf::ProxyLabelOptions& opt
   return out;
 }
 
+std::vector<PeerInfo> peersOf(const registry::App& app, int portIndex, bool draining) {
+  std::vector<PeerInfo> peers;
+  if (portIndex < 0) return peers;
+  size_t index = static_cast<size_t>(portIndex);
+  for (const registry::Task& task : app.tasks) {
+    if (!task.running() || index >= task.ports.size()) continue;
+    if (app.hasHealthChecks && task.healthy != true) continue;
+    std::string host = task.ip.empty() ? task.host : task.ip;
+    if (host.empty()) continue;
+    int port = task.ports[index];
+    peers.push_back(PeerInfo{task.id + ":" + std::to_string(port), 1, draining, host, port});
+  }
+  return peers;
+}
+
+std::string proxyPassPath(std::string_view prefix, std::string_view path) {
+  if (prefix.empty() || !path.starts_with(prefix)) return std::string(path);
+  std::string_view rest = path.substr(prefix.size());
+  if (!rest.empty() && rest.front() == '/') rest.remove_prefix(1);
+  return "/" + std::string(rest);
+}
+
 }  // namespace corral::proxy

@@ -30,6 +30,8 @@ struct PeerInfo {
   std::string id;  // stable, e.g. "shop.1234:31002"
   int weight = 1;  // >= 1
   bool draining = false;
+  std::string host;  // where to connect (the balancer itself never reads it)
+  int port = 0;
 };
 
 struct PassiveHealth {

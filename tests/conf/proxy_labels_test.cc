@@ -139,6 +139,11 @@ TEST(ProxyLabels, Groups) {
   specs = parseProxyLabels(app({}), ProxyLabelOptions{{"*"}, false});
   EXPECT_EQ(specs.routes[0].state, RouteState::kRouted);
 
+  // An empty port group falls back to the app's.
+  specs =
+      parseProxyLabels(app({{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_GROUP", ""}}), external());
+  EXPECT_EQ(specs.routes[0].state, RouteState::kRouted);
+
   // Comma lists on both sides.
   specs = parseProxyLabels(app({{"HAPROXY_GROUP", "a, b"}}), ProxyLabelOptions{{"x", "b"}, false});
   EXPECT_EQ(specs.routes[0].state, RouteState::kRouted);

@@ -44,5 +44,53 @@ TEST(AppLabels, RoutesOnlyRoutedPortsAndKeepsTheRestForConfig) {
   EXPECT_EQ(table->lookupPort(10002), nullptr);
 }
 
+registry::Task task(std::string id, std::string state, std::optional<bool> healthy,
+                    std::vector<int> ports, std::string ip = "10.0.0.5") {
+  registry::Task t;
+  t.id = std::move(id);
+  t.appId = "/shop";
+  t.host = "agent-1";
+  t.ip = std::move(ip);
+  t.state = std::move(state);
+  t.healthy = healthy;
+  t.ports = std::move(ports);
+  return t;
+}
+
+TEST(AppLabels, PeersAreRunningTasksHealthyWhenChecked) {
+  registry::App app = shopApp();
+  app.tasks = {task("shop.a", "TASK_RUNNING", std::nullopt, {31000, 31001}),
+               task("shop.b", "TASK_STAGING", std::nullopt, {31002, 31003}),
+               task("shop.c", "TASK_RUNNING", false, {31004, 31005}),
+               task("shop.d", "TASK_RUNNING", true, {31006}, ""),
+               task("shop.e", "TASK_RUNNING", true, {31008, 31009})};
+  auto peers = peersOf(app, 1, false);
+  ASSERT_EQ(peers.size(), 3u) << "without health checks every running task with the port";
+  EXPECT_EQ(peers[0].id, "shop.a:31001");
+  EXPECT_EQ(peers[0].host, "10.0.0.5");
+  EXPECT_EQ(peers[0].port, 31001);
+  EXPECT_EQ(peers[1].id, "shop.c:31005");
+  EXPECT_EQ(peers[2].id, "shop.e:31009");
+
+  app.hasHealthChecks = true;
+  peers = peersOf(app, 0, true);
+  ASSERT_EQ(peers.size(), 2u) << "only tasks reported healthy";
+  EXPECT_EQ(peers[0].id, "shop.d:31006");
+  EXPECT_EQ(peers[0].host, "agent-1") << "no IP: the agent's host name";
+  EXPECT_TRUE(peers[0].draining);
+  EXPECT_EQ(peers[1].id, "shop.e:31008");
+  EXPECT_TRUE(peersOf(app, 5, false).empty());
+  EXPECT_TRUE(peersOf(app, -1, false).empty());
+}
+
+TEST(AppLabels, ProxyPassPathStripsThePrefix) {
+  EXPECT_EQ(proxyPassPath("/api", "/api/users?id=1"), "/users?id=1");
+  EXPECT_EQ(proxyPassPath("/api", "/api"), "/");
+  EXPECT_EQ(proxyPassPath("/api", "/api/"), "/");
+  EXPECT_EQ(proxyPassPath("/api/", "/api/users"), "/users");
+  EXPECT_EQ(proxyPassPath("/api", "/other"), "/other");
+  EXPECT_EQ(proxyPassPath("", "/api/users"), "/api/users");
+}
+
 }  // namespace
 }  // namespace corral::proxy

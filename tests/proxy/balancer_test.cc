@@ -15,7 +15,7 @@ using conf::BalanceAlgorithm;
 std::vector<PeerInfo> peers(int count, int weight = 1) {
   std::vector<PeerInfo> out;
   for (int i = 0; i < count; ++i)
-    out.push_back(PeerInfo{"task-" + std::to_string(i) + ":31000", weight, false});
+    out.push_back(PeerInfo{"task-" + std::to_string(i) + ":31000", weight, false, "", 0});
   return out;
 }
 
@@ -44,7 +44,8 @@ TEST(Balancer, NoPeersNoPick) {
 }
 
 TEST(Balancer, SmoothWeightedRoundRobin) {
-  auto b = make(BalanceAlgorithm::kRoundRobin, {{"a", 5, false}, {"b", 1, false}, {"c", 1, false}});
+  auto b = make(BalanceAlgorithm::kRoundRobin,
+                {{"a", 5, false, "", 0}, {"b", 1, false, "", 0}, {"c", 1, false, "", 0}});
   std::string order;
   for (int i = 0; i < 7; ++i) {
     auto pick = b.get({}, 0);
@@ -74,7 +75,8 @@ TEST(Balancer, LeastConnPrefersIdlePeers) {
 }
 
 TEST(Balancer, LeastConnHonoursWeight) {
-  auto b = make(BalanceAlgorithm::kLeastConn, {{"big", 3, false}, {"small", 1, false}});
+  auto b =
+      make(BalanceAlgorithm::kLeastConn, {{"big", 3, false, "", 0}, {"small", 1, false, "", 0}});
   std::map<std::string, int> open;
   for (int i = 0; i < 8; ++i) open[b.peerId(b.get({}, 0)->index)]++;
   EXPECT_EQ(open["big"], 6);
@@ -263,7 +265,8 @@ TEST(Balancer, ReListKeepsStateOfStayingPeers) {
   auto held = b.get({}, 0);
   std::string heldId = b.peerId(held->index);
   // Reorder and add a peer: the held one keeps its active count.
-  std::vector<PeerInfo> next = {list[2], PeerInfo{"task-new:31000", 1, false}, list[1], list[0]};
+  std::vector<PeerInfo> next = {list[2], PeerInfo{"task-new:31000", 1, false, "", 0}, list[1],
+                                list[0]};
   b.setPeers(next);
   size_t index = 0;
   for (; index < b.size(); ++index) {
@@ -274,7 +277,7 @@ TEST(Balancer, ReListKeepsStateOfStayingPeers) {
   b.release(*held, Outcome::kSuccess, 0);  // stale index: found by uid
   EXPECT_EQ(b.active(index), 0);
   // Releasing a pick of a peer that left is harmless.
-  b.setPeers({PeerInfo{"task-new:31000", 1, false}});
+  b.setPeers({PeerInfo{"task-new:31000", 1, false, "", 0}});
   b.release(*held, Outcome::kFailure, 0);
   EXPECT_EQ(b.size(), 1u);
 }
