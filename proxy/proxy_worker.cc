@@ -75,7 +75,7 @@ void ProxyWorker::onConnection(uv_stream_t* listener, RouteLookup* routes) {
   if (uv_accept(listener, c->stream()) != 0) return;
   ++accepted_;
   if (sessions_.size() + tunnels_.size() >= options_.maxConnections) return;  // closed by ConnPtr
-  if (routes == nullptr) {  // TCP mode
+  if (routes == nullptr) {                                                    // TCP mode
     startTunnel(std::move(c));
     return;
   }
