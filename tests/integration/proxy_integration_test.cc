@@ -275,6 +275,12 @@ TEST_F(ProxyTest, ScaleAndKillUnderLoadLosesNothing) {
   Json stats = adminJson("/stats");
   ASSERT_TRUE(stats.contains("backends"));
   EXPECT_EQ(stats["backends"][0].value("noTask", -1), 0);
+
+  // SIGTERM after all that: every worker closes every handle it had.
+  stopProcess(proxy_, 5000);
+  std::string log = tailLog(proxy_.logPath, 10000);
+  EXPECT_NE(log.find("proxy stopped"), std::string::npos) << log;
+  EXPECT_EQ(log.find("handle(s) open"), std::string::npos) << log;
 }
 
 // A bad label rejects its app's port alone: the others keep being routed,
