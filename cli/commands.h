@@ -18,6 +18,7 @@ void addUpCommand(CLI::App& app, int& exitCode);
 void addClientCommands(CLI::App& app, int& exitCode);
 void addDemoServerCommand(CLI::App& app, int& exitCode);
 void addDnsCommand(CLI::App& app, int& exitCode);
+void addProxyCommand(CLI::App& app, int& exitCode);
 
 // Absolute path of the running corral binary (for spawning parts and demo tasks).
 std::string selfExe();

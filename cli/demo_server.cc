@@ -18,10 +18,24 @@ int runDemo(std::string host, int port) {
   if (port == 0 && std::getenv("PORT0")) port = std::atoi(std::getenv("PORT0"));
   std::string task = std::getenv("MESOS_TASK_ID") ? std::getenv("MESOS_TASK_ID") : "local";
   Loop loop;
+  // POST /health/fail turns /health into 503 (a task going unhealthy, for tests).
+  bool failing = false;
   http::Server server(loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
-    if (req.path == "/health") return ex->respond(http::Response::text(200, "ok\n"));
-    ex->respond(http::Response::text(
-        200, "hello from " + task + " at " + host + ":" + std::to_string(port) + "\n"));
+    if (req.path == "/health/fail" && req.method == "POST") {
+      failing = true;
+      return ex->respond(http::Response::text(200, "failing health checks from now on\n"));
+    }
+    if (req.path == "/health") {
+      return ex->respond(failing ? http::Response::text(503, "failing\n")
+                                 : http::Response::text(200, "ok\n"));
+    }
+    http::Response r = http::Response::text(
+        200, "hello from " + task + " at " + host + ":" + std::to_string(port) + "\n");
+    // What the task saw, so that a proxy's rewrites can be checked.
+    r.headers.emplace_back("X-Demo-Task", task);
+    r.headers.emplace_back("X-Demo-Target", req.target);
+    r.headers.emplace_back("X-Demo-Host", std::string(req.header("Host").value_or("")));
+    ex->respond(std::move(r));
   });
   auto bound = server.listen(host, port);
   if (!bound.ok()) {

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   corral::cli::addMasterCommand(app, exitCode);
   corral::cli::addAgentCommand(app, exitCode);
   corral::cli::addDnsCommand(app, exitCode);
+  corral::cli::addProxyCommand(app, exitCode);
   corral::cli::addClientCommands(app, exitCode);
   corral::cli::addDemoServerCommand(app, exitCode);
   CLI11_PARSE(app, argc, argv);

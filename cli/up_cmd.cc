@@ -47,6 +47,9 @@ struct UpFlags {
   int dnsPort = 8053;
   int dnsHttpPort = 8123;
   bool noDns = false;
+  int proxyHttpPort = 8000;
+  int proxyAdminPort = 9090;
+  bool noProxy = false;
 };
 
 volatile sig_atomic_t g_stop = 0;
@@ -84,6 +87,16 @@ Status checkAddresses(const UpFlags& f) {
                                      "Agents' addresses follow --master-port: pass another one.");
         !st.ok()) {
       return st;
+    }
+  }
+  if (!f.noProxy) {
+    const std::string proxyHint =
+        "Pass another --proxy-http-port and --proxy-admin-port, or --no-proxy.";
+    for (auto [port, what] : {std::pair{f.proxyHttpPort, "the proxy's"},
+                              std::pair{f.proxyAdminPort, "the proxy admin"}}) {
+      if (Status st = checkAddressFree("127.0.0.1", port, false, what, proxyHint); !st.ok()) {
+        return st;
+      }
     }
   }
   if (f.noDns) return Status::Ok();
@@ -176,6 +189,15 @@ int runUp(const UpFlags& f) {
               "127.0.0.1:" + std::to_string(f.dnsHttpPort), "--master", master},
              wd + "/logs/dns.log"});
   }
+  if (!f.noProxy) {
+    // The edge proxy: apps labelled HAPROXY_GROUP=external, vhosts on :8000.
+    children.push_back(
+        Part{"proxy",
+             {exe, "proxy", "--master", master, "--group", "external", "--http-listen",
+              "127.0.0.1:" + std::to_string(f.proxyHttpPort), "--https-listen=", "--admin-listen",
+              "127.0.0.1:" + std::to_string(f.proxyAdminPort), "--service-bind", "127.0.0.1"},
+             wd + "/logs/proxy.log"});
+  }
   auto pingOk = [&] {
     auto r = call(master, "GET", "/ping", "", 1000);
     return r.ok() && r->status == 200;
@@ -222,7 +244,7 @@ int runUp(const UpFlags& f) {
                                             {"timeoutSeconds", 2},
                                             {"delaySeconds", 0},
                                             {"maxConsecutiveFailures", 3}}});
-    app["labels"] = Json{{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "demo.localhost"}};
+    app["labels"] = Json{{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "demo.example.test"}};
     auto r = call(master, "POST", "/v2/apps", dumpJson(app));
     if (r.ok() && r->status == 201) {
       log::info("demo app /demo deployed");
@@ -256,6 +278,17 @@ int runUp(const UpFlags& f) {
                   << "\n";
       }
     }
+  }
+  if (f.demo && !f.noProxy) {
+    std::cout << "  curl -H 'Host: demo.example.test' localhost:" << f.proxyHttpPort
+              << "/   # through corral proxy\n";
+    auto a = call(master, "GET", "/v2/apps/demo", "", 2000);
+    auto j = a.ok() ? parseJson(a->body) : Result<Json>(makeError("no answer"));
+    if (j.ok() && !(*j)["app"]["portDefinitions"].empty()) {
+      std::cout << "  curl localhost:" << (*j)["app"]["portDefinitions"][0].value("port", 0)
+                << "/   # the demo's service port, through corral proxy\n";
+    }
+    std::cout << "  curl localhost:" << f.proxyAdminPort << "/routes   # proxy admin\n";
   }
   if (!f.noDns) {
     std::cout << "  dig @127.0.0.1 -p " << f.dnsPort << " demo.marathon.mesos\n"
@@ -321,6 +354,11 @@ void addUpCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--dns-http-port", f->dnsHttpPort, "Mesos-DNS HTTP API port")
       ->capture_default_str();
   cmd->add_flag("--no-dns", f->noDns, "Do not run the DNS server");
+  cmd->add_option("--proxy-http-port", f->proxyHttpPort, "corral proxy's vhost frontend port")
+      ->capture_default_str();
+  cmd->add_option("--proxy-admin-port", f->proxyAdminPort, "corral proxy's admin port")
+      ->capture_default_str();
+  cmd->add_flag("--no-proxy", f->noProxy, "Do not run the edge proxy");
   cmd->callback([f, &exitCode] { exitCode = runUp(*f); });
 }
 

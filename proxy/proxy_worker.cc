@@ -54,7 +54,9 @@ Status ProxyWorker::adopt(uv_os_sock_t fd) {
 Status ProxyWorker::startListening() {
   int rc =
       uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 511, [](uv_stream_t* s, int status) {
-        if (status == 0) static_cast<ProxyWorker*>(s->data)->onConnection();
+        if (status != 0) return;
+        auto* self = static_cast<ProxyWorker*>(s->data);
+        self->onConnection(s, self->routes_);
       });
   if (rc != 0) {
     closeAndDelete(listener_);
@@ -64,16 +66,20 @@ Status ProxyWorker::startListening() {
   return Status::Ok();
 }
 
-void ProxyWorker::onConnection() {
+void ProxyWorker::acceptFrom(uv_stream_t* listener, RouteLookup& routes) {
+  onConnection(listener, &routes);
+}
+
+void ProxyWorker::onConnection(uv_stream_t* listener, RouteLookup* routes) {
   ConnPtr c(Conn::create(loop_.raw(), options_.session.bufferBytes));
-  if (uv_accept(reinterpret_cast<uv_stream_t*>(listener_), c->stream()) != 0) return;
+  if (uv_accept(listener, c->stream()) != 0) return;
   ++accepted_;
   if (sessions_.size() + tunnels_.size() >= options_.maxConnections) return;  // closed by ConnPtr
-  if (tcpPeers_ != nullptr) {
+  if (routes == nullptr) {                                                    // TCP mode
     startTunnel(std::move(c));
     return;
   }
-  auto session = std::make_unique<HttpSession>(loop_, *routes_, pool_, options_.session,
+  auto session = std::make_unique<HttpSession>(loop_, *routes, pool_, options_.session,
                                                std::move(c), [this](HttpSession* s) { retire(s); });
   HttpSession* raw = session.get();
   sessions_.emplace(raw, std::move(session));

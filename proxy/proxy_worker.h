@@ -37,6 +37,10 @@ class ProxyWorker {
   Result<int> listen(const std::string& host, int port);
   // Accepts on a socket already bound and listening elsewhere.
   Status adopt(uv_os_sock_t fd);
+  // Accepts one waiting connection from a listener owned elsewhere (reload's
+  // WorkerPool) and routes its requests with `routes`, which must outlive
+  // the worker's sessions.
+  void acceptFrom(uv_stream_t* listener, RouteLookup& routes);
   // Stops accepting and ends every session.
   void close();
 
@@ -47,7 +51,8 @@ class ProxyWorker {
 
  private:
   Status startListening();
-  void onConnection();
+  // routes == nullptr: TCP mode (tunnel to a peer tcpPeers_ picks).
+  void onConnection(uv_stream_t* listener, RouteLookup* routes);
   void retire(HttpSession* session);
   void startTunnel(ConnPtr client);
   void scheduleReap();

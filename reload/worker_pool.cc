@@ -60,7 +60,8 @@ void Worker::closeEverything() {
 }
 
 // Handles still open once the loop has nothing left to run, not counting the
-// Loop's own (unreferenced) async handle, which it closes itself.
+// Loop's own handles (its async and deferred-deletion idle handles, whose
+// data is the Loop), which it closes itself.
 size_t Worker::openHandles() {
   struct Count {
     void* loop;
@@ -71,7 +72,7 @@ size_t Worker::openHandles() {
       [](uv_handle_t* h, void* arg) {
         auto* c = static_cast<Count*>(arg);
         if (uv_is_closing(h)) return;
-        if (h->type == UV_ASYNC && h->data == c->loop) return;
+        if (h->data == c->loop) return;
         ++c->n;
       },
       &count);

@@ -461,8 +461,9 @@ TEST(DnsService, FollowsTheEventStreamIntoAnswersAndStopsCleanly) {
   std::string body;
   http::Request req;
   req.target = "/metrics";
-  http::fetch(loop, "127.0.0.1", (*service)->httpPort(), req,
-              [&](Result<http::Response> r) { body = r.ok() ? r->body : "error"; });
+  CancelHandle fetching =
+      http::fetch(loop, "127.0.0.1", (*service)->httpPort(), req,
+                  [&](Result<http::Response> r) { body = r.ok() ? r->body : "error"; });
   ASSERT_TRUE(loop.runUntil([&] { return !body.empty(); }, 5000));
   EXPECT_THAT(body, ::testing::HasSubstr("corral_dns_zone_generation"));
   EXPECT_THAT(body, ::testing::HasSubstr("corral_dns_event_to_zone_seconds_count"));

@@ -300,6 +300,13 @@ bool isHealthy(const Json& task) {
   return true;
 }
 
+Child spawnProcess(const std::string& name, const std::vector<std::string>& args,
+                   const std::string& logPath) {
+  return spawnChild(name, args, logPath);
+}
+void stopProcess(Child& c, uint64_t graceMs) { stopChild(c, graceMs); }
+std::string tailLog(const std::string& path, size_t maxLines) { return tailFile(path, maxLines); }
+
 // ---------------------------------------------------------- ClusterFixture
 
 void ClusterFixture::SetUp() {

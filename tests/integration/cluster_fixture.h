@@ -98,6 +98,15 @@ struct AgentProc {
 // Finds a free TCP port on ip (binds port 0 and closes).
 int freePort(const std::string& ip);
 
+// Another corral process of a test's own (e.g. `corral proxy`): spawned in
+// its own process group with output to logPath; stopped with SIGTERM, then
+// SIGKILL after graceMs.
+Child spawnProcess(const std::string& name, const std::vector<std::string>& args,
+                   const std::string& logPath);
+void stopProcess(Child& c, uint64_t graceMs);
+// The last maxLines lines of a log, for failure dumps.
+std::string tailLog(const std::string& path, size_t maxLines);
+
 class ClusterFixture : public ::testing::Test {
  protected:
   void SetUp() override;

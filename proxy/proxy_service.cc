@@ -1,0 +1,255 @@
+#include "proxy/proxy_service.h"
+
+#include <fmt/ranges.h>
+
+#include <map>
+
+#include "base/http_server.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "base/metrics.h"
+#include "proxy/admin.h"
+#include "proxy/proxy_snapshot.h"
+#include "proxy/proxy_worker.h"
+#include "proxy/routing_builder.h"
+#include "proxy/tcp_frontend.h"
+#include "proxy/worker_routing.h"
+#include "registry/marathon_follower.h"
+#include "reload/snapshot_pipeline.h"
+#include "reload/worker_pool.h"
+
+namespace corral::proxy {
+
+namespace {
+
+// What one pool worker runs: the HTTP sessions (frontend and HTTP service
+// ports), the TCP tunnels (TCP service ports) and the routing state they
+// share. Made on the control thread before the worker's thread starts;
+// every other call is on the worker's loop.
+class ProxyWorkerService : public reload::WorkerService {
+ public:
+  ProxyWorkerService(reload::Worker& worker, std::string frontendKey)
+      : frontendKey_(std::move(frontendKey)),
+        routing_(worker.loop(), worker.index()),
+        frontend_(routing_),
+        http_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, WorkerOptions{})),
+        tcp_(std::make_unique<TcpFrontend>(worker.loop(), routing_, TunnelOptions{},
+                                           SessionOptions{}.bufferBytes)) {}
+
+  void onReady(reload::Worker&, reload::Listener& listener) override {
+    if (!http_) return;
+    if (listener.endpoint().key() == frontendKey_) {
+      http_->acceptFrom(listener.stream(), frontend_);
+      return;
+    }
+    int port = listener.endpoint().port;
+    const RouteTarget* target = routing_.snapshot().table->lookupPort(port);
+    if (target != nullptr && target->spec->mode == conf::RouteMode::kHttp) {
+      auto& lookup = portLookups_[port];
+      if (!lookup) lookup = std::make_unique<PortLookup>(routing_, port);
+      http_->acceptFrom(listener.stream(), *lookup);
+      return;
+    }
+    tcp_->accept(listener.stream(), port);  // closes it when the port has no TCP route
+  }
+
+  void onSnapshot(reload::Worker& worker) override {
+    routing_.install(worker.hold<ProxySnapshot>());
+  }
+
+  void close(reload::Worker&) override {
+    // Sessions and tunnels first: they hold pickers of routing_.
+    http_.reset();
+    tcp_.reset();
+  }
+
+  const WorkerCounters& counters() { return routing_.counters(); }
+
+ private:
+  std::string frontendKey_;
+  WorkerRouting routing_;
+  FrontendLookup frontend_;
+  std::map<int, std::unique_ptr<PortLookup>> portLookups_;  // live as long as the sessions
+  std::unique_ptr<ProxyWorker> http_;
+  std::unique_ptr<TcpFrontend> tcp_;
+};
+
+}  // namespace
+
+class ProxyService::Impl {
+ public:
+  Impl(Loop& loop, ProxyServiceConfig config)
+      : loop_(loop), config_(std::move(config)), builder_(config_.labels) {}
+
+  ~Impl() { stop(); }
+
+  Status start() {
+    reload::PoolOptions po;
+    po.workers = config_.workers;
+    if (!config_.httpHost.empty()) {
+      reload::Endpoint http{config_.httpHost, static_cast<uint16_t>(config_.httpPort),
+                            reload::Transport::kTcp};
+      frontendKey_ = http.key();
+      po.listeners.push_back(http);
+    }
+    auto pool = reload::WorkerPool::start(
+        po, reload::AnySnapshot::of<ProxySnapshot>(builder_.current()),
+        [this](reload::Worker& w) -> Result<std::unique_ptr<reload::WorkerService>> {
+          return std::unique_ptr<reload::WorkerService>(
+              std::make_unique<ProxyWorkerService>(w, frontendKey_));
+        });
+    if (!pool.ok()) return pool.error();
+    pool_ = std::move(*pool);
+    if (!frontendKey_.empty()) httpPort_ = pool_->endpoints().at(frontendKey_).port;
+
+    registry::FollowerOptions fo;
+    fo.masters = config_.masters;
+    fo.metricsLabels = "consumer=\"proxy\"";
+    fo.coalesceMs = config_.registryCoalesceMs;
+    auto follower = registry::MarathonFollower::create(loop_, fo);
+    if (!follower.ok()) return follower.error();
+    follower_ = std::move(*follower);
+
+    pipeline_ = std::make_unique<reload::SnapshotPipeline>(
+        loop_, reload::PipelineOptions{"corral_proxy", "routes", nullptr},
+        reload::SnapshotPipeline::typed<ProxySnapshot>(
+            [this](const registry::Snapshot& s, const registry::Diff& d) {
+              return builder_.update(s, d);
+            }),
+        [this](const reload::AnySnapshot& built) {
+          uint64_t version = pool_->publish(built);
+          reconcileListeners(*built.as<ProxySnapshot>());
+          return version;
+        });
+
+    admin_ = std::make_unique<http::Server>(
+        loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
+          ex->respond(adminResponse(req.path, adminView()));
+        });
+    auto bound = admin_->listen(config_.adminHost, config_.adminPort);
+    if (!bound.ok()) return makeError("admin listener: " + bound.error().message);
+    adminPort_ = *bound;
+
+    follower_->subscribe([this](std::shared_ptr<const registry::Snapshot> snap,
+                                const registry::Diff& diff) { pipeline_->offer(snap, diff); });
+    follower_->start();
+    log::info("proxy: {} worker(s), HTTP frontend {}, admin {}:{}, group(s) {}; following {}",
+              config_.workers,
+              frontendKey_.empty() ? std::string("off")
+                                   : fmt::format("{}:{}", config_.httpHost, httpPort_),
+              config_.adminHost, adminPort_, fmt::join(config_.labels.groups, ","),
+              fmt::join(config_.masters, ","));
+    return Status::Ok();
+  }
+
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    if (follower_) follower_->stop();
+    if (admin_) admin_->close();
+    if (pool_) {
+      pool_->stop();
+      if (!pool_->closedCleanly()) log::error("proxy: a worker loop ended with handles open");
+    }
+  }
+
+  std::shared_ptr<const ProxySnapshot> snapshot() const {
+    auto s = pipeline_ ? pipeline_->lastGood<ProxySnapshot>() : nullptr;
+    return s ? s : builder_.current();
+  }
+  int httpPort() const { return httpPort_; }
+  int adminPort() const { return adminPort_; }
+
+ private:
+  // One listener per service port of the table: opens the new ones and
+  // closes the removed ones; the others are not touched.
+  void reconcileListeners(const ProxySnapshot& snapshot) {
+    if (snapshot.table.get() == listenedTable_) return;  // no route changed
+    listenedTable_ = snapshot.table.get();
+    std::map<int, reload::Endpoint> wanted;
+    snapshot.table->forEachPort([&](int port, const RouteTarget& target) {
+      const std::string& bind = target.spec->bindAddr;
+      std::string host = bind.empty() || bind == "*" ? config_.serviceHost : bind;
+      wanted[port] = reload::Endpoint{host, static_cast<uint16_t>(port), reload::Transport::kTcp};
+    });
+    for (auto it = servicePorts_.begin(); it != servicePorts_.end();) {
+      auto w = wanted.find(it->first);
+      if (w != wanted.end() && w->second.key() == it->second) {
+        ++it;
+        continue;
+      }
+      Status s = pool_->removeListener(it->second);
+      log::info("service port {} closed{}", it->first, s.ok() ? "" : ": " + s.error().message);
+      it = servicePorts_.erase(it);
+    }
+    for (auto it = listenerErrors_.begin(); it != listenerErrors_.end();) {
+      it = wanted.count(it->first) ? std::next(it) : listenerErrors_.erase(it);
+    }
+    for (const auto& [port, endpoint] : wanted) {
+      if (servicePorts_.count(port)) continue;
+      auto opened = pool_->addListener(endpoint);
+      if (!opened.ok()) {
+        std::string& why = listenerErrors_[port];
+        if (why != opened.error().message) {
+          why = opened.error().message;
+          log::error("service port {}: {}", port, why);
+        }
+        continue;
+      }
+      listenerErrors_.erase(port);
+      servicePorts_[port] = opened->key();
+      log::info("service port {} open on {}", port, opened->describe());
+    }
+  }
+
+  AdminView adminView() const {
+    AdminView v;
+    v.builder = &builder_;
+    v.snapshot = snapshot();
+    for (int i = 0; i < pool_->size(); ++i) {
+      v.workers.push_back(&static_cast<ProxyWorkerService&>(pool_->service(i)).counters());
+    }
+    v.servicePorts = servicePorts_;
+    v.listenerErrors = listenerErrors_;
+    v.published = pipeline_->published();
+    v.rejected = pipeline_->rejected();
+    v.lastError = pipeline_->lastError();
+    v.synced = follower_->current()->version > 0;
+    v.baseMetrics = metrics::global().render();
+    return v;
+  }
+
+  Loop& loop_;
+  ProxyServiceConfig config_;
+  RoutingBuilder builder_;
+  std::string frontendKey_;
+  std::unique_ptr<reload::WorkerPool> pool_;
+  std::unique_ptr<registry::MarathonFollower> follower_;
+  std::unique_ptr<reload::SnapshotPipeline> pipeline_;
+  std::unique_ptr<http::Server> admin_;
+  std::map<int, std::string> servicePorts_;    // open: port -> listener key
+  std::map<int, std::string> listenerErrors_;  // port -> why it could not open
+  const RouteTable* listenedTable_ = nullptr;
+  int httpPort_ = 0;
+  int adminPort_ = 0;
+  bool stopped_ = false;
+};
+
+ProxyService::ProxyService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ProxyService::~ProxyService() = default;
+
+Result<std::unique_ptr<ProxyService>> ProxyService::start(Loop& loop, ProxyServiceConfig config) {
+  if (config.masters.empty()) return makeError("no master to follow", "/masters");
+  if (config.workers < 1) return makeError("workers must be at least 1", "/workers");
+  auto impl = std::make_unique<Impl>(loop, std::move(config));
+  Status s = impl->start();
+  if (!s.ok()) return s.error();
+  return std::unique_ptr<ProxyService>(new ProxyService(std::move(impl)));
+}
+
+void ProxyService::stop() { impl_->stop(); }
+int ProxyService::httpPort() const { return impl_->httpPort(); }
+int ProxyService::adminPort() const { return impl_->adminPort(); }
+std::shared_ptr<const ProxySnapshot> ProxyService::snapshot() const { return impl_->snapshot(); }
+
+}  // namespace corral::proxy

@@ -1,0 +1,225 @@
+#include "proxy/worker_routing.h"
+
+#include <limits>
+
+#include "base/http_request_parser.h"
+#include "base/loop.h"
+
+namespace corral::proxy {
+
+namespace {
+
+// The value of cookie `name` in a Cookie header ("a=1; b=2"), or "".
+std::string_view cookieValue(const http::RequestHead& head, std::string_view name) {
+  std::optional<std::string_view> header = head.header("Cookie");
+  if (!header) return {};
+  std::string_view rest = *header;
+  while (!rest.empty()) {
+    size_t end = rest.find(';');
+    std::string_view pair = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+  }
+  return {};
+}
+
+Outcome outcomeOf(PeerOutcome outcome) {
+  switch (outcome) {
+    case PeerOutcome::kOk:
+      return Outcome::kSuccess;
+    case PeerOutcome::kAborted:
+      return Outcome::kAborted;
+    default:
+      return Outcome::kFailure;
+  }
+}
+
+}  // namespace
+
+// ---- BackendPicker ----
+
+BackendPicker::BackendPicker(Loop& loop, const RouteTarget& target, const ProxySnapshot& snapshot,
+                             uint64_t seed)
+    : loop_(loop),
+      balance_(target.spec->balance),
+      sticky_(target.spec->sticky),
+      balancer_(target.spec->balance, target.spec->sticky, PassiveHealth{}, seed) {
+  sync(target, snapshot);
+}
+
+BackendPicker::~BackendPicker() = default;
+
+int64_t BackendPicker::nowMs() { return static_cast<int64_t>(loop_.nowMs()); }
+
+bool BackendPicker::fits(const conf::RouteSpec& spec) const {
+  return spec.balance == balance_ && spec.sticky == sticky_;
+}
+
+void BackendPicker::sync(const RouteTarget& target, const ProxySnapshot& snapshot) {
+  std::vector<const BackendSet*> sets;
+  sets.reserve(target.members.size());
+  for (const RouteMember& m : target.members) sets.push_back(snapshot.backend(m.key));
+  spec_ = target.spec;
+  if (sets == sets_) return;
+  sets_ = sets;
+  primaryOwned_ = sets[0] ? sets[0]->counters : nullptr;
+  primary_ = primaryOwned_.get();
+  for (auto& [id, slot] : slots_) slot->gone = true;
+  std::vector<PeerInfo> infos;
+  for (size_t m = 0; m < sets.size(); ++m) {
+    const BackendSet* set = sets[m];
+    if (set == nullptr) continue;
+    for (size_t i = 0; i < set->peers.size(); ++i) {
+      PeerInfo info = set->infos[i];
+      info.draining = target.members[m].draining;
+      infos.push_back(std::move(info));
+      auto& slot = slots_[set->peers[i].id];
+      if (!slot) slot = std::make_unique<Slot>();
+      slot->peer = set->peers[i];
+      slot->ownCounters = set->counters;
+      slot->counters = set->counters.get();
+      slot->gone = false;
+    }
+  }
+  for (auto it = slots_.begin(); it != slots_.end();) {
+    if (it->second->gone && it->second->inUse == 0) {
+      it = slots_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  balancer_.setPeers(infos);
+}
+
+const Peer* BackendPicker::pick(const PickContext& ctx) {
+  PickRequest request;
+  request.clientAddressHash = hashBytes(ctx.clientIp);
+  if (ctx.head != nullptr) {
+    if (balance_.algorithm == conf::BalanceAlgorithm::kHashHeader) {
+      request.hashValue = ctx.head->header(balance_.hashKey).value_or("");
+    } else if (balance_.algorithm == conf::BalanceAlgorithm::kHashCookie) {
+      request.hashValue = cookieValue(*ctx.head, balance_.hashKey);
+    }
+    if (sticky_) request.stickyCookie = cookieValue(*ctx.head, kStickyCookieName);
+  }
+  int64_t now = nowMs();
+  // A retry must go to a task not tried yet: ask again, at most once per peer.
+  for (size_t attempt = 0; attempt <= balancer_.size(); ++attempt) {
+    std::optional<Pick> pick = balancer_.get(request, now);
+    if (!pick) break;
+    auto it = slots_.find(pick->uid);
+    if (ctx.wasTried(pick->uid) || it == slots_.end()) {
+      balancer_.release(*pick, Outcome::kAborted, now);
+      continue;
+    }
+    Slot& slot = *it->second;
+    ++slot.inUse;
+    slot.counters->requests.fetch_add(1, std::memory_order_relaxed);
+    slot.counters->active.fetch_add(1, std::memory_order_relaxed);
+    return &slot.peer;
+  }
+  if (primary_ != nullptr) primary_->noPeer.fetch_add(1, std::memory_order_relaxed);
+  return nullptr;
+}
+
+void BackendPicker::release(const Peer& peer, PeerOutcome outcome) {
+  Pick pick;
+  pick.index = std::numeric_limits<size_t>::max();  // found again by uid
+  pick.uid = peer.id;
+  balancer_.release(pick, outcomeOf(outcome), nowMs());
+  auto it = slots_.find(peer.id);
+  if (it == slots_.end()) return;
+  Slot& slot = *it->second;
+  slot.counters->active.fetch_sub(1, std::memory_order_relaxed);
+  if (outcomeOf(outcome) == Outcome::kFailure) {
+    slot.counters->failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (--slot.inUse == 0 && slot.gone) slots_.erase(it);
+}
+
+// ---- WorkerRouting ----
+
+WorkerRouting::WorkerRouting(Loop& loop, int workerIndex) : loop_(loop), index_(workerIndex) {
+  state_ = std::make_shared<WorkerState>();
+  auto empty = std::make_shared<ProxySnapshot>();
+  empty->table = std::make_shared<const RouteTable>();
+  state_->snapshot = std::move(empty);
+}
+
+void WorkerRouting::install(std::shared_ptr<const ProxySnapshot> snapshot) {
+  if (!snapshot) return;
+  auto state = std::make_shared<WorkerState>();
+  state->snapshot = std::move(snapshot);
+  // Requests routed before keep the old state (and its pickers) alive.
+  state_ = std::move(state);
+  for (auto it = pickers_.begin(); it != pickers_.end();) {
+    if (state_->snapshot->backend(it->first) == nullptr) {
+      it = pickers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
+                                        std::shared_ptr<const void>* hold) {
+  *hold = state_;
+  auto cached = state_->cache.find(&target);
+  if (cached != state_->cache.end()) return cached->second.get();
+  auto& picker = pickers_[target.members[0].key];
+  if (!picker || !picker->fits(*target.spec)) {
+    uint64_t seed = hashBytes(target.members[0].key.appId) ^ (static_cast<uint64_t>(index_) << 32) ^
+                    static_cast<uint64_t>(target.members[0].key.portIndex);
+    picker = std::make_shared<BackendPicker>(loop_, target, *state_->snapshot, seed);
+  } else {
+    picker->sync(target, *state_->snapshot);
+  }
+  state_->cache.emplace(&target, picker);
+  return picker.get();
+}
+
+void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
+  const conf::RouteSpec& spec = *target.spec;
+  out->picker = pickerFor(target, &out->keepAlive);
+  if (!spec.proxyPassPath.empty()) {
+    out->stripPrefix = spec.proxyPassPath;
+    out->addPrefix = std::string_view();
+    // marathon-lb's PROXYPASS also sets Host to the app's vhost.
+    if (!spec.vhosts.empty()) out->hostRewrite = spec.vhosts.front();
+  }
+  if (spec.redirectToHttps) out->flags |= RouteDecision::kRedirectToHttps;
+  if (spec.retries) out->maxConnectAttempts = *spec.retries + 1;
+  if (spec.timeouts.connectMs)
+    out->connectTimeoutMs = static_cast<uint64_t>(*spec.timeouts.connectMs);
+  if (spec.timeouts.serverMs)
+    out->responseTimeoutMs = static_cast<uint64_t>(*spec.timeouts.serverMs);
+}
+
+// ---- lookups ----
+
+bool FrontendLookup::lookup(const http::RequestHead& head, RouteDecision* out) {
+  std::string_view host = head.header("Host").value_or(std::string_view());
+  const RouteTarget* target = routing_.snapshot().table->lookupHttp(host, head.target());
+  if (target == nullptr) {
+    routing_.counters().noRoute.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  routing_.counters().requests.fetch_add(1, std::memory_order_relaxed);
+  routing_.decide(*target, out);
+  return true;
+}
+
+bool PortLookup::lookup(const http::RequestHead&, RouteDecision* out) {
+  const RouteTarget* target = routing_.snapshot().table->lookupPort(port_);
+  if (target == nullptr || target->spec->mode != conf::RouteMode::kHttp) {
+    routing_.counters().noRoute.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  routing_.counters().requests.fetch_add(1, std::memory_order_relaxed);
+  routing_.decide(*target, out);
+  return true;
+}
+
+}  // namespace corral::proxy

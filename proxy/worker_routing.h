@@ -1,0 +1,127 @@
+// The routing state of one proxy worker (one loop, no locks):
+//  * the ProxySnapshot it serves, installed when the WorkerPool hands over a
+//    newer one; a request keeps the state it was routed with (its
+//    RouteDecision::keepAlive) until it ends;
+//  * one BackendPicker per serving app port: a Balancer over that port's
+//    task ports. Pickers outlive snapshots: a new snapshot whose backend set
+//    for a port is the same object keeps the picker untouched, a changed set
+//    re-lists its peers (balancer state of staying peers is kept), a port
+//    gone from the snapshot drops its picker once no request holds it.
+//  * RouteLookup implementations for the HTTP frontend (host and path) and
+//    for a service port (its one route).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy/balancer.h"
+#include "proxy/proxy_snapshot.h"
+#include "proxy/route_lookup.h"
+
+namespace corral {
+class Loop;
+}
+
+namespace corral::proxy {
+
+// Per-worker counters, read by the admin listener from another thread.
+struct WorkerCounters {
+  std::atomic<uint64_t> requests{0};  // HTTP requests routed and TCP connections taken
+  std::atomic<uint64_t> noRoute{0};   // nothing matched host, path or port
+  std::atomic<uint64_t> tcpConnections{0};
+};
+
+class BackendPicker : public PeerPicker {
+ public:
+  BackendPicker(Loop& loop, const RouteTarget& target, const ProxySnapshot& snapshot,
+                uint64_t seed);
+  ~BackendPicker() override;
+
+  // Brings the peers up to date with `target` in `snapshot` (cheap when
+  // nothing it depends on changed).
+  void sync(const RouteTarget& target, const ProxySnapshot& snapshot);
+
+  const Peer* pick(const PickContext& ctx) override;
+  void release(const Peer& peer, PeerOutcome outcome) override;
+
+  // Whether this picker still fits `target` (same balance settings).
+  bool fits(const conf::RouteSpec& spec) const;
+
+ private:
+  struct Slot {
+    Peer peer;
+    BackendCounters* counters = nullptr;
+    std::shared_ptr<BackendCounters> ownCounters;  // keeps counters alive while in use
+    int inUse = 0;
+    bool gone = false;  // left the peer list: freed when no request holds it
+  };
+  int64_t nowMs();
+
+  Loop& loop_;
+  conf::Balance balance_;
+  bool sticky_;
+  Balancer balancer_;
+  std::vector<const BackendSet*> sets_;  // what the peers were last built from
+  RouteSpecPtr spec_;
+  std::unordered_map<uint64_t, std::unique_ptr<Slot>> slots_;
+  BackendCounters* primary_ = nullptr;  // counters of members[0], for noPeer
+  std::shared_ptr<BackendCounters> primaryOwned_;
+};
+
+// One snapshot as a worker serves it. Held by every request routed with it.
+struct WorkerState {
+  std::shared_ptr<const ProxySnapshot> snapshot;
+  // Serving target -> picker, filled on first use under this snapshot.
+  std::unordered_map<const RouteTarget*, std::shared_ptr<BackendPicker>> cache;
+};
+
+class WorkerRouting {
+ public:
+  WorkerRouting(Loop& loop, int workerIndex);
+
+  // A newer snapshot from the pool.
+  void install(std::shared_ptr<const ProxySnapshot> snapshot);
+  const ProxySnapshot& snapshot() const { return *state_->snapshot; }
+
+  // Fills a RouteDecision for `target` under the current snapshot.
+  void decide(const RouteTarget& target, RouteDecision* out);
+  // The picker for a TCP connection, kept alive by *hold.
+  BackendPicker* pickerFor(const RouteTarget& target, std::shared_ptr<const void>* hold);
+
+  WorkerCounters& counters() { return counters_; }
+
+ private:
+  Loop& loop_;
+  int index_;
+  std::shared_ptr<WorkerState> state_;
+  std::map<BackendKey, std::shared_ptr<BackendPicker>> pickers_;
+  WorkerCounters counters_;
+};
+
+// The HTTP frontend (--http-listen): host and path.
+class FrontendLookup : public RouteLookup {
+ public:
+  explicit FrontendLookup(WorkerRouting& routing) : routing_(routing) {}
+  bool lookup(const http::RequestHead& head, RouteDecision* out) override;
+
+ private:
+  WorkerRouting& routing_;
+};
+
+// An HTTP-mode service port: every request goes to the port's route.
+class PortLookup : public RouteLookup {
+ public:
+  PortLookup(WorkerRouting& routing, int port) : routing_(routing), port_(port) {}
+  bool lookup(const http::RequestHead& head, RouteDecision* out) override;
+
+ private:
+  WorkerRouting& routing_;
+  int port_;
+};
+
+}  // namespace corral::proxy

@@ -1,0 +1,336 @@
+// `corral proxy` end to end: a real master and agent, demo-server tasks, and
+// the proxy as its own process (one worker, so that round robin is exact),
+// all on loopback addresses of the test's own (127.<net>.0.x; the proxy's
+// frontend, admin and service ports on .9). Requests go through the proxy
+// with base/http_client like any client; every wait and load loop is bounded.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/cluster_fixture.h"
+
+namespace corral::it {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+class ProxyTest : public ClusterFixture {
+ protected:
+  void TearDown() override {
+    stopProcess(proxy_, 5000);
+    if (HasFailure() && !proxy_.logPath.empty()) {
+      std::cerr << "----- proxy (" << proxy_.logPath << ") -----\n" << tailLog(proxy_.logPath, 200);
+    }
+    ClusterFixture::TearDown();
+  }
+
+  void startProxy() {
+    proxyIp_ = "127." + std::to_string(net_) + ".0.9";
+    httpPort_ = freePort(proxyIp_);
+    adminPort_ = freePort(proxyIp_);
+    ASSERT_GT(httpPort_, 0);
+    std::string master = masterIp_ + ":" + std::to_string(masterPort_);
+    proxy_ = spawnProcess(
+        "proxy",
+        {corralBin(), "proxy", "--master=" + master, "--group=external",
+         "--http-listen=" + proxyIp_ + ":" + std::to_string(httpPort_),
+         "--https-listen=", "--admin-listen=" + proxyIp_ + ":" + std::to_string(adminPort_),
+         "--workers=1", "--service-bind=" + proxyIp_},
+        dir_ + "/proxy.log");
+    ASSERT_GT(proxy_.pid, 0);
+    ASSERT_TRUE(client_.waitFor([&] { return admin("/healthz").status == 200; }, 15000, 50))
+        << "the proxy's /healthz never answered 200";
+  }
+
+  HttpResult admin(const std::string& path) {
+    return client_.request("GET", proxyIp_, adminPort_, path, "", {}, 3000);
+  }
+  Json adminJson(const std::string& path) {
+    auto r = admin(path);
+    return r.status == 200 ? r.json() : Json();
+  }
+  HttpResult viaHost(const std::string& host, const std::string& target) {
+    return client_.request("GET", proxyIp_, httpPort_, target, "", {{"Host", host}}, 5000);
+  }
+  HttpResult viaPort(int port, const std::string& target = "/") {
+    return client_.request("GET", proxyIp_, port, target, "", {}, 5000);
+  }
+
+  // Deploys a demo-server app and waits until it runs `instances` tasks.
+  void deploy(const std::string& id, int instances, Json labels, bool healthChecks = false) {
+    Json app;
+    app["id"] = id;
+    app["cmd"] = demoCmd();
+    app["instances"] = instances;
+    app["cpus"] = 0.01;
+    app["mem"] = 16;
+    app["portDefinitions"] = Json::array({Json{{"port", 0}}});
+    app["labels"] = std::move(labels);
+    if (healthChecks) {
+      app["healthChecks"] = Json::array({Json{{"protocol", "HTTP"},
+                                              {"path", "/health"},
+                                              {"portIndex", 0},
+                                              {"gracePeriodSeconds", 5},
+                                              {"intervalSeconds", 1},
+                                              {"timeoutSeconds", 1},
+                                              {"delaySeconds", 0},
+                                              {"maxConsecutiveFailures", 1}}});
+    }
+    auto r = api("POST", "/v2/apps", dumpJson(app), {{"Content-Type", "application/json"}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    ASSERT_TRUE(waitAppStable(id, instances)) << id << " did not reach " << instances;
+  }
+
+  int servicePort(const std::string& id) {
+    Json a = app(id);
+    return a.is_null() ? 0 : a["portDefinitions"][0].value("port", 0);
+  }
+
+  // The task ports the proxy routes for an app port (from /routes).
+  std::set<std::string> routedBackends(const std::string& id) {
+    std::set<std::string> out;
+    Json r = adminJson("/routes");
+    if (!r.contains("routes")) return out;
+    for (const auto& route : r["routes"]) {
+      if (route.value("app", "") != id) continue;
+      for (const auto& b : route["backends"]) out.insert(b.get<std::string>());
+    }
+    return out;
+  }
+  bool waitBackends(const std::string& id, size_t n, uint64_t timeoutMs = 15000) {
+    return client_.waitFor([&] { return routedBackends(id).size() == n; }, timeoutMs, 50);
+  }
+
+  static std::string taskOf(const HttpResult& r) {
+    auto t = http::findHeader(r.headers, "X-Demo-Task");
+    return t ? std::string(*t) : "";
+  }
+  static bool startsWith(const std::string& s, const std::string& p) {
+    return s.compare(0, p.size(), p) == 0;
+  }
+
+  Child proxy_;
+  std::string proxyIp_;
+  int httpPort_ = 0;
+  int adminPort_ = 0;
+};
+
+// Vhost, vhost + path with PROXYPASS rewrite, an HTTP service port, a TCP
+// service port, round robin over the tasks, and a removed app's service
+// port closing while the others stay.
+TEST_F(ProxyTest, VhostPathRewriteServicePortsAndRoundRobin) {
+  startCluster(91, 1);
+  startProxy();
+  deploy("/web", 2, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "web.example.test"}});
+  deploy("/api", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "shop.example.test"},
+          {"HAPROXY_0_PATH", "/api"},
+          {"HAPROXY_0_HTTP_BACKEND_PROXYPASS_PATH", "/api"}});
+  deploy("/raw", 1, {{"HAPROXY_GROUP", "external"}});  // no vhost: a TCP port
+  deploy("/internal", 1, {{"HAPROXY_GROUP", "internal"}, {"HAPROXY_0_VHOST", "int.example.test"}});
+  ASSERT_TRUE(waitBackends("/web", 2));
+  ASSERT_TRUE(waitBackends("/api", 1));
+  ASSERT_TRUE(waitBackends("/raw", 1));
+
+  // Vhost (case and port in Host do not matter).
+  auto r = viaHost("WEB.example.test:80", "/hello");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(startsWith(taskOf(r), "web.")) << taskOf(r);
+  EXPECT_EQ(http::findHeader(r.headers, "X-Demo-Target").value_or(""), "/hello");
+
+  // Vhost + path, the prefix stripped before the task (PROXYPASS).
+  r = viaHost("shop.example.test", "/api/items?x=1");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(startsWith(taskOf(r), "api.")) << taskOf(r);
+  EXPECT_EQ(http::findHeader(r.headers, "X-Demo-Target").value_or(""), "/items?x=1");
+  // The path routes only under its prefix; another app's group is not served.
+  EXPECT_EQ(viaHost("shop.example.test", "/other").status, 404);
+  EXPECT_EQ(viaHost("int.example.test", "/").status, 404);
+  EXPECT_EQ(viaHost("nobody.example.test", "/").status, 404);
+
+  // Round robin over /web's two tasks: exact alternation with one worker.
+  std::map<std::string, int> seen;
+  for (int i = 0; i < 20; ++i) {
+    auto x = viaHost("web.example.test", "/");
+    ASSERT_EQ(x.status, 200);
+    ++seen[taskOf(x)];
+  }
+  ASSERT_EQ(seen.size(), 2u);
+  for (const auto& [task, n] : seen) EXPECT_EQ(n, 10) << task;
+
+  // Service ports: /web's in HTTP mode, /raw's in TCP mode (bytes copied as is).
+  int webPort = servicePort("/web");
+  int rawPort = servicePort("/raw");
+  ASSERT_GT(webPort, 0);
+  ASSERT_GT(rawPort, 0);
+  Json routes = adminJson("/routes");
+  EXPECT_EQ(routes["servicePorts"][std::to_string(rawPort)].value("mode", ""), "tcp");
+  EXPECT_EQ(routes["servicePorts"][std::to_string(webPort)].value("mode", ""), "http");
+  r = viaPort(webPort, "/p");
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_TRUE(startsWith(taskOf(r), "web."));
+  r = viaPort(rawPort, "/tcp");
+  ASSERT_EQ(r.status, 200) << r.error;
+  EXPECT_TRUE(startsWith(taskOf(r), "raw."));
+  EXPECT_EQ(http::findHeader(r.headers, "X-Demo-Target").value_or(""), "/tcp");
+
+  // Removing /raw closes its listener only.
+  ASSERT_EQ(api("DELETE", "/v2/apps/raw").status, 200);
+  ASSERT_TRUE(client_.waitFor([&] { return viaPort(rawPort).status == 0; }, 15000, 100))
+      << "the removed app's service port still answers";
+  EXPECT_EQ(viaPort(webPort).status, 200);
+  EXPECT_EQ(viaHost("web.example.test", "/").status, 200);
+}
+
+// With health checks only healthy tasks get requests: a task whose check
+// starts failing stops getting any.
+TEST_F(ProxyTest, UnhealthyTaskGetsNothing) {
+  startCluster(92, 1);
+  startProxy();
+  deploy("/hc", 2, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "hc.example.test"}}, true);
+  ASSERT_TRUE(waitBackends("/hc", 2));
+  std::vector<Json> ts = tasks("/hc");
+  ASSERT_EQ(ts.size(), 2u);
+  std::string sickHost = ts[0].value("host", "");
+  int sickPort = ts[0]["ports"][0].get<int>();
+  std::string sickId = ts[0].value("id", "");
+  auto f = client_.request("POST", sickHost, sickPort, "/health/fail", "", {}, 3000);
+  ASSERT_EQ(f.status, 200);
+  ASSERT_TRUE(waitBackends("/hc", 1)) << "the failing task is still routed";
+  for (int i = 0; i < 20; ++i) {
+    auto r = viaHost("hc.example.test", "/");
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(taskOf(r), sickId);
+  }
+}
+
+// Scale up, kill a task and scale down while a bounded client loop runs:
+// not one request fails.
+TEST_F(ProxyTest, ScaleAndKillUnderLoadLosesNothing) {
+  startCluster(93, 1);
+  startProxy();
+  deploy("/load", 2, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "load.example.test"}});
+  ASSERT_TRUE(waitBackends("/load", 2));
+
+  int sent = 0, failed = 0;
+  std::string firstFailure;
+  std::set<std::string> servedBy;
+  auto hit = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = viaHost("load.example.test", "/");
+      ++sent;
+      if (r.status != 200) {
+        if (failed++ == 0) firstFailure = std::to_string(r.status) + " " + r.error + " " + r.body;
+      } else {
+        servedBy.insert(taskOf(r));
+      }
+    }
+  };
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  auto loadUntil = [&](const std::function<bool()>& done) {
+    while (Clock::now() < deadline) {
+      hit(10);
+      if (done()) return true;
+    }
+    return false;
+  };
+  hit(50);
+  // Scale up: the new task starts taking requests.
+  ASSERT_EQ(
+      api("PUT", "/v2/apps/load", R"({"instances":3})", {{"Content-Type", "application/json"}})
+          .status,
+      200);
+  // A task is RUNNING a little before it listens: connects refused then are
+  // retried on another task (and may eject it for a while), so wait for the
+  // new task to serve rather than expect it at once.
+  servedBy.clear();
+  ASSERT_TRUE(loadUntil([&] { return servedBy.size() == 3; })) << dumpJson(adminJson("/routes"));
+  // Kill one task (it is replaced).
+  std::vector<Json> ts = tasks("/load");
+  ASSERT_FALSE(ts.empty());
+  std::string victim = ts[0].value("id", "");
+  auto k = api("DELETE", "/v2/apps/load/tasks/" + victim);
+  ASSERT_EQ(k.status, 200) << k.body;
+  ASSERT_TRUE(loadUntil([&] {
+    auto b = routedBackends("/load");
+    return b.size() == 3 && tasks("/load").size() == 3 && !app("/load").is_null();
+  }));
+  hit(50);
+  // Scale down to one.
+  ASSERT_EQ(
+      api("PUT", "/v2/apps/load", R"({"instances":1})", {{"Content-Type", "application/json"}})
+          .status,
+      200);
+  ASSERT_TRUE(loadUntil([&] { return routedBackends("/load").size() == 1; }));
+  hit(50);
+  EXPECT_EQ(failed, 0) << "of " << sent << " requests; first: " << firstFailure;
+  EXPECT_GT(sent, 200);
+  Json stats = adminJson("/stats");
+  ASSERT_TRUE(stats.contains("backends"));
+  EXPECT_EQ(stats["backends"][0].value("noTask", -1), 0);
+
+  // SIGTERM after all that: every worker closes every handle it had.
+  stopProcess(proxy_, 5000);
+  std::string log = tailLog(proxy_.logPath, 10000);
+  EXPECT_NE(log.find("proxy stopped"), std::string::npos) << log;
+  EXPECT_EQ(log.find("handle(s) open"), std::string::npos) << log;
+}
+
+// A bad label rejects its app's port alone: the others keep being routed,
+// and the reason is in /config and /metrics.
+TEST_F(ProxyTest, BadLabelIsRejectedAloneAndReported) {
+  startCluster(94, 1);
+  startProxy();
+  deploy("/good", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "good.example.test"}});
+  deploy("/bad", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "bad.example.test"},
+          {"HAPROXY_0_BALANCE", "fastest"}});
+  ASSERT_TRUE(waitBackends("/good", 1));
+  ASSERT_TRUE(
+      client_.waitFor([&] { return adminJson("/config")["apps"].contains("/bad"); }, 15000, 50));
+  EXPECT_EQ(viaHost("good.example.test", "/").status, 200);
+  EXPECT_EQ(viaHost("bad.example.test", "/").status, 404);
+
+  Json config = adminJson("/config");
+  Json bad = config["apps"]["/bad"];
+  EXPECT_FALSE(bad.value("routed", true));
+  bool found = false;
+  for (const auto& issue : bad["issues"]) {
+    if (issue.value("label", "") == "HAPROXY_0_BALANCE") {
+      found = true;
+      EXPECT_EQ(issue.value("kind", ""), "bad-value");
+      EXPECT_EQ(issue.value("value", ""), "fastest");
+      EXPECT_TRUE(issue.value("rejects", false));
+    }
+  }
+  EXPECT_TRUE(found) << dumpJson(bad);
+  EXPECT_TRUE(config["apps"]["/good"].value("routed", false));
+
+  std::string metrics = admin("/metrics").body;
+  EXPECT_NE(metrics.find("corral_proxy_label_issues{kind=\"bad-value\"} 1"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("corral_proxy_apps_with_rejected_labels 1"), std::string::npos);
+
+  // Fixing the label routes the app, without touching the other.
+  Json fixed;
+  fixed["labels"] = {{"HAPROXY_GROUP", "external"},
+                     {"HAPROXY_0_VHOST", "bad.example.test"},
+                     {"HAPROXY_0_BALANCE", "leastconn"}};
+  ASSERT_EQ(
+      api("PUT", "/v2/apps/bad", dumpJson(fixed), {{"Content-Type", "application/json"}}).status,
+      200);
+  ASSERT_TRUE(
+      client_.waitFor([&] { return viaHost("bad.example.test", "/").status == 200; }, 30000, 100));
+  EXPECT_EQ(viaHost("good.example.test", "/").status, 200);
+}
+
+}  // namespace
+}  // namespace corral::it
