@@ -5,11 +5,15 @@
 #include <cstring>
 
 #include "base/http_message.h"
+#include "proxy/tls_stream.h"
 #include "proxy/upstream_pool.h"
 
 namespace corral::proxy {
 
 namespace {
+
+// Encrypted bytes read per TLS read: one full record.
+constexpr size_t kTlsReadBytes = 16 * 1024 + 512;
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -80,7 +84,8 @@ HttpSession::HttpSession(Loop& loop, RouteLookup& routes, UpstreamPool& pool,
       client_(std::move(client)),
       request_(http::RequestStreamParser::Limits{options.maxHeaderBytes}),
       response_(ResponseStream::Limits{options.maxHeaderBytes}),
-      timer_(loop) {
+      timer_(loop),
+      tlsDrain_(loop) {
   client_->owner = this;
 }
 
@@ -93,15 +98,33 @@ void HttpSession::start() {
   clientIp_ = peerIp(client_.get());
   localPort_ = std::to_string(localPort(client_.get()));
   uv_tcp_nodelay(&client_->tcp, 1);
+  if (options_.tlsStore) {
+    tls_ = std::make_unique<TlsStream>(options_.tlsStore);
+    tlsIn_ = std::make_unique<char[]>(kTlsReadBytes);
+  }
   armIdle();
   resumeReading(client_.get());
 }
 
 // ---- reading ----
 
+void HttpSession::stopReading(Conn* c) {
+  if (c == nullptr) return;
+  uv_read_stop(c->stream());
+  if (c == client_.get()) tlsReading_ = false;
+}
+
 void HttpSession::resumeReading(Conn* c) {
   if (c == nullptr || c->filled == c->bufSize) return;  // full: the buffer is the bound
   if (c == client_.get() && clientEof_) return;
+  if (tls_ && c == client_.get()) {
+    startTlsReading();
+    // Plaintext decrypted earlier (or records read earlier) waits in the
+    // TLS layer while the buffer was full; no new bytes may come to flush
+    // it, so it is delivered on the next loop turn.
+    if (tls_->hasBuffered()) tlsDrain_.start(0, 0, [this] { deliverTlsPlain(); });
+    return;
+  }
   c->startReading([](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
     auto* conn = static_cast<Conn*>(s->data);
     auto* self = static_cast<HttpSession*>(conn->owner);
@@ -124,7 +147,7 @@ void HttpSession::onClientRead(ssize_t n) {
     return;
   }
   if (n < 0) {
-    uv_read_stop(client_->stream());
+    stopReading(client_.get());
     clientEof_ = true;
     // A client that leaves between requests, or before its head is
     // complete, ends the session; one that half-closes after sending its
@@ -137,7 +160,7 @@ void HttpSession::onClientRead(ssize_t n) {
     return;
   }
   client_->filled += static_cast<size_t>(n);
-  if (client_->filled == client_->bufSize) uv_read_stop(client_->stream());
+  if (client_->filled == client_->bufSize) stopReading(client_.get());
   pumpRequest();
 }
 
@@ -255,7 +278,10 @@ void HttpSession::buildRequestHead(const RouteDecision& route) {
   }
   out.append(" HTTP/1.1\r\n");
   std::string_view connection = head.header("Connection").value_or("");
-  bool upgrade = head.upgradeRequested();
+  // Over TLS the tunnel would carry plaintext: Upgrade is not offered to
+  // the task (the header is hop-by-hop and dropped), the request goes as a
+  // plain one.
+  bool upgrade = head.upgradeRequested() && !tls_;
   std::optional<std::string_view> host;
   std::optional<std::string_view> forwardedFor;
   for (size_t i = 0; i < head.headerCount(); ++i) {
@@ -289,7 +315,7 @@ void HttpSession::buildRequestHead(const RouteDecision& route) {
   }
   out.append(clientIp_);
   out.append("\r\nX-Forwarded-Proto: ");
-  out.append(options_.tls ? "https" : "http");
+  out.append(options_.tls || tls_ ? "https" : "http");
   out.append("\r\nX-Forwarded-Port: ");
   out.append(localPort_);
   out.append("\r\n");
@@ -506,7 +532,7 @@ void HttpSession::pumpResponse() {
 bool HttpSession::onResponseHead() {
   int status = response_.status();
   if (status == 101) {
-    if (!request_.head().upgradeRequested()) {
+    if (!request_.head().upgradeRequested() || tls_) {
       releasePeer(PeerOutcome::kBadResponse);
       respondError(502, ProxyError::kBadResponse, "the task switched protocols unasked");
       return false;
@@ -594,8 +620,8 @@ void HttpSession::switchToTunnel() {
   std::string toUpstream(client_->buf.get(), client_->filled);
   releasePeer(PeerOutcome::kOk);
   phase_ = Phase::kTunnel;
-  uv_read_stop(client_->stream());
-  uv_read_stop(upstream_->stream());
+  stopReading(client_.get());
+  stopReading(upstream_.get());
   tunnel_ = std::make_unique<TcpTunnel>(loop_, std::move(client_), options_.tunnel,
                                         [this](TunnelEnd) { terminate(); });
   tunnel_->start(std::move(upstream_), std::move(toUpstream), std::move(toClient));
@@ -607,6 +633,7 @@ void HttpSession::switchToTunnel() {
 // released once written. False if the session ended.
 bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeBytes) {
   bool toClient = out == client_.get();
+  if (toClient && tls_) return writeTls(data, n, consumeBytes);
   Conn* source = toClient ? upstream_.get() : client_.get();
   uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(n));
   int w = uv_try_write(out->stream(), &buf, 1);
@@ -627,7 +654,7 @@ bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeB
   // The rest is queued from the source buffer, which is why the source
   // stops reading until it has gone out (backpressure).
   buf = uv_buf_init(const_cast<char*>(data) + w, static_cast<unsigned>(n - w));
-  if (source != nullptr) uv_read_stop(source->stream());
+  stopReading(source);
   if (toClient) {
     writingClient_ = true;
     toClientInFlight_ = consumeBytes;
@@ -685,6 +712,111 @@ void HttpSession::onWritten(Conn* out, int status) {
   }
 }
 
+// ---- TLS ----
+
+void HttpSession::startTlsReading() {
+  if (tlsReading_) return;
+  tlsReading_ = true;
+  uv_read_start(
+      client_->stream(),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<HttpSession*>(static_cast<Conn*>(h->data)->owner);
+        *buf = self == nullptr ? uv_buf_init(nullptr, 0)
+                               : uv_buf_init(self->tlsIn_.get(), kTlsReadBytes);
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
+        auto* self = static_cast<HttpSession*>(static_cast<Conn*>(s->data)->owner);
+        if (self != nullptr) self->onTlsRead(n);
+      });
+}
+
+void HttpSession::onTlsRead(ssize_t n) {
+  if (n == 0) return;
+  if (n < 0) {
+    onClientRead(n);
+    return;
+  }
+  tls_->feedEncrypted(std::string_view(tlsIn_.get(), static_cast<size_t>(n)));
+  deliverTlsPlain();
+}
+
+// Decrypts what the TLS layer holds into the client's buffer (as far as it
+// has room) and hands it to the request side as if it had been read.
+void HttpSession::deliverTlsPlain() {
+  if (phase_ == Phase::kClosed || !client_ || !tls_) return;
+  size_t total = 0;
+  TlsStream::ReadStatus status = TlsStream::ReadStatus::kNeedMore;
+  while (client_->filled + total < client_->bufSize) {
+    size_t n = 0;
+    status = tls_->readPlain(client_->buf.get() + client_->filled + total,
+                             client_->bufSize - client_->filled - total, &n);
+    if (status != TlsStream::ReadStatus::kData) break;
+    total += n;
+  }
+  // Handshake messages, alerts and tickets go out whatever happened.
+  if (!flushTls() || status == TlsStream::ReadStatus::kError) {
+    terminate();  // a failed handshake or a forged record: nothing to answer
+    return;
+  }
+  if (total > 0) onClientRead(static_cast<ssize_t>(total));
+  if (status == TlsStream::ReadStatus::kClosed && phase_ != Phase::kClosed && client_ &&
+      !clientEof_) {
+    onClientRead(UV_EOF);  // close_notify: the client's end of stream
+  }
+}
+
+// Encrypts and writes; the plaintext is copied into TLS records at once, so
+// the source buffer is released now and backpressure follows the encrypted
+// bytes still queued.
+bool HttpSession::writeTls(const char* data, size_t n, size_t consumeBytes) {
+  if (!tls_->writePlain(std::string_view(data, n))) {
+    terminate();
+    return false;
+  }
+  Conn* source = upstream_.get();
+  if (source != nullptr) consume(source, consumeBytes);
+  if (!flushTls()) {
+    terminate();
+    return false;
+  }
+  if (tlsWriteInFlight_) {
+    stopReading(source);
+    writingClient_ = true;
+    toClientInFlight_ = 0;
+  }
+  return true;
+}
+
+bool HttpSession::flushTls() {
+  if (tls_->pendingEncrypted() > 0) tlsOut_ += tls_->takeEncrypted();
+  if (tlsWriteInFlight_ || tlsOut_.empty()) return true;
+  uv_buf_t buf = uv_buf_init(tlsOut_.data(), static_cast<unsigned>(tlsOut_.size()));
+  int w = uv_try_write(client_->stream(), &buf, 1);
+  if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
+  if (w < 0) return false;
+  tlsOut_.erase(0, static_cast<size_t>(w));
+  if (tlsOut_.empty()) return true;
+  tlsWriting_.swap(tlsOut_);
+  tlsOut_.clear();
+  tlsWriteInFlight_ = true;
+  buf = uv_buf_init(tlsWriting_.data(), static_cast<unsigned>(tlsWriting_.size()));
+  int rc = uv_write(&client_->writeReq, client_->stream(), &buf, 1, [](uv_write_t* req, int st) {
+    auto* self = static_cast<HttpSession*>(static_cast<Conn*>(req->handle->data)->owner);
+    if (self != nullptr) self->onTlsWritten(st);
+  });
+  return rc == 0;
+}
+
+void HttpSession::onTlsWritten(int status) {
+  tlsWriteInFlight_ = false;
+  tlsWriting_.clear();
+  if (status < 0 || !flushTls()) {
+    terminate();
+    return;
+  }
+  if (!tlsWriteInFlight_ && writingClient_) onWritten(client_.get(), 0);
+}
+
 // ---- endings ----
 
 void HttpSession::respondError(int status, ProxyError error, std::string_view message) {
@@ -696,7 +828,7 @@ void HttpSession::respondError(int status, ProxyError error, std::string_view me
   upstream_.reset();
   writingUpstream_ = false;
   closing_ = true;
-  uv_read_stop(client_->stream());
+  stopReading(client_.get());
   std::string body(message);
   body.push_back('\n');
   std::string& out = responseHead_;
@@ -727,6 +859,13 @@ void HttpSession::linger() {
   lingering_ = true;
   upstream_.reset();
   client_->filled = 0;
+  if (tls_) {
+    tls_->shutdown();  // close_notify, written before the FIN
+    if (!flushTls()) {
+      terminate();
+      return;
+    }
+  }
   uv_shutdown(&client_->shutdownReq, client_->stream(), [](uv_shutdown_t*, int) {});
   timer_.start(1000, 0, [this] { terminate(); });
   if (clientEof_) {

@@ -24,17 +24,22 @@
 #include "proxy/response_stream.h"
 #include "proxy/route_lookup.h"
 #include "proxy/tcp_tunnel.h"
+#include "proxy/tls_context.h"
 
 namespace corral::proxy {
 
 class UpstreamPool;
+class TlsStream;
 
 struct SessionOptions {
   size_t bufferBytes = 64 * 1024;  // per connection, both sides
   size_t maxHeaderBytes = 32 * 1024;
   uint64_t headerTimeoutMs = 10 * 1000;  // first byte of a request to its complete head
   uint64_t idleTimeoutMs = 60 * 1000;    // keep-alive wait for the next request
-  bool tls = false;                      // X-Forwarded-Proto
+  bool tls = false;                      // X-Forwarded-Proto https (set with tlsStore)
+  // Non-null: the client speaks TLS; each session keeps the store it
+  // started with (the worker swaps in reloaded stores for new sessions).
+  TlsStorePtr tlsStore;
   TunnelOptions tunnel;
 };
 
@@ -95,6 +100,16 @@ class HttpSession {
   void onWritten(Conn* out, int status);
   void consume(Conn* c, size_t n);
   void resumeReading(Conn* c);
+  // TLS on the client side (tls_ set): encrypted bytes are read into
+  // tlsIn_ and decrypted into the client's buffer; writes are encrypted
+  // into tlsOut_ and written from there, one uv_write at a time.
+  void stopReading(Conn* c);
+  void startTlsReading();
+  void onTlsRead(ssize_t n);
+  void deliverTlsPlain();
+  bool writeTls(const char* data, size_t n, size_t consumeBytes);
+  bool flushTls();
+  void onTlsWritten(int status);
   // Endings.
   void respondError(int status, ProxyError error, std::string_view message);
   void armIdle();
@@ -114,6 +129,13 @@ class HttpSession {
   http::RequestStreamParser request_;
   ResponseStream response_;
   Timer timer_;
+  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<char[]> tlsIn_;
+  std::string tlsOut_;      // encrypted, not yet handed to libuv
+  std::string tlsWriting_;  // encrypted, in the uv_write in flight
+  bool tlsReading_ = false;
+  bool tlsWriteInFlight_ = false;
+  Timer tlsDrain_;  // delivers plaintext the TLS layer still holds once there is room
   Phase phase_ = Phase::kHead;
 
   RouteDecision route_;

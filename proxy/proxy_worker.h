@@ -37,6 +37,13 @@ class ProxyWorker {
   Result<int> listen(const std::string& host, int port);
   // Accepts on a socket already bound and listening elsewhere.
   Status adopt(uv_os_sock_t fd);
+  // The certificates for connections accepted from now on (null: plain
+  // HTTP); sessions already open keep the store they started with. On the
+  // worker's loop thread.
+  void setTlsStore(TlsStorePtr store) {
+    options_.session.tls = store != nullptr;
+    options_.session.tlsStore = std::move(store);
+  }
   // Stops accepting and ends every session.
   void close();
 

@@ -89,6 +89,10 @@ std::string TlsStream::takeEncrypted() {
 
 size_t TlsStream::pendingEncrypted() const { return BIO_pending(SSL_get_wbio(ssl_)); }
 
+bool TlsStream::hasBuffered() const {
+  return SSL_pending(ssl_) > 0 || BIO_pending(SSL_get_rbio(ssl_)) > 0;
+}
+
 bool TlsStream::handshakeDone() const { return SSL_is_init_finished(ssl_) == 1; }
 
 std::string_view TlsStream::serverName() const {

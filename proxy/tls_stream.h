@@ -44,6 +44,9 @@ class TlsStream {
   std::string takeEncrypted();
   size_t pendingEncrypted() const;
 
+  // Whether decrypted or undecrypted bytes wait inside (readPlain may
+  // yield more without new input).
+  bool hasBuffered() const;
   bool handshakeDone() const;
   // The SNI the client sent ("" when none).
   std::string_view serverName() const;
