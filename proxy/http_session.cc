@@ -5,6 +5,9 @@
 #include <cstring>
 
 #include "base/http_message.h"
+#include "conf/proxy_labels.h"
+#include "proxy/balancer.h"
+#include "proxy/basic_auth.h"
 #include "proxy/tls_stream.h"
 #include "proxy/upstream_pool.h"
 
@@ -70,6 +73,10 @@ const char* proxyErrorName(ProxyError e) {
       return "upstream-bad-response";
     case ProxyError::kUpstreamClosed:
       return "upstream-closed";
+    case ProxyError::kForbidden:
+      return "forbidden";
+    case ProxyError::kUnauthorized:
+      return "unauthorized";
   }
   return "unknown";
 }
@@ -96,6 +103,8 @@ HttpSession::~HttpSession() {
 
 void HttpSession::start() {
   clientIp_ = peerIp(client_.get());
+  int addrLen = sizeof(clientAddr_);
+  uv_tcp_getpeername(&client_->tcp, reinterpret_cast<sockaddr*>(&clientAddr_), &addrLen);
   localPort_ = std::to_string(localPort(client_.get()));
   uv_tcp_nodelay(&client_->tcp, 1);
   if (options_.tlsStore) {
@@ -252,12 +261,84 @@ void HttpSession::onRequestHead() {
     respondError(404, ProxyError::kNoRoute, "no route for this host and path");
     return;
   }
+  if (!admitRequest()) return;
+  stickyCookie_.clear();
   buildRequestHead(route_);
   replayable_ = !head.hasContentLength() && !head.chunked();
   triedCount_ = 0;
   lastFailure_ = PeerOutcome::kOk;
   response_.reset(head.method() == "HEAD");
   connectUpstream();
+}
+
+bool HttpSession::admitRequest() {
+  const http::RequestHead& head = request_.head();
+  if ((route_.flags & RouteDecision::kRedirectToHttps) && !tls_) {
+    // marathon-lb: `redirect scheme https code 301`; the port goes (https
+    // is served on its own port, 443 by default).
+    std::string_view host = head.header("Host").value_or("");
+    if (!host.empty() && host.front() == '[') {
+      host = host.substr(0, host.find(']') + 1);
+    } else {
+      host = host.substr(0, host.find(':'));
+    }
+    if (host.empty()) {
+      respondError(400, ProxyError::kBadRequest, "no Host to redirect to https");
+      return false;
+    }
+    std::string location = "Location: https://";
+    location.append(host);
+    location.append(head.target());
+    location.append("\r\n");
+    respondLocal(301, nullptr, location, "moved to https");
+    return false;
+  }
+  if (route_.allowedNetworks != nullptr && !route_.allowedNetworks->empty() &&
+      !clientAllowed(*route_.allowedNetworks)) {
+    respondError(403, ProxyError::kForbidden, "the client's address is not allowed on this route");
+    return false;
+  }
+  if (route_.auth != nullptr) {
+    AuthResult result = checkBasicAuth(head.header("Authorization").value_or(""), *route_.auth);
+    if (result != AuthResult::kOk) {
+      std::string challenge = "WWW-Authenticate: Basic realm=\"";
+      for (char c : route_.auth->realm) {
+        if (c == '"' || c == '\\') challenge.push_back('\\');
+        challenge.push_back(c);
+      }
+      challenge.append("\"\r\n");
+      respondLocal(401, proxyErrorName(ProxyError::kUnauthorized), challenge,
+                   result == AuthResult::kMissing ? "credentials required"
+                                                  : "wrong or malformed credentials");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool HttpSession::clientAllowed(const std::vector<conf::Cidr>& networks) const {
+  const uint8_t* bytes = nullptr;
+  bool v6 = false;
+  if (clientAddr_.ss_family == AF_INET) {
+    bytes = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in*>(&clientAddr_)->sin_addr);
+  } else if (clientAddr_.ss_family == AF_INET6) {
+    bytes = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in6*>(&clientAddr_)->sin6_addr);
+    v6 = true;
+    // An IPv4 client on a dual-stack socket (::ffff:a.b.c.d) is matched as IPv4.
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(bytes, kMapped, sizeof(kMapped)) == 0) {
+      bytes += 12;
+      v6 = false;
+    }
+  } else {
+    return false;
+  }
+  for (const conf::Cidr& network : networks) {
+    if (network.contains(bytes, v6)) return true;
+  }
+  return false;
 }
 
 void HttpSession::buildRequestHead(const RouteDecision& route) {
@@ -333,6 +414,7 @@ void HttpSession::connectUpstream() {
   ctx.clientIp = clientIp_;
   ctx.tried = tried_;
   ctx.triedCount = triedCount_;
+  ctx.setCookie = &stickyCookie_;
   peer_ = route_.picker->pick(ctx);
   if (peer_ == nullptr) {
     if (lastFailure_ == PeerOutcome::kConnectTimeout) {
@@ -567,6 +649,20 @@ void HttpSession::buildResponseHead() {
     appendHeader(out, name, head.headerValue(i));
   }
   if (switching) out.append("Connection: upgrade\r\n");
+  if (!response_.interim() && !switching) {
+    if (!stickyCookie_.empty()) {
+      // marathon-lb: `cookie mesosphere_server_id insert indirect nocache`.
+      out.append("Set-Cookie: ");
+      out.append(kStickyCookieName);
+      out.push_back('=');
+      out.append(stickyCookie_);
+      out.append("; path=/\r\n");
+    }
+    if (tls_ && (route_.flags & RouteDecision::kHsts)) {
+      // marathon-lb's USE_HSTS value.
+      out.append("Strict-Transport-Security: max-age=15768000\r\n");
+    }
+  }
   if (!response_.interim()) {
     // A body that ends with the connection can only reach the client the
     // same way.
@@ -820,6 +916,11 @@ void HttpSession::onTlsWritten(int status) {
 // ---- endings ----
 
 void HttpSession::respondError(int status, ProxyError error, std::string_view message) {
+  respondLocal(status, proxyErrorName(error), {}, message);
+}
+
+void HttpSession::respondLocal(int status, const char* errorName, std::string_view extraHeaders,
+                               std::string_view message) {
   if (responseStarted_ || !client_ || closing_) {
     terminate();
     return;
@@ -837,9 +938,14 @@ void HttpSession::respondError(int status, ProxyError error, std::string_view me
   out.append(std::to_string(status));
   out.push_back(' ');
   out.append(http::reasonPhrase(status));
-  out.append("\r\nContent-Type: text/plain\r\nX-Corral-Error: ");
-  out.append(proxyErrorName(error));
-  out.append("\r\nContent-Length: ");
+  out.append("\r\nContent-Type: text/plain\r\n");
+  if (errorName != nullptr) {
+    out.append("X-Corral-Error: ");
+    out.append(errorName);
+    out.append("\r\n");
+  }
+  out.append(extraHeaders);
+  out.append("Content-Length: ");
   out.append(std::to_string(body.size()));
   out.append("\r\nConnection: close\r\n\r\n");
   out.append(body);

@@ -53,6 +53,8 @@ enum class ProxyError {
   kResponseTimeout,
   kBadResponse,
   kUpstreamClosed,
+  kForbidden,     // BACKEND_NETWORK_ALLOWED_ACL
+  kUnauthorized,  // AUTH
 };
 const char* proxyErrorName(ProxyError e);
 
@@ -112,6 +114,14 @@ class HttpSession {
   void onTlsWritten(int status);
   // Endings.
   void respondError(int status, ProxyError error, std::string_view message);
+  // A final answer from the proxy itself, then the connection closes.
+  // `extraHeaders`: complete "Name: value\r\n" lines.
+  void respondLocal(int status, const char* errorName, std::string_view extraHeaders,
+                    std::string_view message);
+  // The route's own conditions (https, client networks, credentials); false
+  // when the proxy answered instead.
+  bool admitRequest();
+  bool clientAllowed(const std::vector<conf::Cidr>& networks) const;
   void armIdle();
   void armResponseTimer();
   void linger();
@@ -147,6 +157,8 @@ class HttpSession {
   std::string requestHead_;   // rebuilt head sent upstream (reused)
   std::string responseHead_;  // rebuilt head sent to the client (reused)
   std::string clientIp_;
+  sockaddr_storage clientAddr_{};
+  std::string stickyCookie_;  // value to set on this response ("" = none)
   std::string localPort_;
 
   // The exchange in progress.

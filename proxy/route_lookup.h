@@ -7,11 +7,17 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace corral::http {
 class RequestHead;
 }
+namespace corral::conf {
+struct Cidr;
+struct BasicAuth;
+}  // namespace corral::conf
 
 namespace corral::proxy {
 
@@ -39,6 +45,9 @@ struct PickContext {
   // Peers already tried for this request (a retry must go elsewhere).
   const uint64_t* tried = nullptr;
   size_t triedCount = 0;
+  // Out: set by a sticky balancer to the cookie value the response must
+  // set (kStickyCookieName); left empty otherwise.
+  std::string* setCookie = nullptr;
   bool wasTried(uint64_t id) const {
     for (size_t i = 0; i < triedCount; ++i) {
       if (tried[i] == id) return true;
@@ -65,8 +74,15 @@ struct RouteDecision {
   std::string_view addPrefix;
   // Non-empty: the Host header sent to the task.
   std::string_view hostRewrite;
-  enum Flags : uint32_t { kRedirectToHttps = 1 };
+  // kRedirectToHttps: a request on a plain listener is answered 301 to
+  // https://host/target. kHsts: responses over TLS carry
+  // Strict-Transport-Security.
+  enum Flags : uint32_t { kRedirectToHttps = 1, kHsts = 2 };
   uint32_t flags = 0;
+  // Non-null and non-empty: only clients inside these networks (else 403).
+  const std::vector<conf::Cidr>* allowedNetworks = nullptr;
+  // Non-null: HTTP Basic credentials required (else 401).
+  const conf::BasicAuth* auth = nullptr;
   int maxConnectAttempts = 3;  // distinct peers tried when connects fail
   uint64_t connectTimeoutMs = 5000;
   uint64_t responseTimeoutMs = 60 * 1000;  // head of the response, from the request's end

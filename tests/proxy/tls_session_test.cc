@@ -38,10 +38,12 @@ class OnePeer : public PeerPicker {
 class AllRoutes : public RouteLookup {
  public:
   bool lookup(const http::RequestHead&, RouteDecision* out) override {
+    *out = decision;
     out->picker = picker.get();
     return true;
   }
   std::unique_ptr<OnePeer> picker;
+  RouteDecision decision;
 };
 
 class TlsSessionTest : public ::testing::Test {
@@ -140,6 +142,15 @@ TEST_F(TlsSessionTest, KeepAliveAndLargeResponsesStreamThroughTls) {
           ":127.0.0.1 -o /dev/null -o /dev/null -w '%{size_download} %{num_connects}\\n' " + url +
           "/big " + url + "/big");
   EXPECT_EQ(out, "2097152 1\n2097152 0\n");
+}
+
+TEST_F(TlsSessionTest, HstsOnTlsAndNoRedirectOnceOnHttps) {
+  std::string out = curl("a.example.test", "/");
+  EXPECT_EQ(out.find("strict-transport-security"), std::string::npos);
+  routes_.decision.flags = RouteDecision::kHsts | RouteDecision::kRedirectToHttps;
+  out = curl("a.example.test", "/");
+  EXPECT_NE(out.find("< HTTP/1.1 200 OK"), std::string::npos) << out;
+  EXPECT_NE(out.find("< Strict-Transport-Security: max-age=15768000"), std::string::npos) << out;
 }
 
 TEST_F(TlsSessionTest, LargeUploadStreamsThroughTls) {
