@@ -199,6 +199,7 @@ void HttpSession::pumpRequest() {
         return;
       }
       if (event == http::RequestStreamParser::Event::kError) {
+        headKnown_ = false;
         respondError(request_.errorStatus(), ProxyError::kBadRequest, request_.errorReason());
         return;
       }
@@ -247,6 +248,7 @@ void HttpSession::pumpRequest() {
 
 void HttpSession::onRequestHead() {
   ++requests_;
+  headKnown_ = true;
   headTimerArmed_ = false;
   timer_.stop();
   const http::RequestHead& head = request_.head();
@@ -257,7 +259,10 @@ void HttpSession::onRequestHead() {
     return;
   }
   route_ = RouteDecision();
-  if (!routes_.lookup(head, &route_) || route_.picker == nullptr) {
+  bool routed = routes_.lookup(head, &route_) && route_.picker != nullptr;
+  beginExchange(routed ? route_.counters : options_.unrouted);
+  routeName_ = routed ? route_.name : std::string_view();
+  if (!routed) {
     respondError(404, ProxyError::kNoRoute, "no route for this host and path");
     return;
   }
@@ -622,7 +627,10 @@ bool HttpSession::onResponseHead() {
     switchToTunnel();
     return false;
   }
-  if (!response_.interim()) timer_.stop();
+  if (!response_.interim()) {
+    timer_.stop();
+    status_ = status;
+  }
   buildResponseHead();
   responseStarted_ = true;
   return writeTo(client_.get(), responseHead_.data(), responseHead_.size(), 0);
@@ -683,6 +691,7 @@ void HttpSession::buildResponseHead() {
 
 void HttpSession::finishExchange() {
   timer_.stop();
+  endExchange();
   bool upstreamClean = requestDone_ && response_.keepAlive() && !response_.closeDelimited() &&
                        upstream_ && upstream_->filled == 0 && !writingUpstream_;
   releasePeer(PeerOutcome::kOk);
@@ -708,6 +717,8 @@ void HttpSession::finishExchange() {
 
 void HttpSession::switchToTunnel() {
   timer_.stop();
+  status_ = 101;
+  endExchange();
   buildResponseHead();
   // The 101 head and whatever followed it go to the client first; the bytes
   // the client sent after its request go to the task first.
@@ -729,6 +740,7 @@ void HttpSession::switchToTunnel() {
 // released once written. False if the session ended.
 bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeBytes) {
   bool toClient = out == client_.get();
+  if (toClient) bytesToClient_ += n;
   if (toClient && tls_) return writeTls(data, n, consumeBytes);
   Conn* source = toClient ? upstream_.get() : client_.get();
   uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(n));
@@ -925,6 +937,12 @@ void HttpSession::respondLocal(int status, const char* errorName, std::string_vi
     terminate();
     return;
   }
+  // A request refused before routing (or before its head was complete)
+  // is counted too.
+  if (!exchangeOpen_) beginExchange(options_.unrouted);
+  localAnswer_ = true;
+  status_ = status;
+  errorName_ = errorName;
   timer_.stop();
   upstream_.reset();
   writingUpstream_ = false;
@@ -990,6 +1008,7 @@ void HttpSession::armResponseTimer() {
 
 void HttpSession::armIdle() {
   headTimerArmed_ = false;
+  headKnown_ = false;
   timer_.start(options_.idleTimeoutMs, 0, [this] { terminate(); });
 }
 
@@ -998,9 +1017,67 @@ void HttpSession::unpark() {
   if (parked_) pool_.give(std::move(parked_));
 }
 
+void HttpSession::beginExchange(RouteCounters* counters) {
+  exchangeOpen_ = true;
+  counters_ = counters;
+  routeName_ = {};
+  errorName_ = nullptr;
+  status_ = 0;
+  localAnswer_ = false;
+  bytesToClient_ = 0;
+  startUs_ = uv_hrtime() / 1000;
+  if (counters_ != nullptr) {
+    ++counters_->requests;
+    ++counters_->active;
+  }
+}
+
+void HttpSession::endExchange() {
+  if (!exchangeOpen_) return;
+  exchangeOpen_ = false;
+  uint64_t elapsedUs = uv_hrtime() / 1000 - startUs_;
+  // Cut off: no status, or a status whose body did not arrive whole.
+  bool cut = status_ == 0 || (!responseDone_ && !localAnswer_ && status_ != 101);
+  if (counters_ != nullptr) {
+    --counters_->active;
+    int cls = status_ >= 100 && status_ < 600 && !cut ? status_ / 100 : 0;
+    ++counters_->statusClass[cls];
+    if (errorName_ != nullptr || cut) ++counters_->errors;
+    counters_->latencyUsSum += elapsedUs;
+    ++counters_->latencyCount;
+  }
+  if (options_.accessLog) {
+    // client "METHOD target HTTP/1.x" status bytes duration route error
+    std::string line = clientIp_;
+    line.append(" \"");
+    if (headKnown_) {
+      const http::RequestHead& head = request_.head();
+      line.append(head.method());
+      line.push_back(' ');
+      line.append(head.target());
+      line.append(head.versionMinor() == 0 ? " HTTP/1.0" : " HTTP/1.1");
+    } else {
+      line.push_back('-');
+    }
+    line.append("\" ");
+    line.append(cut && status_ != 0 ? "-" : std::to_string(status_));
+    line.push_back(' ');
+    line.append(std::to_string(bytesToClient_));
+    line.push_back(' ');
+    line.append(std::to_string(elapsedUs / 1000));
+    line.append("ms ");
+    line.append(routeName_.empty() ? std::string_view("-") : routeName_);
+    line.push_back(' ');
+    line.append(errorName_ != nullptr ? errorName_ : (cut ? "cut" : "-"));
+    options_.accessLog(line);
+  }
+  counters_ = nullptr;
+}
+
 void HttpSession::terminate() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
+  endExchange();
   timer_.stop();
   releasePeer(PeerOutcome::kAborted);
   upstream_.reset();

@@ -23,6 +23,7 @@
 #include "proxy/connection.h"
 #include "proxy/response_stream.h"
 #include "proxy/route_lookup.h"
+#include "proxy/stats.h"
 #include "proxy/tcp_tunnel.h"
 #include "proxy/tls_context.h"
 
@@ -36,7 +37,11 @@ struct SessionOptions {
   size_t maxHeaderBytes = 32 * 1024;
   uint64_t headerTimeoutMs = 10 * 1000;  // first byte of a request to its complete head
   uint64_t idleTimeoutMs = 60 * 1000;    // keep-alive wait for the next request
-  bool tls = false;                      // X-Forwarded-Proto https (set with tlsStore)
+  // Non-empty: one line per request (the access log, off by default).
+  std::function<void(std::string_view)> accessLog;
+  // Counts requests that no route took (404, bad requests); may be null.
+  RouteCounters* unrouted = nullptr;
+  bool tls = false;  // X-Forwarded-Proto https (set with tlsStore)
   // Non-null: the client speaks TLS; each session keeps the store it
   // started with (the worker swaps in reloaded stores for new sessions).
   TlsStorePtr tlsStore;
@@ -112,6 +117,9 @@ class HttpSession {
   bool writeTls(const char* data, size_t n, size_t consumeBytes);
   bool flushTls();
   void onTlsWritten(int status);
+  // Counters and the access log, once per exchange.
+  void beginExchange(RouteCounters* counters);
+  void endExchange();
   // Endings.
   void respondError(int status, ProxyError error, std::string_view message);
   // A final answer from the proxy itself, then the connection closes.
@@ -158,7 +166,17 @@ class HttpSession {
   std::string responseHead_;  // rebuilt head sent to the client (reused)
   std::string clientIp_;
   sockaddr_storage clientAddr_{};
-  std::string stickyCookie_;  // value to set on this response ("" = none)
+  std::string stickyCookie_;
+  // The exchange's accounting.
+  RouteCounters* counters_ = nullptr;
+  std::string_view routeName_;
+  const char* errorName_ = nullptr;
+  uint64_t startUs_ = 0;
+  uint64_t bytesToClient_ = 0;
+  int status_ = 0;
+  bool exchangeOpen_ = false;
+  bool localAnswer_ = false;  // the proxy answered itself
+  bool headKnown_ = false;    // value to set on this response ("" = none)
   std::string localPort_;
 
   // The exchange in progress.

@@ -51,6 +51,8 @@ class ProxyWorker {
   size_t tunnelCount() const { return tunnels_.size(); }
   uint64_t accepted() const { return accepted_; }
   UpstreamPool& pool() { return pool_; }
+  // Requests no route took (404s, bad requests), on this worker.
+  const RouteCounters& unroutedCounters() const { return unrouted_; }
 
  private:
   Status startListening();
@@ -77,6 +79,7 @@ class ProxyWorker {
   std::vector<std::unique_ptr<Tunnelled>> retiredTunnels_;
   Timer reaper_;
   uint64_t accepted_ = 0;
+  RouteCounters unrouted_;
 };
 
 }  // namespace corral::proxy

@@ -21,6 +21,8 @@ struct BasicAuth;
 
 namespace corral::proxy {
 
+struct RouteCounters;
+
 // One task port: a stable id (connection pools and counters follow it
 // across snapshots) and where it listens.
 struct Peer {
@@ -86,6 +88,10 @@ struct RouteDecision {
   int maxConnectAttempts = 3;  // distinct peers tried when connects fail
   uint64_t connectTimeoutMs = 5000;
   uint64_t responseTimeoutMs = 60 * 1000;  // head of the response, from the request's end
+  // The backend's per-worker counters (null: not counted) and its name for
+  // the access log ("/shop:0").
+  RouteCounters* counters = nullptr;
+  std::string_view name;
   // Keeps the snapshot that owns picker and the views alive for the exchange.
   std::shared_ptr<const void> keepAlive;
 };

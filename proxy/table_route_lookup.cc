@@ -60,8 +60,11 @@ sockaddr_storage addressOf(const PeerInfo& info) {
 // The balancer of one route on one worker, with the peers it hands out.
 class BackendPicker : public PeerPicker {
  public:
-  BackendPicker(Loop& loop, PassiveHealth health, uint64_t seed)
-      : loop_(loop), health_(health), seed_(seed) {}
+  BackendPicker(Loop& loop, const BackendKey& key, PassiveHealth health, uint64_t seed)
+      : loop_(loop),
+        health_(health),
+        seed_(seed),
+        name_(key.appId + ":" + std::to_string(key.portIndex)) {}
 
   // Brings the picker up to `target` (cheap when nothing changed).
   void sync(const RouteTarget& target, const RoutingSnapshot& snapshot, uint64_t epoch) {
@@ -146,6 +149,8 @@ class BackendPicker : public PeerPicker {
   }
 
   const conf::RouteSpec& spec() const { return *spec_; }
+  RouteCounters& counters() { return counters_; }
+  const std::string& name() const { return name_; }
   const Balancer* balancer() const { return balancer_ ? &*balancer_ : nullptr; }
 
  private:
@@ -164,6 +169,8 @@ class BackendPicker : public PeerPicker {
   std::shared_ptr<const std::vector<Peer>> peers_;  // index = balancer index
   std::vector<Generation> retired_;
   size_t outstanding_ = 0;  // picks not released yet
+  std::string name_;
+  RouteCounters counters_;
 };
 
 TableRouteLookup::TableRouteLookup(Loop& loop, PassiveHealth health, uint64_t seed)
@@ -186,7 +193,7 @@ BackendPicker* TableRouteLookup::pickerFor(const RouteTarget& target,
                                            std::shared_ptr<const void>* keepAlive) {
   if (target.members.empty() || !target.spec) return nullptr;
   auto& slot = pickers_[target.members[0].key];
-  if (!slot) slot = std::make_shared<BackendPicker>(loop_, health_, seed_);
+  if (!slot) slot = std::make_shared<BackendPicker>(loop_, target.members[0].key, health_, seed_);
   slot->sync(target, *snapshot_, epoch_);
   *keepAlive = slot;
   return slot.get();
@@ -202,6 +209,8 @@ bool TableRouteLookup::lookup(const http::RequestHead& head, RouteDecision* out)
   if (picker == nullptr) return false;
   const conf::RouteSpec& spec = picker->spec();
   out->picker = picker;
+  out->counters = &picker->counters();
+  out->name = picker->name();
   if (!spec.proxyPassPath.empty()) {
     // marathon-lb's PROXYPASS: the prefix goes, Host becomes the vhost.
     out->stripPrefix = spec.proxyPassPath;
@@ -218,6 +227,11 @@ bool TableRouteLookup::lookup(const http::RequestHead& head, RouteDecision* out)
   if (spec.timeouts.serverMs)
     out->responseTimeoutMs = static_cast<uint64_t>(*spec.timeouts.serverMs);
   return true;
+}
+
+void TableRouteLookup::forEachCounters(
+    const std::function<void(const BackendKey&, const RouteCounters&)>& visit) const {
+  for (const auto& [key, picker] : pickers_) visit(key, picker->counters());
 }
 
 PeerPicker* TableRouteLookup::portPicker(int servicePort, std::shared_ptr<const void>* keepAlive) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "proxy/balancer.h"
 #include "proxy/route_lookup.h"
 #include "proxy/route_table.h"
+#include "proxy/stats.h"
 
 namespace corral {
 class Loop;
@@ -54,6 +56,9 @@ class TableRouteLookup : public RouteLookup {
   PeerPicker* portPicker(int servicePort, std::shared_ptr<const void>* keepAlive);
 
   size_t pickerCount() const { return pickers_.size(); }
+  // This worker's counters per backend still routed (for /stats).
+  void forEachCounters(
+      const std::function<void(const BackendKey&, const RouteCounters&)>& visit) const;
 
  private:
   BackendPicker* pickerFor(const RouteTarget& target, std::shared_ptr<const void>* keepAlive);

@@ -121,6 +121,15 @@ TEST_F(TableRouteLookupTest, LabelSettingsReachTheDecision) {
   EXPECT_EQ(d.connectTimeoutMs, 250u);
   EXPECT_EQ(d.responseTimeoutMs, 9000u);
   EXPECT_NE(d.keepAlive, nullptr);
+  EXPECT_EQ(d.name, "/api:0");
+  ASSERT_NE(d.counters, nullptr);
+  d.counters->requests = 5;
+  uint64_t seen = 0;
+  lookup_.forEachCounters([&](const BackendKey& key, const RouteCounters& counters) {
+    EXPECT_EQ(key, (BackendKey{"/api", 0}));
+    seen += counters.requests;
+  });
+  EXPECT_EQ(seen, 5u);
 }
 
 TEST_F(TableRouteLookupTest, PassiveHealthSurvivesANewSnapshot) {
