@@ -5,11 +5,18 @@
 #include <cstring>
 
 #include "base/http_message.h"
+#include "conf/proxy_labels.h"
+#include "proxy/balancer.h"
+#include "proxy/basic_auth.h"
+#include "proxy/tls_stream.h"
 #include "proxy/upstream_pool.h"
 
 namespace corral::proxy {
 
 namespace {
+
+// Encrypted bytes read per TLS read: one full record.
+constexpr size_t kTlsReadBytes = 16 * 1024 + 512;
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
@@ -66,6 +73,10 @@ const char* proxyErrorName(ProxyError e) {
       return "upstream-bad-response";
     case ProxyError::kUpstreamClosed:
       return "upstream-closed";
+    case ProxyError::kForbidden:
+      return "forbidden";
+    case ProxyError::kUnauthorized:
+      return "unauthorized";
   }
   return "unknown";
 }
@@ -80,7 +91,8 @@ HttpSession::HttpSession(Loop& loop, RouteLookup& routes, UpstreamPool& pool,
       client_(std::move(client)),
       request_(http::RequestStreamParser::Limits{options.maxHeaderBytes}),
       response_(ResponseStream::Limits{options.maxHeaderBytes}),
-      timer_(loop) {
+      timer_(loop),
+      tlsDrain_(loop) {
   client_->owner = this;
 }
 
@@ -91,17 +103,37 @@ HttpSession::~HttpSession() {
 
 void HttpSession::start() {
   clientIp_ = peerIp(client_.get());
+  int addrLen = sizeof(clientAddr_);
+  uv_tcp_getpeername(&client_->tcp, reinterpret_cast<sockaddr*>(&clientAddr_), &addrLen);
   localPort_ = std::to_string(localPort(client_.get()));
   uv_tcp_nodelay(&client_->tcp, 1);
+  if (options_.tlsStore) {
+    tls_ = std::make_unique<TlsStream>(options_.tlsStore);
+    tlsIn_ = std::make_unique<char[]>(kTlsReadBytes);
+  }
   armIdle();
   resumeReading(client_.get());
 }
 
 // ---- reading ----
 
+void HttpSession::stopReading(Conn* c) {
+  if (c == nullptr) return;
+  uv_read_stop(c->stream());
+  if (c == client_.get()) tlsReading_ = false;
+}
+
 void HttpSession::resumeReading(Conn* c) {
   if (c == nullptr || c->filled == c->bufSize) return;  // full: the buffer is the bound
   if (c == client_.get() && clientEof_) return;
+  if (tls_ && c == client_.get()) {
+    startTlsReading();
+    // Plaintext decrypted earlier (or records read earlier) waits in the
+    // TLS layer while the buffer was full; no new bytes may come to flush
+    // it, so it is delivered on the next loop turn.
+    if (tls_->hasBuffered()) tlsDrain_.start(0, 0, [this] { deliverTlsPlain(); });
+    return;
+  }
   c->startReading([](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
     auto* conn = static_cast<Conn*>(s->data);
     auto* self = static_cast<HttpSession*>(conn->owner);
@@ -124,7 +156,7 @@ void HttpSession::onClientRead(ssize_t n) {
     return;
   }
   if (n < 0) {
-    uv_read_stop(client_->stream());
+    stopReading(client_.get());
     clientEof_ = true;
     // A client that leaves between requests, or before its head is
     // complete, ends the session; one that half-closes after sending its
@@ -137,7 +169,7 @@ void HttpSession::onClientRead(ssize_t n) {
     return;
   }
   client_->filled += static_cast<size_t>(n);
-  if (client_->filled == client_->bufSize) uv_read_stop(client_->stream());
+  if (client_->filled == client_->bufSize) stopReading(client_.get());
   pumpRequest();
 }
 
@@ -167,6 +199,7 @@ void HttpSession::pumpRequest() {
         return;
       }
       if (event == http::RequestStreamParser::Event::kError) {
+        headKnown_ = false;
         respondError(request_.errorStatus(), ProxyError::kBadRequest, request_.errorReason());
         return;
       }
@@ -215,6 +248,7 @@ void HttpSession::pumpRequest() {
 
 void HttpSession::onRequestHead() {
   ++requests_;
+  headKnown_ = true;
   headTimerArmed_ = false;
   timer_.stop();
   const http::RequestHead& head = request_.head();
@@ -225,16 +259,91 @@ void HttpSession::onRequestHead() {
     return;
   }
   route_ = RouteDecision();
-  if (!routes_.lookup(head, &route_) || route_.picker == nullptr) {
+  bool routed = routes_.lookup(head, &route_) && route_.picker != nullptr;
+  beginExchange(routed ? route_.counters : options_.unrouted);
+  routeName_ = routed ? route_.name : std::string_view();
+  if (!routed) {
     respondError(404, ProxyError::kNoRoute, "no route for this host and path");
     return;
   }
+  if (!admitRequest()) return;
+  stickyCookie_.clear();
   buildRequestHead(route_);
   replayable_ = !head.hasContentLength() && !head.chunked();
   triedCount_ = 0;
   lastFailure_ = PeerOutcome::kOk;
   response_.reset(head.method() == "HEAD");
   connectUpstream();
+}
+
+bool HttpSession::admitRequest() {
+  const http::RequestHead& head = request_.head();
+  if ((route_.flags & RouteDecision::kRedirectToHttps) && !tls_) {
+    // marathon-lb: `redirect scheme https code 301`; the port goes (https
+    // is served on its own port, 443 by default).
+    std::string_view host = head.header("Host").value_or("");
+    if (!host.empty() && host.front() == '[') {
+      host = host.substr(0, host.find(']') + 1);
+    } else {
+      host = host.substr(0, host.find(':'));
+    }
+    if (host.empty()) {
+      respondError(400, ProxyError::kBadRequest, "no Host to redirect to https");
+      return false;
+    }
+    std::string location = "Location: https://";
+    location.append(host);
+    location.append(head.target());
+    location.append("\r\n");
+    respondLocal(301, nullptr, location, "moved to https");
+    return false;
+  }
+  if (route_.allowedNetworks != nullptr && !route_.allowedNetworks->empty() &&
+      !clientAllowed(*route_.allowedNetworks)) {
+    respondError(403, ProxyError::kForbidden, "the client's address is not allowed on this route");
+    return false;
+  }
+  if (route_.auth != nullptr) {
+    AuthResult result = checkBasicAuth(head.header("Authorization").value_or(""), *route_.auth);
+    if (result != AuthResult::kOk) {
+      std::string challenge = "WWW-Authenticate: Basic realm=\"";
+      for (char c : route_.auth->realm) {
+        if (c == '"' || c == '\\') challenge.push_back('\\');
+        challenge.push_back(c);
+      }
+      challenge.append("\"\r\n");
+      respondLocal(401, proxyErrorName(ProxyError::kUnauthorized), challenge,
+                   result == AuthResult::kMissing ? "credentials required"
+                                                  : "wrong or malformed credentials");
+      return false;
+    }
+  }
+  return true;
+}
+
+bool HttpSession::clientAllowed(const std::vector<conf::Cidr>& networks) const {
+  const uint8_t* bytes = nullptr;
+  bool v6 = false;
+  if (clientAddr_.ss_family == AF_INET) {
+    bytes = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in*>(&clientAddr_)->sin_addr);
+  } else if (clientAddr_.ss_family == AF_INET6) {
+    bytes = reinterpret_cast<const uint8_t*>(
+        &reinterpret_cast<const sockaddr_in6*>(&clientAddr_)->sin6_addr);
+    v6 = true;
+    // An IPv4 client on a dual-stack socket (::ffff:a.b.c.d) is matched as IPv4.
+    static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(bytes, kMapped, sizeof(kMapped)) == 0) {
+      bytes += 12;
+      v6 = false;
+    }
+  } else {
+    return false;
+  }
+  for (const conf::Cidr& network : networks) {
+    if (network.contains(bytes, v6)) return true;
+  }
+  return false;
 }
 
 void HttpSession::buildRequestHead(const RouteDecision& route) {
@@ -255,7 +364,10 @@ void HttpSession::buildRequestHead(const RouteDecision& route) {
   }
   out.append(" HTTP/1.1\r\n");
   std::string_view connection = head.header("Connection").value_or("");
-  bool upgrade = head.upgradeRequested();
+  // Over TLS the tunnel would carry plaintext: Upgrade is not offered to
+  // the task (the header is hop-by-hop and dropped), the request goes as a
+  // plain one.
+  bool upgrade = head.upgradeRequested() && !tls_;
   std::optional<std::string_view> host;
   std::optional<std::string_view> forwardedFor;
   for (size_t i = 0; i < head.headerCount(); ++i) {
@@ -289,7 +401,7 @@ void HttpSession::buildRequestHead(const RouteDecision& route) {
   }
   out.append(clientIp_);
   out.append("\r\nX-Forwarded-Proto: ");
-  out.append(options_.tls ? "https" : "http");
+  out.append(options_.tls || tls_ ? "https" : "http");
   out.append("\r\nX-Forwarded-Port: ");
   out.append(localPort_);
   out.append("\r\n");
@@ -307,6 +419,7 @@ void HttpSession::connectUpstream() {
   ctx.clientIp = clientIp_;
   ctx.tried = tried_;
   ctx.triedCount = triedCount_;
+  ctx.setCookie = &stickyCookie_;
   peer_ = route_.picker->pick(ctx);
   if (peer_ == nullptr) {
     if (lastFailure_ == PeerOutcome::kConnectTimeout) {
@@ -506,7 +619,7 @@ void HttpSession::pumpResponse() {
 bool HttpSession::onResponseHead() {
   int status = response_.status();
   if (status == 101) {
-    if (!request_.head().upgradeRequested()) {
+    if (!request_.head().upgradeRequested() || tls_) {
       releasePeer(PeerOutcome::kBadResponse);
       respondError(502, ProxyError::kBadResponse, "the task switched protocols unasked");
       return false;
@@ -514,7 +627,10 @@ bool HttpSession::onResponseHead() {
     switchToTunnel();
     return false;
   }
-  if (!response_.interim()) timer_.stop();
+  if (!response_.interim()) {
+    timer_.stop();
+    status_ = status;
+  }
   buildResponseHead();
   responseStarted_ = true;
   return writeTo(client_.get(), responseHead_.data(), responseHead_.size(), 0);
@@ -541,6 +657,20 @@ void HttpSession::buildResponseHead() {
     appendHeader(out, name, head.headerValue(i));
   }
   if (switching) out.append("Connection: upgrade\r\n");
+  if (!response_.interim() && !switching) {
+    if (!stickyCookie_.empty()) {
+      // marathon-lb: `cookie mesosphere_server_id insert indirect nocache`.
+      out.append("Set-Cookie: ");
+      out.append(kStickyCookieName);
+      out.push_back('=');
+      out.append(stickyCookie_);
+      out.append("; path=/\r\n");
+    }
+    if (tls_ && (route_.flags & RouteDecision::kHsts)) {
+      // marathon-lb's USE_HSTS value.
+      out.append("Strict-Transport-Security: max-age=15768000\r\n");
+    }
+  }
   if (!response_.interim()) {
     // A body that ends with the connection can only reach the client the
     // same way.
@@ -561,6 +691,7 @@ void HttpSession::buildResponseHead() {
 
 void HttpSession::finishExchange() {
   timer_.stop();
+  endExchange();
   bool upstreamClean = requestDone_ && response_.keepAlive() && !response_.closeDelimited() &&
                        upstream_ && upstream_->filled == 0 && !writingUpstream_;
   releasePeer(PeerOutcome::kOk);
@@ -586,6 +717,8 @@ void HttpSession::finishExchange() {
 
 void HttpSession::switchToTunnel() {
   timer_.stop();
+  status_ = 101;
+  endExchange();
   buildResponseHead();
   // The 101 head and whatever followed it go to the client first; the bytes
   // the client sent after its request go to the task first.
@@ -594,8 +727,8 @@ void HttpSession::switchToTunnel() {
   std::string toUpstream(client_->buf.get(), client_->filled);
   releasePeer(PeerOutcome::kOk);
   phase_ = Phase::kTunnel;
-  uv_read_stop(client_->stream());
-  uv_read_stop(upstream_->stream());
+  stopReading(client_.get());
+  stopReading(upstream_.get());
   tunnel_ = std::make_unique<TcpTunnel>(loop_, std::move(client_), options_.tunnel,
                                         [this](TunnelEnd) { terminate(); });
   tunnel_->start(std::move(upstream_), std::move(toUpstream), std::move(toClient));
@@ -607,6 +740,8 @@ void HttpSession::switchToTunnel() {
 // released once written. False if the session ended.
 bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeBytes) {
   bool toClient = out == client_.get();
+  if (toClient) bytesToClient_ += n;
+  if (toClient && tls_) return writeTls(data, n, consumeBytes);
   Conn* source = toClient ? upstream_.get() : client_.get();
   uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(n));
   int w = uv_try_write(out->stream(), &buf, 1);
@@ -627,7 +762,7 @@ bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeB
   // The rest is queued from the source buffer, which is why the source
   // stops reading until it has gone out (backpressure).
   buf = uv_buf_init(const_cast<char*>(data) + w, static_cast<unsigned>(n - w));
-  if (source != nullptr) uv_read_stop(source->stream());
+  stopReading(source);
   if (toClient) {
     writingClient_ = true;
     toClientInFlight_ = consumeBytes;
@@ -685,18 +820,134 @@ void HttpSession::onWritten(Conn* out, int status) {
   }
 }
 
+// ---- TLS ----
+
+void HttpSession::startTlsReading() {
+  if (tlsReading_) return;
+  tlsReading_ = true;
+  uv_read_start(
+      client_->stream(),
+      [](uv_handle_t* h, size_t, uv_buf_t* buf) {
+        auto* self = static_cast<HttpSession*>(static_cast<Conn*>(h->data)->owner);
+        *buf = self == nullptr ? uv_buf_init(nullptr, 0)
+                               : uv_buf_init(self->tlsIn_.get(), kTlsReadBytes);
+      },
+      [](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
+        auto* self = static_cast<HttpSession*>(static_cast<Conn*>(s->data)->owner);
+        if (self != nullptr) self->onTlsRead(n);
+      });
+}
+
+void HttpSession::onTlsRead(ssize_t n) {
+  if (n == 0) return;
+  if (n < 0) {
+    onClientRead(n);
+    return;
+  }
+  tls_->feedEncrypted(std::string_view(tlsIn_.get(), static_cast<size_t>(n)));
+  deliverTlsPlain();
+}
+
+// Decrypts what the TLS layer holds into the client's buffer (as far as it
+// has room) and hands it to the request side as if it had been read.
+void HttpSession::deliverTlsPlain() {
+  if (phase_ == Phase::kClosed || !client_ || !tls_) return;
+  size_t total = 0;
+  TlsStream::ReadStatus status = TlsStream::ReadStatus::kNeedMore;
+  while (client_->filled + total < client_->bufSize) {
+    size_t n = 0;
+    status = tls_->readPlain(client_->buf.get() + client_->filled + total,
+                             client_->bufSize - client_->filled - total, &n);
+    if (status != TlsStream::ReadStatus::kData) break;
+    total += n;
+  }
+  // Handshake messages, alerts and tickets go out whatever happened.
+  if (!flushTls() || status == TlsStream::ReadStatus::kError) {
+    terminate();  // a failed handshake or a forged record: nothing to answer
+    return;
+  }
+  if (total > 0) onClientRead(static_cast<ssize_t>(total));
+  if (status == TlsStream::ReadStatus::kClosed && phase_ != Phase::kClosed && client_ &&
+      !clientEof_) {
+    onClientRead(UV_EOF);  // close_notify: the client's end of stream
+  }
+}
+
+// Encrypts and writes; the plaintext is copied into TLS records at once, so
+// the source buffer is released now and backpressure follows the encrypted
+// bytes still queued.
+bool HttpSession::writeTls(const char* data, size_t n, size_t consumeBytes) {
+  if (!tls_->writePlain(std::string_view(data, n))) {
+    terminate();
+    return false;
+  }
+  Conn* source = upstream_.get();
+  if (source != nullptr) consume(source, consumeBytes);
+  if (!flushTls()) {
+    terminate();
+    return false;
+  }
+  if (tlsWriteInFlight_) {
+    stopReading(source);
+    writingClient_ = true;
+    toClientInFlight_ = 0;
+  }
+  return true;
+}
+
+bool HttpSession::flushTls() {
+  if (tls_->pendingEncrypted() > 0) tlsOut_ += tls_->takeEncrypted();
+  if (tlsWriteInFlight_ || tlsOut_.empty()) return true;
+  uv_buf_t buf = uv_buf_init(tlsOut_.data(), static_cast<unsigned>(tlsOut_.size()));
+  int w = uv_try_write(client_->stream(), &buf, 1);
+  if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
+  if (w < 0) return false;
+  tlsOut_.erase(0, static_cast<size_t>(w));
+  if (tlsOut_.empty()) return true;
+  tlsWriting_.swap(tlsOut_);
+  tlsOut_.clear();
+  tlsWriteInFlight_ = true;
+  buf = uv_buf_init(tlsWriting_.data(), static_cast<unsigned>(tlsWriting_.size()));
+  int rc = uv_write(&client_->writeReq, client_->stream(), &buf, 1, [](uv_write_t* req, int st) {
+    auto* self = static_cast<HttpSession*>(static_cast<Conn*>(req->handle->data)->owner);
+    if (self != nullptr) self->onTlsWritten(st);
+  });
+  return rc == 0;
+}
+
+void HttpSession::onTlsWritten(int status) {
+  tlsWriteInFlight_ = false;
+  tlsWriting_.clear();
+  if (status < 0 || !flushTls()) {
+    terminate();
+    return;
+  }
+  if (!tlsWriteInFlight_ && writingClient_) onWritten(client_.get(), 0);
+}
+
 // ---- endings ----
 
 void HttpSession::respondError(int status, ProxyError error, std::string_view message) {
+  respondLocal(status, proxyErrorName(error), {}, message);
+}
+
+void HttpSession::respondLocal(int status, const char* errorName, std::string_view extraHeaders,
+                               std::string_view message) {
   if (responseStarted_ || !client_ || closing_) {
     terminate();
     return;
   }
+  // A request refused before routing (or before its head was complete)
+  // is counted too.
+  if (!exchangeOpen_) beginExchange(options_.unrouted);
+  localAnswer_ = true;
+  status_ = status;
+  errorName_ = errorName;
   timer_.stop();
   upstream_.reset();
   writingUpstream_ = false;
   closing_ = true;
-  uv_read_stop(client_->stream());
+  stopReading(client_.get());
   std::string body(message);
   body.push_back('\n');
   std::string& out = responseHead_;
@@ -705,9 +956,14 @@ void HttpSession::respondError(int status, ProxyError error, std::string_view me
   out.append(std::to_string(status));
   out.push_back(' ');
   out.append(http::reasonPhrase(status));
-  out.append("\r\nContent-Type: text/plain\r\nX-Corral-Error: ");
-  out.append(proxyErrorName(error));
-  out.append("\r\nContent-Length: ");
+  out.append("\r\nContent-Type: text/plain\r\n");
+  if (errorName != nullptr) {
+    out.append("X-Corral-Error: ");
+    out.append(errorName);
+    out.append("\r\n");
+  }
+  out.append(extraHeaders);
+  out.append("Content-Length: ");
   out.append(std::to_string(body.size()));
   out.append("\r\nConnection: close\r\n\r\n");
   out.append(body);
@@ -727,6 +983,13 @@ void HttpSession::linger() {
   lingering_ = true;
   upstream_.reset();
   client_->filled = 0;
+  if (tls_) {
+    tls_->shutdown();  // close_notify, written before the FIN
+    if (!flushTls()) {
+      terminate();
+      return;
+    }
+  }
   uv_shutdown(&client_->shutdownReq, client_->stream(), [](uv_shutdown_t*, int) {});
   timer_.start(1000, 0, [this] { terminate(); });
   if (clientEof_) {
@@ -745,6 +1008,7 @@ void HttpSession::armResponseTimer() {
 
 void HttpSession::armIdle() {
   headTimerArmed_ = false;
+  headKnown_ = false;
   timer_.start(options_.idleTimeoutMs, 0, [this] { terminate(); });
 }
 
@@ -753,9 +1017,67 @@ void HttpSession::unpark() {
   if (parked_) pool_.give(std::move(parked_));
 }
 
+void HttpSession::beginExchange(RouteCounters* counters) {
+  exchangeOpen_ = true;
+  counters_ = counters;
+  routeName_ = {};
+  errorName_ = nullptr;
+  status_ = 0;
+  localAnswer_ = false;
+  bytesToClient_ = 0;
+  startUs_ = uv_hrtime() / 1000;
+  if (counters_ != nullptr) {
+    ++counters_->requests;
+    ++counters_->active;
+  }
+}
+
+void HttpSession::endExchange() {
+  if (!exchangeOpen_) return;
+  exchangeOpen_ = false;
+  uint64_t elapsedUs = uv_hrtime() / 1000 - startUs_;
+  // Cut off: no status, or a status whose body did not arrive whole.
+  bool cut = status_ == 0 || (!responseDone_ && !localAnswer_ && status_ != 101);
+  if (counters_ != nullptr) {
+    --counters_->active;
+    int cls = status_ >= 100 && status_ < 600 && !cut ? status_ / 100 : 0;
+    ++counters_->statusClass[cls];
+    if (errorName_ != nullptr || cut) ++counters_->errors;
+    counters_->latencyUsSum += elapsedUs;
+    ++counters_->latencyCount;
+  }
+  if (options_.accessLog) {
+    // client "METHOD target HTTP/1.x" status bytes duration route error
+    std::string line = clientIp_;
+    line.append(" \"");
+    if (headKnown_) {
+      const http::RequestHead& head = request_.head();
+      line.append(head.method());
+      line.push_back(' ');
+      line.append(head.target());
+      line.append(head.versionMinor() == 0 ? " HTTP/1.0" : " HTTP/1.1");
+    } else {
+      line.push_back('-');
+    }
+    line.append("\" ");
+    line.append(cut && status_ != 0 ? "-" : std::to_string(status_));
+    line.push_back(' ');
+    line.append(std::to_string(bytesToClient_));
+    line.push_back(' ');
+    line.append(std::to_string(elapsedUs / 1000));
+    line.append("ms ");
+    line.append(routeName_.empty() ? std::string_view("-") : routeName_);
+    line.push_back(' ');
+    line.append(errorName_ != nullptr ? errorName_ : (cut ? "cut" : "-"));
+    options_.accessLog(line);
+  }
+  counters_ = nullptr;
+}
+
 void HttpSession::terminate() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
+  endExchange();
   timer_.stop();
   releasePeer(PeerOutcome::kAborted);
   upstream_.reset();

@@ -23,18 +23,28 @@
 #include "proxy/connection.h"
 #include "proxy/response_stream.h"
 #include "proxy/route_lookup.h"
+#include "proxy/stats.h"
 #include "proxy/tcp_tunnel.h"
+#include "proxy/tls_context.h"
 
 namespace corral::proxy {
 
 class UpstreamPool;
+class TlsStream;
 
 struct SessionOptions {
   size_t bufferBytes = 64 * 1024;  // per connection, both sides
   size_t maxHeaderBytes = 32 * 1024;
   uint64_t headerTimeoutMs = 10 * 1000;  // first byte of a request to its complete head
   uint64_t idleTimeoutMs = 60 * 1000;    // keep-alive wait for the next request
-  bool tls = false;                      // X-Forwarded-Proto
+  // Non-empty: one line per request (the access log, off by default).
+  std::function<void(std::string_view)> accessLog;
+  // Counts requests that no route took (404, bad requests); may be null.
+  RouteCounters* unrouted = nullptr;
+  bool tls = false;  // X-Forwarded-Proto https (set with tlsStore)
+  // Non-null: the client speaks TLS; each session keeps the store it
+  // started with (the worker swaps in reloaded stores for new sessions).
+  TlsStorePtr tlsStore;
   TunnelOptions tunnel;
 };
 
@@ -48,6 +58,8 @@ enum class ProxyError {
   kResponseTimeout,
   kBadResponse,
   kUpstreamClosed,
+  kForbidden,     // BACKEND_NETWORK_ALLOWED_ACL
+  kUnauthorized,  // AUTH
 };
 const char* proxyErrorName(ProxyError e);
 
@@ -95,8 +107,29 @@ class HttpSession {
   void onWritten(Conn* out, int status);
   void consume(Conn* c, size_t n);
   void resumeReading(Conn* c);
+  // TLS on the client side (tls_ set): encrypted bytes are read into
+  // tlsIn_ and decrypted into the client's buffer; writes are encrypted
+  // into tlsOut_ and written from there, one uv_write at a time.
+  void stopReading(Conn* c);
+  void startTlsReading();
+  void onTlsRead(ssize_t n);
+  void deliverTlsPlain();
+  bool writeTls(const char* data, size_t n, size_t consumeBytes);
+  bool flushTls();
+  void onTlsWritten(int status);
+  // Counters and the access log, once per exchange.
+  void beginExchange(RouteCounters* counters);
+  void endExchange();
   // Endings.
   void respondError(int status, ProxyError error, std::string_view message);
+  // A final answer from the proxy itself, then the connection closes.
+  // `extraHeaders`: complete "Name: value\r\n" lines.
+  void respondLocal(int status, const char* errorName, std::string_view extraHeaders,
+                    std::string_view message);
+  // The route's own conditions (https, client networks, credentials); false
+  // when the proxy answered instead.
+  bool admitRequest();
+  bool clientAllowed(const std::vector<conf::Cidr>& networks) const;
   void armIdle();
   void armResponseTimer();
   void linger();
@@ -114,6 +147,13 @@ class HttpSession {
   http::RequestStreamParser request_;
   ResponseStream response_;
   Timer timer_;
+  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<char[]> tlsIn_;
+  std::string tlsOut_;      // encrypted, not yet handed to libuv
+  std::string tlsWriting_;  // encrypted, in the uv_write in flight
+  bool tlsReading_ = false;
+  bool tlsWriteInFlight_ = false;
+  Timer tlsDrain_;  // delivers plaintext the TLS layer still holds once there is room
   Phase phase_ = Phase::kHead;
 
   RouteDecision route_;
@@ -125,6 +165,18 @@ class HttpSession {
   std::string requestHead_;   // rebuilt head sent upstream (reused)
   std::string responseHead_;  // rebuilt head sent to the client (reused)
   std::string clientIp_;
+  sockaddr_storage clientAddr_{};
+  std::string stickyCookie_;
+  // The exchange's accounting.
+  RouteCounters* counters_ = nullptr;
+  std::string_view routeName_;
+  const char* errorName_ = nullptr;
+  uint64_t startUs_ = 0;
+  uint64_t bytesToClient_ = 0;
+  int status_ = 0;
+  bool exchangeOpen_ = false;
+  bool localAnswer_ = false;  // the proxy answered itself
+  bool headKnown_ = false;    // value to set on this response ("" = none)
   std::string localPort_;
 
   // The exchange in progress.

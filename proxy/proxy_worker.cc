@@ -3,7 +3,9 @@
 namespace corral::proxy {
 
 ProxyWorker::ProxyWorker(Loop& loop, RouteLookup& routes, WorkerOptions options)
-    : loop_(loop), routes_(&routes), options_(options), pool_(loop, options.pool), reaper_(loop) {}
+    : loop_(loop), routes_(&routes), options_(options), pool_(loop, options.pool), reaper_(loop) {
+  options_.session.unrouted = &unrouted_;
+}
 
 ProxyWorker::ProxyWorker(Loop& loop, PeerPicker& peers, WorkerOptions options)
     : loop_(loop), tcpPeers_(&peers), options_(options), pool_(loop, options.pool), reaper_(loop) {}

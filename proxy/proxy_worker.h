@@ -41,6 +41,13 @@ class ProxyWorker {
   // WorkerPool) and routes its requests with `routes`, which must outlive
   // the worker's sessions.
   void acceptFrom(uv_stream_t* listener, RouteLookup& routes);
+  // The certificates for connections accepted from now on (null: plain
+  // HTTP); sessions already open keep the store they started with. On the
+  // worker's loop thread.
+  void setTlsStore(TlsStorePtr store) {
+    options_.session.tls = store != nullptr;
+    options_.session.tlsStore = std::move(store);
+  }
   // Stops accepting and ends every session.
   void close();
 
@@ -48,6 +55,8 @@ class ProxyWorker {
   size_t tunnelCount() const { return tunnels_.size(); }
   uint64_t accepted() const { return accepted_; }
   UpstreamPool& pool() { return pool_; }
+  // Requests no route took (404s, bad requests), on this worker.
+  const RouteCounters& unroutedCounters() const { return unrouted_; }
 
  private:
   Status startListening();
@@ -75,6 +84,7 @@ class ProxyWorker {
   std::vector<std::unique_ptr<Tunnelled>> retiredTunnels_;
   Timer reaper_;
   uint64_t accepted_ = 0;
+  RouteCounters unrouted_;
 };
 
 }  // namespace corral::proxy

@@ -7,13 +7,21 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace corral::http {
 class RequestHead;
 }
+namespace corral::conf {
+struct Cidr;
+struct BasicAuth;
+}  // namespace corral::conf
 
 namespace corral::proxy {
+
+struct RouteCounters;
 
 // One task port: a stable id (connection pools and counters follow it
 // across snapshots) and where it listens.
@@ -39,6 +47,9 @@ struct PickContext {
   // Peers already tried for this request (a retry must go elsewhere).
   const uint64_t* tried = nullptr;
   size_t triedCount = 0;
+  // Out: set by a sticky balancer to the cookie value the response must
+  // set (kStickyCookieName); left empty otherwise.
+  std::string* setCookie = nullptr;
   bool wasTried(uint64_t id) const {
     for (size_t i = 0; i < triedCount; ++i) {
       if (tried[i] == id) return true;
@@ -65,11 +76,22 @@ struct RouteDecision {
   std::string_view addPrefix;
   // Non-empty: the Host header sent to the task.
   std::string_view hostRewrite;
-  enum Flags : uint32_t { kRedirectToHttps = 1 };
+  // kRedirectToHttps: a request on a plain listener is answered 301 to
+  // https://host/target. kHsts: responses over TLS carry
+  // Strict-Transport-Security.
+  enum Flags : uint32_t { kRedirectToHttps = 1, kHsts = 2 };
   uint32_t flags = 0;
+  // Non-null and non-empty: only clients inside these networks (else 403).
+  const std::vector<conf::Cidr>* allowedNetworks = nullptr;
+  // Non-null: HTTP Basic credentials required (else 401).
+  const conf::BasicAuth* auth = nullptr;
   int maxConnectAttempts = 3;  // distinct peers tried when connects fail
   uint64_t connectTimeoutMs = 5000;
   uint64_t responseTimeoutMs = 60 * 1000;  // head of the response, from the request's end
+  // The backend's per-worker counters (null: not counted) and its name for
+  // the access log ("/shop:0").
+  RouteCounters* counters = nullptr;
+  std::string_view name;
   // Keeps the snapshot that owns picker and the views alive for the exchange.
   std::shared_ptr<const void> keepAlive;
 };
