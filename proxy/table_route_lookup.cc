@@ -58,9 +58,9 @@ sockaddr_storage addressOf(const PeerInfo& info) {
 }  // namespace
 
 // The balancer of one route on one worker, with the peers it hands out.
-class BackendPicker : public PeerPicker {
+class TablePicker : public PeerPicker {
  public:
-  BackendPicker(Loop& loop, const BackendKey& key, PassiveHealth health, uint64_t seed)
+  TablePicker(Loop& loop, const BackendKey& key, PassiveHealth health, uint64_t seed)
       : loop_(loop),
         health_(health),
         seed_(seed),
@@ -189,11 +189,11 @@ void TableRouteLookup::setSnapshot(std::shared_ptr<const RoutingSnapshot> snapsh
   }
 }
 
-BackendPicker* TableRouteLookup::pickerFor(const RouteTarget& target,
+TablePicker* TableRouteLookup::pickerFor(const RouteTarget& target,
                                            std::shared_ptr<const void>* keepAlive) {
   if (target.members.empty() || !target.spec) return nullptr;
   auto& slot = pickers_[target.members[0].key];
-  if (!slot) slot = std::make_shared<BackendPicker>(loop_, target.members[0].key, health_, seed_);
+  if (!slot) slot = std::make_shared<TablePicker>(loop_, target.members[0].key, health_, seed_);
   slot->sync(target, *snapshot_, epoch_);
   *keepAlive = slot;
   return slot.get();
@@ -205,7 +205,7 @@ bool TableRouteLookup::lookup(const http::RequestHead& head, RouteDecision* out)
   std::string_view path = target.substr(0, target.find('?'));
   const RouteTarget* route = snapshot_->table->lookupHttp(head.header("Host").value_or(""), path);
   if (route == nullptr) return false;
-  BackendPicker* picker = pickerFor(*route, &out->keepAlive);
+  TablePicker* picker = pickerFor(*route, &out->keepAlive);
   if (picker == nullptr) return false;
   const conf::RouteSpec& spec = picker->spec();
   out->picker = picker;

@@ -39,7 +39,7 @@ struct RoutingSnapshot {
   std::map<BackendKey, PeerList> peers;
 };
 
-class BackendPicker;
+class TablePicker;
 
 class TableRouteLookup : public RouteLookup {
  public:
@@ -61,14 +61,14 @@ class TableRouteLookup : public RouteLookup {
       const std::function<void(const BackendKey&, const RouteCounters&)>& visit) const;
 
  private:
-  BackendPicker* pickerFor(const RouteTarget& target, std::shared_ptr<const void>* keepAlive);
+  TablePicker* pickerFor(const RouteTarget& target, std::shared_ptr<const void>* keepAlive);
 
   Loop& loop_;
   PassiveHealth health_;
   uint64_t seed_;
   std::shared_ptr<const RoutingSnapshot> snapshot_;
   uint64_t epoch_ = 0;  // counts snapshots: a picker synced in this epoch is current
-  std::map<BackendKey, std::shared_ptr<BackendPicker>> pickers_;
+  std::map<BackendKey, std::shared_ptr<TablePicker>> pickers_;
 };
 
 }  // namespace corral::proxy

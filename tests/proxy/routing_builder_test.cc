@@ -1,5 +1,6 @@
 // RoutingBuilder (registry snapshot + diff -> ProxySnapshot) and the worker
 // side (pickers over its backend sets), socket-free.
+#include "conf/task_state.h"
 #include "proxy/routing_builder.h"
 
 #include <arpa/inet.h>
@@ -21,7 +22,7 @@ registry::Task task(const std::string& app, const std::string& id, int port,
   t.appId = "/" + app;
   t.host = "127.0.0.2";
   t.ports = {port};
-  t.state = std::move(state);
+  t.state = conf::parseTaskState(state);
   t.healthy = healthy;
   return t;
 }
