@@ -332,5 +332,62 @@ TEST_F(ProxyTest, BadLabelIsRejectedAloneAndReported) {
   EXPECT_EQ(viaHost("good.example.test", "/").status, 200);
 }
 
+// The route labels the running proxy enforces: a network ACL that leaves the
+// test's loopback client out is refused 403 while an ACL that lets it in is
+// served, REDIRECT_TO_HTTPS answers 301, and STICKY sets the cookie that
+// then keeps the client on its task.
+TEST_F(ProxyTest, AclRedirectAndStickyLabelsAreEnforced) {
+  startCluster(95, 1);
+  startProxy();
+  deploy("/closed", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "closed.example.test"},
+          {"HAPROXY_0_BACKEND_NETWORK_ALLOWED_ACL", "10.0.0.0/8"}});
+  deploy("/open", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "open.example.test"},
+          {"HAPROXY_0_BACKEND_NETWORK_ALLOWED_ACL", "10.0.0.0/8 127.0.0.0/8"}});
+  deploy("/secure", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "secure.example.test"},
+          {"HAPROXY_0_REDIRECT_TO_HTTPS", "true"}});
+  deploy("/sticky", 2,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "sticky.example.test"},
+          {"HAPROXY_0_STICKY", "true"}});
+  ASSERT_TRUE(waitBackends("/closed", 1));
+  ASSERT_TRUE(waitBackends("/open", 1));
+  ASSERT_TRUE(waitBackends("/secure", 1));
+  ASSERT_TRUE(waitBackends("/sticky", 2));
+
+  auto r = viaHost("closed.example.test", "/");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(taskOf(r), "");
+  r = viaHost("open.example.test", "/");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(startsWith(taskOf(r), "open.")) << taskOf(r);
+
+  r = viaHost("secure.example.test:8080", "/a?b=1");
+  EXPECT_EQ(r.status, 301) << r.body;
+  EXPECT_EQ(http::findHeader(r.headers, "Location").value_or(""),
+            "https://secure.example.test/a?b=1");
+
+  r = viaHost("sticky.example.test", "/");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string setCookie(http::findHeader(r.headers, "Set-Cookie").value_or(""));
+  ASSERT_TRUE(startsWith(setCookie, "mesosphere_server_id=")) << setCookie;
+  std::string cookie = setCookie.substr(0, setCookie.find(';'));
+  std::string first = taskOf(r);
+  // With the cookie every request goes to the same task (round robin
+  // without it would alternate between the two).
+  for (int i = 0; i < 6; ++i) {
+    auto x = client_.request("GET", proxyIp_, httpPort_, "/", "",
+                             {{"Host", "sticky.example.test"}, {"Cookie", cookie}}, 5000);
+    ASSERT_EQ(x.status, 200) << x.body;
+    EXPECT_EQ(taskOf(x), first);
+    EXPECT_FALSE(http::findHeader(x.headers, "Set-Cookie").has_value());
+  }
+}
+
 }  // namespace
 }  // namespace corral::it
