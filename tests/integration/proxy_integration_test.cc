@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <set>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/cluster_fixture.h"
+#include "tests/proxy/tls_test_certs.h"
 
 namespace corral::it {
 namespace {
@@ -30,19 +32,31 @@ class ProxyTest : public ClusterFixture {
     ClusterFixture::TearDown();
   }
 
-  void startProxy() {
+  // With certDir: the HTTPS frontend on httpsPort_ with that --cert-dir.
+  void startProxy(const std::string& certDir = "") {
     proxyIp_ = "127." + std::to_string(net_) + ".0.9";
     httpPort_ = freePort(proxyIp_);
     adminPort_ = freePort(proxyIp_);
     ASSERT_GT(httpPort_, 0);
+    std::string https;
+    if (!certDir.empty()) {
+      httpsPort_ = freePort(proxyIp_);
+      ASSERT_GT(httpsPort_, 0);
+      https = proxyIp_ + ":" + std::to_string(httpsPort_);
+    }
     std::string master = masterIp_ + ":" + std::to_string(masterPort_);
-    proxy_ = spawnProcess(
+    std::vector<std::string> args = {
+        corralBin(),
         "proxy",
-        {corralBin(), "proxy", "--master=" + master, "--group=external",
-         "--http-listen=" + proxyIp_ + ":" + std::to_string(httpPort_),
-         "--https-listen=", "--admin-listen=" + proxyIp_ + ":" + std::to_string(adminPort_),
-         "--workers=1", "--service-bind=" + proxyIp_},
-        dir_ + "/proxy.log");
+        "--master=" + master,
+        "--group=external",
+        "--http-listen=" + proxyIp_ + ":" + std::to_string(httpPort_),
+        "--https-listen=" + https,
+        "--admin-listen=" + proxyIp_ + ":" + std::to_string(adminPort_),
+        "--workers=1",
+        "--service-bind=" + proxyIp_};
+    if (!certDir.empty()) args.push_back("--cert-dir=" + certDir);
+    proxy_ = spawnProcess("proxy", args, dir_ + "/proxy.log");
     ASSERT_GT(proxy_.pid, 0);
     ASSERT_TRUE(client_.waitFor([&] { return admin("/healthz").status == 200; }, 15000, 50))
         << "the proxy's /healthz never answered 200";
@@ -115,8 +129,25 @@ class ProxyTest : public ClusterFixture {
     return s.compare(0, p.size(), p) == 0;
   }
 
+  // curl over HTTPS to the proxy with `host` as SNI and Host: its verbose
+  // output (the server certificate's subject) and the response headers.
+  std::string curlHttps(const std::string& host, const std::string& target) {
+    std::string p = std::to_string(httpsPort_);
+    std::string cmd = "curl -sv -k -D - -o /dev/null --max-time 5 --resolve " + host + ":" + p +
+                      ":" + proxyIp_ + " https://" + host + ":" + p + target + " 2>&1";
+    std::string out;
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    if (pipe == nullptr) return out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    ::pclose(pipe);
+    return out;
+  }
+
   Child proxy_;
   std::string proxyIp_;
+  int httpsPort_ = 0;
   int httpPort_ = 0;
   int adminPort_ = 0;
 };
@@ -387,6 +418,43 @@ TEST_F(ProxyTest, AclRedirectAndStickyLabelsAreEnforced) {
     EXPECT_EQ(taskOf(x), first);
     EXPECT_FALSE(http::findHeader(x.headers, "Set-Cookie").has_value());
   }
+}
+
+// HTTPS: one certificate from --cert-dir, another from an app's
+// HAPROXY_0_SSL_CERT; each SNI name gets its own certificate and its app's
+// answer, and plain HTTP keeps working beside it.
+TEST_F(ProxyTest, HttpsServesEachSniNameItsCertificateAndApp) {
+  proxy::test::CertDir dirCerts;
+  proxy::test::CertDir appCerts;
+  dirCerts.make("a", "a.example.test", "a-cert");
+  std::string bPem = appCerts.make("b", "b.example.test", "b-cert");
+  startCluster(96, 1);
+  startProxy(dirCerts.path());
+  deploy("/a", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "a.example.test"}});
+  deploy("/b", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "b.example.test"},
+          {"HAPROXY_0_SSL_CERT", bPem}});
+  ASSERT_TRUE(waitBackends("/a", 1));
+  ASSERT_TRUE(waitBackends("/b", 1));
+
+  std::string out;
+  // The store is rebuilt when /b's certificate joins the routes.
+  ASSERT_TRUE(client_.waitFor(
+      [&] {
+        out = curlHttps("b.example.test", "/hello");
+        return out.find("CN=b-cert") != std::string::npos;
+      },
+      15000, 100))
+      << out;
+  EXPECT_NE(out.find("X-Demo-Task: b."), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Demo-Target: /hello"), std::string::npos) << out;
+
+  out = curlHttps("a.example.test", "/x");
+  EXPECT_NE(out.find("CN=a-cert"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Demo-Task: a."), std::string::npos) << out;
+  // Plain HTTP keeps working beside it.
+  EXPECT_EQ(viaHost("a.example.test", "/").status, 200);
 }
 
 }  // namespace
