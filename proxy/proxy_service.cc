@@ -220,19 +220,8 @@ class ProxyService::Impl {
     bool sameFiles = tls_ && tls_->config().certFiles == want.certFiles &&
                      tls_->config().certDir == want.certDir;
     if (sameFiles && !checkDisk && httpsPort_ != 0) return;
-    Result<TlsStorePtr> next = makeError("unset");
-    if (sameFiles) {
-      next = reloadTlsStore(tls_);
-    } else {
-      auto paths = tlsCertPaths(want);
-      if (paths.ok() && paths->empty()) {
-        next = makeError(
-            "no certificate: --cert-dir has no *.pem file and no routed app sets "
-            "HAPROXY_{n}_SSL_CERT");
-      } else {
-        next = TlsStore::build(want);
-      }
-    }
+    // build's error names the bad file, or says that there is no file at all.
+    Result<TlsStorePtr> next = sameFiles ? reloadTlsStore(tls_) : TlsStore::build(want);
     if (!next.ok()) {
       std::string why = next.error().message;
       if (why != tlsError_) {

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -455,6 +456,45 @@ TEST_F(ProxyTest, HttpsServesEachSniNameItsCertificateAndApp) {
   EXPECT_NE(out.find("X-Demo-Task: a."), std::string::npos) << out;
   // Plain HTTP keeps working beside it.
   EXPECT_EQ(viaHost("a.example.test", "/").status, 200);
+}
+
+// Without a certificate the HTTPS listener stays closed (and the log says
+// why); a certificate written into --cert-dir later opens it, and a broken
+// file added after that is logged while the last good certificates stay.
+TEST_F(ProxyTest, HttpsOpensWhenACertificateAppearsAndKeepsItThroughABadFile) {
+  proxy::test::CertDir dirCerts;
+  startCluster(97, 1);
+  startProxy(dirCerts.path());
+  deploy("/a", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "a.example.test"}});
+  ASSERT_TRUE(waitBackends("/a", 1));
+  auto logHas = [&](const std::string& text) {
+    return tailLog(proxy_.logPath, 1000).find(text) != std::string::npos;
+  };
+  ASSERT_TRUE(
+      client_.waitFor([&] { return logHas("not opened: TLS: no certificate files"); }, 5000, 50))
+      << tailLog(proxy_.logPath, 50);
+  std::string out = curlHttps("a.example.test", "/");
+  EXPECT_EQ(out.find("X-Demo-Task"), std::string::npos) << out;
+
+  dirCerts.make("a", "a.example.test", "a-cert");
+  ASSERT_TRUE(client_.waitFor(
+      [&] {
+        out = curlHttps("a.example.test", "/");
+        return out.find("CN=a-cert") != std::string::npos;
+      },
+      20000, 200))
+      << out << tailLog(proxy_.logPath, 50);
+  EXPECT_NE(out.find("X-Demo-Task: a."), std::string::npos) << out;
+
+  {
+    std::ofstream bad(dirCerts.path() + "/broken.pem");
+    bad << "not a certificate\n";
+  }
+  ASSERT_TRUE(client_.waitFor([&] { return logHas("keeping the last good ones"); }, 20000, 200))
+      << tailLog(proxy_.logPath, 50);
+  out = curlHttps("a.example.test", "/");
+  EXPECT_NE(out.find("CN=a-cert"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Demo-Task: a."), std::string::npos) << out;
 }
 
 }  // namespace
