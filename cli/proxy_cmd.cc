@@ -24,6 +24,7 @@ struct ProxyFlags {
   int workers = 0;
   std::string httpListen = "0.0.0.0:80";
   std::string httpsListen;
+  std::string certDir;
   std::string adminListen = "0.0.0.0:9090";
   std::string serviceBind = "0.0.0.0";
 };
@@ -42,13 +43,12 @@ int runProxy(const ProxyFlags& f) {
     log::error("--http-listen: expected ip:port, got '{}'", f.httpListen);
     return 2;
   }
-  if (!f.httpsListen.empty()) {
-    log::error(
-        "--https-listen={}: TLS termination is not available in this build yet; "
-        "pass --https-listen= (empty) to run without it",
-        f.httpsListen);
+  if (!f.httpsListen.empty() &&
+      !http::splitHostPort(f.httpsListen, 443, &c.httpsHost, &c.httpsPort)) {
+    log::error("--https-listen: expected ip:port, got '{}'", f.httpsListen);
     return 2;
   }
+  c.certDir = f.certDir;
   if (!http::splitHostPort(f.adminListen, 9090, &c.adminHost, &c.adminPort)) {
     log::error("--admin-listen: expected ip:port, got '{}'", f.adminListen);
     return 2;
@@ -86,9 +86,14 @@ void addProxyCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--http-listen", f->httpListen,
                   "Frontend for HAPROXY_{n}_VHOST/_PATH routes (empty: none)")
       ->capture_default_str();
-  cmd->add_option("--https-listen", f->httpsListen, "TLS frontend (not available yet: leave empty)")
+  cmd->add_option("--https-listen", f->httpsListen,
+                  "TLS frontend for the same routes, opened once a certificate is available "
+                  "(empty: none)")
       ->expected(0, 1)
       ->capture_default_str();
+  cmd->add_option("--cert-dir", f->certDir,
+                  "Directory of PEM files (certificate, chain, key) for --https-listen, besides "
+                  "HAPROXY_{n}_SSL_CERT; re-read when files change");
   cmd->add_option("--admin-listen", f->adminListen, "/metrics /routes /healthz /config /stats")
       ->capture_default_str();
   cmd->add_option("--service-bind", f->serviceBind,

@@ -2,6 +2,7 @@
 
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <map>
 
 #include "base/http_server.h"
@@ -13,9 +14,11 @@
 #include "proxy/proxy_worker.h"
 #include "proxy/routing_builder.h"
 #include "proxy/tcp_frontend.h"
+#include "proxy/tls_context.h"
 #include "proxy/worker_routing.h"
 #include "registry/marathon_follower.h"
 #include "reload/snapshot_pipeline.h"
+#include "reload/sockets.h"
 #include "reload/worker_pool.h"
 
 namespace corral::proxy {
@@ -29,10 +32,12 @@ namespace {
 class ProxyWorkerService : public reload::WorkerService {
  public:
   ProxyWorkerService(reload::Worker& worker, std::string frontendKey)
-      : frontendKey_(std::move(frontendKey)),
+      : loop_(worker.loop()),
+        frontendKey_(std::move(frontendKey)),
         routing_(worker.loop(), worker.index()),
         frontend_(routing_),
         http_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, WorkerOptions{})),
+        https_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, WorkerOptions{})),
         tcp_(std::make_unique<TcpFrontend>(worker.loop(), routing_, TunnelOptions{},
                                            SessionOptions{}.bufferBytes)) {}
 
@@ -40,6 +45,10 @@ class ProxyWorkerService : public reload::WorkerService {
     if (!http_) return;
     if (listener.endpoint().key() == frontendKey_) {
       http_->acceptFrom(listener.stream(), frontend_);
+      return;
+    }
+    if (listener.endpoint().key() == httpsKey_) {
+      https_->acceptFrom(listener.stream(), frontend_);
       return;
     }
     int port = listener.endpoint().port;
@@ -57,20 +66,34 @@ class ProxyWorkerService : public reload::WorkerService {
     routing_.install(worker.hold<ProxySnapshot>());
   }
 
+  // From the control thread: the HTTPS listener's key and the certificates
+  // for its new connections. Posted before the listener is added, so a
+  // worker never accepts on it without a store (posts run in order).
+  void postTls(std::string httpsKey, TlsStorePtr store) {
+    loop_.post([this, key = std::move(httpsKey), store = std::move(store)] {
+      httpsKey_ = key;
+      if (https_) https_->setTlsStore(store);
+    });
+  }
+
   void close(reload::Worker&) override {
     // Sessions and tunnels first: they hold pickers of routing_.
     http_.reset();
+    https_.reset();
     tcp_.reset();
   }
 
   const WorkerCounters& counters() { return routing_.counters(); }
 
  private:
+  Loop& loop_;
   std::string frontendKey_;
+  std::string httpsKey_;  // "" until the HTTPS listener opens
   WorkerRouting routing_;
   FrontendLookup frontend_;
   std::map<int, std::unique_ptr<PortLookup>> portLookups_;  // live as long as the sessions
   std::unique_ptr<ProxyWorker> http_;
+  std::unique_ptr<ProxyWorker> https_;
   std::unique_ptr<TcpFrontend> tcp_;
 };
 
@@ -79,7 +102,7 @@ class ProxyWorkerService : public reload::WorkerService {
 class ProxyService::Impl {
  public:
   Impl(Loop& loop, ProxyServiceConfig config)
-      : loop_(loop), config_(std::move(config)), builder_(config_.labels) {}
+      : loop_(loop), config_(std::move(config)), builder_(config_.labels), tlsTimer_(loop) {}
 
   ~Impl() { stop(); }
 
@@ -119,6 +142,7 @@ class ProxyService::Impl {
         [this](const reload::AnySnapshot& built) {
           uint64_t version = pool_->publish(built);
           reconcileListeners(*built.as<ProxySnapshot>());
+          refreshTls(false);
           return version;
         });
 
@@ -133,6 +157,10 @@ class ProxyService::Impl {
     follower_->subscribe([this](std::shared_ptr<const registry::Snapshot> snap,
                                 const registry::Diff& diff) { pipeline_->offer(snap, diff); });
     follower_->start();
+    if (!config_.httpsHost.empty()) {
+      refreshTls(false);
+      tlsTimer_.start(config_.tlsReloadMs, config_.tlsReloadMs, [this] { refreshTls(true); });
+    }
     log::info("proxy: {} worker(s), HTTP frontend {}, admin {}:{}, group(s) {}; following {}",
               config_.workers,
               frontendKey_.empty() ? std::string("off")
@@ -145,6 +173,7 @@ class ProxyService::Impl {
   void stop() {
     if (stopped_) return;
     stopped_ = true;
+    tlsTimer_.stop();
     if (follower_) follower_->stop();
     if (admin_) admin_->close();
     if (pool_) {
@@ -159,8 +188,94 @@ class ProxyService::Impl {
   }
   int httpPort() const { return httpPort_; }
   int adminPort() const { return adminPort_; }
+  int httpsPort() const { return httpsPort_; }
 
  private:
+  // The HTTPS certificates wanted now: --cert-dir and every routed app's
+  // HAPROXY_{n}_SSL_CERT files (each once, in app order).
+  TlsConfig wantedTls() const {
+    TlsConfig want;
+    want.certDir = config_.certDir;
+    for (const auto& [id, report] : builder_.reports()) {
+      for (const conf::RouteSpec& spec : report.specs) {
+        if (!spec.routed()) continue;
+        for (const std::string& path : spec.sslCerts) {
+          if (std::find(want.certFiles.begin(), want.certFiles.end(), path) ==
+              want.certFiles.end()) {
+            want.certFiles.push_back(path);
+          }
+        }
+      }
+    }
+    return want;
+  }
+
+  // Rebuilds the certificate store when the wanted files changed (or, with
+  // checkDisk, when a file changed on disk), hands it to every worker and
+  // opens the HTTPS listener once there is one. A store that fails to load
+  // is logged once and the last good one stays.
+  void refreshTls(bool checkDisk) {
+    if (config_.httpsHost.empty() || stopped_ || !pool_) return;
+    TlsConfig want = wantedTls();
+    bool sameFiles = tls_ && tls_->config().certFiles == want.certFiles &&
+                     tls_->config().certDir == want.certDir;
+    if (sameFiles && !checkDisk && httpsPort_ != 0) return;
+    // build's error names the bad file, or says that there is no file at all.
+    Result<TlsStorePtr> next = sameFiles ? reloadTlsStore(tls_) : TlsStore::build(want);
+    if (!next.ok()) {
+      std::string why = next.error().message;
+      if (why != tlsError_) {
+        tlsError_ = why;
+        if (httpsPort_ == 0) {
+          log::warn("https listener {}:{} not opened: {}", config_.httpsHost, config_.httpsPort,
+                    why);
+        } else {
+          log::error("TLS certificates not reloaded, keeping the last good ones: {}", why);
+        }
+      }
+      return;
+    }
+    tlsError_.clear();
+    bool changed = *next != tls_;
+    tls_ = *next;
+    if (changed && httpsPort_ != 0) {
+      for (int i = 0; i < pool_->size(); ++i) worker(i).postTls(httpsKey_, tls_);
+      log::info("TLS certificates loaded: {} file(s)", tls_->certificates().size());
+    }
+    if (httpsPort_ == 0) openHttps();
+  }
+
+  void openHttps() {
+    reload::Endpoint endpoint{config_.httpsHost, static_cast<uint16_t>(config_.httpsPort),
+                              reload::Transport::kTcp};
+    if (endpoint.port == 0) {
+      auto port = reload::pickFreePort(endpoint.host, {endpoint.transport});
+      if (!port.ok()) {
+        logHttpsError(port.error().message);
+        return;
+      }
+      endpoint.port = *port;
+    }
+    for (int i = 0; i < pool_->size(); ++i) worker(i).postTls(endpoint.key(), tls_);
+    auto opened = pool_->addListener(endpoint);
+    if (!opened.ok()) {
+      logHttpsError(opened.error().message);
+      return;
+    }
+    httpsKey_ = opened->key();
+    httpsPort_ = opened->port;
+    log::info("https listener open on {} with {} certificate file(s)", opened->describe(),
+              tls_->certificates().size());
+  }
+
+  void logHttpsError(const std::string& why) {
+    if (why == tlsError_) return;
+    tlsError_ = why;
+    log::error("https listener {}:{}: {}", config_.httpsHost, config_.httpsPort, why);
+  }
+
+  ProxyWorkerService& worker(int i) { return static_cast<ProxyWorkerService&>(pool_->service(i)); }
+
   // One listener per service port of the table: opens the new ones and
   // closes the removed ones; the others are not touched.
   void reconcileListeners(const ProxySnapshot& snapshot) {
@@ -230,6 +345,11 @@ class ProxyService::Impl {
   std::map<int, std::string> servicePorts_;    // open: port -> listener key
   std::map<int, std::string> listenerErrors_;  // port -> why it could not open
   const RouteTable* listenedTable_ = nullptr;
+  Timer tlsTimer_;
+  TlsStorePtr tls_;       // the certificates the workers have (null: none yet)
+  std::string tlsError_;  // last TLS problem logged (each is logged once)
+  std::string httpsKey_;
+  int httpsPort_ = 0;  // 0: the HTTPS listener is not open
   int httpPort_ = 0;
   int adminPort_ = 0;
   bool stopped_ = false;
@@ -250,6 +370,7 @@ Result<std::unique_ptr<ProxyService>> ProxyService::start(Loop& loop, ProxyServi
 void ProxyService::stop() { impl_->stop(); }
 int ProxyService::httpPort() const { return impl_->httpPort(); }
 int ProxyService::adminPort() const { return impl_->adminPort(); }
+int ProxyService::httpsPort() const { return impl_->httpsPort(); }
 std::shared_ptr<const ProxySnapshot> ProxyService::snapshot() const { return impl_->snapshot(); }
 
 }  // namespace corral::proxy

@@ -30,8 +30,15 @@ struct ProxyServiceConfig {
   std::vector<std::string> masters;  // "host:port" of Marathon / corral masters
   conf::ProxyLabelOptions labels;    // --group, --strict-mode
   int workers = 1;
-  std::string httpHost = "0.0.0.0";     // the vhost/path frontend; empty: none
-  int httpPort = 80;                    // 0: any free port (see httpPort())
+  std::string httpHost = "0.0.0.0";  // the vhost/path frontend; empty: none
+  int httpPort = 80;                 // 0: any free port (see httpPort())
+  // The HTTPS frontend (same routes as httpHost); empty: none. It opens once
+  // a certificate is available: the *.pem files of certDir and every routed
+  // app's HAPROXY_{n}_SSL_CERT files, re-read when that set or a file changes.
+  std::string httpsHost;
+  int httpsPort = 443;  // 0: any free port (see httpsPort())
+  std::string certDir;
+  uint64_t tlsReloadMs = 5000;          // how often certificate files are checked
   std::string serviceHost = "0.0.0.0";  // service port listeners whose BIND_ADDR is "*"
   std::string adminHost = "0.0.0.0";
   int adminPort = 9090;  // 0: any free port
@@ -53,6 +60,8 @@ class ProxyService {
 
   int httpPort() const;
   int adminPort() const;
+  // 0 while the HTTPS frontend is not open.
+  int httpsPort() const;
   // The snapshot last published to the workers.
   std::shared_ptr<const ProxySnapshot> snapshot() const;
 

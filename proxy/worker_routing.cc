@@ -115,6 +115,10 @@ const Peer* BackendPicker::pick(const PickContext& ctx) {
       continue;
     }
     Slot& slot = *it->second;
+    // Sticky: a client without a valid cookie is told which task it got.
+    if (pick->setCookie && ctx.setCookie != nullptr) {
+      *ctx.setCookie = balancer_.stickyValue(pick->index);
+    }
     ++slot.inUse;
     slot.counters->requests.fetch_add(1, std::memory_order_relaxed);
     slot.counters->active.fetch_add(1, std::memory_order_relaxed);
@@ -190,6 +194,10 @@ void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
     if (!spec.vhosts.empty()) out->hostRewrite = spec.vhosts.front();
   }
   if (spec.redirectToHttps) out->flags |= RouteDecision::kRedirectToHttps;
+  if (spec.useHsts) out->flags |= RouteDecision::kHsts;
+  // Views into the spec: it lives as long as the snapshot keepAlive holds.
+  out->allowedNetworks = spec.allowedNetworks.empty() ? nullptr : &spec.allowedNetworks;
+  out->auth = spec.auth ? &*spec.auth : nullptr;
   if (spec.retries) out->maxConnectAttempts = *spec.retries + 1;
   if (spec.timeouts.connectMs)
     out->connectTimeoutMs = static_cast<uint64_t>(*spec.timeouts.connectMs);

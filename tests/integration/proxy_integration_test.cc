@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -14,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/cluster_fixture.h"
+#include "tests/proxy/tls_test_certs.h"
 
 namespace corral::it {
 namespace {
@@ -30,19 +33,31 @@ class ProxyTest : public ClusterFixture {
     ClusterFixture::TearDown();
   }
 
-  void startProxy() {
+  // With certDir: the HTTPS frontend on httpsPort_ with that --cert-dir.
+  void startProxy(const std::string& certDir = "") {
     proxyIp_ = "127." + std::to_string(net_) + ".0.9";
     httpPort_ = freePort(proxyIp_);
     adminPort_ = freePort(proxyIp_);
     ASSERT_GT(httpPort_, 0);
+    std::string https;
+    if (!certDir.empty()) {
+      httpsPort_ = freePort(proxyIp_);
+      ASSERT_GT(httpsPort_, 0);
+      https = proxyIp_ + ":" + std::to_string(httpsPort_);
+    }
     std::string master = masterIp_ + ":" + std::to_string(masterPort_);
-    proxy_ = spawnProcess(
+    std::vector<std::string> args = {
+        corralBin(),
         "proxy",
-        {corralBin(), "proxy", "--master=" + master, "--group=external",
-         "--http-listen=" + proxyIp_ + ":" + std::to_string(httpPort_),
-         "--https-listen=", "--admin-listen=" + proxyIp_ + ":" + std::to_string(adminPort_),
-         "--workers=1", "--service-bind=" + proxyIp_},
-        dir_ + "/proxy.log");
+        "--master=" + master,
+        "--group=external",
+        "--http-listen=" + proxyIp_ + ":" + std::to_string(httpPort_),
+        "--https-listen=" + https,
+        "--admin-listen=" + proxyIp_ + ":" + std::to_string(adminPort_),
+        "--workers=1",
+        "--service-bind=" + proxyIp_};
+    if (!certDir.empty()) args.push_back("--cert-dir=" + certDir);
+    proxy_ = spawnProcess("proxy", args, dir_ + "/proxy.log");
     ASSERT_GT(proxy_.pid, 0);
     ASSERT_TRUE(client_.waitFor([&] { return admin("/healthz").status == 200; }, 15000, 50))
         << "the proxy's /healthz never answered 200";
@@ -115,8 +130,25 @@ class ProxyTest : public ClusterFixture {
     return s.compare(0, p.size(), p) == 0;
   }
 
+  // curl over HTTPS to the proxy with `host` as SNI and Host: its verbose
+  // output (the server certificate's subject) and the response headers.
+  std::string curlHttps(const std::string& host, const std::string& target) {
+    std::string p = std::to_string(httpsPort_);
+    std::string cmd = "curl -sv -k -D - -o /dev/null --max-time 5 --resolve " + host + ":" + p +
+                      ":" + proxyIp_ + " https://" + host + ":" + p + target + " 2>&1";
+    std::string out;
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    if (pipe == nullptr) return out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    ::pclose(pipe);
+    return out;
+  }
+
   Child proxy_;
   std::string proxyIp_;
+  int httpsPort_ = 0;
   int httpPort_ = 0;
   int adminPort_ = 0;
 };
@@ -330,6 +362,139 @@ TEST_F(ProxyTest, BadLabelIsRejectedAloneAndReported) {
   ASSERT_TRUE(
       client_.waitFor([&] { return viaHost("bad.example.test", "/").status == 200; }, 30000, 100));
   EXPECT_EQ(viaHost("good.example.test", "/").status, 200);
+}
+
+// The route labels the running proxy enforces: a network ACL that leaves the
+// test's loopback client out is refused 403 while an ACL that lets it in is
+// served, REDIRECT_TO_HTTPS answers 301, and STICKY sets the cookie that
+// then keeps the client on its task.
+TEST_F(ProxyTest, AclRedirectAndStickyLabelsAreEnforced) {
+  startCluster(95, 1);
+  startProxy();
+  deploy("/closed", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "closed.example.test"},
+          {"HAPROXY_0_BACKEND_NETWORK_ALLOWED_ACL", "10.0.0.0/8"}});
+  deploy("/open", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "open.example.test"},
+          {"HAPROXY_0_BACKEND_NETWORK_ALLOWED_ACL", "10.0.0.0/8 127.0.0.0/8"}});
+  deploy("/secure", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "secure.example.test"},
+          {"HAPROXY_0_REDIRECT_TO_HTTPS", "true"}});
+  deploy("/sticky", 2,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "sticky.example.test"},
+          {"HAPROXY_0_STICKY", "true"}});
+  ASSERT_TRUE(waitBackends("/closed", 1));
+  ASSERT_TRUE(waitBackends("/open", 1));
+  ASSERT_TRUE(waitBackends("/secure", 1));
+  ASSERT_TRUE(waitBackends("/sticky", 2));
+
+  auto r = viaHost("closed.example.test", "/");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(taskOf(r), "");
+  r = viaHost("open.example.test", "/");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_TRUE(startsWith(taskOf(r), "open.")) << taskOf(r);
+
+  r = viaHost("secure.example.test:8080", "/a?b=1");
+  EXPECT_EQ(r.status, 301) << r.body;
+  EXPECT_EQ(http::findHeader(r.headers, "Location").value_or(""),
+            "https://secure.example.test/a?b=1");
+
+  r = viaHost("sticky.example.test", "/");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string setCookie(http::findHeader(r.headers, "Set-Cookie").value_or(""));
+  ASSERT_TRUE(startsWith(setCookie, "mesosphere_server_id=")) << setCookie;
+  std::string cookie = setCookie.substr(0, setCookie.find(';'));
+  std::string first = taskOf(r);
+  // With the cookie every request goes to the same task (round robin
+  // without it would alternate between the two).
+  for (int i = 0; i < 6; ++i) {
+    auto x = client_.request("GET", proxyIp_, httpPort_, "/", "",
+                             {{"Host", "sticky.example.test"}, {"Cookie", cookie}}, 5000);
+    ASSERT_EQ(x.status, 200) << x.body;
+    EXPECT_EQ(taskOf(x), first);
+    EXPECT_FALSE(http::findHeader(x.headers, "Set-Cookie").has_value());
+  }
+}
+
+// HTTPS: one certificate from --cert-dir, another from an app's
+// HAPROXY_0_SSL_CERT; each SNI name gets its own certificate and its app's
+// answer, and plain HTTP keeps working beside it.
+TEST_F(ProxyTest, HttpsServesEachSniNameItsCertificateAndApp) {
+  proxy::test::CertDir dirCerts;
+  proxy::test::CertDir appCerts;
+  dirCerts.make("a", "a.example.test", "a-cert");
+  std::string bPem = appCerts.make("b", "b.example.test", "b-cert");
+  startCluster(96, 1);
+  startProxy(dirCerts.path());
+  deploy("/a", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "a.example.test"}});
+  deploy("/b", 1,
+         {{"HAPROXY_GROUP", "external"},
+          {"HAPROXY_0_VHOST", "b.example.test"},
+          {"HAPROXY_0_SSL_CERT", bPem}});
+  ASSERT_TRUE(waitBackends("/a", 1));
+  ASSERT_TRUE(waitBackends("/b", 1));
+
+  std::string out;
+  // The store is rebuilt when /b's certificate joins the routes.
+  ASSERT_TRUE(client_.waitFor(
+      [&] {
+        out = curlHttps("b.example.test", "/hello");
+        return out.find("CN=b-cert") != std::string::npos;
+      },
+      15000, 100))
+      << out;
+  EXPECT_NE(out.find("X-Demo-Task: b."), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Demo-Target: /hello"), std::string::npos) << out;
+
+  out = curlHttps("a.example.test", "/x");
+  EXPECT_NE(out.find("CN=a-cert"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Demo-Task: a."), std::string::npos) << out;
+  // Plain HTTP keeps working beside it.
+  EXPECT_EQ(viaHost("a.example.test", "/").status, 200);
+}
+
+// Without a certificate the HTTPS listener stays closed (and the log says
+// why); a certificate written into --cert-dir later opens it, and a broken
+// file added after that is logged while the last good certificates stay.
+TEST_F(ProxyTest, HttpsOpensWhenACertificateAppearsAndKeepsItThroughABadFile) {
+  proxy::test::CertDir dirCerts;
+  startCluster(97, 1);
+  startProxy(dirCerts.path());
+  deploy("/a", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "a.example.test"}});
+  ASSERT_TRUE(waitBackends("/a", 1));
+  auto logHas = [&](const std::string& text) {
+    return tailLog(proxy_.logPath, 1000).find(text) != std::string::npos;
+  };
+  ASSERT_TRUE(
+      client_.waitFor([&] { return logHas("not opened: TLS: no certificate files"); }, 5000, 50))
+      << tailLog(proxy_.logPath, 50);
+  std::string out = curlHttps("a.example.test", "/");
+  EXPECT_EQ(out.find("X-Demo-Task"), std::string::npos) << out;
+
+  dirCerts.make("a", "a.example.test", "a-cert");
+  ASSERT_TRUE(client_.waitFor(
+      [&] {
+        out = curlHttps("a.example.test", "/");
+        return out.find("CN=a-cert") != std::string::npos;
+      },
+      20000, 200))
+      << out << tailLog(proxy_.logPath, 50);
+  EXPECT_NE(out.find("X-Demo-Task: a."), std::string::npos) << out;
+
+  {
+    std::ofstream bad(dirCerts.path() + "/broken.pem");
+    bad << "not a certificate\n";
+  }
+  ASSERT_TRUE(client_.waitFor([&] { return logHas("keeping the last good ones"); }, 20000, 200))
+      << tailLog(proxy_.logPath, 50);
+  out = curlHttps("a.example.test", "/");
+  EXPECT_NE(out.find("CN=a-cert"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Demo-Task: a."), std::string::npos) << out;
 }
 
 }  // namespace
