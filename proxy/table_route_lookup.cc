@@ -190,7 +190,7 @@ void TableRouteLookup::setSnapshot(std::shared_ptr<const RoutingSnapshot> snapsh
 }
 
 TablePicker* TableRouteLookup::pickerFor(const RouteTarget& target,
-                                           std::shared_ptr<const void>* keepAlive) {
+                                         std::shared_ptr<const void>* keepAlive) {
   if (target.members.empty() || !target.spec) return nullptr;
   auto& slot = pickers_[target.members[0].key];
   if (!slot) slot = std::make_shared<TablePicker>(loop_, target.members[0].key, health_, seed_);

@@ -98,12 +98,15 @@ Status AgentDaemon::start() {
   killLeftoverTasks(options_.workDir + "/task_groups", options_.workDir + "/sandboxes");
   taskGroups_ = std::make_unique<TaskGroupRecord>(options_.workDir + "/task_groups");
   loadPendingUpdates();
-  runner_ = std::make_unique<TaskRunner>(loop_.raw(), &pool_,
-                                         [this](const TaskStatus& st) { onStatus(st); });
   server_ = std::make_unique<http::Server>(
       loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) { handle(req, ex); });
   auto port = server_->listen(options_.ip, options_.port);
   if (!port.ok()) return port.error();
+  // After the listen: a runner is only torn down through shutdown(), which a
+  // daemon that failed to start never gets (no request reaches the handler
+  // before the loop runs).
+  runner_ = std::make_unique<TaskRunner>(loop_.raw(), &pool_,
+                                         [this](const TaskStatus& st) { onStatus(st); });
   options_.port = *port;
   log::info("agent API listening on {}:{}; resources {}", options_.ip, options_.port,
             resources_.toString());

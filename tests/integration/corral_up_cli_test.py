@@ -59,7 +59,8 @@ def main():
     out_path = os.path.join(work, "up.out")
     out = open(out_path, "w")
     up = subprocess.Popen([corral, "up", "--demo", "--work-dir", work, "--master-port", str(mport),
-                           "--dns-port", str(dport), "--dns-http-port", str(hport)],
+                           "--dns-port", str(dport), "--dns-http-port", str(hport),
+                           "--proxy-http-port", str(free_port()), "--proxy-admin-port", str(free_port())],
                           stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
     def run(*args, check=True, timeout=20):

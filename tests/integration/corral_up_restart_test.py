@@ -24,7 +24,8 @@ def main():
     corral = os.path.abspath(sys.argv[1])
     work = tempfile.mkdtemp(prefix="corral-up-restart-")
     args = ["--demo", "--master-port", str(free_port()), "--dns-port", str(free_port()),
-            "--dns-http-port", str(free_port())]
+            "--dns-http-port", str(free_port()), "--proxy-http-port", str(free_port()),
+            "--proxy-admin-port", str(free_port())]
     decoy = subprocess.Popen(["sleep", "600"])
     runs = []
     try:

@@ -36,7 +36,9 @@ def main():
             ports = [free_port() for _ in range(3)]
             clusters.append((work, ports))
             runs.append(Up(corral, work, ["--master-port", str(ports[0]), "--dns-port",
-                                          str(ports[1]), "--dns-http-port", str(ports[2])]))
+                                          str(ports[1]), "--dns-http-port", str(ports[2]),
+                                          "--proxy-http-port", str(free_port()),
+                                          "--proxy-admin-port", str(free_port())]))
         for r in runs:
             r.wait_banner()
         agents = [wait(lambda: len(active_agents(p[0])) == 2 and active_agents(p[0]), 30,
@@ -47,7 +49,9 @@ def main():
         # A third one on the first one's DNS port refuses, saying why.
         work3 = tempfile.mkdtemp(prefix="corral-up-two-")
         third = Up(corral, work3, ["--master-port", str(free_port()), "--dns-port",
-                                   str(clusters[0][1][1]), "--dns-http-port", str(free_port())])
+                                   str(clusters[0][1][1]), "--dns-http-port", str(free_port()),
+                                   "--proxy-http-port", str(free_port()),
+                                   "--proxy-admin-port", str(free_port())])
         runs.append(third)
         third.proc.wait(timeout=30)
         assert third.proc.returncode != 0, third.output()

@@ -1,7 +1,7 @@
 // RoutingBuilder (registry snapshot + diff -> ProxySnapshot) and the worker
 // side (pickers over its backend sets), socket-free.
-#include "conf/task_state.h"
 #include "proxy/routing_builder.h"
+#include "conf/task_state.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>

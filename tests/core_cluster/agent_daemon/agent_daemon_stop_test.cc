@@ -87,7 +87,8 @@ class AgentDaemonStopTest : public ::testing::Test {
     http::Request req;
     req.method = "GET";
     req.target = "/state";
-    http::fetch(loop, "127.0.0.1", port, req, [&](Result<http::Response> r) {
+    // The handle is kept until the answer: dropping it would cancel the call.
+    CancelHandle call = http::fetch(loop, "127.0.0.1", port, req, [&](Result<http::Response> r) {
       done = true;
       if (!r.ok()) return;
       auto j = parseJson(r->body);
@@ -106,7 +107,8 @@ class AgentDaemonStopTest : public ::testing::Test {
     req.method = "POST";
     req.target = "/internal/launch";
     req.body = body;
-    http::fetch(loop, "127.0.0.1", port, req, [&](Result<http::Response> r) { done = true; });
+    CancelHandle call =
+        http::fetch(loop, "127.0.0.1", port, req, [&](Result<http::Response> r) { done = true; });
     ASSERT_TRUE(loop.runUntil([&] { return done; }, 5000));
   }
 
