@@ -24,7 +24,6 @@ import http.server
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -35,14 +34,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 HOST = "bench.example.test"
 BACKEND_IP = "127.0.21.2"
 PROXY_IP = "127.0.21.1"
 
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
+sys.path.insert(0, HERE)
+from dns_bench import Procs, log, proc_tree_cpu  # noqa: E402  (shared bench helpers)
 
 
 def free_port(ip):
@@ -51,30 +48,6 @@ def free_port(ip):
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-def proc_tree_cpu(pid):
-    """utime+stime (seconds) of pid and all its descendants."""
-    parents, stats = {}, {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                s = f.read()
-        except OSError:
-            continue
-        rest = s[s.rindex(")") + 2:].split()
-        parents[int(d)] = int(rest[1])
-        stats[int(d)] = (int(rest[11]) + int(rest[12])) / CLK_TCK
-    tree, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        if p in tree:
-            continue
-        tree.add(p)
-        todo.extend(c for c, pp in parents.items() if pp == p)
-    return sum(stats.get(p, 0.0) for p in tree)
 
 
 def wait_http(ip, port, host, timeout=15):
@@ -98,34 +71,6 @@ def wait_http(ip, port, host, timeout=15):
             last = str(e)
         time.sleep(0.05)
     raise RuntimeError(f"{ip}:{port} never answered 200 for {host} (last: {last!r})")
-
-
-class Procs:
-    def __init__(self, workdir):
-        self.workdir = workdir
-        self.children = []
-
-    def start(self, name, args, cpu=None):
-        if cpu is not None:
-            args = ["taskset", "-c", str(cpu)] + args
-        logf = open(os.path.join(self.workdir, name + ".log"), "ab")
-        p = subprocess.Popen(args, stdout=logf, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
-        self.children.append(p)
-        return p
-
-    def stop_all(self):
-        for p in reversed(self.children):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                    p.wait(5)
-                except (subprocess.TimeoutExpired, ProcessLookupError):
-                    try:
-                        os.killpg(p.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    p.wait()
 
 
 # ------------------------------------------------------------ Marathon stand-in
