@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "cli/commands.h"
+#include "cli/serve.h"
 #include "dns/dns_service.h"
 
 namespace corral::cli {
@@ -62,15 +63,7 @@ int runDns(const DnsFlags& f) {
     log::error("{}", service.error().message);
     return 1;
   }
-  SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
-    log::info("signal {}: shutting down", sig);
-    (*service)->stop();
-    loop.stop();
-  });
-  loop.run();
-  (*service)->stop();
-  log::info("dns stopped");
-  return 0;
+  return serveUntilSignal(loop, **service, "dns");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "cli/commands.h"
+#include "cli/serve.h"
 #include "proxy/proxy_service.h"
 
 namespace corral::cli {
@@ -59,15 +60,7 @@ int runProxy(const ProxyFlags& f) {
     log::error("{}", service.error().message);
     return 1;
   }
-  SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
-    log::info("signal {}: shutting down", sig);
-    (*service)->stop();
-    loop.stop();
-  });
-  loop.run();
-  (*service)->stop();
-  log::info("proxy stopped");
-  return 0;
+  return serveUntilSignal(loop, **service, "proxy");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "base/metrics.h"
 #include "proxy/proxy_snapshot.h"
 #include "proxy/routing_builder.h"
 #include "proxy/worker_routing.h"
@@ -135,20 +136,6 @@ Json statsJson(const AdminView& view) {
               {"backends", std::move(backends)}};
 }
 
-// Prometheus label value escaping: backslash, quote, newline.
-std::string labelValue(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
-
 std::string metricsText(const AdminView& view) {
   std::string out = view.baseMetrics;
   uint64_t requests = 0, noRoute = 0, tcp = 0;
@@ -174,8 +161,8 @@ std::string metricsText(const AdminView& view) {
       [&](const std::string& appId, const std::shared_ptr<const AppBackends>& app) {
         for (const auto& set : app->ports) {
           if (!set) continue;
-          std::string labels =
-              fmt::format("app=\"{}\",port_index=\"{}\"", labelValue(appId), set->key.portIndex);
+          std::string labels = fmt::format("app=\"{}\",port_index=\"{}\"",
+                                           metrics::escapeLabel(appId), set->key.portIndex);
           picks += fmt::format("corral_proxy_backend_requests_total{{{}}} {}\n", labels,
                                set->counters->requests.load());
           failures += fmt::format("corral_proxy_backend_failures_total{{{}}} {}\n", labels,
