@@ -28,6 +28,7 @@ struct ProxyFlags {
   std::string certDir;
   std::string adminListen = "0.0.0.0:9090";
   std::string serviceBind = "0.0.0.0";
+  std::string accessLog;
 };
 
 int runProxy(const ProxyFlags& f) {
@@ -50,6 +51,7 @@ int runProxy(const ProxyFlags& f) {
     return 2;
   }
   c.certDir = f.certDir;
+  c.accessLog = f.accessLog;
   if (!http::splitHostPort(f.adminListen, 9090, &c.adminHost, &c.adminPort)) {
     log::error("--admin-listen: expected ip:port, got '{}'", f.adminListen);
     return 2;
@@ -92,6 +94,9 @@ void addProxyCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--service-bind", f->serviceBind,
                   "Address of service port listeners whose HAPROXY_{n}_BIND_ADDR is unset")
       ->capture_default_str();
+  cmd->add_option("--access-log", f->accessLog,
+                  "One line per HTTP request to this file (appended; '-': standard output); "
+                  "off by default");
   cmd->callback([f, &exitCode] { exitCode = runProxy(*f); });
 }
 

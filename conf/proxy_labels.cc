@@ -740,6 +740,14 @@ AppRouteSpecs parseProxyLabels(const LabelApp& app, const ProxyLabelOptions& opt
   if (auto it = app.labels.find("HAPROXY_DEPLOYMENT_STARTED_AT"); it != app.labels.end()) {
     appWide.deploymentStartedAt = std::string(trim(it->second));
   }
+  if (auto it = app.labels.find("HAPROXY_DEPLOYMENT_TARGET_INSTANCES"); it != app.labels.end()) {
+    if (auto n = parseInt(it->second, 0, 1000000)) {
+      appWide.deploymentTargetInstances = *n;
+    } else {
+      appIssue(LabelIssueKind::kBadValue, it->first, it->second,
+               "expected a number of instances from 0 to 1000000");
+    }
+  }
 
   // Every HAPROXY_/CORRAL_ label is checked once: unknown names, templates
   // and labels for ports the app does not have are reported.

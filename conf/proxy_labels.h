@@ -126,6 +126,8 @@ struct RouteSpec {
   std::optional<int> deploymentAltPort;
   std::string deploymentColour;
   std::string deploymentStartedAt;  // ISO-8601 as written by bluegreen_deploy
+  // HAPROXY_DEPLOYMENT_TARGET_INSTANCES: how many old tasks may drain (below).
+  std::optional<int> deploymentTargetInstances;
   // Native.
   RouteTimeouts timeouts;
   std::optional<int> retries;    // connect retries on another task

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "base/json.h"
 #include "base/metrics.h"
 #include "proxy/proxy_snapshot.h"
@@ -108,6 +110,64 @@ Json configJson(const AdminView& view) {
                 {"lastError", view.lastError}}}};
 }
 
+// One backend (app port) as /stats shows it: live picks from the shared
+// counters, exchanges from the workers' published route counters.
+struct BackendStats {
+  std::string appId;
+  const BackendSet* set = nullptr;
+  const conf::RouteSpec* spec = nullptr;  // null when the report is gone
+  size_t tasks = 0;                       // the app's non-terminal tasks
+  RouteCounters exchanges;
+};
+
+std::vector<BackendStats> backendStats(const AdminView& view) {
+  std::vector<BackendStats> out;
+  view.snapshot->backends.forEach(
+      [&](const std::string& appId, const std::shared_ptr<const AppBackends>& app) {
+        for (const auto& set : app->ports) {
+          if (!set) continue;
+          BackendStats b;
+          b.appId = appId;
+          b.set = set.get();
+          auto report = view.builder->reports().find(appId);
+          if (report != view.builder->reports().end()) {
+            b.tasks = report->second.tasks;
+            for (const conf::RouteSpec& spec : report->second.specs) {
+              if (spec.portIndex == set->key.portIndex) b.spec = &spec;
+            }
+          }
+          auto counters = view.routeStats.find(set->key);
+          if (counters != view.routeStats.end()) b.exchanges = counters->second;
+          out.push_back(std::move(b));
+        }
+      });
+  std::sort(out.begin(), out.end(),
+            [](const BackendStats& a, const BackendStats& b) { return a.set->key < b.set->key; });
+  return out;
+}
+
+double averageMs(const RouteCounters& c) {
+  return c.latencyCount == 0
+             ? 0.0
+             : static_cast<double>(c.latencyUsSum) / 1000.0 / static_cast<double>(c.latencyCount);
+}
+
+// "shop.example.com/api, :10000" - where the route listens.
+std::string routeWhere(const conf::RouteSpec& spec) {
+  std::string out;
+  for (const std::string& host : spec.vhosts) {
+    if (spec.paths.empty()) {
+      out += (out.empty() ? "" : " ") + host;
+    }
+    for (const std::string& path : spec.paths) out += (out.empty() ? "" : " ") + host + path;
+  }
+  if (spec.vhosts.empty() && spec.httpDefault) {
+    out += spec.paths.empty() ? std::string("(default)") : fmt::format("*{}", spec.paths[0]);
+  }
+  out += fmt::format("{}:{}", out.empty() ? "" : " ", spec.servicePort);
+  return out;
+}
+
 Json statsJson(const AdminView& view) {
   Json workers = Json::array();
   for (size_t i = 0; i < view.workers.size(); ++i) {
@@ -118,22 +178,120 @@ Json statsJson(const AdminView& view) {
                        {"tcpConnections", w.tcpConnections.load()}});
   }
   Json backends = Json::array();
-  view.snapshot->backends.forEach(
-      [&](const std::string& appId, const std::shared_ptr<const AppBackends>& app) {
-        for (const auto& set : app->ports) {
-          if (!set) continue;
-          backends.push_back({{"app", appId},
-                              {"portIndex", set->key.portIndex},
-                              {"taskPorts", set->labels},
-                              {"requests", set->counters->requests.load()},
-                              {"failures", set->counters->failures.load()},
-                              {"noTask", set->counters->noPeer.load()},
-                              {"active", set->counters->active.load()}});
-        }
-      });
+  for (const BackendStats& b : backendStats(view)) {
+    const BackendCounters& live = *b.set->counters;
+    Json responses = Json::object();
+    for (int cls = 1; cls <= 5; ++cls) {
+      responses[fmt::format("{}xx", cls)] = b.exchanges.statusClass[cls];
+    }
+    Json j{{"app", b.appId},
+           {"portIndex", b.set->key.portIndex},
+           {"taskPorts", b.set->labels},
+           {"requests", live.requests.load()},
+           {"failures", live.failures.load()},
+           {"noTask", live.noPeer.load()},
+           {"active", live.active.load()},
+           {"health", {{"taskPortsUp", b.set->peers.size()}, {"tasks", b.tasks}}},
+           {"http",
+            {{"exchanges", b.exchanges.requests},
+             {"responses", std::move(responses)},
+             {"cut", b.exchanges.statusClass[0]},
+             {"errors", b.exchanges.errors},
+             {"latencyAvgMs", averageMs(b.exchanges)}}}};
+    if (b.spec != nullptr) {
+      j["route"] = routeWhere(*b.spec);
+      j["mode"] = std::string(conf::routeModeName(b.spec->mode));
+    }
+    backends.push_back(std::move(j));
+  }
   return Json{{"generation", view.snapshot->generation},
               {"workers", std::move(workers)},
               {"backends", std::move(backends)}};
+}
+
+std::string htmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// The /stats page for a browser: one row per backend, as HAProxy's stats page.
+std::string statsHtml(const AdminView& view) {
+  std::string out =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>corral proxy stats</title>\n"
+      "<style>body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+      "th,td{border:1px solid #999;padding:2px 6px;text-align:right}"
+      "th{background:#dde}td.l{text-align:left}tr.down td{background:#fcc}"
+      "tr.partial td{background:#ffd}</style></head><body>\n";
+  uint64_t requests = 0, noRoute = 0, tcp = 0;
+  for (const WorkerCounters* w : view.workers) {
+    requests += w->requests.load();
+    noRoute += w->noRoute.load();
+    tcp += w->tcpConnections.load();
+  }
+  out += fmt::format(
+      "<h1>corral proxy</h1>\n<p>generation {} &middot; {} worker(s) &middot; {} requests routed "
+      "&middot; {} without a route &middot; {} TCP connections &middot; "
+      "<a href=\"/stats?format=json\">JSON</a></p>\n",
+      view.snapshot->generation, view.workers.size(), requests, noRoute, tcp);
+  out +=
+      "<table>\n<tr><th>app</th><th>port</th><th>route</th><th>mode</th><th>requests</th>"
+      "<th>active</th><th>errors</th><th>task failures</th><th>no task</th><th>1xx</th>"
+      "<th>2xx</th><th>3xx</th><th>4xx</th><th>5xx</th><th>avg ms</th><th>health</th>"
+      "<th>task ports</th></tr>\n";
+  for (const BackendStats& b : backendStats(view)) {
+    const BackendCounters& live = *b.set->counters;
+    size_t up = b.set->peers.size();
+    const char* rowClass = up == 0 ? "down" : up < b.tasks ? "partial" : "up";
+    std::string taskPorts;
+    for (const std::string& label : b.set->labels) {
+      taskPorts += (taskPorts.empty() ? "" : "<br>") + htmlEscape(label);
+    }
+    out += fmt::format(
+        "<tr class=\"{}\"><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{}</td>"
+        "<td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+        rowClass, htmlEscape(b.appId), b.set->key.portIndex,
+        b.spec ? htmlEscape(routeWhere(*b.spec)) : std::string("-"),
+        b.spec ? conf::routeModeName(b.spec->mode) : std::string_view("-"), live.requests.load(),
+        live.active.load(), b.exchanges.errors, live.failures.load(), live.noPeer.load());
+    for (int cls = 1; cls <= 5; ++cls)
+      out += fmt::format("<td>{}</td>", b.exchanges.statusClass[cls]);
+    out += fmt::format("<td>{:.3f}</td><td>{}/{} up</td><td class=\"l\">{}</td></tr>\n",
+                       averageMs(b.exchanges), up, b.tasks, taskPorts);
+  }
+  out +=
+      "</table>\n<p>requests, active, task failures, no task: live, every HTTP request and TCP "
+      "connection. errors (answered by the proxy or cut off), status classes and latency: HTTP "
+      "exchanges, refreshed every half second.</p>\n</body></html>\n";
+  return out;
+}
+
+// ?format=html or ?format=json decide; else an Accept naming text/html.
+bool wantsHtml(const http::Request& request) {
+  if (auto format = request.queryParam("format")) return *format == "html";
+  std::string_view accept = request.header("Accept").value_or(std::string_view());
+  return accept.find("text/html") != std::string_view::npos;
 }
 
 std::string metricsText(const AdminView& view) {
@@ -238,14 +396,20 @@ std::string metricsText(const AdminView& view) {
 
 }  // namespace
 
-http::Response adminResponse(const std::string& path, const AdminView& view) {
+http::Response adminResponse(const http::Request& request, const AdminView& view) {
+  const std::string& path = request.path;
   if (path == "/healthz") {
     if (!view.synced) return http::Response::text(503, "waiting for the first catalog load\n");
     return http::Response::text(200, "ok\n");
   }
   if (path == "/routes") return http::Response::json(200, dumpJson(routesJson(view)));
   if (path == "/config") return http::Response::json(200, dumpJson(configJson(view)));
-  if (path == "/stats") return http::Response::json(200, dumpJson(statsJson(view)));
+  if (path == "/stats") {
+    if (wantsHtml(request)) {
+      return http::Response::text(200, statsHtml(view), "text/html; charset=utf-8");
+    }
+    return http::Response::json(200, dumpJson(statsJson(view)));
+  }
   if (path == "/metrics") {
     return http::Response::text(200, metricsText(view), "text/plain; version=0.0.4");
   }

@@ -1,7 +1,8 @@
 // The proxy's admin listener answers: /healthz, /routes (the published table
 // and its generation), /config (why each app is or is not routed: every
 // parsed port with its state, every label issue, listeners that could not
-// open), /stats (JSON counters per worker and per backend) and /metrics
+// open), /stats (per route and backend: requests, errors, latency, active,
+// health; JSON, or HTML for a browser) and /metrics
 // (Prometheus text). Rendering only: the service gathers an AdminView per
 // request on the control loop.
 #pragma once
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "base/http_message.h"
+#include "proxy/route_table.h"
+#include "proxy/stats.h"
 
 namespace corral::proxy {
 
@@ -30,9 +33,14 @@ struct AdminView {
   std::string lastError;
   bool synced = false;      // the follower has loaded the catalog
   std::string baseMetrics;  // the process registry's text (pipeline, follower)
+  // Every worker's per-route exchange counters, summed (status classes,
+  // errors, latency; at most kStatsPublishMs old).
+  std::map<BackendKey, RouteCounters> routeStats;
 };
 
-// The answer for `path`; 404 for an unknown one.
-http::Response adminResponse(const std::string& path, const AdminView& view);
+// The answer for the request's path; 404 for an unknown one. /stats is HTML
+// when asked (?format=html, or an Accept header naming text/html without
+// ?format=json), JSON otherwise.
+http::Response adminResponse(const http::Request& request, const AdminView& view);
 
 }  // namespace corral::proxy

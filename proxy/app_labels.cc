@@ -12,6 +12,16 @@ conf::LabelApp labelAppFrom(const registry::App& app) {
   for (const registry::PortDefinition& port : app.portDefinitions) {
     out.ports.push_back(conf::LabelPort{port.port, false});
   }
+  for (size_t n = 0; n < out.ports.size(); ++n) {
+    // marathon-lb's get_health_check: the first check with a fixed port, or
+    // naming this port index, is the port's check.
+    for (const registry::HealthCheck& check : app.healthChecks) {
+      if (check.port || check.portIndex == static_cast<int>(n)) {
+        out.ports[n].httpHealthCheck = check.http;
+        break;
+      }
+    }
+  }
   return out;
 }
 

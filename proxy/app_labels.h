@@ -14,8 +14,9 @@ struct App;
 
 namespace corral::proxy {
 
-// The catalog does not yet tell a health check's protocol or port index, so
-// no port is marked httpHealthCheck here: vhosts and HAPROXY_{n}_MODE decide.
+// A port is marked httpHealthCheck when its health check (marathon-lb's
+// choice: the first check with a fixed port or naming the port's index)
+// speaks HTTP or HTTPS.
 conf::LabelApp labelAppFrom(const registry::App& app);
 
 struct AppRouting {

@@ -4,8 +4,10 @@
 
 #include <cstring>
 
+#include "base/clock.h"
 #include "base/http_message.h"
 #include "conf/proxy_labels.h"
+#include "proxy/access_log.h"
 #include "proxy/balancer.h"
 #include "proxy/basic_auth.h"
 #include "proxy/tls_stream.h"
@@ -71,6 +73,8 @@ const char* proxyErrorName(ProxyError e) {
       return "upstream-response-timeout";
     case ProxyError::kBadResponse:
       return "upstream-bad-response";
+    case ProxyError::kAtLimit:
+      return "route-at-maxconn";
     case ProxyError::kUpstreamClosed:
       return "upstream-closed";
     case ProxyError::kForbidden:
@@ -420,9 +424,13 @@ void HttpSession::connectUpstream() {
   ctx.tried = tried_;
   ctx.triedCount = triedCount_;
   ctx.setCookie = &stickyCookie_;
+  bool atLimit = false;
+  ctx.atLimit = &atLimit;
   peer_ = route_.picker->pick(ctx);
   if (peer_ == nullptr) {
-    if (lastFailure_ == PeerOutcome::kConnectTimeout) {
+    if (atLimit) {
+      respondError(503, ProxyError::kAtLimit, "the route is at its connection limit");
+    } else if (lastFailure_ == PeerOutcome::kConnectTimeout) {
       respondError(504, ProxyError::kConnectTimeout, "no task accepted the connection in time");
     } else if (lastFailure_ == PeerOutcome::kConnectFailed) {
       respondError(503, ProxyError::kConnectFailed, "no task accepted the connection");
@@ -432,6 +440,11 @@ void HttpSession::connectUpstream() {
     return;
   }
   tried_[triedCount_++] = peer_->id;
+  if (options_.accessLog != nullptr) {
+    loggedPeer_ = peer_->address;
+    peerLogged_ = true;
+    peerPickedUs_ = uv_hrtime() / 1000;
+  }
   if (parked_ && parked_->backendId == peer_->id) {
     upstream_ = std::move(parked_);
   } else {
@@ -529,6 +542,30 @@ bool HttpSession::retryOnFreshConnection() {
   return true;
 }
 
+// CORRAL_{n}_RETRY_IDEMPOTENT: the task closed the connection without an
+// answer, so the request may have reached it; an idempotent request without
+// a body is sent again to a task not tried yet.
+bool HttpSession::retryIdempotent() {
+  if (!route_.retryIdempotent || !replayable_ || responseStarted_ || response_.started()) {
+    return false;
+  }
+  std::string_view method = request_.head().method();
+  if (method != "GET" && method != "HEAD" && method != "PUT" && method != "DELETE" &&
+      method != "OPTIONS") {
+    return false;
+  }
+  if (triedCount_ >= static_cast<size_t>(route_.maxConnectAttempts) ||
+      triedCount_ >= sizeof(tried_) / sizeof(tried_[0])) {
+    return false;
+  }
+  timer_.stop();
+  upstream_.reset();
+  writingUpstream_ = false;
+  toUpstreamInFlight_ = 0;
+  connectUpstream();
+  return true;
+}
+
 // ---- response ----
 
 void HttpSession::onUpstreamRead(ssize_t n) {
@@ -548,6 +585,7 @@ void HttpSession::onUpstreamRead(ssize_t n) {
       return;
     }
     releasePeer(PeerOutcome::kBadResponse);
+    if (retryIdempotent()) return;
     respondError(502, ProxyError::kUpstreamClosed,
                  "the task closed the connection without an answer");
     return;
@@ -630,6 +668,7 @@ bool HttpSession::onResponseHead() {
   if (!response_.interim()) {
     timer_.stop();
     status_ = status;
+    if (peerLogged_) upstreamUs_ = static_cast<int64_t>(uv_hrtime() / 1000 - peerPickedUs_);
   }
   buildResponseHead();
   responseStarted_ = true;
@@ -704,13 +743,14 @@ void HttpSession::finishExchange() {
     upstream_.reset();
   }
   writingUpstream_ = false;
+  uint64_t idleMs = route_.idleTimeoutMs;
   route_ = RouteDecision();
   if (closeAfterResponse_ || !requestDone_ || clientEof_) {
     linger();
     return;
   }
   phase_ = Phase::kHead;
-  armIdle();
+  armIdle(idleMs);
   resumeReading(client_.get());
   pumpRequest();  // a pipelined request may be waiting
 }
@@ -729,7 +769,9 @@ void HttpSession::switchToTunnel() {
   phase_ = Phase::kTunnel;
   stopReading(client_.get());
   stopReading(upstream_.get());
-  tunnel_ = std::make_unique<TcpTunnel>(loop_, std::move(client_), options_.tunnel,
+  TunnelOptions tunnel = options_.tunnel;
+  if (route_.tunnelIdleMs != 0) tunnel.idleTimeoutMs = route_.tunnelIdleMs;
+  tunnel_ = std::make_unique<TcpTunnel>(loop_, std::move(client_), tunnel,
                                         [this](TunnelEnd) { terminate(); });
   tunnel_->start(std::move(upstream_), std::move(toUpstream), std::move(toClient));
 }
@@ -976,6 +1018,7 @@ void HttpSession::respondLocal(int status, const char* errorName, std::string_vi
 // side is shut, and what the client still sends is read and dropped until
 // it closes or a second passes.
 void HttpSession::linger() {
+  endExchange();  // the answer is out: waiting for the client's FIN is not its time
   if (lingering_ || !client_) {
     terminate();
     return;
@@ -1006,10 +1049,10 @@ void HttpSession::armResponseTimer() {
   });
 }
 
-void HttpSession::armIdle() {
+void HttpSession::armIdle(uint64_t routeIdleMs) {
   headTimerArmed_ = false;
   headKnown_ = false;
-  timer_.start(options_.idleTimeoutMs, 0, [this] { terminate(); });
+  timer_.start(routeIdleMs != 0 ? routeIdleMs : options_.idleTimeoutMs, 0, [this] { terminate(); });
 }
 
 // A parked task connection goes back to the worker's pool.
@@ -1046,32 +1089,33 @@ void HttpSession::endExchange() {
     counters_->latencyUsSum += elapsedUs;
     ++counters_->latencyCount;
   }
-  if (options_.accessLog) {
-    // client "METHOD target HTTP/1.x" status bytes duration route error
-    std::string line = clientIp_;
-    line.append(" \"");
-    if (headKnown_) {
-      const http::RequestHead& head = request_.head();
-      line.append(head.method());
-      line.push_back(' ');
-      line.append(head.target());
-      line.append(head.versionMinor() == 0 ? " HTTP/1.0" : " HTTP/1.1");
-    } else {
-      line.push_back('-');
-    }
-    line.append("\" ");
-    line.append(cut && status_ != 0 ? "-" : std::to_string(status_));
-    line.push_back(' ');
-    line.append(std::to_string(bytesToClient_));
-    line.push_back(' ');
-    line.append(std::to_string(elapsedUs / 1000));
-    line.append("ms ");
-    line.append(routeName_.empty() ? std::string_view("-") : routeName_);
-    line.push_back(' ');
-    line.append(errorName_ != nullptr ? errorName_ : (cut ? "cut" : "-"));
-    options_.accessLog(line);
-  }
+  if (options_.accessLog != nullptr) logAccess(elapsedUs, cut);
   counters_ = nullptr;
+}
+
+void HttpSession::logAccess(uint64_t elapsedUs, bool cut) {
+  AccessRecord r;
+  r.client = clientIp_;
+  r.startWallMs = wallMs() - static_cast<int64_t>(elapsedUs / 1000);
+  if (headKnown_) {
+    const http::RequestHead& head = request_.head();
+    r.host = head.header("Host").value_or(std::string_view());
+    r.method = head.method();
+    r.target = head.target();
+    r.versionMinor = head.versionMinor();
+  }
+  r.status = cut ? 0 : status_;
+  r.bytes = bytesToClient_;
+  r.upstream = peerLogged_ ? &loggedPeer_ : nullptr;
+  r.upstreamUs = upstreamUs_;
+  r.totalUs = elapsedUs;
+  r.route = routeName_;
+  r.termination = errorName_ != nullptr ? std::string_view(errorName_)
+                  : cut                 ? std::string_view("cut")
+                                        : std::string_view();
+  options_.accessLog->add(r);
+  peerLogged_ = false;
+  upstreamUs_ = -1;
 }
 
 void HttpSession::terminate() {

@@ -31,14 +31,16 @@ namespace corral::proxy {
 
 class UpstreamPool;
 class TlsStream;
+class AccessLog;
 
 struct SessionOptions {
   size_t bufferBytes = 64 * 1024;  // per connection, both sides
   size_t maxHeaderBytes = 32 * 1024;
   uint64_t headerTimeoutMs = 10 * 1000;  // first byte of a request to its complete head
   uint64_t idleTimeoutMs = 60 * 1000;    // keep-alive wait for the next request
-  // Non-empty: one line per request (the access log, off by default).
-  std::function<void(std::string_view)> accessLog;
+  // Non-null: one line per request (the access log, off by default); the
+  // worker's, on its loop, outliving its sessions.
+  AccessLog* accessLog = nullptr;
   // Counts requests that no route took (404, bad requests); may be null.
   RouteCounters* unrouted = nullptr;
   bool tls = false;  // X-Forwarded-Proto https (set with tlsStore)
@@ -60,6 +62,7 @@ enum class ProxyError {
   kUpstreamClosed,
   kForbidden,     // BACKEND_NETWORK_ALLOWED_ACL
   kUnauthorized,  // AUTH
+  kAtLimit,       // CORRAL_{n}_MAXCONN
 };
 const char* proxyErrorName(ProxyError e);
 
@@ -102,6 +105,7 @@ class HttpSession {
   void releasePeer(PeerOutcome outcome);
   void unpark();
   bool retryOnFreshConnection();
+  bool retryIdempotent();
   // Writes; at most one in flight per connection.
   bool writeTo(Conn* out, const char* data, size_t n, size_t consume);
   void onWritten(Conn* out, int status);
@@ -120,6 +124,7 @@ class HttpSession {
   // Counters and the access log, once per exchange.
   void beginExchange(RouteCounters* counters);
   void endExchange();
+  void logAccess(uint64_t elapsedUs, bool cut);
   // Endings.
   void respondError(int status, ProxyError error, std::string_view message);
   // A final answer from the proxy itself, then the connection closes.
@@ -130,7 +135,8 @@ class HttpSession {
   // when the proxy answered instead.
   bool admitRequest();
   bool clientAllowed(const std::vector<conf::Cidr>& networks) const;
-  void armIdle();
+  // routeIdleMs: CORRAL_{n}_TIMEOUT_IDLE of the exchange just ended (0: none).
+  void armIdle(uint64_t routeIdleMs = 0);
   void armResponseTimer();
   void linger();
   void terminate();
@@ -178,6 +184,12 @@ class HttpSession {
   bool localAnswer_ = false;  // the proxy answered itself
   bool headKnown_ = false;    // value to set on this response ("" = none)
   std::string localPort_;
+  // For the access log only (kept when it is on): the task port last tried,
+  // when it was picked, and how long until its response head.
+  sockaddr_storage loggedPeer_{};
+  bool peerLogged_ = false;
+  uint64_t peerPickedUs_ = 0;
+  int64_t upstreamUs_ = -1;
 
   // The exchange in progress.
   bool requestDone_ = false;      // the whole request was parsed (and queued upstream)

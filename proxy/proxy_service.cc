@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "base/metrics.h"
+#include "proxy/access_log.h"
 #include "proxy/admin.h"
 #include "proxy/proxy_snapshot.h"
 #include "proxy/proxy_worker.h"
@@ -25,19 +26,25 @@ namespace corral::proxy {
 
 namespace {
 
+// How stale /stats's per-route status classes and latencies may be.
+constexpr uint64_t kStatsPublishMs = 500;
+
 // What one pool worker runs: the HTTP sessions (frontend and HTTP service
 // ports), the TCP tunnels (TCP service ports) and the routing state they
 // share. Made on the control thread before the worker's thread starts;
 // every other call is on the worker's loop.
 class ProxyWorkerService : public reload::WorkerService {
  public:
-  ProxyWorkerService(reload::Worker& worker, std::string frontendKey)
+  ProxyWorkerService(reload::Worker& worker, std::string frontendKey,
+                     std::shared_ptr<AccessLogFile> accessLogFile)
       : loop_(worker.loop()),
         frontendKey_(std::move(frontendKey)),
         routing_(worker.loop(), worker.index()),
         frontend_(routing_),
-        http_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, WorkerOptions{})),
-        https_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, WorkerOptions{})),
+        accessLog_(accessLogFile ? std::make_unique<AccessLog>(worker.loop(), accessLogFile)
+                                 : nullptr),
+        http_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, workerOptions())),
+        https_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, workerOptions())),
         tcp_(std::make_unique<TcpFrontend>(worker.loop(), routing_, TunnelOptions{},
                                            SessionOptions{}.bufferBytes)) {}
 
@@ -64,6 +71,10 @@ class ProxyWorkerService : public reload::WorkerService {
 
   void onSnapshot(reload::Worker& worker) override {
     routing_.install(worker.hold<ProxySnapshot>());
+    if (statsTimer_ && !statsTimer_->active()) {
+      statsTimer_->start(kStatsPublishMs, kStatsPublishMs,
+                         [this] { routing_.publishRouteStats(); });
+    }
   }
 
   // From the control thread: the HTTPS listener's key and the certificates
@@ -81,20 +92,33 @@ class ProxyWorkerService : public reload::WorkerService {
     http_.reset();
     https_.reset();
     tcp_.reset();
+    accessLog_.reset();  // writes out its last lines
+    statsTimer_.reset();
   }
 
   const WorkerCounters& counters() { return routing_.counters(); }
+  // Per-route exchange counters as last published (any thread).
+  std::map<BackendKey, RouteCounters> routeStats() const { return routing_.routeStats(); }
 
  private:
+  WorkerOptions workerOptions() const {
+    WorkerOptions options;
+    options.session.accessLog = accessLog_.get();
+    return options;
+  }
+
   Loop& loop_;
   std::string frontendKey_;
   std::string httpsKey_;  // "" until the HTTPS listener opens
   WorkerRouting routing_;
   FrontendLookup frontend_;
   std::map<int, std::unique_ptr<PortLookup>> portLookups_;  // live as long as the sessions
+  std::unique_ptr<AccessLog> accessLog_;                    // null: off; outlives the sessions
   std::unique_ptr<ProxyWorker> http_;
   std::unique_ptr<ProxyWorker> https_;
   std::unique_ptr<TcpFrontend> tcp_;
+  // Copies the per-route counters for /stats every kStatsPublishMs.
+  std::unique_ptr<Timer> statsTimer_ = std::make_unique<Timer>(loop_);
 };
 
 }  // namespace
@@ -107,6 +131,11 @@ class ProxyService::Impl {
   ~Impl() { stop(); }
 
   Status start() {
+    if (!config_.accessLog.empty()) {
+      auto file = AccessLogFile::open(config_.accessLog);
+      if (!file.ok()) return file.error();
+      accessLogFile_ = std::move(*file);
+    }
     reload::PoolOptions po;
     po.workers = config_.workers;
     if (!config_.httpHost.empty()) {
@@ -119,7 +148,7 @@ class ProxyService::Impl {
         po, reload::AnySnapshot::of<ProxySnapshot>(builder_.current()),
         [this](reload::Worker& w) -> Result<std::unique_ptr<reload::WorkerService>> {
           return std::unique_ptr<reload::WorkerService>(
-              std::make_unique<ProxyWorkerService>(w, frontendKey_));
+              std::make_unique<ProxyWorkerService>(w, frontendKey_, accessLogFile_));
         });
     if (!pool.ok()) return pool.error();
     pool_ = std::move(*pool);
@@ -148,7 +177,7 @@ class ProxyService::Impl {
 
     admin_ = std::make_unique<http::Server>(
         loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
-          ex->respond(adminResponse(req.path, adminView()));
+          ex->respond(adminResponse(req, adminView()));
         });
     auto bound = admin_->listen(config_.adminHost, config_.adminPort);
     if (!bound.ok()) return makeError("admin listener: " + bound.error().message);
@@ -322,7 +351,9 @@ class ProxyService::Impl {
     v.builder = &builder_;
     v.snapshot = snapshot();
     for (int i = 0; i < pool_->size(); ++i) {
-      v.workers.push_back(&static_cast<ProxyWorkerService&>(pool_->service(i)).counters());
+      auto& service = static_cast<ProxyWorkerService&>(pool_->service(i));
+      v.workers.push_back(&service.counters());
+      for (const auto& [key, counters] : service.routeStats()) v.routeStats[key] += counters;
     }
     v.servicePorts = servicePorts_;
     v.listenerErrors = listenerErrors_;
@@ -337,6 +368,7 @@ class ProxyService::Impl {
   Loop& loop_;
   ProxyServiceConfig config_;
   RoutingBuilder builder_;
+  std::shared_ptr<AccessLogFile> accessLogFile_;  // null: no access log
   std::string frontendKey_;
   std::unique_ptr<reload::WorkerPool> pool_;
   std::unique_ptr<registry::MarathonFollower> follower_;

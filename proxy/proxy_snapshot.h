@@ -36,6 +36,11 @@ struct BackendSet {
   std::vector<PeerInfo> infos;      // id "taskId:port"
   std::vector<std::string> labels;  // "host:port", for /routes
   std::shared_ptr<BackendCounters> counters;
+  // Blue/green: the app's configured instances and its
+  // HAPROXY_DEPLOYMENT_TARGET_INSTANCES (1 without it), which bound how
+  // many tasks of an older colour drain (BackendPicker::sync).
+  int instances = 0;
+  int targetInstances = 1;
 };
 
 struct AppBackends {

@@ -50,6 +50,9 @@ struct PickContext {
   // Out: set by a sticky balancer to the cookie value the response must
   // set (kStickyCookieName); left empty otherwise.
   std::string* setCookie = nullptr;
+  // Out: set to true when no peer was given because the route is at its
+  // CORRAL_{n}_MAXCONN limit.
+  bool* atLimit = nullptr;
   bool wasTried(uint64_t id) const {
     for (size_t i = 0; i < triedCount; ++i) {
       if (tried[i] == id) return true;
@@ -88,6 +91,13 @@ struct RouteDecision {
   int maxConnectAttempts = 3;  // distinct peers tried when connects fail
   uint64_t connectTimeoutMs = 5000;
   uint64_t responseTimeoutMs = 60 * 1000;  // head of the response, from the request's end
+  // 0: the session's own defaults. Else the keep-alive wait after this
+  // exchange, and the idle limit of an Upgrade tunnel it turns into.
+  uint64_t idleTimeoutMs = 0;
+  uint64_t tunnelIdleMs = 0;
+  // CORRAL_{n}_RETRY_IDEMPOTENT: a bodiless GET/HEAD/PUT/DELETE/OPTIONS whose
+  // task closed the connection without an answer goes to another task.
+  bool retryIdempotent = false;
   // The backend's per-worker counters (null: not counted) and its name for
   // the access log ("/shop:0").
   RouteCounters* counters = nullptr;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/log.h"
@@ -62,7 +63,8 @@ RoutingBuilder::RoutingBuilder(conf::ProxyLabelOptions options) : options_(std::
 bool RoutingBuilder::labelsChanged(const registry::App* before, const registry::App& after) const {
   return before == nullptr || before->labels != after.labels ||
          before->portDefinitions != after.portDefinitions ||
-         before->hasHealthChecks != after.hasHealthChecks;
+         before->hasHealthChecks != after.hasHealthChecks ||
+         before->healthChecks != after.healthChecks;
 }
 
 std::shared_ptr<BackendCounters> RoutingBuilder::countersFor(const BackendKey& key) {
@@ -80,6 +82,8 @@ std::shared_ptr<const AppBackends> RoutingBuilder::backendsOf(
     auto set = std::make_shared<BackendSet>();
     set->key = BackendKey{app.id, spec->portIndex};
     set->counters = countersFor(set->key);
+    set->instances = app.instances;
+    set->targetInstances = spec->deploymentTargetInstances.value_or(1);
     for (const registry::Task& task : app.tasks) {
       // Only running tasks; with health checks, only those reported healthy.
       if (!task.running()) continue;
@@ -121,8 +125,21 @@ Result<std::shared_ptr<const ProxySnapshot>> RoutingBuilder::update(
   next->generation = snapshot.version;
   std::vector<AppRoutes> tableChanges;
 
+  std::set<std::string> regroup;  // apps whose table routes must be computed again
+  auto leaveGroup = [&](const std::string& id, const std::string& group) {
+    if (group.empty()) return;
+    auto members = groups_.find(group);
+    if (members == groups_.end()) return;
+    members->second.erase(id);
+    regroup.insert(members->second.begin(), members->second.end());
+    if (members->second.empty()) groups_.erase(members);
+  };
   auto remove = [&](const std::string& id) {
-    if (apps_.erase(id) == 0) return;
+    auto it = apps_.find(id);
+    if (it == apps_.end()) return;
+    leaveGroup(id, it->second.deploymentGroup);
+    apps_.erase(it);
+    regroup.erase(id);
     reports_.erase(id);
     next->backends = next->backends.erase(id);
     tableChanges.push_back(AppRoutes{id, {}});
@@ -153,30 +170,83 @@ Result<std::shared_ptr<const ProxySnapshot>> RoutingBuilder::update(
       }
       report.specs = std::move(routing.all);
       report.issues = std::move(routing.issues);
-      if (!sameRoutes(state.routed, routing.routes.routes)) {
-        state.routed = routing.routes.routes;
-        tableChanges.push_back(std::move(routing.routes));
+      std::string group = routing.routes.routes.empty()
+                              ? std::string()
+                              : routing.routes.routes.front()->deploymentGroup;
+      if (!sameRoutes(state.parsed, routing.routes.routes) || group != state.deploymentGroup) {
+        state.parsed = std::move(routing.routes.routes);
+        leaveGroup(id, state.deploymentGroup);
+        state.deploymentGroup = group;
+        if (!group.empty()) {
+          auto& members = groups_[group];
+          members.insert(id);
+          regroup.insert(members.begin(), members.end());
+        }
+        regroup.insert(id);
       }
     }
     state.app = snapshot.apps.find(id)->second;
     report.tasks = app->tasks.size();
     report.eligible = 0;
-    if (state.routed.empty()) {
+    if (state.parsed.empty()) {
       next->backends = next->backends.erase(id);
     } else {
-      next->backends = next->backends.set(id, backendsOf(*app, state.routed, &report.eligible));
+      next->backends = next->backends.set(id, backendsOf(*app, state.parsed, &report.eligible));
     }
   };
 
   for (const std::string& id : diff.removed) remove(id);
   for (const std::string& id : diff.added) upsert(id);
   for (const std::string& id : diff.changed) upsert(id);
+  for (const std::string& id : regroup) {
+    auto it = apps_.find(id);
+    if (it == apps_.end()) continue;
+    std::vector<RouteSpecPtr> routed = groupRouted(id);
+    if (sameRoutes(it->second.routed, routed)) continue;
+    it->second.routed = routed;
+    tableChanges.push_back(AppRoutes{id, std::move(routed)});
+  }
 
   next->table = tableChanges.empty()
                     ? previous.table
                     : RouteTable::update(*previous.table, tableChanges, snapshot.version);
   current_ = next;
   return std::shared_ptr<const ProxySnapshot>(std::move(next));
+}
+
+std::vector<RouteSpecPtr> RoutingBuilder::groupRouted(const std::string& id) const {
+  const AppState& state = apps_.at(id);
+  if (state.deploymentGroup.empty()) return state.parsed;
+  // The colour that started first (no start time counts as earliest, as in
+  // marathon-lb), then the lowest app id.
+  const std::string* oldest = nullptr;
+  const std::string* oldestStart = nullptr;
+  for (const std::string& member : groups_.at(state.deploymentGroup)) {
+    const AppState& other = apps_.at(member);
+    if (other.parsed.empty()) continue;
+    const std::string& start = other.parsed.front()->deploymentStartedAt;
+    if (oldest == nullptr || start < *oldestStart) {
+      oldest = &member;
+      oldestStart = &start;
+    }
+  }
+  if (oldest == nullptr || *oldest == id) return state.parsed;
+  const std::vector<RouteSpecPtr>& first = apps_.at(*oldest).parsed;
+  std::vector<RouteSpecPtr> out;
+  out.reserve(state.parsed.size());
+  for (const RouteSpecPtr& spec : state.parsed) {
+    auto same = std::find_if(first.begin(), first.end(), [&](const RouteSpecPtr& s) {
+      return s->portIndex == spec->portIndex;
+    });
+    if (same == first.end() || (*same)->servicePort == spec->servicePort) {
+      out.push_back(spec);
+      continue;
+    }
+    auto moved = std::make_shared<conf::RouteSpec>(*spec);
+    moved->servicePort = (*same)->servicePort;
+    out.push_back(std::move(moved));
+  }
+  return out;
 }
 
 std::map<conf::LabelIssueKind, size_t> RoutingBuilder::issueCounts() const {

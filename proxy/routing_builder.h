@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -48,8 +49,14 @@ class RoutingBuilder {
  private:
   struct AppState {
     std::shared_ptr<const registry::App> app;  // the version last built
-    std::vector<RouteSpecPtr> routed;
+    std::vector<RouteSpecPtr> parsed;          // the routed specs of its own labels
+    std::vector<RouteSpecPtr> routed;          // as in the table (blue/green ports applied)
+    std::string deploymentGroup;               // "" = none
   };
+  // Blue/green: the specs of `id` as the table gets them. In a deployment
+  // group, the colours serve on the service ports of the colour that started
+  // first (marathon-lb merges the group into its oldest app).
+  std::vector<RouteSpecPtr> groupRouted(const std::string& id) const;
   bool labelsChanged(const registry::App* before, const registry::App& after) const;
   std::shared_ptr<const AppBackends> backendsOf(const registry::App& app,
                                                 const std::vector<RouteSpecPtr>& routed,
@@ -59,6 +66,7 @@ class RoutingBuilder {
   conf::ProxyLabelOptions options_;
   std::shared_ptr<const ProxySnapshot> current_;
   std::map<std::string, AppState> apps_;
+  std::map<std::string, std::set<std::string>> groups_;  // deployment group -> app ids
   std::map<std::string, AppReport> reports_;
   std::map<BackendKey, std::shared_ptr<BackendCounters>> counters_;
   std::map<std::string, sockaddr_storage> resolved_;  // task host -> address

@@ -1,5 +1,6 @@
 #include "proxy/worker_routing.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "base/http_request_parser.h"
@@ -40,16 +41,52 @@ Outcome outcomeOf(PeerOutcome outcome) {
 
 // ---- BackendPicker ----
 
+namespace {
+
+// Blue/green, marathon-lb's rule: of an older colour (member m), as many
+// task ports drain as the newer colours have up (running, and healthy when
+// checked), bounded so that the two together keep the newer colour's
+// HAPROXY_DEPLOYMENT_TARGET_INSTANCES: min(its task ports, up,
+// max(0, up + its instances - target)). Its first tasks by id drain first;
+// the others keep taking requests until the newer colour has enough.
+size_t drainCount(const RouteTarget& target, const std::vector<const BackendSet*>& sets, size_t m) {
+  size_t up = 0;
+  int targetInstances = 1;
+  bool first = true;
+  for (size_t i = 0; i < sets.size(); ++i) {
+    if (target.members[i].draining || sets[i] == nullptr) continue;
+    up += sets[i]->peers.size();
+    if (first) targetInstances = sets[i]->targetInstances;
+    first = false;
+  }
+  int64_t drainable =
+      std::max<int64_t>(0, static_cast<int64_t>(up) + sets[m]->instances - targetInstances);
+  return std::min({sets[m]->peers.size(), up, static_cast<size_t>(drainable)});
+}
+
+}  // namespace
+
 BackendPicker::BackendPicker(Loop& loop, const RouteTarget& target, const ProxySnapshot& snapshot,
                              uint64_t seed)
     : loop_(loop),
       balance_(target.spec->balance),
       sticky_(target.spec->sticky),
-      balancer_(target.spec->balance, target.spec->sticky, PassiveHealth{}, seed) {
+      balancer_(target.spec->balance, target.spec->sticky, PassiveHealth{}, seed),
+      name_(target.members[0].key.appId + ":" + std::to_string(target.members[0].key.portIndex)) {
   sync(target, snapshot);
 }
 
 BackendPicker::~BackendPicker() = default;
+
+bool BackendPicker::atLimit() const {
+  // Requests and connections in progress on every worker (the counters are
+  // shared), so the limit holds for the proxy as a whole.
+  int64_t active = 0;
+  for (const auto& counters : memberCounters_) {
+    active += counters->active.load(std::memory_order_relaxed);
+  }
+  return active >= *spec_->maxConn;
+}
 
 int64_t BackendPicker::nowMs() { return static_cast<int64_t>(loop_.nowMs()); }
 
@@ -64,6 +101,10 @@ void BackendPicker::sync(const RouteTarget& target, const ProxySnapshot& snapsho
   spec_ = target.spec;
   if (sets == sets_) return;
   sets_ = sets;
+  memberCounters_.clear();
+  for (const BackendSet* set : sets) {
+    if (set != nullptr) memberCounters_.push_back(set->counters);
+  }
   primaryOwned_ = sets[0] ? sets[0]->counters : nullptr;
   primary_ = primaryOwned_.get();
   for (auto& [id, slot] : slots_) slot->gone = true;
@@ -71,9 +112,10 @@ void BackendPicker::sync(const RouteTarget& target, const ProxySnapshot& snapsho
   for (size_t m = 0; m < sets.size(); ++m) {
     const BackendSet* set = sets[m];
     if (set == nullptr) continue;
+    size_t draining = target.members[m].draining ? drainCount(target, sets, m) : 0;
     for (size_t i = 0; i < set->peers.size(); ++i) {
       PeerInfo info = set->infos[i];
-      info.draining = target.members[m].draining;
+      info.draining = i < draining;
       infos.push_back(std::move(info));
       auto& slot = slots_[set->peers[i].id];
       if (!slot) slot = std::make_unique<Slot>();
@@ -94,6 +136,10 @@ void BackendPicker::sync(const RouteTarget& target, const ProxySnapshot& snapsho
 }
 
 const Peer* BackendPicker::pick(const PickContext& ctx) {
+  if (spec_->maxConn && atLimit()) {
+    if (ctx.atLimit != nullptr) *ctx.atLimit = true;
+    return nullptr;
+  }
   PickRequest request;
   request.clientAddressHash = hashBytes(ctx.clientIp);
   if (ctx.head != nullptr) {
@@ -176,7 +222,13 @@ BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
   if (!picker || !picker->fits(*target.spec)) {
     uint64_t seed = hashBytes(target.members[0].key.appId) ^ (static_cast<uint64_t>(index_) << 32) ^
                     static_cast<uint64_t>(target.members[0].key.portIndex);
-    picker = std::make_shared<BackendPicker>(loop_, target, *state_->snapshot, seed);
+    auto fresh = std::make_shared<BackendPicker>(loop_, target, *state_->snapshot, seed);
+    if (picker) {
+      // The route's totals go on; exchanges in flight end on the old picker.
+      fresh->routeCounters() = picker->routeCounters();
+      fresh->routeCounters().active = 0;
+    }
+    picker = std::move(fresh);
   } else {
     picker->sync(target, *state_->snapshot);
   }
@@ -186,7 +238,10 @@ BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
 
 void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
   const conf::RouteSpec& spec = *target.spec;
-  out->picker = pickerFor(target, &out->keepAlive);
+  BackendPicker* picker = pickerFor(target, &out->keepAlive);
+  out->picker = picker;
+  out->counters = &picker->routeCounters();
+  out->name = picker->name();
   if (!spec.proxyPassPath.empty()) {
     out->stripPrefix = spec.proxyPassPath;
     out->addPrefix = std::string_view();
@@ -203,6 +258,21 @@ void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
     out->connectTimeoutMs = static_cast<uint64_t>(*spec.timeouts.connectMs);
   if (spec.timeouts.serverMs)
     out->responseTimeoutMs = static_cast<uint64_t>(*spec.timeouts.serverMs);
+  if (spec.timeouts.idleMs) out->idleTimeoutMs = static_cast<uint64_t>(*spec.timeouts.idleMs);
+  if (spec.timeouts.tunnelMs) out->tunnelIdleMs = static_cast<uint64_t>(*spec.timeouts.tunnelMs);
+  out->retryIdempotent = spec.retryIdempotent;
+}
+
+void WorkerRouting::publishRouteStats() {
+  std::map<BackendKey, RouteCounters> copy;
+  for (const auto& [key, picker] : pickers_) copy.emplace(key, picker->routeCounters());
+  std::lock_guard<std::mutex> lock(statsMutex_);
+  published_ = std::move(copy);
+}
+
+std::map<BackendKey, RouteCounters> WorkerRouting::routeStats() const {
+  std::lock_guard<std::mutex> lock(statsMutex_);
+  return published_;
 }
 
 // ---- lookups ----

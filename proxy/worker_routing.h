@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +23,7 @@
 #include "proxy/balancer.h"
 #include "proxy/proxy_snapshot.h"
 #include "proxy/route_lookup.h"
+#include "proxy/stats.h"
 
 namespace corral {
 class Loop;
@@ -52,6 +54,11 @@ class BackendPicker : public PeerPicker {
   // Whether this picker still fits `target` (same balance settings).
   bool fits(const conf::RouteSpec& spec) const;
 
+  // The route's exchanges on this worker (HttpSession writes them) and its
+  // name in the access log ("/shop:0").
+  RouteCounters& routeCounters() { return routeCounters_; }
+  const std::string& name() const { return name_; }
+
  private:
   struct Slot {
     Peer peer;
@@ -61,16 +68,21 @@ class BackendPicker : public PeerPicker {
     bool gone = false;  // left the peer list: freed when no request holds it
   };
   int64_t nowMs();
+  // CORRAL_{n}_MAXCONN reached (only asked when the spec sets it).
+  bool atLimit() const;
 
   Loop& loop_;
   conf::Balance balance_;
   bool sticky_;
   Balancer balancer_;
   std::vector<const BackendSet*> sets_;  // what the peers were last built from
+  std::vector<std::shared_ptr<BackendCounters>> memberCounters_;  // of sets_
   RouteSpecPtr spec_;
   std::unordered_map<uint64_t, std::unique_ptr<Slot>> slots_;
   BackendCounters* primary_ = nullptr;  // counters of members[0], for noPeer
   std::shared_ptr<BackendCounters> primaryOwned_;
+  RouteCounters routeCounters_;
+  std::string name_;
 };
 
 // One snapshot as a worker serves it. Held by every request routed with it.
@@ -95,9 +107,17 @@ class WorkerRouting {
 
   WorkerCounters& counters() { return counters_; }
 
+  // Per-route exchange counters are plain (one writer, no atomics on the
+  // request path); publishRouteStats copies them, on the worker's loop, to
+  // where routeStats reads them from any thread.
+  void publishRouteStats();
+  std::map<BackendKey, RouteCounters> routeStats() const;
+
  private:
   Loop& loop_;
   int index_;
+  mutable std::mutex statsMutex_;
+  std::map<BackendKey, RouteCounters> published_;
   std::shared_ptr<WorkerState> state_;
   std::map<BackendKey, std::shared_ptr<BackendPicker>> pickers_;
   WorkerCounters counters_;

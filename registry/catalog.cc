@@ -185,6 +185,28 @@ Result<App> parseApp(const Json& json) {
   if (hcs != json.end() && !hcs->is_null()) {
     if (!hcs->is_array()) return fieldError(path + "/healthChecks", "expected an array", *hcs);
     app.hasHealthChecks = !hcs->empty();
+    for (size_t i = 0; i < hcs->size(); ++i) {
+      const Json& j = (*hcs)[i];
+      std::string p = path + "/healthChecks(" + std::to_string(i) + ")";
+      if (!j.is_object()) return fieldError(p, "expected an object", j);
+      HealthCheck check;
+      std::string protocol = "HTTP";  // Marathon's default
+      if (Status st = readString(j, "protocol", p, &protocol); !st.ok()) return st.error();
+      check.http = protocol == "HTTP" || protocol == "HTTPS" || protocol == "MESOS_HTTP" ||
+                   protocol == "MESOS_HTTPS";
+      int number = 0;
+      if (j.contains("portIndex") && !j["portIndex"].is_null()) {
+        if (Status st = readInt(j, "portIndex", p, &number); !st.ok()) return st.error();
+        check.portIndex = number;
+      }
+      if (j.contains("port") && !j["port"].is_null()) {
+        if (Status st = readInt(j, "port", p, &number); !st.ok()) return st.error();
+        check.port = number;
+      }
+      // A network check naming neither targets the first port (Marathon's rule).
+      if (!check.portIndex && !check.port && protocol != "COMMAND") check.portIndex = 0;
+      app.healthChecks.push_back(check);
+    }
   }
   auto tasks = json.find("tasks");
   if (tasks != json.end() && !tasks->is_null()) {

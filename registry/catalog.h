@@ -46,11 +46,21 @@ struct Task {
   bool operator==(const Task&) const = default;
 };
 
+// What the proxy needs of an app's health check: whether it speaks HTTP (it
+// makes the port it targets an http one, as in marathon-lb) and that port.
+struct HealthCheck {
+  bool http = false;             // protocol HTTP, HTTPS, MESOS_HTTP or MESOS_HTTPS
+  std::optional<int> portIndex;  // into portDefinitions (Marathon's default: 0)
+  std::optional<int> port;       // a fixed port instead of portIndex
+  bool operator==(const HealthCheck&) const = default;
+};
+
 struct App {
   std::string id;  // absolute, e.g. "/shop/web"
   Labels labels;
   std::vector<PortDefinition> portDefinitions;
   bool hasHealthChecks = false;
+  std::vector<HealthCheck> healthChecks;
   int instances = 0;
   std::string version;
   std::vector<Task> tasks;  // sorted by id, non-terminal tasks only

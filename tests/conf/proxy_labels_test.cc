@@ -373,7 +373,14 @@ TEST(ProxyLabels, BlueGreenLabels) {
     EXPECT_EQ(r.deploymentAltPort, 10101);
     EXPECT_EQ(r.deploymentColour, "green");
     EXPECT_EQ(r.deploymentStartedAt, "2026-12-01T20:00:00Z");
+    EXPECT_EQ(r.deploymentTargetInstances, std::optional<int>(3));
   }
+  specs = parse(
+      {{"HAPROXY_DEPLOYMENT_GROUP", "shop"}, {"HAPROXY_DEPLOYMENT_TARGET_INSTANCES", "three"}},
+      {10000});
+  EXPECT_TRUE(specs.routes.empty()) << "a bad app-wide label rejects every port";
+  ASSERT_EQ(specs.issues.size(), 1u);
+  EXPECT_EQ(specs.issues[0].label, "HAPROXY_DEPLOYMENT_TARGET_INSTANCES");
 }
 
 TEST(ProxyLabels, TemplateLabelsAreUnsupportedOnceEach) {

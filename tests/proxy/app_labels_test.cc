@@ -1,5 +1,5 @@
-#include "conf/task_state.h"
 #include "proxy/app_labels.h"
+#include "conf/task_state.h"
 
 #include <gtest/gtest.h>
 
@@ -43,6 +43,43 @@ TEST(AppLabels, RoutesOnlyRoutedPortsAndKeepsTheRestForConfig) {
   ASSERT_NE(table->lookupHttp("shop.test", "/"), nullptr);
   EXPECT_EQ(table->lookupPort(10001), nullptr);
   EXPECT_EQ(table->lookupPort(10002), nullptr);
+}
+
+TEST(AppLabels, AnHttpHealthCheckMakesItsPortHttp) {
+  registry::App app;
+  app.id = "/api";
+  app.labels = {{"HAPROXY_GROUP", "external"}, {"HAPROXY_2_MODE", "tcp"}};
+  app.portDefinitions = {registry::PortDefinition{10000, "", "tcp", {}},
+                         registry::PortDefinition{10001, "", "tcp", {}},
+                         registry::PortDefinition{10002, "", "tcp", {}}};
+  auto modes = [&] {
+    std::vector<conf::RouteMode> out;
+    for (const auto& spec : routeApp(app, conf::ProxyLabelOptions{{"external"}, false}).all) {
+      out.push_back(spec.mode);
+    }
+    return out;
+  };
+  using conf::RouteMode;
+  EXPECT_EQ(modes(), (std::vector{RouteMode::kTcp, RouteMode::kTcp, RouteMode::kTcp}))
+      << "no vhost, no MODE, no check: tcp";
+  app.hasHealthChecks = true;
+  app.healthChecks = {registry::HealthCheck{false, 0, std::nullopt},
+                      registry::HealthCheck{true, 1, std::nullopt},
+                      registry::HealthCheck{true, 2, std::nullopt}};
+  EXPECT_EQ(modes(), (std::vector{RouteMode::kTcp, RouteMode::kHttp, RouteMode::kHttp}))
+      << "an HTTP check makes its port http, even over HAPROXY_2_MODE=tcp (marathon-lb)";
+  app.healthChecks = {registry::HealthCheck{true, std::nullopt, 8080},
+                      registry::HealthCheck{false, 1, std::nullopt}};
+  EXPECT_EQ(modes(), (std::vector{RouteMode::kHttp, RouteMode::kHttp, RouteMode::kHttp}))
+      << "marathon-lb takes a check with a fixed port as every port's check";
+  app.healthChecks = {registry::HealthCheck{false, 1, std::nullopt},
+                      registry::HealthCheck{true, 1, std::nullopt}};
+  EXPECT_EQ(modes(), (std::vector{RouteMode::kTcp, RouteMode::kTcp, RouteMode::kTcp}))
+      << "the first check naming the port decides";
+  app.labels["HAPROXY_0_BACKEND_HEALTHCHECK_PORT_INDEX"] = "1";
+  app.healthChecks = {registry::HealthCheck{true, 1, std::nullopt}};
+  EXPECT_EQ(modes(), (std::vector{RouteMode::kHttp, RouteMode::kHttp, RouteMode::kTcp}))
+      << "BACKEND_HEALTHCHECK_PORT_INDEX borrows port 1's check";
 }
 
 registry::Task task(std::string id, std::string state, std::optional<bool> healthy,

@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "base/http_request_parser.h"
 #include "base/loop.h"
 #include "proxy/worker_routing.h"
@@ -226,6 +228,97 @@ TEST(WorkerRouting, FrontendLookupCountsMissesAndRoutesByHostAndPath) {
   EXPECT_FALSE(frontend.lookup(headFor(p2, "GET / HTTP/1.1\r\nHost: nope.test\r\n\r\n"), &none));
   EXPECT_EQ(routing.counters().noRoute.load(), 1u);
   EXPECT_EQ(routing.counters().requests.load(), 1u);
+}
+
+// Blue/green as marathon-lb's zdd leaves it: two apps of one
+// HAPROXY_DEPLOYMENT_GROUP, the new one on its ALT_PORT.
+std::shared_ptr<const registry::App> colour(const std::string& name, const std::string& startedAt,
+                                            int servicePort, int tasks, int firstPort) {
+  registry::Labels labels = {{"HAPROXY_GROUP", "external"},
+                             {"HAPROXY_DEPLOYMENT_GROUP", "shop"},
+                             {"HAPROXY_DEPLOYMENT_ALT_PORT", "10001"},
+                             {"HAPROXY_DEPLOYMENT_STARTED_AT", startedAt},
+                             {"HAPROXY_DEPLOYMENT_TARGET_INSTANCES", "3"}};
+  std::vector<registry::Task> list;
+  for (int i = 0; i < tasks; ++i) {
+    list.push_back(task(name, std::string(1, static_cast<char>('a' + i)), firstPort + i));
+  }
+  auto a = app(name, labels, list, servicePort);
+  auto copy = std::make_shared<registry::App>(*a);
+  copy->instances = 3;
+  return copy;
+}
+
+// Which task ports 60 new connections to service port 10000 reach.
+std::map<int, int> spread(WorkerRouting& routing) {
+  std::map<int, int> hits;
+  const RouteTarget* target = routing.snapshot().table->lookupPort(10000);
+  if (target == nullptr) return hits;
+  RouteDecision d;
+  routing.decide(*target, &d);
+  for (int i = 0; i < 60; ++i) {
+    const Peer* peer = d.picker->pick(PickContext{});
+    if (peer == nullptr) break;
+    ++hits[ntohs(reinterpret_cast<const sockaddr_in*>(&peer->address)->sin_port)];
+    d.picker->release(*peer, PeerOutcome::kOk);
+  }
+  return hits;
+}
+
+TEST(BlueGreen, BothColoursServeOnTheFirstColoursPortAndOldTasksDrainAsNewOnesComeUp) {
+  Loop loop;
+  RoutingBuilder b(conf::ProxyLabelOptions{});
+  auto blue = colour("shop-blue", "2026-12-01T10:00:00Z", 10000, 3, 31000);
+  auto built = b.update(snapshotOf(1, {blue}), registry::Diff{{"/shop-blue"}, {}, {}});
+  ASSERT_TRUE(built.ok());
+  WorkerRouting routing(loop, 0);
+  routing.install(*built);
+  EXPECT_EQ(spread(routing), (std::map<int, int>{{31000, 20}, {31001, 20}, {31002, 20}}));
+
+  // Green starts on the ALT port with one task up: it joins blue's backend on
+  // blue's port (no listener on 10001), and one blue task drains.
+  auto green = colour("shop-green", "2026-12-01T11:00:00Z", 10001, 1, 32000);
+  built = b.update(snapshotOf(2, {blue, green}), registry::Diff{{"/shop-green"}, {}, {}});
+  ASSERT_TRUE(built.ok());
+  routing.install(*built);
+  const RouteTarget* target = (*built)->table->lookupPort(10000);
+  ASSERT_NE(target, nullptr);
+  ASSERT_EQ(target->members.size(), 2u);
+  EXPECT_TRUE(target->members[0].draining);
+  EXPECT_EQ(target->members[1].key.appId, "/shop-green");
+  EXPECT_EQ((*built)->table->lookupPort(10001), nullptr) << "the group serves on one port";
+  EXPECT_EQ(spread(routing), (std::map<int, int>{{31001, 20}, {31002, 20}, {32000, 20}}))
+      << "blue's first task drains for green's one task up";
+
+  // Two more green tasks up: every blue task drains.
+  green = colour("shop-green", "2026-12-01T11:00:00Z", 10001, 3, 32000);
+  built = b.update(snapshotOf(3, {blue, green}), registry::Diff{{}, {"/shop-green"}, {}});
+  ASSERT_TRUE(built.ok());
+  routing.install(*built);
+  EXPECT_EQ(spread(routing), (std::map<int, int>{{32000, 20}, {32001, 20}, {32002, 20}}));
+
+  // Blue scaled away: green alone, still one backend on the first port until
+  // blue's app is gone.
+  built = b.update(snapshotOf(4, {green}), registry::Diff{{}, {}, {"/shop-blue"}});
+  ASSERT_TRUE(built.ok());
+  routing.install(*built);
+  EXPECT_EQ((*built)->table->lookupPort(10000), nullptr)
+      << "without HAPROXY_0_PORT (zdd sets it) green goes back to its own port";
+  ASSERT_NE((*built)->table->lookupPort(10001), nullptr);
+  EXPECT_EQ((*built)->table->lookupPort(10001)->members.size(), 1u);
+}
+
+TEST(BlueGreen, NoNewColourTaskUpMeansNothingDrains) {
+  Loop loop;
+  RoutingBuilder b(conf::ProxyLabelOptions{});
+  auto blue = colour("shop-blue", "2026-12-01T10:00:00Z", 10000, 2, 31000);
+  auto green = colour("shop-green", "2026-12-01T11:00:00Z", 10001, 0, 32000);
+  auto built =
+      b.update(snapshotOf(1, {blue, green}), registry::Diff{{"/shop-blue", "/shop-green"}, {}, {}});
+  ASSERT_TRUE(built.ok());
+  WorkerRouting routing(loop, 0);
+  routing.install(*built);
+  EXPECT_EQ(spread(routing), (std::map<int, int>{{31000, 30}, {31001, 30}}));
 }
 
 }  // namespace

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "base/http_server.h"
+#include "proxy/access_log.h"
 #include "proxy/proxy_worker.h"
 #include "tests/proxy/test_peer.h"
 
@@ -50,8 +52,19 @@ class SessionStatsTest : public ::testing::Test {
  protected:
   void start(bool log) {
     WorkerOptions options;
-    if (log)
-      options.session.accessLog = [this](std::string_view line) { lines_.emplace_back(line); };
+    if (log) {
+      // Written out line by line (flushBytes 0), so each shows at once.
+      accessLog_ = std::make_unique<AccessLog>(
+          loop_,
+          [this](std::string_view chunk) {
+            for (size_t end; (end = chunk.find('\n')) != std::string_view::npos;) {
+              lines_.emplace_back(chunk.substr(0, end));
+              chunk.remove_prefix(end + 1);
+            }
+          },
+          AccessLogOptions{0, 1000});
+      options.session.accessLog = accessLog_.get();
+    }
     worker_ = std::make_unique<ProxyWorker>(loop_, routes_, options);
     auto port = worker_->listen("127.0.0.1", 0);
     ASSERT_TRUE(port.ok());
@@ -63,10 +76,12 @@ class SessionStatsTest : public ::testing::Test {
     });
     auto port = server_->listen("127.0.0.1", 0);
     EXPECT_TRUE(port.ok());
+    server_port_ = *port;
     return *port;
   }
   void TearDown() override {
     worker_.reset();
+    accessLog_.reset();
     server_.reset();
     loop_.runUntil([] { return false; }, 30);
   }
@@ -79,9 +94,11 @@ class SessionStatsTest : public ::testing::Test {
   Loop loop_;
   CountedRoutes routes_;
   std::unique_ptr<http::Server> server_;
+  std::unique_ptr<AccessLog> accessLog_;
   std::unique_ptr<ProxyWorker> worker_;
   std::vector<std::string> lines_;
   int port_ = 0;
+  int server_port_ = 0;
 };
 
 TEST_F(SessionStatsTest, AnsweredRequestsAreCountedByStatusClassAndLogged) {
@@ -97,9 +114,18 @@ TEST_F(SessionStatsTest, AnsweredRequestsAreCountedByStatusClassAndLogged) {
   EXPECT_EQ(k.errors, 0u);  // a task's 404 is an answer, not a proxy error
   EXPECT_EQ(k.active, 0);
   EXPECT_EQ(k.latencyCount, 2u);
-  EXPECT_EQ(lines_[0].rfind("127.0.0.1 \"GET /a HTTP/1.1\" 200 ", 0), 0u) << lines_[0];
-  EXPECT_NE(lines_[0].find("ms /shop:0 -"), std::string::npos) << lines_[0];
-  EXPECT_EQ(lines_[1].rfind("127.0.0.1 \"GET /missing HTTP/1.1\" 404 ", 0), 0u) << lines_[1];
+  // client [time] host "request" status bytes task task_ms total_ms route termination
+  std::regex line(
+      R"(127\.0\.0\.1 \[20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] shop "GET /a HTTP/1\.1" 200 )"
+      R"((\d+) 127\.0\.0\.1:(\d+) (\d+\.\d{3}) (\d+\.\d{3}) /shop:0 -)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(lines_[0], m, line)) << lines_[0];
+  EXPECT_GT(std::stoul(m[1].str()), 6u) << "the head and the body reached the client";
+  EXPECT_EQ(std::stoi(m[2].str()), server_port_);
+  EXPECT_LE(std::stod(m[3].str()), std::stod(m[4].str())) << "the task's time is within the total";
+  EXPECT_EQ(lines_[1].find("127.0.0.1 ["), 0u) << lines_[1];
+  EXPECT_NE(lines_[1].find("] shop \"GET /missing HTTP/1.1\" 404 "), std::string::npos)
+      << lines_[1];
 }
 
 TEST_F(SessionStatsTest, AccessLogIsOffByDefault) {
@@ -126,7 +152,11 @@ TEST_F(SessionStatsTest, UnroutedAndBadRequestsCountOnTheWorker) {
   EXPECT_EQ(u.active, 0);
   EXPECT_EQ(routes_.counters.requests, 0u);
   EXPECT_NE(lines_[0].find("\"GET / HTTP/1.1\" 404 "), std::string::npos) << lines_[0];
-  EXPECT_NE(lines_[0].find(" - no-route"), std::string::npos) << lines_[0];
+  std::smatch m;
+  ASSERT_TRUE(
+      std::regex_search(lines_[0], m, std::regex(R"( 404 \d+ - - (\d+)\.\d{3} - no-route$)")))
+      << "no task, no task time: " << lines_[0];
+  EXPECT_LT(std::stoi(m[1].str()), 500) << "timed to the answer, not to the client's close";
   EXPECT_NE(lines_[1].find("\"-\" 400 "), std::string::npos) << lines_[1];
   EXPECT_NE(lines_[1].find("bad-request"), std::string::npos) << lines_[1];
 }
@@ -161,7 +191,8 @@ TEST_F(SessionStatsTest, ActiveWhileWaitingAndCutWhenTheClientLeaves) {
   EXPECT_EQ(routes_.counters.active, 0);
   EXPECT_EQ(routes_.counters.statusClass[0], 1u);
   EXPECT_EQ(routes_.counters.errors, 1u);
-  EXPECT_NE(lines_[0].find("\"GET /slow HTTP/1.1\" 0 0 "), std::string::npos) << lines_[0];
+  EXPECT_NE(lines_[0].find("\"GET /slow HTTP/1.1\" - 0 127.0.0.1:"), std::string::npos)
+      << lines_[0];
   EXPECT_NE(lines_[0].find(" cut"), std::string::npos) << lines_[0];
   held.clear();
 }

@@ -482,12 +482,35 @@ TEST(ParseApp, ErrorsNameTheField) {
            {R"({"id":"/a","tasks":[{"id":"t","ports":[1,"x"]}]})", "ports(1)"},
            {R"({"id":"/a","tasks":[{"id":"t","healthCheckResults":[{"alive":1}]}]})", "alive"},
            {R"({"id":"/a","healthChecks":{}})", "healthChecks"},
+           {R"({"id":"/a","healthChecks":[5]})", "healthChecks(0)"},
+           {R"({"id":"/a","healthChecks":[{"protocol":7}]})", "healthChecks(0)/protocol"},
+           {R"({"id":"/a","healthChecks":[{"portIndex":"1"}]})", "healthChecks(0)/portIndex"},
        }) {
     auto app = parseApp(parse(c.json));
     ASSERT_FALSE(app.ok()) << c.json;
     EXPECT_NE(app.error().message.find(c.mentions), std::string::npos)
         << c.json << " -> " << app.error().message;
   }
+}
+
+TEST(ParseApp, HealthCheckProtocolsAndPorts) {
+  auto app = parseApp(parse(R"({"id":"/h","healthChecks":[
+      {"protocol":"MESOS_HTTPS","portIndex":1},{"protocol":"TCP","port":8080},
+      {"protocol":"COMMAND","command":{"value":"true"}},{"path":"/"},
+      {"protocol":"HTTP","portIndex":null}]})"));
+  ASSERT_TRUE(app.ok()) << app.error().message;
+  ASSERT_EQ(app->healthChecks.size(), 5u);
+  EXPECT_TRUE(app->hasHealthChecks);
+  EXPECT_TRUE(app->healthChecks[0].http);
+  EXPECT_EQ(app->healthChecks[0].portIndex, std::optional<int>(1));
+  EXPECT_FALSE(app->healthChecks[1].http);
+  EXPECT_EQ(app->healthChecks[1].port, std::optional<int>(8080));
+  EXPECT_FALSE(app->healthChecks[1].portIndex) << "a fixed port has no index";
+  EXPECT_FALSE(app->healthChecks[2].http);
+  EXPECT_FALSE(app->healthChecks[2].portIndex) << "a command targets no port";
+  EXPECT_TRUE(app->healthChecks[3].http) << "Marathon's default protocol is HTTP";
+  EXPECT_EQ(app->healthChecks[3].portIndex, std::optional<int>(0)) << "and its default port 0";
+  EXPECT_EQ(app->healthChecks[4].portIndex, std::optional<int>(0));
 }
 
 TEST(ParseTask, HealthyOnlyWhenEveryCheckIs) {
