@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,7 @@ class NativeLabelsTest : public ::testing::Test {
   void TearDown() override {
     worker_.reset();
     server_.reset();
+    named_.clear();
     loop_.runUntil([] { return false; }, 30);
   }
   int startServer() {
@@ -91,13 +93,33 @@ class NativeLabelsTest : public ::testing::Test {
     return std::stoi(c->data.substr(9, 3));
   }
   RouteDecision decision() {
+    RouteDecision d;
+    EXPECT_TRUE(lookupWith(lookup_, "svc", &d));
+    return d;
+  }
+  bool lookupWith(RouteLookup& lookup, const std::string& host, RouteDecision* d) {
     http::RequestStreamParser parser{http::RequestStreamParser::Limits{}};
-    std::string bytes = "GET / HTTP/1.1\r\nHost: svc\r\n\r\n";
+    std::string bytes = "GET /x HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
     size_t used = 0;
     EXPECT_EQ(parser.feed(bytes, &used), http::RequestStreamParser::Event::kHead);
-    RouteDecision d;
-    EXPECT_TRUE(lookup_.lookup(parser.head(), &d));
-    return d;
+    return lookup.lookup(parser.head(), d);
+  }
+  // A task answering its own name, so that a test sees which one served.
+  int startNamedServer(const std::string& name) {
+    named_.push_back(std::make_unique<http::Server>(loop_, [name](http::Request&, auto ex) {
+      ex->respond(http::Response::text(200, name + "\n"));
+    }));
+    auto port = named_.back()->listen("127.0.0.1", 0);
+    EXPECT_TRUE(port.ok());
+    return *port;
+  }
+  // The body of one request with these extra header lines.
+  std::string body(const std::string& headers) {
+    auto c = connect();
+    c->write("GET / HTTP/1.1\r\nHost: svc\r\n" + headers + "Connection: close\r\n\r\n");
+    loop_.runUntil([&] { return c->eof; }, 5000);
+    size_t end = c->data.find("\r\n\r\n");
+    return end == std::string::npos ? "" : c->data.substr(end + 4);
   }
 
   Loop loop_;
@@ -105,6 +127,7 @@ class NativeLabelsTest : public ::testing::Test {
   WorkerRouting routing_{loop_, 0};
   PortLookup lookup_{routing_, kServicePort};
   std::unique_ptr<http::Server> server_;
+  std::vector<std::unique_ptr<http::Server>> named_;
   std::unique_ptr<ProxyWorker> worker_;  // last: its sessions hold routing_'s pickers
   uint64_t version_ = 0;
   int port_ = 0;
@@ -237,6 +260,34 @@ TEST_F(NativeLabelsTest, MaxConnRefusesBeyondTheLimitWith503) {
   auto third = connect();
   third->write("GET / HTTP/1.1\r\nHost: svc\r\n\r\n");
   EXPECT_TRUE(loop_.runUntil([&] { return held.size() == 1; }, 5000));
+}
+
+TEST_F(NativeLabelsTest, BalanceHashKeepsEachKeyOnOneTask) {
+  int a = startNamedServer("a");
+  int b = startNamedServer("b");
+  route({{"CORRAL_0_BALANCE_HASH", "header:X-User"}}, {a, b});
+  std::set<std::string> tasks;
+  for (int user = 0; user < 20; ++user) {
+    std::string header = "X-User: user-" + std::to_string(user) + "\r\n";
+    std::string first = body(header);
+    ASSERT_FALSE(first.empty());
+    tasks.insert(first);
+    for (int again = 0; again < 2; ++again) {
+      EXPECT_EQ(body(header), first) << "user " << user << ": round robin would alternate";
+    }
+  }
+  EXPECT_EQ(tasks.size(), 2u) << "twenty keys spread over both tasks";
+}
+
+TEST_F(NativeLabelsTest, HttpDefaultTakesRequestsForHostsWithoutARoute) {
+  FrontendLookup frontend(routing_);
+  route({}, {startServer()});
+  RouteDecision none;
+  EXPECT_FALSE(lookupWith(frontend, "unknown.test", &none)) << "no vhost, no default: 404";
+  route({{"CORRAL_0_HTTP_DEFAULT", "true"}}, {startServer()});
+  RouteDecision d;
+  ASSERT_TRUE(lookupWith(frontend, "unknown.test", &d));
+  EXPECT_EQ(d.name, "/svc:0");
 }
 
 }  // namespace
