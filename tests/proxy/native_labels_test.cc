@@ -13,6 +13,7 @@
 #include "base/http_server.h"
 #include "proxy/proxy_worker.h"
 #include "proxy/routing_builder.h"
+#include "proxy/tcp_frontend.h"
 #include "proxy/worker_routing.h"
 #include "registry/catalog.h"
 #include "tests/proxy/test_peer.h"
@@ -260,6 +261,44 @@ TEST_F(NativeLabelsTest, MaxConnRefusesBeyondTheLimitWith503) {
   auto third = connect();
   third->write("GET / HTTP/1.1\r\nHost: svc\r\n\r\n");
   EXPECT_TRUE(loop_.runUntil([&] { return held.size() == 1; }, 5000));
+}
+
+// The TCP side of MAXCONN: a TCP-mode service port (TcpFrontend behind a
+// plain listener) closes a connection beyond the limit at once.
+TEST_F(NativeLabelsTest, MaxConnClosesTcpConnectionsBeyondTheLimit) {
+  std::vector<ConnPtr> held;
+  TestListener task(loop_, [&](ConnPtr c) { held.push_back(std::move(c)); });
+  route({{"HAPROXY_0_MODE", "tcp"}, {"CORRAL_0_MAXCONN", "1"}}, {task.port});
+  TcpFrontend frontend(loop_, routing_, TunnelOptions{}, 64 * 1024);
+  auto* listener = new uv_tcp_t;
+  uv_tcp_init(loop_.raw(), listener);
+  listener->data = &frontend;
+  sockaddr_in any{};
+  uv_ip4_addr("127.0.0.1", 0, &any);
+  ASSERT_EQ(uv_tcp_bind(listener, reinterpret_cast<sockaddr*>(&any), 0), 0);
+  ASSERT_EQ(uv_listen(reinterpret_cast<uv_stream_t*>(listener), 16,
+                      [](uv_stream_t* s, int status) {
+                        if (status < 0) return;
+                        static_cast<TcpFrontend*>(s->data)->accept(s, kServicePort);
+                      }),
+            0);
+  sockaddr_storage bound{};
+  int len = sizeof(bound);
+  uv_tcp_getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &len);
+  int port = ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  {
+    TestPeer first(loop_, port);
+    ASSERT_TRUE(loop_.runUntil([&] { return held.size() == 1; }, 5000));
+    TestPeer second(loop_, port);
+    EXPECT_TRUE(loop_.runUntil([&] { return second.eof || second.error != 0; }, 5000))
+        << "closed at once: the route is at its limit";
+    EXPECT_EQ(held.size(), 1u) << "the task never saw the second connection";
+    EXPECT_FALSE(first.eof) << "the first one is untouched";
+  }
+  closeAndDelete(listener);
+  frontend.close();
+  held.clear();
+  loop_.runUntil([] { return false; }, 20);
 }
 
 TEST_F(NativeLabelsTest, BalanceHashKeepsEachKeyOnOneTask) {
