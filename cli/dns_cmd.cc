@@ -29,6 +29,7 @@ struct DnsFlags {
   bool enforceRfc952 = false;
   bool includeUnhealthy = false;
   int workers = 0;
+  TakeoverFlags takeover;
 };
 
 int runDns(const DnsFlags& f) {
@@ -58,12 +59,18 @@ int runDns(const DnsFlags& f) {
   if (host != "0.0.0.0" && host != "::") c.naming.options.nameServerIps.push_back(host);
 
   Loop loop;
+  auto takeover = f.takeover.begin(loop);
+  if (!takeover.ok()) {
+    log::error("{}", takeover.error().message);
+    return 1;
+  }
   auto service = dns::DnsService::start(loop, std::move(c));
   if (!service.ok()) {
     log::error("{}", service.error().message);
     return 1;
   }
-  return serveUntilSignal(loop, **service, "dns");
+  dns::DnsService* s = service->get();
+  return serveUntilSignal(loop, *s, "dns", takeover->get(), [s] { return s->ready(); });
 }
 
 }  // namespace
@@ -88,6 +95,7 @@ void addDnsCommand(CLI::App& app, int& exitCode) {
   cmd->add_flag("--include-unhealthy", f->includeUnhealthy,
                 "Also list tasks failing health checks");
   cmd->add_option("--workers", f->workers, "UDP/TCP worker loops (default: one per core)");
+  f->takeover.add(cmd);
   cmd->callback([f, &exitCode] { exitCode = runDns(*f); });
 }
 
