@@ -314,11 +314,11 @@ TEST_F(TakeoverTest, ProxyTakeoverUnderLoadLosesNothing) {
   LoadLoop fresh(proxyIp_, httpPort_, "web.example.test", false);
   ASSERT_TRUE(client_.waitFor([&] { return keepAlive.ok() > 200 && fresh.ok() > 100; }, 20000, 20));
 
+  uint64_t reconnectsAt = keepAlive.reconnects();
   size_t b = startProxy(proxyArgs());
   ASSERT_TRUE(waitLog(b, "serving every socket", 30000)) << "the second generation never served";
   ASSERT_TRUE(waitLog(a, "stopped accepting and drains", 5000));
   uint64_t keepAliveAt = keepAlive.ok(), freshAt = fresh.ok();
-  uint64_t reconnectsAt = keepAlive.reconnects();
   // Load keeps flowing through the new generation.
   ASSERT_TRUE(client_.waitFor(
       [&] { return keepAlive.ok() > keepAliveAt + 300 && fresh.ok() > freshAt + 150; }, 20000, 20));
