@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/log.h"
+
 extern char** environ;
 
 namespace corral::cli {
@@ -75,6 +77,33 @@ Result<int> respawnSelf() {
   int rc = ::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ);
   if (rc != 0) return makeError(std::string("cannot start a new process: ") + std::strerror(rc));
   return static_cast<int>(pid);
+}
+
+void reloadFlagsFile(const std::string& path, const std::function<Status()>& validate,
+                     const reload::Takeover* takeover) {
+  if (path.empty()) {
+    log::warn("SIGHUP: no --flags-file to reload");
+    return;
+  }
+  Status valid = validate();
+  if (!valid.ok()) {
+    log::error("SIGHUP: the running configuration stays: {}", valid.error().message);
+    return;
+  }
+  if (takeover == nullptr) {
+    log::error("SIGHUP: {} is valid, but applying it needs --takeover PATH", path);
+    return;
+  }
+  if (takeover->draining()) {
+    log::warn("SIGHUP: this process was taken over already; signal the new one");
+    return;
+  }
+  auto pid = respawnSelf();
+  if (!pid.ok()) {
+    log::error("SIGHUP: {}", pid.error().message);
+    return;
+  }
+  log::info("SIGHUP: {} is valid; pid {} takes over with it", path, *pid);
 }
 
 }  // namespace corral::cli

@@ -13,6 +13,7 @@
 
 #include "base/result.h"
 #include "reload/flags_text.h"
+#include "reload/takeover.h"
 
 namespace corral::cli {
 
@@ -38,5 +39,11 @@ Status parseArgs(CLI::App& app, const std::vector<std::string>& args);
 std::vector<std::string> subcommandArgs(const std::string& name);
 // Starts this binary again with this process's own arguments; its pid.
 Result<int> respawnSelf();
+
+// SIGHUP with --flags-file `path`: `validate` parses the command line and the
+// file completely; an invalid file changes nothing (the log says what is
+// wrong), a valid one is applied by a self-takeover (needs `takeover`).
+void reloadFlagsFile(const std::string& path, const std::function<Status()>& validate,
+                     const reload::Takeover* takeover);
 
 }  // namespace corral::cli

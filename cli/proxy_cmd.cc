@@ -113,34 +113,6 @@ Result<ProxyFlags> flagsWithFile(const std::string& path) {
   return f;
 }
 
-// SIGHUP: a valid --flags-file is applied by a takeover (a new process with
-// the same arguments reads it again); an invalid one changes nothing.
-void reloadFlagsFile(const ProxyFlags& f, const reload::Takeover* takeover) {
-  if (f.flagsFile.empty()) {
-    log::warn("SIGHUP: no --flags-file to reload");
-    return;
-  }
-  auto next = flagsWithFile(f.flagsFile);
-  if (!next.ok()) {
-    log::error("SIGHUP: the running configuration stays: {}", next.error().message);
-    return;
-  }
-  if (takeover == nullptr) {
-    log::error("SIGHUP: {} is valid, but applying it needs --takeover PATH", f.flagsFile);
-    return;
-  }
-  if (takeover->draining()) {
-    log::warn("SIGHUP: this process was taken over already; signal the new one");
-    return;
-  }
-  auto pid = respawnSelf();
-  if (!pid.ok()) {
-    log::error("SIGHUP: {}", pid.error().message);
-    return;
-  }
-  log::info("SIGHUP: {} is valid; pid {} takes over with it", f.flagsFile, *pid);
-}
-
 int runProxy(const ProxyFlags& f) {
   log::setComponent("proxy");
   auto c = toConfig(f);
@@ -161,7 +133,14 @@ int runProxy(const ProxyFlags& f) {
   }
   proxy::ProxyService* s = service->get();
   reload::Takeover* t = takeover->get();
-  SignalWatcher hangup(loop, {SIGHUP}, [&f, t](int) { reloadFlagsFile(f, t); });
+  SignalWatcher hangup(loop, {SIGHUP}, [&f, t](int) {
+    auto validate = [&f]() -> Status {
+      auto next = flagsWithFile(f.flagsFile);
+      if (!next.ok()) return next.error();
+      return Status::Ok();
+    };
+    reloadFlagsFile(f.flagsFile, validate, t);
+  });
   return serveUntilSignal(loop, *s, "proxy", t, [s] { return s->ready(); });
 }
 
