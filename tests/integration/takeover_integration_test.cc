@@ -515,6 +515,62 @@ TEST_F(TakeoverTest, DnsTakeoverAnswersEveryQuery) {
   EXPECT_EQ(api.status, 200);
 }
 
+// `corral dns --flags-file`: a bad file on SIGHUP changes nothing and is
+// named with its line; a valid one is applied by a takeover that loses no
+// query.
+TEST_F(TakeoverTest, DnsSighupValidatesThenTakesOver) {
+  startCluster(99, 1);
+  deploy("/web", 1, {});
+  std::string ip = "127." + std::to_string(net_) + ".0.9";
+  int dnsPort = freePort(ip), httpPort = freePort(ip);
+  std::string flags = dir_ + "/dns.flags";
+  {
+    std::ofstream out(flags);
+    out << "--workers=2\n--no-forward\n";
+  }
+  std::vector<std::string> args = {corralBin(),
+                                   "dns",
+                                   "--listen=" + ip + ":" + std::to_string(dnsPort),
+                                   "--http-listen=" + ip + ":" + std::to_string(httpPort),
+                                   "--master=" + masterIp_ + ":" + std::to_string(masterPort_),
+                                   "--takeover=" + dir_ + "/dns.sock",
+                                   "--flags-file=" + flags};
+  size_t a = procs_.size();
+  procs_.push_back(spawnProcess("dns1", args, dir_ + "/dns1.log"));
+  {
+    DnsLoop probe(ip, dnsPort, "web.marathon.mesos");
+    ASSERT_TRUE(client_.waitFor([&] { return probe.ok() > 0; }, 20000, 50));
+  }
+  DnsLoop queries(ip, dnsPort, "web.marathon.mesos");
+  ASSERT_TRUE(client_.waitFor([&] { return queries.ok() > 100; }, 20000, 20));
+  {
+    std::ofstream out(flags);
+    out << "--workers=2\n--ttl=soon\n";
+  }
+  ASSERT_EQ(::kill(procs_[a].pid, SIGHUP), 0);
+  ASSERT_TRUE(waitLog(a, "SIGHUP: the running configuration stays", 5000));
+  EXPECT_TRUE(contains(log(a), flags + ":2: --ttl: ")) << log(a);
+  {
+    std::ofstream out(flags);
+    out << "--workers=2\n--no-forward\n--ttl=7\n";
+  }
+  ASSERT_EQ(::kill(procs_[a].pid, SIGHUP), 0);
+  ASSERT_TRUE(waitLog(a, "takes over with it", 5000));
+  std::string text = log(a);
+  std::string marker = "SIGHUP: " + flags + " is valid; pid ";
+  size_t at = text.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  pid_t next = std::atoi(text.c_str() + at + marker.size());
+  EXPECT_EQ(waitExit(a, 20000), 0);
+  uint64_t after = queries.ok();
+  ASSERT_TRUE(client_.waitFor([&] { return queries.ok() > after + 200; }, 20000, 20));
+  queries.stop();
+  auto failures = queries.failures();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " lost, first: " << failures.front();
+  ::kill(next, SIGTERM);
+  EXPECT_TRUE(client_.waitFor([&] { return ::kill(next, 0) != 0; }, 10000, 20));
+}
+
 // SIGHUP with a --flags-file that does not parse: the proxy keeps its
 // configuration, serves on, and logs the file, line, flag and reason.
 TEST_F(TakeoverTest, SighupWithABadFlagsFileKeepsServing) {
