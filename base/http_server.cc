@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <unordered_map>
 
 #include "base/json.h"
@@ -366,6 +368,7 @@ Result<int> Server::adopt(int fd) {
   uv_tcp_init(loop_.raw(), listener_);
   listener_->data = this;
   int rc = uv_tcp_open(listener_, fd);
+  if (rc != 0) ::close(fd);  // not the handle's: closed here as promised
   if (rc == 0) {
     rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 511, [](uv_stream_t* s, int status) {
       static_cast<Server*>(s->data)->onConnection(status);
