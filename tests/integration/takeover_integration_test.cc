@@ -475,6 +475,39 @@ class DnsLoop {
   std::thread thread_;
 };
 
+// A new process that cannot start after receiving the sockets (its own
+// frontend address cannot be bound) exits 1; the running one never stopped
+// and hands over to the next process that can.
+TEST_F(TakeoverTest, AFailedSuccessorLeavesTheRunningOneServing) {
+  startCluster(94, 1);
+  pickProxyPorts();
+  deploy("/web", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "web.example.test"}});
+  size_t a = startProxy(proxyArgs());
+  ASSERT_TRUE(webAnswers(20000));
+  LoadLoop load(proxyIp_, httpPort_, "web.example.test", false);
+  ASSERT_TRUE(client_.waitFor([&] { return load.ok() > 50; }, 20000, 20));
+
+  // 192.0.2.1 (TEST-NET-1) is no address of this machine.
+  std::vector<std::string> bad = proxyArgs();
+  for (auto& arg : bad) {
+    if (arg.rfind("--http-listen=", 0) == 0) arg = "--http-listen=192.0.2.1:80";
+  }
+  size_t b = startProxy(bad);
+  EXPECT_EQ(waitExit(b, 20000), 1);
+  ASSERT_TRUE(waitLog(a, "the new process left before serving", 5000));
+  uint64_t at = load.ok();
+  ASSERT_TRUE(client_.waitFor([&] { return load.ok() > at + 50; }, 10000, 20));
+
+  size_t c = startProxy(proxyArgs());
+  ASSERT_TRUE(waitLog(c, "serving every socket", 30000));
+  EXPECT_EQ(waitExit(a, 20000), 0);
+  at = load.ok();
+  ASSERT_TRUE(client_.waitFor([&] { return load.ok() > at + 50; }, 10000, 20));
+  load.stop();
+  EXPECT_TRUE(load.failures().empty())
+      << load.failures().size() << " failed, first: " << load.failures().front();
+}
+
 // `corral dns` handed over while UDP queries run: every query is answered.
 TEST_F(TakeoverTest, DnsTakeoverAnswersEveryQuery) {
   startCluster(97, 1);
