@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
+
 #include <unordered_map>
 
 #include "base/json.h"
@@ -354,6 +356,28 @@ Result<int> Server::listen(const std::string& host, int port) {
     listener_ = nullptr;
     return makeError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
                      uv_strerror(rc));
+  }
+  sockaddr_storage bound{};
+  int len = sizeof(bound);
+  uv_tcp_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &len);
+  return static_cast<int>(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
+}
+
+Result<int> Server::adopt(int fd) {
+  listener_ = new uv_tcp_t;
+  uv_tcp_init(loop_.raw(), listener_);
+  listener_->data = this;
+  int rc = uv_tcp_open(listener_, fd);
+  if (rc != 0) ::close(fd);  // not the handle's: closed here as promised
+  if (rc == 0) {
+    rc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 511, [](uv_stream_t* s, int status) {
+      static_cast<Server*>(s->data)->onConnection(status);
+    });
+  }
+  if (rc != 0) {
+    closeAndDelete(listener_);
+    listener_ = nullptr;
+    return makeError(std::string("cannot listen on an adopted socket: ") + uv_strerror(rc));
   }
   sockaddr_storage bound{};
   int len = sizeof(bound);

@@ -68,6 +68,9 @@ class Server {
 
   // Binds host:port (port 0 picks one); returns the bound port.
   Result<int> listen(const std::string& host, int port);
+  // Accepts on a socket already bound and listening (taken over from another
+  // process, reload/takeover.h); owns it from now on. Returns its port.
+  Result<int> adopt(int fd);
   // Stops accepting and closes every connection.
   void close();
   size_t connectionCount() const;

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "cli/commands.h"
+#include "cli/flags_file.h"
 #include "cli/serve.h"
 #include "dns/dns_service.h"
 
@@ -29,49 +30,11 @@ struct DnsFlags {
   bool enforceRfc952 = false;
   bool includeUnhealthy = false;
   int workers = 0;
+  TakeoverFlags takeover;
+  std::string flagsFile;
 };
 
-int runDns(const DnsFlags& f) {
-  log::setComponent("dns");
-  dns::DnsServiceConfig c;
-  std::string host;
-  int port;
-  if (!http::splitHostPort(f.listen, 53, &host, &port)) {
-    log::error("--listen: expected ip:port, got '{}'", f.listen);
-    return 2;
-  }
-  if (!http::splitHostPort(f.httpListen, 8123, &c.httpHost, &c.httpPort)) {
-    log::error("--http-listen: expected ip:port, got '{}'", f.httpListen);
-    return 2;
-  }
-  c.server.address = host;
-  c.server.port = static_cast<uint16_t>(port);
-  c.server.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
-  c.server.resolvers = f.resolvers;
-  c.server.forwarding = !f.noForward && !f.resolvers.empty();
-  c.naming.domain = f.domain;
-  c.naming.framework = f.frameworkName;
-  c.naming.options.ttl = f.ttl;
-  c.naming.options.enforceRfc952 = f.enforceRfc952;
-  c.naming.options.onlyHealthy = !f.includeUnhealthy;
-  c.naming.masters = f.masters;
-  if (host != "0.0.0.0" && host != "::") c.naming.options.nameServerIps.push_back(host);
-
-  Loop loop;
-  auto service = dns::DnsService::start(loop, std::move(c));
-  if (!service.ok()) {
-    log::error("{}", service.error().message);
-    return 1;
-  }
-  return serveUntilSignal(loop, **service, "dns");
-}
-
-}  // namespace
-
-void addDnsCommand(CLI::App& app, int& exitCode) {
-  auto f = std::make_shared<DnsFlags>();
-  auto* cmd =
-      app.add_subcommand("dns", "Authoritative DNS (Mesos-DNS names) fed by the event stream");
+void defineDnsFlags(CLI::App* cmd, DnsFlags* f) {
   cmd->add_option("--listen", f->listen, "UDP+TCP address")->capture_default_str();
   cmd->add_option("--http-listen", f->httpListen, "Mesos-DNS HTTP API and /metrics")
       ->capture_default_str();
@@ -88,7 +51,113 @@ void addDnsCommand(CLI::App& app, int& exitCode) {
   cmd->add_flag("--include-unhealthy", f->includeUnhealthy,
                 "Also list tasks failing health checks");
   cmd->add_option("--workers", f->workers, "UDP/TCP worker loops (default: one per core)");
-  cmd->callback([f, &exitCode] { exitCode = runDns(*f); });
+  f->takeover.add(cmd);
+  cmd->add_option("--flags-file", f->flagsFile,
+                  "More of these flags, one per line; re-read on SIGHUP and, when valid, applied "
+                  "by a takeover (needs --takeover; docs/TAKEOVER.md)");
+}
+
+// The service configuration of `f`; the error names the flag at fault.
+Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
+  dns::DnsServiceConfig c;
+  std::string host;
+  int port;
+  if (!http::splitHostPort(f.listen, 53, &host, &port)) {
+    return makeError("--listen: expected ip:port, got '" + f.listen + "'");
+  }
+  if (!http::splitHostPort(f.httpListen, 8123, &c.httpHost, &c.httpPort)) {
+    return makeError("--http-listen: expected ip:port, got '" + f.httpListen + "'");
+  }
+  if (f.masters.empty()) return makeError("--master: at least one is needed");
+  c.server.address = host;
+  c.server.port = static_cast<uint16_t>(port);
+  c.server.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
+  c.server.resolvers = f.resolvers;
+  c.server.forwarding = !f.noForward && !f.resolvers.empty();
+  c.naming.domain = f.domain;
+  c.naming.framework = f.frameworkName;
+  c.naming.options.ttl = f.ttl;
+  c.naming.options.enforceRfc952 = f.enforceRfc952;
+  c.naming.options.onlyHealthy = !f.includeUnhealthy;
+  c.naming.masters = f.masters;
+  if (host != "0.0.0.0" && host != "::") c.naming.options.nameServerIps.push_back(host);
+  return c;
+}
+
+Status parseDnsArgs(const std::vector<std::string>& args, DnsFlags* out) {
+  CLI::App app("dns");
+  defineDnsFlags(&app, out);
+  Status s = parseArgs(app, args);
+  if (!s.ok()) return s;
+  auto c = toConfig(*out);
+  if (!c.ok()) return c.error();
+  return Status::Ok();
+}
+
+// The command line plus --flags-file, validated completely.
+Result<DnsFlags> flagsWithFile(const std::string& path) {
+  auto all = argsWithFlagsFile(subcommandArgs("dns"), path, [](const std::vector<std::string>& a) {
+    DnsFlags scratch;
+    return parseDnsArgs(a, &scratch);
+  });
+  if (!all.ok()) return all.error();
+  DnsFlags f;
+  Status s = parseDnsArgs(*all, &f);
+  if (!s.ok()) return s.error();
+  return f;
+}
+
+int runDns(const DnsFlags& f) {
+  log::setComponent("dns");
+  auto c = toConfig(f);
+  if (!c.ok()) {
+    log::error("{}", c.error().message);
+    return 2;
+  }
+  Loop loop;
+  auto takeover = f.takeover.begin(loop);
+  if (!takeover.ok()) {
+    log::error("{}", takeover.error().message);
+    return 1;
+  }
+  auto service = dns::DnsService::start(loop, std::move(*c));
+  if (!service.ok()) {
+    log::error("{}", service.error().message);
+    return 1;
+  }
+  dns::DnsService* s = service->get();
+  reload::Takeover* t = takeover->get();
+  SignalWatcher hangup(loop, {SIGHUP}, [&f, t](int) {
+    auto validate = [&f]() -> Status {
+      auto next = flagsWithFile(f.flagsFile);
+      if (!next.ok()) return next.error();
+      return Status::Ok();
+    };
+    reloadFlagsFile(f.flagsFile, validate, t);
+  });
+  return serveUntilSignal(loop, *s, "dns", t, [s] { return s->ready(); });
+}
+
+}  // namespace
+
+void addDnsCommand(CLI::App& app, int& exitCode) {
+  auto f = std::make_shared<DnsFlags>();
+  auto* cmd =
+      app.add_subcommand("dns", "Authoritative DNS (Mesos-DNS names) fed by the event stream");
+  defineDnsFlags(cmd, f.get());
+  cmd->callback([f, &exitCode] {
+    if (f->flagsFile.empty()) {
+      exitCode = runDns(*f);
+      return;
+    }
+    auto full = flagsWithFile(f->flagsFile);
+    if (!full.ok()) {
+      log::error("{}", full.error().message);
+      exitCode = 2;
+      return;
+    }
+    exitCode = runDns(*full);
+  });
 }
 
 }  // namespace corral::cli

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "cli/commands.h"
+#include "cli/flags_file.h"
 #include "cli/serve.h"
 #include "proxy/proxy_service.h"
 
@@ -29,48 +30,11 @@ struct ProxyFlags {
   std::string adminListen = "0.0.0.0:9090";
   std::string serviceBind = "0.0.0.0";
   std::string accessLog;
+  TakeoverFlags takeover;
+  std::string flagsFile;
 };
 
-int runProxy(const ProxyFlags& f) {
-  log::setComponent("proxy");
-  proxy::ProxyServiceConfig c;
-  c.masters = f.masters;
-  c.labels.groups = f.groups;
-  c.labels.strictMode = f.strictMode;
-  c.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
-  c.serviceHost = f.serviceBind;
-  if (f.httpListen.empty()) {
-    c.httpHost.clear();
-  } else if (!http::splitHostPort(f.httpListen, 80, &c.httpHost, &c.httpPort)) {
-    log::error("--http-listen: expected ip:port, got '{}'", f.httpListen);
-    return 2;
-  }
-  if (!f.httpsListen.empty() &&
-      !http::splitHostPort(f.httpsListen, 443, &c.httpsHost, &c.httpsPort)) {
-    log::error("--https-listen: expected ip:port, got '{}'", f.httpsListen);
-    return 2;
-  }
-  c.certDir = f.certDir;
-  c.accessLog = f.accessLog;
-  if (!http::splitHostPort(f.adminListen, 9090, &c.adminHost, &c.adminPort)) {
-    log::error("--admin-listen: expected ip:port, got '{}'", f.adminListen);
-    return 2;
-  }
-  Loop loop;
-  auto service = proxy::ProxyService::start(loop, std::move(c));
-  if (!service.ok()) {
-    log::error("{}", service.error().message);
-    return 1;
-  }
-  return serveUntilSignal(loop, **service, "proxy");
-}
-
-}  // namespace
-
-void addProxyCommand(CLI::App& app, int& exitCode) {
-  auto f = std::make_shared<ProxyFlags>();
-  auto* cmd = app.add_subcommand(
-      "proxy", "HTTP/TCP edge proxy routed by marathon-lb labels, fed by the event stream");
+void defineProxyFlags(CLI::App* cmd, ProxyFlags* f) {
   cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")
       ->capture_default_str();
   cmd->add_option("--group", f->groups,
@@ -97,7 +61,114 @@ void addProxyCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--access-log", f->accessLog,
                   "One line per HTTP request to this file (appended; '-': standard output); "
                   "off by default");
-  cmd->callback([f, &exitCode] { exitCode = runProxy(*f); });
+  f->takeover.add(cmd);
+  cmd->add_option("--flags-file", f->flagsFile,
+                  "More of these flags, one per line; re-read on SIGHUP and, when valid, applied "
+                  "by a takeover (needs --takeover; docs/TAKEOVER.md)");
+}
+
+// The service configuration of `f`; the error names the flag at fault.
+Result<proxy::ProxyServiceConfig> toConfig(const ProxyFlags& f) {
+  proxy::ProxyServiceConfig c;
+  c.masters = f.masters;
+  c.labels.groups = f.groups;
+  c.labels.strictMode = f.strictMode;
+  c.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
+  c.serviceHost = f.serviceBind;
+  if (f.httpListen.empty()) {
+    c.httpHost.clear();
+  } else if (!http::splitHostPort(f.httpListen, 80, &c.httpHost, &c.httpPort)) {
+    return makeError("--http-listen: expected ip:port, got '" + f.httpListen + "'");
+  }
+  if (!f.httpsListen.empty() &&
+      !http::splitHostPort(f.httpsListen, 443, &c.httpsHost, &c.httpsPort)) {
+    return makeError("--https-listen: expected ip:port, got '" + f.httpsListen + "'");
+  }
+  c.certDir = f.certDir;
+  c.accessLog = f.accessLog;
+  if (!http::splitHostPort(f.adminListen, 9090, &c.adminHost, &c.adminPort)) {
+    return makeError("--admin-listen: expected ip:port, got '" + f.adminListen + "'");
+  }
+  if (f.masters.empty()) return makeError("--master: at least one is needed");
+  return c;
+}
+
+// Parses `args` as `corral proxy` would into *out and checks the result.
+Status parseProxyArgs(const std::vector<std::string>& args, ProxyFlags* out) {
+  CLI::App app("proxy");
+  defineProxyFlags(&app, out);
+  Status s = parseArgs(app, args);
+  if (!s.ok()) return s;
+  auto c = toConfig(*out);
+  if (!c.ok()) return c.error();
+  return Status::Ok();
+}
+
+// The command line plus --flags-file, validated completely.
+Result<ProxyFlags> flagsWithFile(const std::string& path) {
+  auto all =
+      argsWithFlagsFile(subcommandArgs("proxy"), path, [](const std::vector<std::string>& a) {
+        ProxyFlags scratch;
+        return parseProxyArgs(a, &scratch);
+      });
+  if (!all.ok()) return all.error();
+  ProxyFlags f;
+  Status s = parseProxyArgs(*all, &f);
+  if (!s.ok()) return s.error();
+  return f;
+}
+
+int runProxy(const ProxyFlags& f) {
+  log::setComponent("proxy");
+  auto c = toConfig(f);
+  if (!c.ok()) {
+    log::error("{}", c.error().message);
+    return 2;
+  }
+  Loop loop;
+  auto takeover = f.takeover.begin(loop);
+  if (!takeover.ok()) {
+    log::error("{}", takeover.error().message);
+    return 1;
+  }
+  auto service = proxy::ProxyService::start(loop, std::move(*c));
+  if (!service.ok()) {
+    log::error("{}", service.error().message);
+    return 1;
+  }
+  proxy::ProxyService* s = service->get();
+  reload::Takeover* t = takeover->get();
+  SignalWatcher hangup(loop, {SIGHUP}, [&f, t](int) {
+    auto validate = [&f]() -> Status {
+      auto next = flagsWithFile(f.flagsFile);
+      if (!next.ok()) return next.error();
+      return Status::Ok();
+    };
+    reloadFlagsFile(f.flagsFile, validate, t);
+  });
+  return serveUntilSignal(loop, *s, "proxy", t, [s] { return s->ready(); });
+}
+
+}  // namespace
+
+void addProxyCommand(CLI::App& app, int& exitCode) {
+  auto f = std::make_shared<ProxyFlags>();
+  auto* cmd = app.add_subcommand(
+      "proxy", "HTTP/TCP edge proxy routed by marathon-lb labels, fed by the event stream");
+  defineProxyFlags(cmd, f.get());
+  cmd->callback([f, &exitCode] {
+    if (f->flagsFile.empty()) {
+      exitCode = runProxy(*f);
+      return;
+    }
+    auto full = flagsWithFile(f->flagsFile);
+    if (!full.ok()) {
+      log::error("{}", full.error().message);
+      exitCode = 2;
+      return;
+    }
+    exitCode = runProxy(*full);
+  });
 }
 
 }  // namespace corral::cli

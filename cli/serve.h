@@ -1,26 +1,79 @@
 // The tail every long-running subcommand shares: serve until SIGTERM or
-// SIGINT, then stop the service cleanly and say so in one log line.
+// SIGINT, then stop the service cleanly and say so in one log line. With
+// --takeover (reload/takeover.h) the process also hands its sockets to a
+// newer generation and exits 0 once drained.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <csignal>
+#include <functional>
+#include <memory>
+#include <string>
 
 #include "base/log.h"
 #include "base/loop.h"
+#include "reload/takeover.h"
 
 namespace corral::cli {
 
+// --takeover and --drain-timeout, shared by `corral proxy` and `corral dns`.
+struct TakeoverFlags {
+  std::string path;
+  double drainTimeoutS = 30;
+
+  void add(CLI::App* cmd) {
+    cmd->add_option("--takeover", path,
+                    "Unix socket for hitless restarts: a new process started with the same path "
+                    "takes every listening socket from the running one, which then drains "
+                    "(docs/TAKEOVER.md)");
+    cmd->add_option("--drain-timeout", drainTimeoutS,
+                    "Seconds a process that was taken over lets open connections finish")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+  }
+
+  // Before the service binds anything: null without --takeover; an error
+  // when the running process could not hand over.
+  Result<std::unique_ptr<reload::Takeover>> begin(Loop& loop) const {
+    if (path.empty()) return std::unique_ptr<reload::Takeover>();
+    reload::TakeoverOptions o;
+    o.path = path;
+    o.drainTimeoutMs = static_cast<uint64_t>(drainTimeoutS * 1000);
+    return reload::Takeover::begin(loop, o);
+  }
+};
+
 // `service` is anything with stop() (idempotent); returns the exit code.
+// With `takeover`: ready() says when this process may take over serving.
 template <typename Service>
-int serveUntilSignal(Loop& loop, Service& service, const char* what) {
+int serveUntilSignal(Loop& loop, Service& service, const char* what,
+                     reload::Takeover* takeover = nullptr, std::function<bool()> ready = nullptr) {
+  int exitCode = 0;
   SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
     log::info("signal {}: shutting down", sig);
     service.stop();
     loop.stop();
   });
+  if (takeover != nullptr) {
+    takeover->serve(
+        std::move(ready),
+        [&] {
+          service.stop();
+          loop.stop();
+        },
+        [&](const std::string& why) {
+          log::error("{}", why);
+          exitCode = 1;
+          service.stop();
+          loop.stop();
+        });
+  }
   loop.run();
+  if (takeover != nullptr) takeover->close();
   service.stop();
   log::info("{} stopped", what);
-  return 0;
+  return exitCode;
 }
 
 }  // namespace corral::cli

@@ -49,6 +49,12 @@ class DnsWorker : public reload::WorkerService {
     metrics.countZoneApplied();
   }
 
+  // A takeover: the sockets stopped being read; answers still being
+  // forwarded go out on the UDP socket, TCP clients end their connections.
+  size_t openConnections(reload::Worker&) override {
+    return tcp_.connections() + (forwarder_ ? forwarder_->pending() : 0);
+  }
+
   void close(reload::Worker&) override {
     ctx_.stopping = true;
     if (forwarder_) forwarder_->close();

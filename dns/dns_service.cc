@@ -12,6 +12,7 @@
 #include "base/metrics.h"
 #include "dns/http_api.h"
 #include "registry/marathon_follower.h"
+#include "reload/process_sockets.h"
 #include "reload/snapshot_pipeline.h"
 
 namespace corral::dns {
@@ -73,7 +74,10 @@ class DnsService::Impl {
             [this](const registry::Snapshot& s, const registry::Diff& d) {
               return builder_.update(s, d);
             }),
-        [this](const reload::AnySnapshot& zone) { return server_->publish(zone.as<Zone>()); });
+        [this](const reload::AnySnapshot& zone) {
+          publishedVersion_ = server_->publish(zone.as<Zone>());
+          return publishedVersion_;
+        });
     firstZone_ = *empty;
     metrics::global().gaugeFn(
         "corral_dns_zone_records", "Records in the published zone.",
@@ -86,7 +90,10 @@ class DnsService::Impl {
         loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
           api_->handle(req, std::move(ex));
         });
-    auto bound = http_->listen(config_.httpHost, config_.httpPort);
+    // Through reload's ProcessSockets: a takeover hands this port over too.
+    auto socket = reload::ProcessSockets::get().controlListener(config_.httpHost, config_.httpPort);
+    if (!socket.ok()) return socket.error();
+    auto bound = http_->adopt(socket->release());
     if (!bound.ok()) return bound.error();
     httpPort_ = *bound;
 
@@ -115,6 +122,10 @@ class DnsService::Impl {
   }
 
   uint16_t dnsPort() const { return server_ ? server_->port() : 0; }
+  bool ready() const {
+    return !stopped_ && follower_->current()->version > 0 && publishedVersion_ > 0 &&
+           server_->applied(publishedVersion_);
+  }
   int httpPort() const { return httpPort_; }
 
  private:
@@ -178,6 +189,7 @@ class DnsService::Impl {
   CancelHandle agentPollCall_;  // the /v1/agents request in flight
   bool agentListAvailable_ = true;
   std::string knownAgentsKey_;
+  uint64_t publishedVersion_ = 0;  // of the last zone handed to the workers
   bool stopped_ = false;
 };
 
@@ -194,6 +206,7 @@ Result<std::unique_ptr<DnsService>> DnsService::start(Loop& loop, DnsServiceConf
 
 void DnsService::stop() { impl_->stop(); }
 uint16_t DnsService::dnsPort() const { return impl_->dnsPort(); }
+bool DnsService::ready() const { return impl_->ready(); }
 int DnsService::httpPort() const { return impl_->httpPort(); }
 std::shared_ptr<const Zone> DnsService::zone() const { return impl_->zone(); }
 

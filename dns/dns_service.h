@@ -43,6 +43,9 @@ class DnsService {
   void stop();
 
   uint16_t dnsPort() const;
+  // Synced with a master and the workers answer from its zone: a takeover
+  // waits for this before the old process stops.
+  bool ready() const;
   int httpPort() const;
   // The zone the workers serve (the last good one).
   std::shared_ptr<const Zone> zone() const;

@@ -716,7 +716,7 @@ void HttpSession::buildResponseHead() {
     // An Upgrade the task declined leaves the client's next bytes in doubt
     // (they may already be the other protocol): the connection ends.
     if (response_.closeDelimited() || !request_.head().keepAlive() || !requestDone_ ||
-        request_.upgraded()) {
+        request_.upgraded() || draining_) {
       closeAfterResponse_ = true;
     }
     if (closeAfterResponse_) {

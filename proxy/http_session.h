@@ -81,6 +81,9 @@ class HttpSession {
   void start();
   // Ends the session now (shutdown of the worker).
   void close() { terminate(); }
+  // A takeover drains this process: the response in progress (or the next
+  // one, on an idle keep-alive connection) is the last, with Connection: close.
+  void drainAfterResponse() { draining_ = true; }
   uint64_t requests() const { return requests_; }
 
  private:
@@ -196,6 +199,7 @@ class HttpSession {
   bool responseDone_ = false;     // the whole response was parsed
   bool responseStarted_ = false;  // bytes of the response went to the client
   bool closeAfterResponse_ = false;
+  bool draining_ = false;    // see drainAfterResponse()
   bool reused_ = false;      // upstream came from the pool
   bool replayable_ = false;  // no body: may be resent on a fresh connection
   bool headTimerArmed_ = false;

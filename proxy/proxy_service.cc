@@ -18,6 +18,7 @@
 #include "proxy/tls_context.h"
 #include "proxy/worker_routing.h"
 #include "registry/marathon_follower.h"
+#include "reload/process_sockets.h"
 #include "reload/snapshot_pipeline.h"
 #include "reload/sockets.h"
 #include "reload/worker_pool.h"
@@ -85,6 +86,17 @@ class ProxyWorkerService : public reload::WorkerService {
       httpsKey_ = key;
       if (https_) https_->setTlsStore(store);
     });
+  }
+
+  // A takeover: listeners stopped; keep-alive sessions end after a response,
+  // tunnels and WebSockets run until they end (or the drain timeout).
+  void drain(reload::Worker&) override {
+    if (http_) http_->drain();
+    if (https_) https_->drain();
+  }
+  size_t openConnections(reload::Worker&) override {
+    if (!http_) return 0;
+    return http_->sessionCount() + https_->sessionCount() + tcp_->active();
   }
 
   void close(reload::Worker&) override {
@@ -170,6 +182,7 @@ class ProxyService::Impl {
             }),
         [this](const reload::AnySnapshot& built) {
           uint64_t version = pool_->publish(built);
+          publishedVersion_ = version;
           reconcileListeners(*built.as<ProxySnapshot>());
           refreshTls(false);
           return version;
@@ -179,7 +192,11 @@ class ProxyService::Impl {
         loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
           ex->respond(adminResponse(req, adminView()));
         });
-    auto bound = admin_->listen(config_.adminHost, config_.adminPort);
+    // Through reload's ProcessSockets: a takeover hands the admin port over too.
+    auto socket =
+        reload::ProcessSockets::get().controlListener(config_.adminHost, config_.adminPort);
+    if (!socket.ok()) return makeError("admin listener: " + socket.error().message);
+    auto bound = admin_->adopt(socket->release());
     if (!bound.ok()) return makeError("admin listener: " + bound.error().message);
     adminPort_ = *bound;
 
@@ -218,6 +235,10 @@ class ProxyService::Impl {
   int httpPort() const { return httpPort_; }
   int adminPort() const { return adminPort_; }
   int httpsPort() const { return httpsPort_; }
+  bool ready() const {
+    return !stopped_ && follower_->current()->version > 0 && publishedVersion_ > 0 &&
+           pool_->applied(publishedVersion_) && pool_->listenersApplied(pool_->listenerChanges());
+  }
 
  private:
   // The HTTPS certificates wanted now: --cert-dir and every routed app's
@@ -384,6 +405,7 @@ class ProxyService::Impl {
   int httpsPort_ = 0;  // 0: the HTTPS listener is not open
   int httpPort_ = 0;
   int adminPort_ = 0;
+  uint64_t publishedVersion_ = 0;  // pool version of the last published build
   bool stopped_ = false;
 };
 
@@ -404,5 +426,6 @@ int ProxyService::httpPort() const { return impl_->httpPort(); }
 int ProxyService::adminPort() const { return impl_->adminPort(); }
 int ProxyService::httpsPort() const { return impl_->httpsPort(); }
 std::shared_ptr<const ProxySnapshot> ProxyService::snapshot() const { return impl_->snapshot(); }
+bool ProxyService::ready() const { return impl_->ready(); }
 
 }  // namespace corral::proxy

@@ -64,6 +64,9 @@ class ProxyService {
   int adminPort() const;
   // 0 while the HTTPS frontend is not open.
   int httpsPort() const;
+  // Synced with a master, and the workers serve its routes and service
+  // ports: a takeover waits for this before the old process stops.
+  bool ready() const;
   // The snapshot last published to the workers.
   std::shared_ptr<const ProxySnapshot> snapshot() const;
 

@@ -145,4 +145,8 @@ void ProxyWorker::close() {
   tunnels_.clear();
 }
 
+void ProxyWorker::drain() {
+  for (auto& [raw, owned] : sessions_) raw->drainAfterResponse();
+}
+
 }  // namespace corral::proxy

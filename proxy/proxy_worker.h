@@ -50,6 +50,8 @@ class ProxyWorker {
   }
   // Stops accepting and ends every session.
   void close();
+  // A takeover: every session ends after its current or next response.
+  void drain();
 
   size_t sessionCount() const { return sessions_.size(); }
   size_t tunnelCount() const { return tunnels_.size(); }

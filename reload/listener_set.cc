@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "base/log.h"
 #include "base/loop.h"
 
 namespace corral::reload {
@@ -11,50 +12,77 @@ namespace {
 constexpr int kBacklog = 1024;
 }
 
-Status ListenerSet::open(const Endpoint& endpoint, UniqueFd fd, OnReady onReady) {
+Status ListenerSet::open(const Endpoint& endpoint, UniqueFd fd, OnReady onReady, bool held) {
   std::string key = endpoint.key();
   if (has(key)) return makeError(endpoint.describe() + ": this worker listens there already");
   auto l = std::make_unique<Listener>();
   l->endpoint_ = endpoint;
   l->fd_ = fd.get();
   l->onReady_ = std::move(onReady);
+  int rc = 0;
   if (endpoint.transport == Transport::kTcp) {
     l->tcp_ = new uv_tcp_t;
     uv_tcp_init(loop_, l->tcp_);
     l->tcp_->data = l.get();
-    int rc = uv_tcp_open(l->tcp_, fd.get());
+    rc = uv_tcp_open(l->tcp_, fd.get());
     if (rc == 0) fd.release();  // the handle owns the socket now
-    if (rc == 0) {
-      rc = uv_listen(reinterpret_cast<uv_stream_t*>(l->tcp_), kBacklog,
-                     [](uv_stream_t* s, int status) {
-                       auto* self = static_cast<Listener*>(s->data);
-                       if (status == 0 && self != nullptr) self->onReady_(*self);
-                     });
-    }
-    if (rc != 0) {
-      closeHandles(*l);
-      return makeError(endpoint.describe() + ": " + uv_strerror(rc));
-    }
   } else {
     l->poll_ = new uv_poll_t;
-    int rc = uv_poll_init(loop_, l->poll_, fd.get());
+    rc = uv_poll_init(loop_, l->poll_, fd.get());
     if (rc != 0) {
       delete l->poll_;
       return makeError(endpoint.describe() + ": uv_poll_init: " + uv_strerror(rc));
     }
     fd.release();  // closed after the poll handle (closeHandles)
     l->poll_->data = l.get();
-    rc = uv_poll_start(l->poll_, UV_READABLE, [](uv_poll_t* p, int status, int events) {
-      auto* self = static_cast<Listener*>(p->data);
-      if (status == 0 && (events & UV_READABLE) && self != nullptr) self->onReady_(*self);
-    });
-    if (rc != 0) {
-      closeHandles(*l);
-      return makeError(endpoint.describe() + ": " + uv_strerror(rc));
-    }
+  }
+  if (rc == 0 && !held) rc = start(*l);
+  if (rc != 0) {
+    closeHandles(*l);
+    return makeError(endpoint.describe() + ": " + uv_strerror(rc));
   }
   listeners_.emplace(std::move(key), std::move(l));
   return Status::Ok();
+}
+
+int ListenerSet::start(Listener& l) {
+  if (l.started_) return 0;
+  int rc;
+  if (l.tcp_ != nullptr) {
+    rc =
+        uv_listen(reinterpret_cast<uv_stream_t*>(l.tcp_), kBacklog, [](uv_stream_t* s, int status) {
+          auto* self = static_cast<Listener*>(s->data);
+          if (status == 0 && self != nullptr) self->onReady_(*self);
+        });
+  } else {
+    rc = uv_poll_start(l.poll_, UV_READABLE, [](uv_poll_t* p, int status, int events) {
+      auto* self = static_cast<Listener*>(p->data);
+      if (status == 0 && (events & UV_READABLE) && self != nullptr) self->onReady_(*self);
+    });
+  }
+  l.started_ = rc == 0;
+  return rc;
+}
+
+void ListenerSet::resumeAll() {
+  for (auto& [key, l] : listeners_) {
+    int rc = start(*l);
+    if (rc != 0) log::error("{}: {}", l->endpoint_.describe(), uv_strerror(rc));
+  }
+}
+
+void ListenerSet::stopAccepting() {
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    Listener& l = *it->second;
+    if (l.tcp_ != nullptr) {
+      closeHandles(l);
+      it = listeners_.erase(it);
+      continue;
+    }
+    if (l.poll_ != nullptr) uv_poll_stop(l.poll_);
+    l.started_ = false;
+    ++it;
+  }
 }
 
 void ListenerSet::closeHandles(Listener& l) {

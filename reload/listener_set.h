@@ -33,6 +33,7 @@ class Listener {
   uv_tcp_t* tcp_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   std::function<void(Listener&)> onReady_;
+  bool started_ = false;  // accepting (TCP) or polled (UDP)
 };
 
 class ListenerSet {
@@ -46,8 +47,17 @@ class ListenerSet {
   ListenerSet(const ListenerSet&) = delete;
   ListenerSet& operator=(const ListenerSet&) = delete;
 
-  // Takes ownership of `fd` (from bindSocket()). Fails if the key is open already.
-  Status open(const Endpoint& endpoint, UniqueFd fd, OnReady onReady);
+  // Takes ownership of `fd` (from bindSocket()). Fails if the key is open
+  // already. held: the listener is made but takes nothing until resumeAll().
+  Status open(const Endpoint& endpoint, UniqueFd fd, OnReady onReady, bool held = false);
+  // Starts every held listener.
+  void resumeAll();
+  // A takeover: stop taking new work without disturbing the socket, which the
+  // next generation serves. TCP listeners close (this process's copy only:
+  // connections queued on the socket are the next generation's to accept);
+  // UDP sockets stop being read but stay open, so that answers still in
+  // flight (forwarded queries) can be sent from them.
+  void stopAccepting();
   // Closes one listener; false when no listener has that key.
   bool close(const std::string& key);
   void closeAll();
@@ -58,6 +68,7 @@ class ListenerSet {
 
  private:
   static void closeHandles(Listener& l);
+  static int start(Listener& l);
   uv_loop_t* loop_;
   std::map<std::string, std::unique_ptr<Listener>> listeners_;
 };

@@ -1,8 +1,14 @@
 #include "reload/worker_pool.h"
 
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <set>
 
 #include "base/log.h"
+#include "reload/process_sockets.h"
 
 namespace corral::reload {
 
@@ -42,21 +48,35 @@ void Worker::takeNewest() {
   if (service_) service_->onSnapshot(*this);
 }
 
-void Worker::openListener(const Endpoint& endpoint, UniqueFd fd) {
+void Worker::openListener(const Endpoint& endpoint, UniqueFd fd, bool held) {
   if (stopping_) return;
   WorkerService* service = service_.get();
-  Status s = listeners_.open(endpoint, std::move(fd),
-                             [this, service](Listener& l) { service->onReady(*this, l); });
+  Status s = listeners_.open(
+      endpoint, std::move(fd), [this, service](Listener& l) { service->onReady(*this, l); }, held);
   if (!s.ok()) log::error("worker {}: {}", index_, s.error().message);
 }
 
 void Worker::closeEverything() {
   if (stopping_) return;
   stopping_ = true;
+  drainPoll_.reset();
   listeners_.closeAll();
   if (service_) service_->close(*this);
   closeAndDelete(keepAlive_);
   keepAlive_ = nullptr;
+}
+
+void Worker::startDrain() {
+  if (stopping_ || drainPoll_) return;
+  listeners_.stopAccepting();
+  if (service_) service_->drain(*this);
+  drainPoll_ = std::make_unique<Timer>(loop_);
+  auto report = [this] {
+    openConnections_.store(service_ ? service_->openConnections(*this) : 0,
+                           std::memory_order_release);
+  };
+  report();
+  drainPoll_->start(50, 50, report);
 }
 
 // Handles still open once the loop has nothing left to run, not counting the
@@ -80,11 +100,20 @@ size_t Worker::openHandles() {
 }
 
 Status WorkerPool::bindOnEveryWorker(const Endpoint& endpoint, std::vector<UniqueFd>* fds) {
+  std::vector<UniqueFd> copies;
   for (size_t i = 0; i < workers_.size(); ++i) {
-    auto fd = bindSocket(endpoint, true);
-    if (!fd.ok()) return fd.error();
-    fds->push_back(std::move(*fd));
+    UniqueFd fd = ProcessSockets::get().claim(endpoint.key());
+    if (fd.get() < 0) {
+      auto bound = bindSocket(endpoint, true);
+      if (!bound.ok()) return bound.error();
+      fd = std::move(*bound);
+    }
+    int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) return makeError(endpoint.describe() + ": dup: " + std::strerror(errno));
+    copies.emplace_back(copy);
+    fds->push_back(std::move(fd));
   }
+  copies_[endpoint.key()] = std::move(copies);
   return Status::Ok();
 }
 
@@ -92,6 +121,12 @@ Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options, AnySn
                                                       ServiceFactory factory) {
   if (options.workers < 1) return makeError("workers must be at least 1", "/workers");
   if (!first) return makeError("the worker pool needs a first snapshot to serve");
+  // A takeover keeps at least the previous generation's worker count: each
+  // worker serves one inherited socket per listener, and a socket nobody
+  // serves would strand the connections queued on it.
+  options.workers =
+      std::max<int>(options.workers, static_cast<int>(ProcessSockets::get().mostInheritedPerKey()));
+  bool held = ProcessSockets::get().holdListeners();
   std::unique_ptr<WorkerPool> pool(new WorkerPool());
   for (int i = 0; i < options.workers; ++i) {
     pool->workers_.push_back(std::unique_ptr<Worker>(new Worker(i)));
@@ -131,12 +166,13 @@ Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options, AnySn
     for (size_t i = 0; i < fds.size(); ++i) {
       Worker& w = *pool->workers_[i];
       WorkerService* service = w.service_.get();
-      Status s = w.listeners_.open(ep, std::move(fds[i]),
-                                   [&w, service](Listener& l) { service->onReady(w, l); });
+      Status s = w.listeners_.open(
+          ep, std::move(fds[i]), [&w, service](Listener& l) { service->onReady(w, l); }, held);
       if (!s.ok()) return s.error();
     }
   }
   pool->run();
+  ProcessSockets::get().addPool(pool.get());
   return pool;
 }
 
@@ -155,7 +191,10 @@ void WorkerPool::run() {
   }
 }
 
-WorkerPool::~WorkerPool() { stop(); }
+WorkerPool::~WorkerPool() {
+  stop();
+  ProcessSockets::get().removePool(this);
+}
 
 uint64_t WorkerPool::publish(AnySnapshot snapshot) {
   std::lock_guard<std::mutex> lock(publishMu_);
@@ -174,6 +213,7 @@ bool WorkerPool::applied(uint64_t version) const {
 
 Result<Endpoint> WorkerPool::addListener(Endpoint endpoint) {
   if (stopped_) return makeError("the worker pool is stopped");
+  if (draining_) return makeError("draining: the next generation listens now");
   if (endpoint.port == 0) {
     auto port = pickFreePort(endpoint.host, {endpoint.transport});
     if (!port.ok()) return port.error();
@@ -187,13 +227,14 @@ Result<Endpoint> WorkerPool::addListener(Endpoint endpoint) {
   if (!s.ok()) return s.error();
   endpoints_[endpoint.key()] = endpoint;
   uint64_t change = ++listenerChanges_;
+  bool held = ProcessSockets::get().holdListeners();
   for (size_t i = 0; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
     // std::function must be copyable: the socket travels as a plain fd and is
     // owned again on the worker.
     int fd = fds[i].release();
-    w->loop_.post([w, endpoint, fd, change] {
-      w->openListener(endpoint, UniqueFd(fd));
+    w->loop_.post([w, endpoint, fd, change, held] {
+      w->openListener(endpoint, UniqueFd(fd), held);
       w->listenerChanges_.store(change, std::memory_order_release);
     });
   }
@@ -203,6 +244,7 @@ Result<Endpoint> WorkerPool::addListener(Endpoint endpoint) {
 Status WorkerPool::removeListener(const std::string& key) {
   if (stopped_) return makeError("the worker pool is stopped");
   if (endpoints_.erase(key) == 0) return makeError("no listener " + key);
+  copies_.erase(key);
   uint64_t change = ++listenerChanges_;
   for (auto& w : workers_) {
     Worker* worker = w.get();
@@ -221,12 +263,55 @@ bool WorkerPool::listenersApplied(uint64_t change) const {
   return true;
 }
 
+uint64_t WorkerPool::resumeListeners() {
+  uint64_t change = ++listenerChanges_;
+  if (stopped_) return change;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->loop_.post([worker, change] {
+      worker->listeners_.resumeAll();
+      worker->listenerChanges_.store(change, std::memory_order_release);
+    });
+  }
+  return change;
+}
+
+std::vector<std::pair<Endpoint, int>> WorkerPool::sockets() const {
+  std::vector<std::pair<Endpoint, int>> out;
+  for (const auto& [key, fds] : copies_) {
+    for (const auto& fd : fds) out.emplace_back(endpoints_.at(key), fd.get());
+  }
+  return out;
+}
+
+void WorkerPool::releaseSockets() { copies_.clear(); }
+
+void WorkerPool::drain() {
+  if (stopped_ || draining_) return;
+  draining_ = true;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->loop_.post([worker] { worker->startDrain(); });
+  }
+}
+
+size_t WorkerPool::openConnections() const {
+  size_t total = 0;
+  for (const auto& w : workers_) {
+    size_t n = w->openConnections_.load(std::memory_order_acquire);
+    if (n == SIZE_MAX) return SIZE_MAX;
+    total += n;
+  }
+  return total;
+}
+
 void WorkerPool::stop() {
   {
     std::lock_guard<std::mutex> lock(publishMu_);
     if (stopped_) return;
     stopped_ = true;
   }
+  copies_.clear();  // the sockets close with the last listener
   if (running_) {
     // Posted after every listener change, so those run (and close) first.
     for (auto& w : workers_) {

@@ -71,6 +71,11 @@ class WorkerService {
   virtual void onSnapshot(Worker& worker) {}
   // Close every handle the service owns (the pool closes the listeners).
   virtual void close(Worker& worker) = 0;
+  // A takeover: the listeners stopped accepting; let open connections end
+  // on their own (e.g. HTTP keep-alive closes after the current response).
+  virtual void drain(Worker& worker) {}
+  // Connections still open (polled while draining).
+  virtual size_t openConnections(Worker& worker) { return 0; }
 };
 
 class Worker {
@@ -97,8 +102,9 @@ class Worker {
   explicit Worker(int index);
   void offer(AnySnapshot snapshot, uint64_t version);  // any thread
   void takeNewest();
-  void openListener(const Endpoint& endpoint, UniqueFd fd);
+  void openListener(const Endpoint& endpoint, UniqueFd fd, bool held);
   void closeEverything();
+  void startDrain();
   size_t openHandles();
 
   int index_;
@@ -109,6 +115,7 @@ class Worker {
   AnySnapshot slot_;
   uint64_t version_ = 0;
   bool stopping_ = false;
+  std::unique_ptr<Timer> drainPoll_;  // while draining: reports openConnections()
   std::thread thread_;
 
   std::mutex mu_;  // guards the three below: the hand-over from publish()
@@ -120,6 +127,7 @@ class Worker {
   std::atomic<uint64_t> listenerChanges_{0};
   std::atomic<size_t> leftoverHandles_{0};
   std::atomic<bool> finished_{false};
+  std::atomic<size_t> openConnections_{SIZE_MAX};  // SIZE_MAX: not reported yet
 };
 
 struct PoolOptions {
@@ -163,6 +171,21 @@ class WorkerPool {
   // The service of worker i: its atomics may be read from any thread.
   WorkerService& service(int i) const { return *workers_[i]->service_; }
 
+  // Takeover (reload/takeover.h). Listeners opened while
+  // ProcessSockets::holdListeners() take nothing until this; returns the
+  // listener change that listenersApplied() confirms.
+  uint64_t resumeListeners();
+  // Every listening socket of every worker (the pool's copies: valid until
+  // releaseSockets()), for the next generation.
+  std::vector<std::pair<Endpoint, int>> sockets() const;
+  void releaseSockets();
+  // Stop accepting (ListenerSet::stopAccepting) and let every service drain;
+  // listeners can no longer be added.
+  void drain();
+  // While draining: connections still open on every worker (SIZE_MAX until
+  // every worker reported once).
+  size_t openConnections() const;
+
   // Closes every listener and handle, runs each loop until empty, joins. Idempotent.
   void stop();
   // True when every worker loop ended with no handle left open.
@@ -170,11 +193,15 @@ class WorkerPool {
 
  private:
   WorkerPool() = default;
+  // Inherited sockets first (ProcessSockets), then new ones; keeps copies.
   Status bindOnEveryWorker(const Endpoint& endpoint, std::vector<UniqueFd>* fds);
   void run();
 
   std::vector<std::unique_ptr<Worker>> workers_;
   std::map<std::string, Endpoint> endpoints_;
+  // A copy of every worker's socket per listener, for the next generation.
+  std::map<std::string, std::vector<UniqueFd>> copies_;
+  bool draining_ = false;
   std::mutex publishMu_;  // versions reach each worker in order
   uint64_t version_ = 1;
   uint64_t listenerChanges_ = 0;

@@ -1,6 +1,7 @@
 #include "reload/worker_pool.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <chrono>
 #include <future>
 #include <thread>
+
+#include "reload/process_sockets.h"
 
 namespace corral::reload {
 namespace {
@@ -319,6 +322,65 @@ TEST(WorkerPool, AHandleLeftOpenIsReported) {
   // Clean up after the deliberate bug (the worker thread is gone).
   uv_close(reinterpret_cast<uv_handle_t*>(&leaked), nullptr);
   uv_run(leaked.loop, UV_RUN_DEFAULT);
+}
+
+}  // namespace
+}  // namespace corral::reload
+
+namespace corral::reload {
+namespace {
+
+// A takeover inside one process: pool B inherits pool A's sockets (through
+// ProcessSockets, as from another process) and holds them; A stops
+// accepting; a TCP connection and a datagram that arrive in between wait on
+// the shared sockets and are answered by B once it resumes.
+TEST(WorkerPool, TakesOverAnotherPoolsSocketsWithWhatIsQueuedOnThem) {
+  auto a = WorkerPool::start(udpAndTcp(2), AnySnapshot::of(value("old")), echo());
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  uint16_t port = portOf(**a, Transport::kUdp);
+  auto sockets = (*a)->sockets();
+  ASSERT_EQ(sockets.size(), 4u);  // UDP and TCP on each of the two workers
+  for (const auto& [ep, fd] : sockets) {
+    ProcessSockets::get().inherit(ep, UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)));
+  }
+  ProcessSockets::get().setHoldListeners(true);
+  PoolOptions o;
+  o.workers = 1;  // raised to the inherited count
+  o.listeners = {Endpoint{"127.0.0.1", port, Transport::kUdp},
+                 Endpoint{"127.0.0.1", port, Transport::kTcp}};
+  auto b = WorkerPool::start(o, AnySnapshot::of(value("new")), echo());
+  ProcessSockets::get().setHoldListeners(false);
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ((*b)->size(), 2);
+  EXPECT_TRUE(ProcessSockets::get().closeUnclaimed().empty());
+  EXPECT_EQ(tcpRead(port), "old");  // B holds: A still serves
+
+  (*a)->drain();
+  (*a)->releaseSockets();
+  ASSERT_TRUE(waitFor([&] { return (*a)->openConnections() == 0; }));
+  // Nobody accepts now, yet nothing is refused: both wait on the sockets.
+  Fd tcp(::socket(AF_INET, SOCK_STREAM, 0));
+  setTimeout(tcp.fd);
+  sockaddr_in to = loopback(port);
+  ASSERT_EQ(::connect(tcp.fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  Fd udp(::socket(AF_INET, SOCK_DGRAM, 0));
+  setTimeout(udp.fd);
+  ASSERT_EQ(::sendto(udp.fd, "get", 3, 0, reinterpret_cast<sockaddr*>(&to), sizeof to), 3);
+
+  uint64_t change = (*b)->resumeListeners();
+  ASSERT_TRUE(waitFor([&] { return (*b)->listenersApplied(change); }));
+  char buf[16];
+  ssize_t n = ::recv(tcp.fd, buf, sizeof buf, 0);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0), "new");
+  n = ::recv(udp.fd, buf, sizeof buf, 0);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0), "new");
+  EXPECT_FALSE((*a)->addListener(Endpoint{"127.0.0.1", 0, Transport::kTcp}).ok());  // draining
+
+  (*a)->stop();
+  EXPECT_EQ(tcpRead(port), "new");  // the sockets live on in B
+  (*b)->stop();
+  EXPECT_TRUE((*a)->closedCleanly());
+  EXPECT_TRUE((*b)->closedCleanly());
 }
 
 }  // namespace
