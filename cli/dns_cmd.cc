@@ -13,6 +13,8 @@
 #include "cli/serve.h"
 #include "dns/dns_service.h"
 
+#include "core_cluster/auth/credentials.h"
+
 namespace corral::cli {
 
 namespace {
@@ -29,6 +31,7 @@ struct DnsFlags {
   bool enforceRfc952 = false;
   bool includeUnhealthy = false;
   int workers = 0;
+  std::string masterCredentials;
 };
 
 int runDns(const DnsFlags& f) {
@@ -55,6 +58,14 @@ int runDns(const DnsFlags& f) {
   c.naming.options.enforceRfc952 = f.enforceRfc952;
   c.naming.options.onlyHealthy = !f.includeUnhealthy;
   c.naming.masters = f.masters;
+  if (!f.masterCredentials.empty()) {
+    auto h = auth::loadBasicAuthorization(f.masterCredentials);
+    if (!h.ok()) {
+      log::error("--master-credentials: {}", h.error().message);
+      return 2;
+    }
+    c.masterAuthorization = std::move(*h);
+  }
   if (host != "0.0.0.0" && host != "::") c.naming.options.nameServerIps.push_back(host);
 
   Loop loop;
@@ -77,6 +88,10 @@ void addDnsCommand(CLI::App& app, int& exitCode) {
       ->capture_default_str();
   cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")
       ->capture_default_str();
+  cmd->add_option(
+      "--master-credentials", f->masterCredentials,
+      "File with 'user:password' of a v2 API user (a viewer is enough; mode 600), for masters "
+      "started with --http-credentials");
   cmd->add_option("--domain", f->domain, "Authoritative domain")->capture_default_str();
   cmd->add_option("--framework-name", f->frameworkName, "Scheduler name in names")
       ->capture_default_str();

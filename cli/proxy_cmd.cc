@@ -14,6 +14,8 @@
 #include "cli/serve.h"
 #include "proxy/proxy_service.h"
 
+#include "core_cluster/auth/credentials.h"
+
 namespace corral::cli {
 
 namespace {
@@ -26,14 +28,24 @@ struct ProxyFlags {
   std::string httpListen = "0.0.0.0:80";
   std::string httpsListen;
   std::string certDir;
-  std::string adminListen = "0.0.0.0:9090";
+  // Loopback: the admin API shows every backend and is not for the world.
+  std::string adminListen = "127.0.0.1:9090";
   std::string serviceBind = "0.0.0.0";
+  std::string masterCredentials;
 };
 
 int runProxy(const ProxyFlags& f) {
   log::setComponent("proxy");
   proxy::ProxyServiceConfig c;
   c.masters = f.masters;
+  if (!f.masterCredentials.empty()) {
+    auto h = auth::loadBasicAuthorization(f.masterCredentials);
+    if (!h.ok()) {
+      log::error("--master-credentials: {}", h.error().message);
+      return 2;
+    }
+    c.masterAuthorization = std::move(*h);
+  }
   c.labels.groups = f.groups;
   c.labels.strictMode = f.strictMode;
   c.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -71,6 +83,9 @@ void addProxyCommand(CLI::App& app, int& exitCode) {
       "proxy", "HTTP/TCP edge proxy routed by marathon-lb labels, fed by the event stream");
   cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")
       ->capture_default_str();
+  cmd->add_option("--master-credentials", f->masterCredentials,
+                  "File with 'user:password' of a v2 API user (a viewer is enough; mode 600), for "
+                  "masters started with --http-credentials");
   cmd->add_option("--group", f->groups,
                   "HAPROXY_GROUP(s) this proxy serves (repeatable; '*' serves every app)")
       ->capture_default_str();

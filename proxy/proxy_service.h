@@ -43,6 +43,8 @@ struct ProxyServiceConfig {
   std::string adminHost = "0.0.0.0";
   int adminPort = 9090;  // 0: any free port
   uint64_t registryCoalesceMs = 1;
+  // Sent to the masters (registry::FollowerOptions::authorization); "" for none.
+  std::string masterAuthorization;
 };
 
 class ProxyService {

@@ -156,8 +156,10 @@ void AgentDaemon::registerWithMaster() {
         registering_ = false;
         if (stopping_) return;
         if (!r.ok() || r->status != 200) {
-          log::warn("registration with master {}:{} failed: {}; retrying", options_.masterHost,
-                    options_.masterPort, r.ok() ? r->body : r.error().message);
+          log::warn(
+              "registration with master {}:{} failed: {}; retrying", options_.masterHost,
+              options_.masterPort,
+              r.ok() ? "status " + std::to_string(r->status) + " " + r->body : r.error().message);
           return;  // the heartbeat timer retries
         }
         auto reply = wire::parseRegisterReply(r->body);
