@@ -6,13 +6,24 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "core_cluster/agent_daemon/agent_daemon.h"
+#include "core_cluster/auth/credentials.h"
 
 namespace corral::cli {
 
 namespace {
 
-int runAgent(agent::AgentDaemonOptions o, const std::string& master) {
+int runAgent(agent::AgentDaemonOptions o, const std::string& master,
+             const std::string& credentialFile) {
   log::setComponent("agent " + o.ip);
+  if (!credentialFile.empty()) {
+    auto c = auth::loadCredential(credentialFile);
+    if (!c.ok()) {
+      log::error("--credential: {}", c.error().message);
+      return 2;
+    }
+    o.masterAuthorization = auth::basicAuthorization(c->principal, c->secret);
+    log::info("authenticating to the master as principal '{}'", c->principal);
+  }
   if (!http::splitHostPort(master, 8080, &o.masterHost, &o.masterPort)) {
     log::error("--master: expected host:port, got '{}'", master);
     return 2;
@@ -40,6 +51,7 @@ int runAgent(agent::AgentDaemonOptions o, const std::string& master) {
 void addAgentCommand(CLI::App& app, int& exitCode) {
   auto o = std::make_shared<agent::AgentDaemonOptions>();
   auto master = std::make_shared<std::string>("127.0.0.1:8080");
+  auto credential = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("agent", "Run an agent that runs tasks for the master");
   cmd->add_option("--ip", o->ip, "Address to bind; tasks get it as $HOST")->capture_default_str();
   cmd->add_option("--port", o->port, "Agent API port")->capture_default_str();
@@ -49,7 +61,11 @@ void addAgentCommand(CLI::App& app, int& exitCode) {
       ->capture_default_str();
   cmd->add_option("--attributes", o->attributes, "Mesos syntax, e.g. 'rack:a;zone:z1'");
   cmd->add_option("--work-dir", o->workDir, "Sandboxes and the agent id")->capture_default_str();
-  cmd->callback([o, master, &exitCode] { exitCode = runAgent(*o, *master); });
+  cmd->add_option("--credential", *credential,
+                  "File with this agent's 'principal secret' (Mesos' format; mode 600), for a "
+                  "master started with --credentials");
+  cmd->callback(
+      [o, master, credential, &exitCode] { exitCode = runAgent(*o, *master, *credential); });
 }
 
 }  // namespace corral::cli

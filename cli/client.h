@@ -10,6 +10,10 @@ namespace corral::cli {
 
 // Default master address: $CORRAL_MASTER or 127.0.0.1:8080.
 std::string defaultMaster();
+// The file of the v2 API user ("user:password", mode 600) that call() and the
+// event stream authenticate with: --master-credentials, else
+// $CORRAL_MASTER_CREDENTIALS; "" for none.
+std::string& masterCredentialsFile();
 Result<http::Response> call(const std::string& hostPort, const std::string& method,
                             const std::string& target, const std::string& body = "",
                             uint64_t timeoutMs = 10000);

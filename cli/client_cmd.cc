@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -11,6 +12,8 @@
 #include "base/sse.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/up_credentials.h"
+#include "core_cluster/auth/credentials.h"
 
 namespace corral::cli {
 
@@ -18,6 +21,39 @@ std::string defaultMaster() {
   const char* env = std::getenv("CORRAL_MASTER");
   return env && *env ? env : "127.0.0.1:8080";
 }
+
+std::string& masterCredentialsFile() {
+  static std::string file = [] {
+    const char* env = std::getenv("CORRAL_MASTER_CREDENTIALS");
+    return std::string(env ? env : "");
+  }();
+  return file;
+}
+
+namespace {
+
+// The Authorization header for the master ("" without credentials). Without
+// --master-credentials, a master on loopback gets the admin of a `corral up`
+// run from this directory (.corral/credentials/admin), so that the README's
+// `corral up` then `corral app list` works as shown; credentials never go to
+// another machine unasked.
+Result<std::string> masterAuthorization(const std::string& hostPort) {
+  std::string file = masterCredentialsFile();
+  if (file.empty()) {
+    std::string host;
+    int port = 0;
+    std::error_code ec;
+    bool loopback = http::splitHostPort(hostPort, 8080, &host, &port) &&
+                    (host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1");
+    if (!loopback || !std::filesystem::exists(upAdminFile(".corral"), ec)) return std::string();
+    file = upAdminFile(".corral");
+  }
+  auto h = auth::loadBasicAuthorization(file);
+  if (!h.ok()) return makeError(ErrorKind::kInvalid, "--master-credentials: " + h.error().message);
+  return h;
+}
+
+}  // namespace
 
 Result<http::Response> call(const std::string& hostPort, const std::string& method,
                             const std::string& target, const std::string& body,
@@ -34,6 +70,9 @@ Result<http::Response> call(const std::string& hostPort, const std::string& meth
   req.target = target;
   req.body = body;
   if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
+  auto authorization = masterAuthorization(hostPort);
+  if (!authorization.ok()) return authorization.error();
+  if (!authorization->empty()) req.headers.emplace_back("Authorization", *authorization);
   CancelHandle call = http::fetch(
       loop, host, port, req, [&](Result<http::Response> r) { out = std::move(r); },
       http::ClientOptions{.timeoutMs = timeoutMs});
@@ -119,6 +158,12 @@ int events(const std::string& master, const std::vector<std::string>& types) {
   http::Request req;
   req.target = target;
   req.headers.emplace_back("Accept", "text/event-stream");
+  auto authorization = masterAuthorization(master);
+  if (!authorization.ok()) {
+    std::cerr << "error: " << authorization.error().message << "\n";
+    return 2;
+  }
+  if (!authorization->empty()) req.headers.emplace_back("Authorization", *authorization);
   sse::Parser parser(
       [](const sse::Event& e) { std::cout << e.type << " " << e.data << std::endl; });
   bool done = false;
@@ -227,6 +272,11 @@ void addClientCommands(CLI::App& app, int& exitCode) {
   ev->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
   ev->add_option("--type", *types, "Only these event types (repeatable)");
   ev->callback([=, &exitCode] { exitCode = events(*master, *types); });
+  for (auto* group : {appCmd, taskCmd, ev}) {
+    group->add_option("--master-credentials", masterCredentialsFile(),
+                      "File with 'user:password' of a v2 API user (mode 600) "
+                      "($CORRAL_MASTER_CREDENTIALS)");
+  }
   // `corral app list --master X` as well as `corral app --master X list`.
   for (auto* group : {appCmd, taskCmd}) {
     for (auto* sub : group->get_subcommands({})) sub->fallthrough();

@@ -14,6 +14,8 @@
 #include "cli/serve.h"
 #include "dns/dns_service.h"
 
+#include "core_cluster/auth/credentials.h"
+
 namespace corral::cli {
 
 namespace {
@@ -30,6 +32,7 @@ struct DnsFlags {
   bool enforceRfc952 = false;
   bool includeUnhealthy = false;
   int workers = 0;
+  std::string masterCredentials;
   TakeoverFlags takeover;
   std::string flagsFile;
 };
@@ -40,6 +43,10 @@ void defineDnsFlags(CLI::App* cmd, DnsFlags* f) {
       ->capture_default_str();
   cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")
       ->capture_default_str();
+  cmd->add_option(
+      "--master-credentials", f->masterCredentials,
+      "File with 'user:password' of a v2 API user (a viewer is enough; mode 600), for masters "
+      "started with --http-credentials");
   cmd->add_option("--domain", f->domain, "Authoritative domain")->capture_default_str();
   cmd->add_option("--framework-name", f->frameworkName, "Scheduler name in names")
       ->capture_default_str();
@@ -81,6 +88,11 @@ Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
   c.naming.options.onlyHealthy = !f.includeUnhealthy;
   c.naming.masters = f.masters;
   if (host != "0.0.0.0" && host != "::") c.naming.options.nameServerIps.push_back(host);
+  if (!f.masterCredentials.empty()) {
+    auto h = auth::loadBasicAuthorization(f.masterCredentials);
+    if (!h.ok()) return makeError("--master-credentials: " + h.error().message);
+    c.masterAuthorization = std::move(*h);
+  }
   return c;
 }
 

@@ -2,12 +2,15 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <tuple>
 
 #include "base/clock.h"
 #include "base/http_client.h"
 #include "base/log.h"
 #include "cli/commands.h"
 #include "core_cluster/api/v2_api.h"
+#include "core_cluster/auth/credentials.h"
+#include "core_cluster/auth/http_users.h"
 #include "core_cluster/events/event_bus.h"
 #include "core_cluster/master/master.h"
 #include "core_cluster/scheduler/service_scheduler.h"
@@ -24,7 +27,42 @@ struct MasterFlags {
   double agentPingTimeout = 10;
   double agentRemovalTimeout = 600;
   double offerTimeout = 5;
+  std::string agentCredentials;                // --credentials FILE
+  std::vector<std::string> httpCredentials;    // admin user:password
+  std::vector<std::string> viewerCredentials;  // viewer user:password
+  std::string httpCredentialsFile;
 };
+
+// The v2 API's users from the flags; an error names the flag.
+Result<auth::HttpUsers> httpUsersFrom(const MasterFlags& f) {
+  auth::HttpUsers users;
+  for (const auto& [list, role, flag] :
+       {std::tuple{&f.httpCredentials, auth::HttpRole::kAdmin, "--http-credentials"},
+        std::tuple{&f.viewerCredentials, auth::HttpRole::kViewer, "--http-viewer-credentials"}}) {
+    for (const auto& text : *list) {
+      auto u = auth::parseHttpUser(text, role);
+      if (!u.ok())
+        return makeError(ErrorKind::kInvalid, std::string(flag) + ": " + u.error().message);
+      users.add(std::move(*u));
+    }
+  }
+  if (!f.httpCredentialsFile.empty()) {
+    auto text = auth::readSecretFile(f.httpCredentialsFile);
+    if (!text.ok())
+      return makeError(ErrorKind::kInvalid, "--http-credentials-file: " + text.error().message);
+    auto list = auth::parseHttpUsers(*text);
+    if (!list.ok()) {
+      return makeError(ErrorKind::kInvalid, "--http-credentials-file: " + f.httpCredentialsFile +
+                                                ": " + list.error().message);
+    }
+    for (auto& u : *list) users.add(std::move(u));
+  }
+  return users;
+}
+
+bool isLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
 
 int runMaster(const MasterFlags& f) {
   log::setComponent("master");
@@ -33,6 +71,30 @@ int runMaster(const MasterFlags& f) {
   if (!http::splitHostPort(f.listen, 8080, &host, &port)) {
     log::error("--listen: expected host:port, got '{}'", f.listen);
     return 2;
+  }
+  auto users = httpUsersFrom(f);
+  if (!users.ok()) {
+    log::error("{}", users.error().message);
+    return 2;
+  }
+  master::MasterOptions mo;
+  if (!f.agentCredentials.empty()) {
+    auto creds = auth::loadCredentials(f.agentCredentials);
+    if (!creds.ok()) {
+      log::error("--credentials: {}", creds.error().message);
+      return 2;
+    }
+    log::info("agents must authenticate: {} credential(s) from {}", creds->size(),
+              f.agentCredentials);
+    mo.agentCredentials = auth::CredentialSet(std::move(*creds));
+  }
+  if (!isLoopback(host) && (!mo.agentCredentials.enabled() || !users->enabled())) {
+    log::warn(
+        "listening on {} without {}: anyone who reaches it can {}. See the README's "
+        "\"Credentials\" section.",
+        host, mo.agentCredentials.enabled() ? "--http-credentials" : "--credentials",
+        mo.agentCredentials.enabled() ? "run commands through the v2 API"
+                                      : "register an agent and receive tasks");
   }
   auto store = state::LogStateStore::open(f.workDir);
   if (!store.ok()) {
@@ -48,7 +110,6 @@ int runMaster(const MasterFlags& f) {
   events::EventBus bus(loop);
   // Ids keep increasing across restarts: start from the wall clock in microseconds.
   bus.setNextId(static_cast<uint64_t>(wallMs()) * 1000);
-  master::MasterOptions mo;
   mo.agentPingTimeoutMs = static_cast<uint64_t>(f.agentPingTimeout * 1000);
   mo.agentRemovalTimeoutMs = static_cast<uint64_t>(f.agentRemovalTimeout * 1000);
   mo.offerTimeoutMs = static_cast<uint64_t>(f.offerTimeout * 1000);
@@ -70,7 +131,12 @@ int runMaster(const MasterFlags& f) {
   info.frameworkId = f.frameworkName;
   api::V2Api v2(sched, m, bus, info);
   http::Server server(loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
+    // /internal/* authenticates agents itself (their credentials, not API users).
     if (m.handleInternal(req, ex)) return;
+    if (auth::refuseUnlessAllowed(*users, req,
+                                  [&ex](http::Response r) { ex->respond(std::move(r)); })) {
+      return;
+    }
     v2.handle(req, ex);
   });
   auto bound = server.listen(host, port);
@@ -114,6 +180,18 @@ void addMasterCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--offer-timeout", flags->offerTimeout,
                   "Seconds before an unanswered offer is rescinded")
       ->capture_default_str();
+  cmd->add_option("--credentials", flags->agentCredentials,
+                  "File of the agent credentials accepted, one 'principal secret' a line "
+                  "(Mesos' format; mode 600). Without it any agent may register");
+  cmd->add_option("--http-credentials,--http_credentials", flags->httpCredentials,
+                  "user:password of an API user who may do anything (repeatable). Without "
+                  "any user the v2 API is open");
+  cmd->add_option("--http-viewer-credentials,--http_viewer_credentials", flags->viewerCredentials,
+                  "user:password of an API user who may only read: GET and the event stream "
+                  "(repeatable)");
+  cmd->add_option("--http-credentials-file", flags->httpCredentialsFile,
+                  "File of API users, one a line: 'user:password' or 'admin user:password' or "
+                  "'viewer user:password' (mode 600)");
   cmd->callback([flags, &exitCode] { exitCode = runMaster(*flags); });
 }
 

@@ -15,6 +15,8 @@
 #include "cli/serve.h"
 #include "proxy/proxy_service.h"
 
+#include "core_cluster/auth/credentials.h"
+
 namespace corral::cli {
 
 namespace {
@@ -27,9 +29,11 @@ struct ProxyFlags {
   std::string httpListen = "0.0.0.0:80";
   std::string httpsListen;
   std::string certDir;
-  std::string adminListen = "0.0.0.0:9090";
+  // Loopback: the admin API shows every backend and is not for the world.
+  std::string adminListen = "127.0.0.1:9090";
   std::string serviceBind = "0.0.0.0";
   std::string accessLog;
+  std::string masterCredentials;
   TakeoverFlags takeover;
   std::string flagsFile;
 };
@@ -37,6 +41,9 @@ struct ProxyFlags {
 void defineProxyFlags(CLI::App* cmd, ProxyFlags* f) {
   cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")
       ->capture_default_str();
+  cmd->add_option("--master-credentials", f->masterCredentials,
+                  "File with 'user:password' of a v2 API user (a viewer is enough; mode 600), for "
+                  "masters started with --http-credentials");
   cmd->add_option("--group", f->groups,
                   "HAPROXY_GROUP(s) this proxy serves (repeatable; '*' serves every app)")
       ->capture_default_str();
@@ -90,6 +97,11 @@ Result<proxy::ProxyServiceConfig> toConfig(const ProxyFlags& f) {
     return makeError("--admin-listen: expected ip:port, got '" + f.adminListen + "'");
   }
   if (f.masters.empty()) return makeError("--master: at least one is needed");
+  if (!f.masterCredentials.empty()) {
+    auto h = auth::loadBasicAuthorization(f.masterCredentials);
+    if (!h.ok()) return makeError("--master-credentials: " + h.error().message);
+    c.masterAuthorization = std::move(*h);
+  }
   return c;
 }
 

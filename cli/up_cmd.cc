@@ -19,6 +19,7 @@
 #include "base/log.h"
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/up_credentials.h"
 #include "cli/up_parts.h"
 
 namespace corral::cli {
@@ -164,11 +165,22 @@ int runUp(const UpFlags& f) {
     log::error("{}", ready.error().message);
     return 1;
   }
+  // Every part authenticates: agents to the master, the master to agents,
+  // API users to the master (an admin for up and the CLI, a viewer for dns
+  // and proxy), with credentials kept in <work-dir>/credentials.
+  auto creds = ensureUpCredentials(wd);
+  if (!creds.ok()) {
+    log::error("{}", creds.error().message);
+    return 1;
+  }
+  masterCredentialsFile() = creds->adminFile;
   std::string master = "127.0.0.1:" + std::to_string(f.masterPort);
   std::vector<Part> children;
-  children.push_back(Part{"master",
-                          {exe, "master", "--listen", master, "--work-dir", wd + "/master"},
-                          wd + "/logs/master.log"});
+  children.push_back(
+      Part{"master",
+           {exe, "master", "--listen", master, "--work-dir", wd + "/master", "--credentials",
+            creds->agentFile, "--http-credentials-file", creds->apiUsersFile},
+           wd + "/logs/master.log"});
   std::vector<std::string> agentIps;
   for (int i = 0; i < f.agents; ++i) {
     std::string ip = agentIp(f.masterPort, i);
@@ -176,18 +188,19 @@ int runUp(const UpFlags& f) {
     // Each agent has its own address, so all can offer Mesos' usual range;
     // it stays below Linux's ephemeral ports (32768 and up).
     std::string res = "cpus:4;mem:4096;disk:10000;ports:[31000-31999]";
-    children.push_back(Part{"agent-" + ip,
-                            {exe, "agent", "--ip", ip, "--port", std::to_string(kAgentPort),
-                             "--master", master, "--resources", res, "--attributes",
-                             "rack:r" + std::to_string(i % 2), "--work-dir", wd + "/agent-" + ip},
-                            wd + "/logs/agent-" + ip + ".log"});
+    children.push_back(
+        Part{"agent-" + ip,
+             {exe, "agent", "--ip", ip, "--port", std::to_string(kAgentPort), "--master", master,
+              "--resources", res, "--attributes", "rack:r" + std::to_string(i % 2), "--work-dir",
+              wd + "/agent-" + ip, "--credential", creds->agentFile},
+             wd + "/logs/agent-" + ip + ".log"});
   }
   if (!f.noDns) {
-    children.push_back(
-        Part{"dns",
-             {exe, "dns", "--listen", "127.0.0.1:" + std::to_string(f.dnsPort), "--http-listen",
-              "127.0.0.1:" + std::to_string(f.dnsHttpPort), "--master", master},
-             wd + "/logs/dns.log"});
+    children.push_back(Part{"dns",
+                            {exe, "dns", "--listen", "127.0.0.1:" + std::to_string(f.dnsPort),
+                             "--http-listen", "127.0.0.1:" + std::to_string(f.dnsHttpPort),
+                             "--master", master, "--master-credentials", creds->viewerFile},
+                            wd + "/logs/dns.log"});
   }
   if (!f.noProxy) {
     // The edge proxy: apps labelled HAPROXY_GROUP=external, vhosts on :8000.
@@ -195,7 +208,8 @@ int runUp(const UpFlags& f) {
         Part{"proxy",
              {exe, "proxy", "--master", master, "--group", "external", "--http-listen",
               "127.0.0.1:" + std::to_string(f.proxyHttpPort), "--https-listen=", "--admin-listen",
-              "127.0.0.1:" + std::to_string(f.proxyAdminPort), "--service-bind", "127.0.0.1"},
+              "127.0.0.1:" + std::to_string(f.proxyAdminPort), "--service-bind", "127.0.0.1",
+              "--master-credentials", creds->viewerFile},
              wd + "/logs/proxy.log"});
   }
   auto pingOk = [&] {
@@ -262,11 +276,21 @@ int runUp(const UpFlags& f) {
         },
         30);
   }
+  // The API needs credentials (README, "Credentials"): the curl lines carry them.
+  std::string userPass = creds->adminUser + ":" + creds->adminPassword;
+  // The client verbs as they work from here: they find .corral/credentials/admin
+  // themselves (a master on loopback), other work dirs are named.
+  bool defaultDir = fs::path(wd).lexically_normal() == fs::absolute(".corral").lexically_normal();
+  std::string cli = (defaultDir ? "" : "CORRAL_MASTER_CREDENTIALS=" + creds->adminFile + " ") +
+                    "corral app list" +
+                    (f.masterPort == kDefaultMasterPort ? "" : " --master " + master);
   std::cout << "\ncorral is up: master http://" << master << " with " << f.agents << " agent(s) on "
             << (agentIps.empty() ? "-" : agentIps.front()) << (agentIps.size() > 1 ? ".." : "")
             << "; state and logs in " << wd << "\n"
-            << "  curl http://" << master << "/v2/apps\n"
-            << "  curl -N -H 'Accept: text/event-stream' http://" << master << "/v2/events\n";
+            << "  curl -u " << userPass << " http://" << master << "/v2/apps\n"
+            << "  curl -u " << userPass << " -N -H 'Accept: text/event-stream' http://" << master
+            << "/v2/events\n"
+            << "  " << cli << "\n";
   if (f.demo) {
     auto t = call(master, "GET", "/v2/apps/demo/tasks", "", 2000);
     auto j = t.ok() ? parseJson(t->body) : Result<Json>(makeError("no answer"));

@@ -60,6 +60,7 @@ class DnsService::Impl {
 
     registry::FollowerOptions fo;
     fo.masters = config_.naming.masters;
+    fo.authorization = config_.masterAuthorization;
     fo.metricsLabels = "consumer=\"dns\"";
     // A 1 ms window still merges a burst read at once and keeps event ->
     // answer well under the 10 ms goal (the 5 ms default alone took half of it).
@@ -158,6 +159,9 @@ class DnsService::Impl {
     if (!http::splitHostPort(source, 8080, &host, &port)) return;
     http::Request req;
     req.target = "/v1/agents";
+    if (!config_.masterAuthorization.empty()) {
+      req.headers.emplace_back("Authorization", config_.masterAuthorization);
+    }
     // Raw `this`: agentPollCall_ is this object's cancel handle for the call
     // (a newer poll replaces, and so cancels, an older one still in flight).
     agentPollCall_ = http::fetch(loop_, host, port, req, [this, source](Result<http::Response> r) {

@@ -28,6 +28,8 @@ struct DnsServiceConfig {
   int httpPort = 8123;              // 0: any free port (see httpPort())
   uint64_t agentPollMs = 5000;      // /v1/agents of a corral master
   uint64_t registryCoalesceMs = 1;  // see registry::FollowerOptions
+  // Sent to the masters (registry::FollowerOptions::authorization); "" for none.
+  std::string masterAuthorization;
 };
 
 class DnsService {

@@ -45,6 +45,8 @@ struct ProxyServiceConfig {
   uint64_t registryCoalesceMs = 1;
   // --access-log: "" off, "-" standard output, else a file appended to.
   std::string accessLog;
+  // Sent to the masters (registry::FollowerOptions::authorization); "" for none.
+  std::string masterAuthorization;
 };
 
 class ProxyService {

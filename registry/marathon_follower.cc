@@ -235,6 +235,9 @@ void MarathonFollower::openEvents(const std::string& hostPort) {
   req.headers = {{"Accept", "text/event-stream"}, {"Cache-Control", "no-cache"}};
   resuming_ = haveState_ && !lastEventId_.empty();
   if (resuming_) req.headers.emplace_back("Last-Event-ID", lastEventId_);
+  if (!options_.authorization.empty()) {
+    req.headers.emplace_back("Authorization", options_.authorization);
+  }
   parser_.reset();
   log::info("registry: opening {}/v2/events{}", hostPort,
             resuming_ ? " (resuming after event " + lastEventId_ + ")" : "");
@@ -548,6 +551,9 @@ void MarathonFollower::get(const std::string& hostPort, const std::string& targe
   http::Request hr;
   hr.target = target;
   hr.headers = {{"Accept", "application/json"}};
+  if (!options_.authorization.empty()) {
+    hr.headers.emplace_back("Authorization", options_.authorization);
+  }
   http::ClientOptions copts{.timeoutMs = options_.requestTimeoutMs, .maxBodyBytes = kMaxBodyBytes};
   // Raw `this`: requests_ holds the fetch's cancel handle (base/loop.h).
   req->handle = http::fetch(

@@ -53,6 +53,9 @@ struct FollowerOptions {
   // Pre-rendered Prometheus labels for this follower's metrics, e.g.
   // `consumer="dns"`; "" for none.
   std::string metricsLabels;
+  // The Authorization header sent with every request to the masters
+  // ("Basic ..." of an API user; a viewer is enough); "" for none.
+  std::string authorization;
 };
 
 using Subscriber = std::function<void(std::shared_ptr<const Snapshot>, const Diff&)>;

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "core_cluster/agent_daemon/task_groups.h"
+#include "core_cluster/auth/credentials.h"
 #include "core_cluster/state/file_io.h"
 
 namespace corral::agent {
@@ -26,28 +27,15 @@ http::Response json(int status, const Json& body) {
   return http::Response::json(status, dumpJson(body));
 }
 
-HealthCheckSpec healthFromJson(const Json& j) {
-  HealthCheckSpec h;
-  std::string p = j.value("protocol", "HTTP");
-  if (p == "HTTPS")
-    h.protocol = HealthCheckSpec::Protocol::kHttps;
-  else if (p == "TCP")
-    h.protocol = HealthCheckSpec::Protocol::kTcp;
-  else if (p == "COMMAND")
-    h.protocol = HealthCheckSpec::Protocol::kCommand;
-  else
-    h.protocol = HealthCheckSpec::Protocol::kHttp;
-  h.path = j.value("path", "/");
-  h.portIndex = j.value("portIndex", 0);
-  if (j.contains("port") && j["port"].is_number_integer()) h.port = j["port"].get<int>();
-  h.command = j.value("command", "");
-  h.gracePeriodSeconds = j.value("gracePeriodSeconds", 300.0);
-  h.intervalSeconds = j.value("intervalSeconds", 60.0);
-  h.timeoutSeconds = j.value("timeoutSeconds", 20.0);
-  h.maxConsecutiveFailures = j.value("maxConsecutiveFailures", 3);
-  h.delaySeconds = j.value("delaySeconds", 15.0);
-  h.ignoreHttp1xx = j.value("ignoreHttp1xx", false);
-  return h;
+http::Response invalid(const Error& e) {
+  return json(400, Json{{"message", e.message}, {"path", e.path}});
+}
+
+metrics::Counter& authFailures() {
+  static auto& c = metrics::global().counter(
+      "corral_agent_auth_failures_total",
+      "Calls to /internal/* refused: they did not carry the current master's token.");
+  return c;
 }
 
 std::vector<PortRange> toPortRanges(const conf::Ranges& r) {
@@ -125,13 +113,16 @@ Status AgentDaemon::start() {
   return Status::Ok();
 }
 
-void AgentDaemon::postToMaster(const std::string& path, const Json& body,
+void AgentDaemon::postToMaster(const std::string& path, std::string body,
                                std::function<void(Result<http::Response>)> cb) {
   http::Request req;
   req.method = "POST";
   req.target = path;
   req.headers.emplace_back("Content-Type", "application/json");
-  req.body = dumpJson(body);
+  if (!options_.masterAuthorization.empty()) {
+    req.headers.emplace_back("Authorization", options_.masterAuthorization);
+  }
+  req.body = std::move(body);
   // The callbacks use raw `this`: masterCalls_ holds their cancel handles.
   uint64_t key = masterCalls_.nextKey();
   masterCalls_.add(key, http::fetch(
@@ -147,64 +138,63 @@ void AgentDaemon::postToMaster(const std::string& path, const Json& body,
 void AgentDaemon::registerWithMaster() {
   if (registering_ || stopping_) return;
   registering_ = true;
-  Json body;
-  body["agentId"] = agentId_;
-  body["hostname"] = options_.ip;
-  body["port"] = options_.port;
-  body["resources"] = resources_.toString();
-  body["attributes"] = conf::attributesToString(*conf::parseAttributes(options_.attributes));
-  Json tasks = Json::array();
+  wire::RegisterRequest m;
+  m.agentId = agentId_;
+  m.hostname = options_.ip;
+  m.port = options_.port;
+  m.resources = resources_.toString();
+  m.attributes = conf::attributesToString(*conf::parseAttributes(options_.attributes));
   for (const auto& t : runner_->tasks()) {
     if (isTerminal(t.state)) continue;
-    Json j;
-    j["taskId"] = t.taskId;
-    j["state"] = std::string(toString(t.state));
-    if (t.healthy) j["healthy"] = *t.healthy;
-    j["message"] = t.message;
-    tasks.push_back(j);
+    m.tasks.push_back(wire::ReportedTask{t.taskId, t.state, t.healthy, t.message});
   }
-  body["tasks"] = tasks;
   // Undelivered status updates ride along and are applied before reconciling.
-  Json updates = Json::array();
-  for (const auto& p : pending_) updates.push_back(p.body);
-  body["updates"] = updates;
+  m.updates.assign(pending_.begin(), pending_.end());
   size_t carried = pending_.size();
-  postToMaster("/internal/agents/register", body, [this, carried](Result<http::Response> r) {
-    registering_ = false;
-    if (stopping_) return;
-    if (!r.ok() || r->status != 200) {
-      log::warn("registration with master {}:{} failed: {}; retrying", options_.masterHost,
-                options_.masterPort, r.ok() ? r->body : r.error().message);
-      return;  // the heartbeat timer retries
-    }
-    auto j = parseJson(r->body);
-    if (!j.ok() || !j->contains("agentId")) return;
-    std::string id = (*j)["agentId"].get<std::string>();
-    if (id != agentId_) {
-      agentId_ = id;
-      std::ofstream(options_.workDir + "/agent_id") << agentId_ << "\n";
-    }
-    registered_ = true;
-    // The master applied (durably) the updates sent with the registration.
-    for (size_t i = 0; i < carried && !pending_.empty(); ++i) pending_.pop_front();
-    if (carried > 0) persistPendingUpdates();
-    log::info("registered with master {}:{} as agent {}", options_.masterHost, options_.masterPort,
-              agentId_);
-    if (j->contains("kill")) {
-      for (const auto& tid : (*j)["kill"]) {
-        if (!tid.is_string()) continue;
-        log::info("master does not want task {}: killing it", tid.get<std::string>());
-        (void)runner_->kill(tid.get<std::string>(), 0.0);
-      }
-    }
-    flushUpdates();
-  });
+  postToMaster(
+      "/internal/agents/register", wire::toJson(m), [this, carried](Result<http::Response> r) {
+        registering_ = false;
+        if (stopping_) return;
+        if (!r.ok() || r->status != 200) {
+          log::warn(
+              "registration with master {}:{} failed: {}; retrying", options_.masterHost,
+              options_.masterPort,
+              r.ok() ? "status " + std::to_string(r->status) + " " + r->body : r.error().message);
+          return;  // the heartbeat timer retries
+        }
+        auto reply = wire::parseRegisterReply(r->body);
+        if (!reply.ok()) {
+          log::warn("registration with master {}:{}: unreadable answer: {}; retrying",
+                    options_.masterHost, options_.masterPort, reply.error().message);
+          return;
+        }
+        if (reply->agentId != agentId_) {
+          agentId_ = reply->agentId;
+          std::ofstream(options_.workDir + "/agent_id") << agentId_ << "\n";
+        }
+        masterToken_ = reply->token;
+        registered_ = true;
+        // The master applied (durably) the updates sent with the registration.
+        for (size_t i = 0; i < carried && !pending_.empty(); ++i) pending_.pop_front();
+        if (carried > 0) persistPendingUpdates();
+        log::info("registered with master {}:{} as agent {}", options_.masterHost,
+                  options_.masterPort, agentId_);
+        killFromMaster(reply->kill, "does not want it");
+        flushUpdates();
+      });
+}
+
+void AgentDaemon::killFromMaster(const std::vector<std::string>& taskIds, const char* why) {
+  for (const auto& tid : taskIds) {
+    log::info("killing task {}: the master {}", tid, why);
+    (void)runner_->kill(tid, 0.0);
+  }
 }
 
 void AgentDaemon::heartbeat() {
   if (stopping_) return;
   if (!registered_) return registerWithMaster();
-  postToMaster("/internal/agents/" + agentId_ + "/heartbeat", Json::object(),
+  postToMaster("/internal/agents/" + agentId_ + "/heartbeat", "{}",
                [this](Result<http::Response> r) {
                  if (stopping_) return;
                  if (!r.ok()) {
@@ -226,17 +216,15 @@ void AgentDaemon::onStatus(const TaskStatus& st) {
   } else if (st.state == TaskState::kRunning && st.pid > 0) {
     taskGroups_->add(st.taskId, st.pid);
   }
-  Json body;
-  body["uuid"] = agentId_ + "-" + std::to_string(++updateSeq_);
-  body["taskId"] = st.taskId;
-  body["state"] = std::string(toString(st.state));
-  body["message"] = st.message;
-  if (st.healthy) body["healthy"] = *st.healthy;
-  if (auto reason = toTaskReason(st.reason); reason != conf::TaskReason::kNone) {
-    body["reason"] = std::string(conf::toString(reason));
-  }
-  body["timestamp"] = isoNow();
-  pending_.push_back(PendingUpdate{body});
+  wire::StatusUpdate u;
+  u.uuid = agentId_ + "-" + std::to_string(++updateSeq_);
+  u.taskId = st.taskId;
+  u.state = st.state;
+  u.message = st.message;
+  u.healthy = st.healthy;
+  u.reason = toTaskReason(st.reason);
+  u.timestamp = isoNow();
+  pending_.push_back(std::move(u));
   persistPendingUpdates();
   flushUpdates();
 }
@@ -247,12 +235,10 @@ void AgentDaemon::flushUpdates() {
   // Send what is queued (bounded) in one request: the master persists the
   // batch with one fsync and acknowledges all of it.
   size_t n = std::min<size_t>(pending_.size(), 256);
-  Json updates = Json::array();
-  for (size_t i = 0; i < n; ++i) updates.push_back(pending_[i].body);
-  Json body;
-  body["agentId"] = agentId_;
-  body["updates"] = std::move(updates);
-  postToMaster("/internal/status", body, [this, n](Result<http::Response> r) {
+  wire::StatusBatch batch;
+  batch.agentId = agentId_;
+  batch.updates.assign(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+  postToMaster("/internal/status", wire::toJson(batch), [this, n](Result<http::Response> r) {
     sending_ = false;
     if (stopping_) return;
     if (!r.ok() || r->status != 200) {
@@ -262,13 +248,10 @@ void AgentDaemon::flushUpdates() {
     }
     for (size_t i = 0; i < n && !pending_.empty(); ++i) pending_.pop_front();
     persistPendingUpdates();
-    auto j = parseJson(r->body);
-    if (j.ok() && j->contains("kill") && (*j)["kill"].is_array()) {
-      for (const auto& tid : (*j)["kill"]) {
-        if (!tid.is_string()) continue;
-        log::info("master does not know task {}: killing it", tid.get<std::string>());
-        (void)runner_->kill(tid.get<std::string>(), 0.0);
-      }
+    if (auto ack = wire::parseStatusAck(r->body); ack.ok()) {
+      killFromMaster(ack->kill, "does not know it");
+    } else {
+      log::warn("master's status acknowledgement unreadable: {}", ack.error().message);
     }
     flushUpdates();
   });
@@ -279,10 +262,9 @@ void AgentDaemon::flushUpdates() {
 // delivery): written to a temporary file, fsynced, renamed over the old one,
 // and the directory fsynced, so the file holds the old list or the new one.
 void AgentDaemon::persistPendingUpdates() {
-  Json list = Json::array();
-  for (const auto& p : pending_) list.push_back(p.body);
   std::string path = options_.workDir + "/pending_updates.json";
-  if (Status st = state::replaceFileDurably(path, dumpJson(list)); !st.ok()) {
+  std::vector<wire::StatusUpdate> list(pending_.begin(), pending_.end());
+  if (Status st = state::replaceFileDurably(path, wire::toJson(list)); !st.ok()) {
     ++persistFailures_;
     log::error(
         "{}: {} status update(s) not yet acknowledged are only in memory (still sent; "
@@ -296,53 +278,22 @@ void AgentDaemon::loadPendingUpdates() {
   if (!in) return;
   std::stringstream ss;
   ss << in.rdbuf();
-  auto list = parseJson(ss.str());
-  if (!list.ok() || !list->is_array()) {
-    log::warn("ignoring unreadable {}/pending_updates.json", options_.workDir);
+  auto list = wire::parseStatusUpdateList(ss.str());
+  if (!list.ok()) {
+    log::warn("ignoring unreadable {}/pending_updates.json: {}", options_.workDir,
+              list.error().message);
     return;
   }
-  for (const auto& u : *list) {
-    if (u.is_object()) pending_.push_back(PendingUpdate{u});
-  }
+  pending_.assign(list->begin(), list->end());
   if (!pending_.empty()) {
     log::info("{} status update(s) from before the restart will be delivered", pending_.size());
   }
 }
 
-void AgentDaemon::launchFromJson(const Json& j) {
-  TaskLaunch l;
-  l.taskId = j.value("taskId", "");
-  l.appId = j.value("appId", "");
-  l.appVersion = j.value("appVersion", "");
-  l.cmd = j.value("cmd", "");
-  if (j.contains("args") && j["args"].is_array()) {
-    for (const auto& a : j["args"]) l.args.push_back(a.get<std::string>());
-  }
-  if (j.contains("env") && j["env"].is_object()) {
-    for (auto it = j["env"].begin(); it != j["env"].end(); ++it) {
-      if (it.value().is_string()) l.env[it.key()] = it.value().get<std::string>();
-    }
-  }
-  for (const auto& p : j.value("ports", std::vector<int>{}))
-    l.ports.push_back(static_cast<uint16_t>(p));
-  l.portNames = j.value("portNames", std::vector<std::string>{});
+void AgentDaemon::launch(TaskLaunch l) {
+  // Where the task runs is this agent's business, whatever the master said.
   l.hostIp = options_.ip;
   l.sandboxRoot = options_.workDir + "/sandboxes";
-  if (j.contains("killGracePeriodSeconds"))
-    l.killGracePeriodSeconds = j["killGracePeriodSeconds"].get<double>();
-  if (j.contains("fetch")) {
-    for (const auto& f : j["fetch"]) {
-      FetchUri u;
-      u.uri = f.value("uri", "");
-      u.extract = f.value("extract", true);
-      u.executable = f.value("executable", false);
-      u.destPath = f.value("destPath", "");
-      l.fetch.push_back(u);
-    }
-  }
-  if (j.contains("healthChecks")) {
-    for (const auto& h : j["healthChecks"]) l.healthChecks.push_back(healthFromJson(h));
-  }
   Status st = runner_->launch(l);
   if (st.ok()) {
     killGrace_[l.taskId] = l.killGracePeriodSeconds.value_or(TaskRunner::kDefaultKillGraceSeconds);
@@ -353,8 +304,25 @@ void AgentDaemon::launchFromJson(const Json& j) {
                         std::nullopt, 0, StatusReason::kLaunchFailed});
     return;
   }
-  log::info("launching task {} of {} on ports {}", l.taskId, l.appId,
-            j.value("ports", Json::array()).dump());
+  log::info("launching task {} of {} on ports {}", l.taskId, l.appId, Json(l.ports).dump());
+}
+
+bool AgentDaemon::fromCurrentMaster(const http::Request& req, http::Exchange& ex) {
+  auto token = auth::parseBearer(req.header("Authorization").value_or(""));
+  if (token && !masterToken_.empty() && auth::constantTimeEquals(*token, masterToken_)) {
+    return true;
+  }
+  authFailures().inc();
+  log::warn("refused {} {} from {}: {}", req.method, req.path, req.remoteAddress,
+            masterToken_.empty() ? "not registered with a master yet"
+            : token              ? "not the current master's token"
+                                 : "no master token");
+  http::Response r = json(401, Json{{"message",
+                                     "calls to /internal/* need the current master's "
+                                     "token (Authorization: Bearer)"}});
+  r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"corral-agent\"");
+  ex.respond(std::move(r));
+  return false;
 }
 
 void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
@@ -364,32 +332,27 @@ void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex)
     return ex->respond(
         http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));
   }
+  if (p.rfind("/internal/", 0) == 0 && !fromCurrentMaster(req, *ex)) return;
   if (p == "/internal/launch" && req.method == "POST") {
-    auto body = parseJson(req.body);
-    if (!body.ok() || !body->is_object() || !body->contains("tasks") ||
-        !(*body)["tasks"].is_array()) {
-      return ex->respond(json(400, Json{{"message", "expected {\"tasks\": [...]}"}}));
-    }
+    // Parsed (and every field checked) before answering: a malformed launch
+    // is a 400 naming the field, and nothing of it runs.
+    auto m = wire::parseLaunchRequest(req.body);
+    if (!m.ok()) return ex->respond(invalid(m.error()));
     // Answer first: spawning many processes takes a while and the master
     // must not time out (the statuses report how each launch went).
     ex->respond(json(202, Json::object()));
-    Json tasks = (*body)["tasks"];
-    loop_.post([this, tasks] {
-      for (const auto& t : tasks) {
-        if (t.is_object() && !stopping_ && !draining_) launchFromJson(t);
+    loop_.post([this, tasks = std::move(m->tasks)]() mutable {
+      for (auto& t : tasks) {
+        if (!stopping_ && !draining_) launch(std::move(t));
       }
     });
     return;
   }
   if (p == "/internal/kill" && req.method == "POST") {
-    auto body = parseJson(req.body);
-    if (!body.ok() || !body->is_object() || !body->contains("taskId")) {
-      return ex->respond(json(400, Json{{"message", "expected {\"taskId\": ...}"}}));
-    }
-    std::string id = (*body)["taskId"].get<std::string>();
-    std::optional<double> grace;
-    if (body->contains("gracePeriodSeconds")) grace = (*body)["gracePeriodSeconds"].get<double>();
-    Status st = runner_->kill(id, grace);
+    auto m = wire::parseKillRequest(req.body);
+    if (!m.ok()) return ex->respond(invalid(m.error()));
+    const std::string& id = m->taskId;
+    Status st = runner_->kill(id, m->gracePeriodSeconds);
     if (!st.ok()) {
       // Unknown here (e.g. the agent restarted): the master must learn it is gone.
       onStatus(TaskStatus{id, TaskState::kLost, "task is not running on agent " + agentId_,
@@ -447,8 +410,7 @@ void AgentDaemon::shutdown(std::function<void()> done) {
   heartbeatTimer_.stop();
   if (registered_) {
     // Tell the master first, so that it stops offering this agent.
-    postToMaster("/internal/agents/" + agentId_ + "/drain", Json::object(),
-                 [](Result<http::Response>) {});
+    postToMaster("/internal/agents/" + agentId_ + "/drain", "{}", [](Result<http::Response>) {});
   }
   if (server_) server_->close();
   // Tasks are stopped the gentle way (SIGTERM, SIGKILL after their grace

@@ -16,6 +16,7 @@
 #include "base/loop.h"
 #include "conf/resources.h"
 #include "core_cluster/agent/task_runner.h"
+#include "core_cluster/wire/agent_messages.h"
 
 namespace corral::agent {
 
@@ -31,6 +32,9 @@ struct AgentDaemonOptions {
   std::string workDir = "/tmp/corral-agent";
   uint64_t heartbeatMs = 1000;
   uint64_t retryMs = 1000;
+  // Sent with every call to the master (Authorization header: "Basic ..." of
+  // the agent's --credential); "" when the master takes agents without one.
+  std::string masterAuthorization;
 };
 
 class AgentDaemon {
@@ -52,13 +56,13 @@ class AgentDaemon {
   void persistPendingUpdates();
   void loadPendingUpdates();
   void handle(http::Request& req, std::shared_ptr<http::Exchange> ex);
-  void launchFromJson(const Json& task);
-  void postToMaster(const std::string& path, const Json& body,
+  // True when the request carries the token of the master we registered with;
+  // otherwise answers 401 (logged, counted) and returns false.
+  bool fromCurrentMaster(const http::Request& req, http::Exchange& ex);
+  void launch(TaskLaunch task);
+  void killFromMaster(const std::vector<std::string>& taskIds, const char* why);
+  void postToMaster(const std::string& path, std::string body,
                     std::function<void(Result<http::Response>)> cb);
-
-  struct PendingUpdate {
-    Json body;
-  };
 
   Loop& loop_;
   CancelGroup masterCalls_;  // posts to the master in flight: none calls back after ~AgentDaemon
@@ -69,12 +73,15 @@ class AgentDaemon {
   std::unique_ptr<TaskRunner> runner_;
   std::unique_ptr<http::Server> server_;
   std::string agentId_;
+  // Given by the master at each registration; its calls to /internal/* carry
+  // it. Empty until registered: then no call is taken.
+  std::string masterToken_;
   bool registered_ = false;
   bool registering_ = false;
   bool sending_ = false;
   bool stopping_ = false;  // final: nothing is sent any more
   bool draining_ = false;  // shutdown began: tasks stopping, statuses still delivered
-  std::deque<PendingUpdate> pending_;
+  std::deque<wire::StatusUpdate> pending_;
   uint64_t updateSeq_ = 0;
   uint64_t persistFailures_ = 0;  // pending_updates.json writes that failed
   Timer heartbeatTimer_;

@@ -31,6 +31,21 @@ http::Response errorResponse(int status, const std::string& message) {
   return jsonResponse(status, j);
 }
 
+metrics::Counter& agentAuthRefusals(const char* reason) {
+  return metrics::global().counter(
+      "corral_master_agent_auth_refusals_total",
+      "Calls to the master's /internal/* refused: no or wrong agent credential "
+      "(unauthenticated), or a principal speaking for another's agent (forbidden).",
+      std::string("reason=\"") + reason + "\"");
+}
+
+http::Response invalid(const Error& e) {
+  Json j;
+  j["message"] = e.message;
+  j["path"] = e.path;
+  return jsonResponse(400, j);
+}
+
 metrics::Counter& statusUpdates() {
   static auto& c = metrics::global().counter("corral_master_status_updates_total",
                                              "Task status updates received from agents.");
@@ -195,6 +210,7 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
   }
   std::vector<state::Mutation> batch;
   std::vector<TaskRecord> created;
+  std::vector<agent::TaskLaunch> parsedLaunches;
   int64_t nowWall = wallMs();
   for (const auto& s : specs) {
     TaskRecord t;
@@ -216,35 +232,44 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
     t.launch["hostIp"] = t.host;
     t.launch["appId"] = t.appId;
     t.launch["appVersion"] = t.version;
+    // The agent takes only a valid launch: checked here, so that a bad payload
+    // fails the offer (and the scheduler hears why) instead of every agent.
+    auto parsed = wire::parseTaskLaunch(dumpJson(t.launch));
+    if (!parsed.ok()) {
+      return makeError(ErrorKind::kInvalid,
+                       "launch of task " + t.id + " is invalid: " + parsed.error().message);
+    }
+    parsedLaunches.push_back(std::move(*parsed));
     batch.push_back(state::Mutation::put("/tasks/" + t.id, taskToJson(t)));
     created.push_back(std::move(t));
   }
   if (Status st = store_.commit(batch); !st.ok()) {
     return makeError("cannot persist launched tasks: " + st.error().message);
   }
-  Json launches = Json::array();
+  wire::LaunchRequest launches;
   for (auto& t : created) {
-    launches.push_back(t.launch);
+    launches.tasks.push_back(std::move(parsedLaunches[launches.tasks.size()]));
     tasksByApp_[t.appId].insert(t.id);
     tasks_[t.id] = std::move(t);
   }
-  Json body;
-  body["tasks"] = launches;
+  std::string body = wire::toJson(launches);
   std::vector<std::string> ids;
   for (const auto& s : specs) ids.push_back(s.taskId);
   log::info("launching {} task(s) on agent {} ({})", ids.size(), ag->second.id,
             ag->second.hostname);
   std::string agentId = ag->second.id;
-  sendToAgent(ag->second, "/internal/launch", body, [this, ids, agentId](bool ok, std::string err) {
-    if (ok) return;
-    for (const auto& id : ids) {
-      auto t = tasks_.find(id);
-      if (t == tasks_.end() || t->second.state != conf::TaskState::kStaging) continue;
-      applyStatus(StatusInput{id, conf::TaskState::kDropped,
-                              "launch on agent " + agentId + " failed: " + err, std::nullopt,
-                              conf::TaskReason::kAgentDisconnected, agentId});
-    }
-  });
+  sendToAgent(
+      ag->second, "/internal/launch", std::move(body),
+      [this, ids, agentId](bool ok, std::string err) {
+        if (ok) return;
+        for (const auto& id : ids) {
+          auto t = tasks_.find(id);
+          if (t == tasks_.end() || t->second.state != conf::TaskState::kStaging) continue;
+          applyStatus(StatusInput{id, conf::TaskState::kDropped,
+                                  "launch on agent " + agentId + " failed: " + err, std::nullopt,
+                                  conf::TaskReason::kAgentDisconnected, agentId});
+        }
+      });
   return true;
 }
 
@@ -274,13 +299,11 @@ void Master::killTask(const std::string& taskId, std::optional<double> grace) {
                             conf::TaskReason::kAgentDisconnected, t.agentId});
     return;
   }
-  Json body;
-  body["taskId"] = taskId;
-  if (grace) body["gracePeriodSeconds"] = *grace;
   log::info("killing task {} on agent {}", taskId, t.agentId);
-  sendToAgent(ag->second, "/internal/kill", body, [taskId](bool ok, std::string err) {
-    if (!ok) log::warn("kill of task {} not delivered: {}", taskId, err);
-  });
+  sendToAgent(ag->second, "/internal/kill", wire::toJson(wire::KillRequest{taskId, grace}),
+              [taskId](bool ok, std::string err) {
+                if (!ok) log::warn("kill of task {} not delivered: {}", taskId, err);
+              });
 }
 
 std::vector<const TaskRecord*> Master::tasks() const {
@@ -406,13 +429,17 @@ bool Master::applyStatuses(const std::vector<StatusInput>& inputs) {
   return true;
 }
 
-void Master::sendToAgent(const AgentRecord& agent, const std::string& path, Json body,
+void Master::sendToAgent(const AgentRecord& agent, const std::string& path, std::string body,
                          std::function<void(bool, std::string)> done) {
   http::Request req;
   req.method = "POST";
   req.target = path;
   req.headers.emplace_back("Content-Type", "application/json");
-  req.body = dumpJson(body);
+  // Proof for the agent that the call comes from the master it registered with.
+  if (auto s = sessions_.find(agent.id); s != sessions_.end()) {
+    req.headers.emplace_back("Authorization", "Bearer " + s->second.token);
+  }
+  req.body = std::move(body);
   uint64_t key = agentCalls_.nextKey();
   agentCalls_.add(key, http::fetch(
                            loop_, agent.hostname, agent.port, std::move(req),
@@ -470,6 +497,7 @@ void Master::removeAgent(const std::string& agentId) {
                             std::nullopt, conf::TaskReason::kAgentRemoved, agentId});
   }
   agents_.erase(agentId);
+  sessions_.erase(agentId);
   if (Status st = store_.commit({state::Mutation::del("/agents/" + agentId)}); !st.ok()) {
     // Harmless but visible: after a restart it is recovered, then removed again.
     log::error("cannot persist the removal of agent {}: {}", agentId, st.error().message);
@@ -506,8 +534,15 @@ bool Master::handleInternal(http::Request& req, std::shared_ptr<http::Exchange> 
       slash == std::string_view::npos ? "" : std::string(agentPath.substr(0, slash));
   std::string_view action =
       slash == std::string_view::npos ? std::string_view() : agentPath.substr(slash + 1);
-  if (p == "/internal/agents/register") {
-    onRegister(req, ex);
+  bool registering = p == "/internal/agents/register";
+  // A status batch names its agent in the body; it is checked there.
+  std::string principal;
+  if (!authenticateAgent(req, registering || p == "/internal/status" ? "" : agentId, *ex,
+                         &principal)) {
+    return true;
+  }
+  if (registering) {
+    onRegister(req, ex, principal);
   } else if (p == "/internal/status") {
     onStatus(req, ex);
   } else if (!agentId.empty() && action == "drain") {
@@ -529,19 +564,49 @@ bool Master::handleInternal(http::Request& req, std::shared_ptr<http::Exchange> 
   return true;
 }
 
-void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  auto body = parseJson(req.body);
-  if (!body.ok()) return ex->respond(errorResponse(400, body.error().message));
-  const Json& j = *body;
-  if (!j.is_object() || !j.contains("hostname") || !j["hostname"].is_string()) {
-    return ex->respond(errorResponse(400, "registration needs a hostname"));
+bool Master::authenticateAgent(const http::Request& req, const std::string& agentId,
+                               http::Exchange& ex, std::string* principal) {
+  if (!options_.agentCredentials.enabled()) return true;
+  auto who = options_.agentCredentials.authenticate(req.header("Authorization").value_or(""));
+  if (!who) {
+    agentAuthRefusals("unauthenticated").inc();
+    log::warn("refused {} {} from {}: {} agent credential", req.method, req.path, req.remoteAddress,
+              req.header("Authorization") ? "wrong" : "no");
+    http::Response r = errorResponse(401, "agents need a credential (corral agent --credential)");
+    r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"corral-agents\"");
+    ex.respond(std::move(r));
+    return false;
   }
-  auto res = conf::parseResources(j.value("resources", ""));
-  if (!res.ok()) return ex->respond(errorResponse(400, res.error().message));
-  auto attrs = conf::parseAttributes(j.value("attributes", ""));
-  if (!attrs.ok()) return ex->respond(errorResponse(400, attrs.error().message));
-  std::string id = j.value("agentId", "");
+  *principal = *who;
+  if (agentId.empty()) return true;
+  auto s = sessions_.find(agentId);
+  if (s != sessions_.end() && s->second.principal != *who) {
+    agentAuthRefusals("forbidden").inc();
+    log::warn("refused {} {} from {}: principal '{}' speaks for agent {} of principal '{}'",
+              req.method, req.path, req.remoteAddress, *who, agentId, s->second.principal);
+    ex.respond(errorResponse(403, "agent " + agentId + " belongs to another principal"));
+    return false;
+  }
+  return true;
+}
+
+void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex,
+                        const std::string& principal) {
+  auto m = wire::parseRegisterRequest(req.body);
+  if (!m.ok()) return ex->respond(invalid(m.error()));
+  auto res = conf::parseResources(m->resources);
+  if (!res.ok()) return ex->respond(errorResponse(400, "resources: " + res.error().message));
+  auto attrs = conf::parseAttributes(m->attributes);
+  if (!attrs.ok()) return ex->respond(errorResponse(400, "attributes: " + attrs.error().message));
+  std::string id = m->agentId;
   bool known = !id.empty() && agents_.count(id);
+  if (auto s = sessions_.find(id);
+      known && s != sessions_.end() && s->second.principal != principal) {
+    agentAuthRefusals("forbidden").inc();
+    log::warn("refused registration of agent {} from {}: it belongs to principal '{}', not '{}'",
+              id, req.remoteAddress, s->second.principal, principal);
+    return ex->respond(errorResponse(403, "agent " + id + " belongs to another principal"));
+  }
   std::vector<state::Mutation> batch;
   if (!known) {
     if (id.empty()) id = epoch_ + "-S" + std::to_string(nextAgentSeq_++);
@@ -550,8 +615,8 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
   AgentRecord& a = agents_[id];
   bool wasUnreachable = known && a.status == AgentStatus::kUnreachable;
   a.id = id;
-  a.hostname = j["hostname"].get<std::string>();
-  a.port = j.value("port", 5051);
+  a.hostname = m->hostname;
+  a.port = m->port;
   a.total = *res;
   a.attributes = *attrs;
   if (!known) a.registeredAtMs = wallMs();
@@ -566,39 +631,28 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
   // come with the registration and are applied before reconciling, so a
   // task's real end (e.g. TASK_FAILED with its exit status) is not replaced
   // by TASK_LOST.
-  if (j.contains("updates") && j["updates"].is_array()) {
-    std::vector<Json> raw(j["updates"].begin(), j["updates"].end());
+  if (!m->updates.empty()) {
     std::vector<StatusInput> inputs;
-    Json ignored = Json::array();
-    if (Status parsed = parseStatusUpdates(raw, id, &inputs, &ignored); !parsed.ok()) {
-      log::warn("agent {}: pending status updates ignored: {}", id, parsed.error().message);
-    } else if (!applyStatuses(inputs)) {
+    std::vector<std::string> ignored;
+    sortStatusUpdates(m->updates, id, &inputs, &ignored);
+    if (!applyStatuses(inputs)) {
       return ex->respond(errorResponse(503, "pending status updates not persisted; retry"));
     }
   }
   // Reconcile: what the agent runs versus what we believe it runs.
-  std::map<std::string, Json> reported;
-  if (j.contains("tasks") && j["tasks"].is_array()) {
-    for (const auto& t : j["tasks"]) {
-      if (t.is_object() && t.contains("taskId") && t["taskId"].is_string()) {
-        reported[t["taskId"].get<std::string>()] = t;
-      }
-    }
-  }
-  Json toKill = Json::array();
+  std::map<std::string, const wire::ReportedTask*> reported;
+  for (const auto& t : m->tasks) reported[t.taskId] = &t;
+  wire::RegisterReply reply;
   for (const auto& [tid, rt] : reported) {
     auto it = tasks_.find(tid);
     bool keep = it != tasks_.end() && it->second.agentId == id && conf::isActive(it->second.state);
     if (!keep) {
       // Unknown, already replaced (it was unreachable), or finished in our books.
-      toKill.push_back(tid);
+      reply.kill.push_back(tid);
       continue;
     }
-    auto st = conf::taskStateFromString(rt.value("state", ""));
-    std::optional<bool> healthy;
-    if (rt.contains("healthy") && rt["healthy"].is_boolean()) healthy = rt["healthy"].get<bool>();
-    if (st && (*st != it->second.state || healthy != it->second.healthy)) {
-      applyStatus(StatusInput{tid, *st, rt.value("message", ""), healthy,
+    if (rt->state != it->second.state || rt->healthy != it->second.healthy) {
+      applyStatus(StatusInput{tid, rt->state, rt->message, rt->healthy,
                               conf::TaskReason::kReconciliation, id});
     }
   }
@@ -613,13 +667,17 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
   }
   log::info("agent {} {} at {}:{} with {} ({} task(s) reported, {} to kill, {} lost){}", id,
             known ? "re-registered" : "registered", a.hostname, a.port, a.total.toString(),
-            reported.size(), toKill.size(), lost.size(),
+            reported.size(), reply.kill.size(), lost.size(),
             wasUnreachable ? " after being unreachable" : "");
-  Json out;
-  out["agentId"] = id;
-  out["masterEpoch"] = epoch_;
-  out["kill"] = toKill;
-  ex->respond(jsonResponse(200, out));
+  // A new token at every registration: whoever held an older one (a previous
+  // run of this agent's address) cannot command the agent any more.
+  AgentSession& session = sessions_[id];
+  session.token = auth::randomToken();
+  session.principal = principal;
+  reply.agentId = id;
+  reply.masterEpoch = epoch_;
+  reply.token = session.token;
+  ex->respond(http::Response::json(200, wire::toJson(reply)));
 }
 
 void Master::onHeartbeat(const std::string& agentId, http::Request&,
@@ -636,28 +694,18 @@ void Master::onHeartbeat(const std::string& agentId, http::Request&,
   ex->respond(jsonResponse(200, out));
 }
 
-Status Master::parseStatusUpdates(const std::vector<Json>& raw, const std::string& agentId,
-                                  std::vector<StatusInput>* inputs, Json* kill) const {
-  for (const auto& j : raw) {
-    if (!j.is_object() || !j.contains("taskId") || !j["taskId"].is_string() ||
-        !j.contains("state") || !j["state"].is_string()) {
-      return makeError("status update needs taskId and state");
-    }
-    auto state = conf::taskStateFromString(j["state"].get<std::string>());
-    if (!state) {
-      return makeError("status update of " + j["taskId"].get<std::string>() +
-                       " has an unknown state '" + j["state"].get<std::string>() + "'");
-    }
+void Master::sortStatusUpdates(const std::vector<wire::StatusUpdate>& updates,
+                               const std::string& agentId, std::vector<StatusInput>* inputs,
+                               std::vector<std::string>* kill) const {
+  for (const auto& u : updates) {
     statusUpdates().inc();
     StatusInput in;
-    in.taskId = j["taskId"].get<std::string>();
-    in.state = *state;
-    in.message = j.value("message", "");
-    // Reasons Mesos adds later are kept as kUnknown, not refused.
-    in.reason = conf::parseTaskReason(
-        j.contains("reason") && j["reason"].is_string() ? j["reason"].get<std::string>() : "");
-    in.agentId = j.value("agentId", agentId);
-    if (j.contains("healthy") && j["healthy"].is_boolean()) in.healthy = j["healthy"].get<bool>();
+    in.taskId = u.taskId;
+    in.state = u.state;
+    in.message = u.message;
+    in.reason = u.reason;
+    in.agentId = u.agentId.empty() ? agentId : u.agentId;
+    in.healthy = u.healthy;
     auto it = tasks_.find(in.taskId);
     // Unknown, or already finished in our books (e.g. dropped after a launch
     // timeout) yet alive on the agent: an orphan the agent must kill.
@@ -669,25 +717,18 @@ Status Master::parseStatusUpdates(const std::vector<Json>& raw, const std::strin
     }
     inputs->push_back(std::move(in));
   }
-  return Status::Ok();
 }
 
 void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
-  auto body = parseJson(req.body);
-  if (!body.ok()) return ex->respond(errorResponse(400, body.error().message));
   // Agents send {"agentId":..., "updates":[...]} (a single update object is accepted too).
-  std::vector<Json> raw;
-  if (body->is_object() && body->contains("updates") && (*body)["updates"].is_array()) {
-    for (const auto& u : (*body)["updates"]) raw.push_back(u);
-  } else {
-    raw.push_back(*body);
-  }
-  std::string agentId = body->is_object() ? body->value("agentId", "") : "";
+  auto batch = wire::parseStatusBatch(req.body);
+  if (!batch.ok()) return ex->respond(invalid(batch.error()));
+  const std::string& agentId = batch->agentId;
+  std::string principal;
+  if (!authenticateAgent(req, agentId, *ex, &principal)) return;
   std::vector<StatusInput> inputs;
-  Json kill = Json::array();
-  if (Status parsed = parseStatusUpdates(raw, agentId, &inputs, &kill); !parsed.ok()) {
-    return ex->respond(errorResponse(400, parsed.error().message));
-  }
+  wire::StatusAck ack;
+  sortStatusUpdates(batch->updates, agentId, &inputs, &ack.kill);
   auto ag = agents_.find(agentId);
   if (ag != agents_.end() && ag->second.status == AgentStatus::kActive) {
     ag->second.lastSeenMs = loop_.nowMs();
@@ -696,10 +737,7 @@ void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
     // Not durable: no ack, the agent will retry.
     return ex->respond(errorResponse(503, "status not persisted; retry"));
   }
-  Json out;
-  out["ack"] = true;
-  out["kill"] = kill;
-  ex->respond(jsonResponse(200, out));
+  ex->respond(http::Response::json(200, wire::toJson(ack)));
 }
 
 }  // namespace corral::master

@@ -14,8 +14,10 @@
 #include "base/cancel.h"
 #include "base/http_server.h"
 #include "base/loop.h"
+#include "core_cluster/auth/credentials.h"
 #include "core_cluster/master/scheduler_api.h"
 #include "core_cluster/state/state_store.h"
+#include "core_cluster/wire/agent_messages.h"
 
 namespace corral::master {
 
@@ -25,6 +27,9 @@ struct MasterOptions {
   uint64_t agentPingTimeoutMs = 10000;      // no heartbeat this long: unreachable
   uint64_t agentRemovalTimeoutMs = 600000;  // unreachable this long: removed
   uint64_t livenessCheckMs = 500;
+  // Agent credentials the master accepts (--credentials). Empty: agents
+  // register without one (a single-machine setup).
+  auth::CredentialSet agentCredentials;
 };
 
 class Master : public SchedulerDriver {
@@ -78,17 +83,23 @@ class Master : public SchedulerDriver {
   bool applyStatus(const StatusInput& in);
   // Applies many changes with one durable commit (one fsync), then tells the scheduler.
   bool applyStatuses(const std::vector<StatusInput>& in);
-  // Reads agent status updates; orphans (unknown or already-terminal tasks
-  // reported alive) go to kill. An error names the malformed update.
-  Status parseStatusUpdates(const std::vector<Json>& raw, const std::string& agentId,
-                            std::vector<StatusInput>* inputs, Json* kill) const;
+  // Sorts agent status updates: orphans (unknown or already-terminal tasks
+  // reported alive) go to kill, the others to inputs.
+  void sortStatusUpdates(const std::vector<wire::StatusUpdate>& updates, const std::string& agentId,
+                         std::vector<StatusInput>* inputs, std::vector<std::string>* kill) const;
+  // The principal that may speak for `agentId` on /internal/*, when agent
+  // credentials are on; answers 401/403 (logged, counted) and returns false
+  // when the request may not.
+  bool authenticateAgent(const http::Request& req, const std::string& agentId, http::Exchange& ex,
+                         std::string* principal);
   void markAgentUnreachable(AgentRecord& agent);
   void removeAgent(const std::string& agentId);
-  void sendToAgent(const AgentRecord& agent, const std::string& path, Json body,
+  void sendToAgent(const AgentRecord& agent, const std::string& path, std::string body,
                    std::function<void(bool ok, std::string error)> done);
   Scheduler* schedulerFor(const TaskRecord& t) const;
 
-  void onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex);
+  void onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex,
+                  const std::string& principal);
   void onHeartbeat(const std::string& agentId, http::Request& req,
                    std::shared_ptr<http::Exchange> ex);
   void onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex);
@@ -99,6 +110,14 @@ class Master : public SchedulerDriver {
   MasterOptions options_;
   std::vector<Scheduler*> schedulers_;
   std::map<std::string, AgentRecord> agents_;
+  // Per registration, not persisted (after a restart agents must register
+  // again before they are sent anything): the token the master's calls to the
+  // agent carry, and the principal the agent authenticated as.
+  struct AgentSession {
+    std::string token;
+    std::string principal;
+  };
+  std::map<std::string, AgentSession> sessions_;
   std::unordered_map<std::string, TaskRecord> tasks_;
   // app id -> ids of its tasks in tasks_, so one app's tasks cost what it has.
   std::unordered_map<std::string, std::set<std::string>> tasksByApp_;

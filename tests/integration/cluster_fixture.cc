@@ -87,9 +87,11 @@ bool Client::waitFor(const std::function<bool()>& pred, uint64_t timeoutMs, uint
 // ------------------------------------------------------------- EventStream
 
 EventStream::EventStream(Client& client, const std::string& host, int port,
-                         const std::string& query, std::optional<uint64_t> lastEventId)
+                         const std::string& query, std::optional<uint64_t> lastEventId,
+                         http::Headers headers)
     : client_(client), alive_(std::make_shared<bool>(true)) {
   http::Request req;
+  req.headers = std::move(headers);
   req.method = "GET";
   req.target = "/v2/events" + query;
   req.headers.emplace_back("Accept", "text/event-stream");
@@ -388,6 +390,7 @@ void ClusterFixture::startAgent(size_t i) {
                                 "--resources",  "cpus:4;mem:4096;disk:1000;ports:[31000-31100]",
                                 "--attributes", a.attributes,
                                 "--work-dir",   a.workDir};
+  args.insert(args.end(), agentArgs_.begin(), agentArgs_.end());
   a.child = spawnChild("agent " + a.ip, args, dir_ + "/agent" + std::to_string(i) + ".log");
   ASSERT_GT(a.child.pid, 0);
 }
@@ -406,6 +409,9 @@ bool ClusterFixture::waitAgentsActive(size_t n, uint64_t timeoutMs) {
 
 HttpResult ClusterFixture::api(const std::string& method, const std::string& target,
                                const std::string& body, http::Headers headers) {
+  for (const auto& h : apiHeaders_) {
+    if (!http::findHeader(headers, h.first)) headers.push_back(h);
+  }
   return client_.request(method, masterIp_, masterPort_, target, body, std::move(headers));
 }
 

@@ -58,7 +58,7 @@ struct SseEvent {
 class EventStream {
  public:
   EventStream(Client& client, const std::string& host, int port, const std::string& query = "",
-              std::optional<uint64_t> lastEventId = std::nullopt);
+              std::optional<uint64_t> lastEventId = std::nullopt, http::Headers headers = {});
   ~EventStream();
   void close();
   bool connected() const { return status_ == 200; }
@@ -149,6 +149,8 @@ class ClusterFixture : public ::testing::Test {
   std::string masterIp_;
   int masterPort_ = 0;
   std::vector<std::string> masterArgs_;
+  std::vector<std::string> agentArgs_;  // appended to every agent's command line
+  http::Headers apiHeaders_;            // sent with every api() call (e.g. Authorization)
   Child master_;
   std::vector<AgentProc> agents_;
   std::vector<Child> retired_;  // children already stopped, for the log dump

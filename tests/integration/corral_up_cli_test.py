@@ -55,7 +55,8 @@ def main():
     work = tempfile.mkdtemp(prefix="corral-up-test-")
     mport, dport, hport = free_port(), free_port(), free_port()
     master = f"127.0.0.1:{mport}"
-    env = dict(os.environ, CORRAL_MASTER=master)
+    env = dict(os.environ, CORRAL_MASTER=master,
+               CORRAL_MASTER_CREDENTIALS=os.path.join(work, "credentials", "admin"))
     out_path = os.path.join(work, "up.out")
     out = open(out_path, "w")
     up = subprocess.Popen([corral, "up", "--demo", "--work-dir", work, "--master-port", str(mport),
@@ -78,6 +79,23 @@ def main():
         for url, task in urls:
             body = urllib.request.urlopen(url, timeout=5).read().decode()
             assert body.startswith("hello from " + task), body
+        # The printed API curl lines answer as printed (with the generated admin's -u);
+        # without credentials the API refuses.
+        api = re.findall(r"^  (curl -u \S+ http://127\.0\.0\.1:\d+/v2/apps)$", banner, re.M)
+        assert len(api) == 1, banner
+        r = subprocess.run(api[0].split(), capture_output=True, text=True, timeout=10)
+        assert '"/demo"' in r.stdout, r.stdout + r.stderr
+        r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                            f"http://{master}/v2/apps"], capture_output=True, text=True, timeout=10)
+        assert r.stdout == "401", r.stdout
+        assert oct(os.stat(os.path.join(work, "credentials")).st_mode & 0o777) == "0o700"
+        # The printed `corral app list` line works as printed.
+        cli = re.findall(r"^  ((?:\S+ )?corral app list.*)$", banner, re.M)
+        assert len(cli) == 1, banner
+        path_env = dict(os.environ, PATH=os.path.dirname(corral) + ":" + os.environ["PATH"])
+        r = subprocess.run(["sh", "-c", cli[0]], env=path_env, capture_output=True, text=True,
+                           timeout=20)
+        assert r.returncode == 0 and "/demo" in r.stdout, r.stdout + r.stderr
         # The printed dig lines answer.
         a = subprocess.run(["dig", "@127.0.0.1", "-p", str(dport), "demo.marathon.mesos", "+short"],
                            capture_output=True, text=True).stdout.split()

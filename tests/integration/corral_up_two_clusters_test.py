@@ -7,6 +7,7 @@ restarted less and less often, and `up` shows the agent's last error line.
 
 usage: corral_up_two_clusters_test.py /path/to/corral
 """
+import base64
 import json
 import os
 import re
@@ -21,8 +22,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from up_test_util import Up, assert_gone, cmdline, descendants, free_port, wait  # noqa
 
 
-def active_agents(master_port):
-    body = urllib.request.urlopen(f"http://127.0.0.1:{master_port}/v1/agents", timeout=3).read()
+def active_agents(work, master_port):
+    # `corral up` protects the API with the admin it generated in its work dir.
+    req = urllib.request.Request(f"http://127.0.0.1:{master_port}/v1/agents")
+    with open(os.path.join(work, "credentials", "admin")) as f:
+        token = base64.b64encode(f.read().strip().encode()).decode()
+    req.add_header("Authorization", "Basic " + token)
+    body = urllib.request.urlopen(req, timeout=3).read()
     return sorted(a["hostname"] for a in json.loads(body)["agents"] if a["status"] == "ACTIVE")
 
 
@@ -41,9 +47,9 @@ def main():
                                           "--proxy-admin-port", str(free_port())]))
         for r in runs:
             r.wait_banner()
-        agents = [wait(lambda: len(active_agents(p[0])) == 2 and active_agents(p[0]), 30,
+        agents = [wait(lambda: len(active_agents(w, p[0])) == 2 and active_agents(w, p[0]), 30,
                        f"2 active agents of the cluster on master port {p[0]}")
-                  for _, p in clusters]
+                  for w, p in clusters]
         assert not set(agents[0]) & set(agents[1]), agents
 
         # A third one on the first one's DNS port refuses, saying why.
@@ -76,7 +82,8 @@ def main():
         assert delays[:4] == [delays[0], delays[0] * 2, delays[0] * 4, delays[0] * 8], delays
         assert all("address already in use" in l.lower() for l in lines()[1:4]), lines()
         blocker.close()
-        wait(lambda: ip in active_agents(clusters[0][1][0]), 40, f"{name} back after the clash")
+        wait(lambda: ip in active_agents(clusters[0][0], clusters[0][1][0]), 40,
+             f"{name} back after the clash")
 
         trees = [descendants(r.proc.pid) for r in runs[:2]]
         for r in runs[:2]:

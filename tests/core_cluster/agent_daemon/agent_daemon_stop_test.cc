@@ -50,7 +50,7 @@ struct FakeMaster {
       : server(loop, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
           if (req.path == "/internal/agents/register") registrations.push_back(req.body);
           if (req.path == "/internal/status") statuses.push_back(req.body);
-          ex->respond(http::Response::json(200, R"({"agentId":"agent-1"})"));
+          ex->respond(http::Response::json(200, R"({"agentId":"agent-1","token":"tok-1"})"));
         }) {}
   http::Server server;
   std::vector<std::string> registrations;
@@ -101,15 +101,19 @@ class AgentDaemonStopTest : public ::testing::Test {
     return state;
   }
 
-  void launch(Loop& loop, int port, const std::string& body) {
-    bool done = false;
+  // POST /internal/launch as the fake master (its token); the answer's status.
+  int launch(Loop& loop, int port, const std::string& body) {
+    int status = 0;
     http::Request req;
     req.method = "POST";
     req.target = "/internal/launch";
+    req.headers.emplace_back("Authorization", "Bearer tok-1");
     req.body = body;
-    CancelHandle call =
-        http::fetch(loop, "127.0.0.1", port, req, [&](Result<http::Response> r) { done = true; });
-    ASSERT_TRUE(loop.runUntil([&] { return done; }, 5000));
+    CancelHandle call = http::fetch(loop, "127.0.0.1", port, req, [&](Result<http::Response> r) {
+      status = r.ok() ? r->status : -1;
+    });
+    EXPECT_TRUE(loop.runUntil([&] { return status != 0; }, 5000));
+    return status;
   }
 
   fs::path dir_;
@@ -125,9 +129,9 @@ TEST_F(AgentDaemonStopTest, StopWhileMasterIsDownIsBoundedAndKeepsTheStatusesFor
   int port = (*d)->port();
   ASSERT_TRUE(loop.runUntil([&] { return (*d)->agentId() == "agent-1"; }, 5000));
   // The task ignores SIGTERM: only the SIGKILL at the end of its 1 s grace stops it.
-  launch(loop, port,
-         R"({"tasks":[{"taskId":"t1","appId":"/a","cmd":"trap '' TERM; sleep 60",)"
-         R"("killGracePeriodSeconds":1}]})");
+  ASSERT_EQ(202, launch(loop, port,
+                        R"({"tasks":[{"taskId":"t1","appId":"/a","cmd":"trap '' TERM; sleep 60",)"
+                        R"("killGracePeriodSeconds":1}]})"));
   ASSERT_TRUE(loop.runUntil([&] { return taskState(loop, port, "t1") == "TASK_RUNNING"; }, 10000));
 
   master.reset();  // the master goes down
@@ -167,22 +171,25 @@ TEST_F(AgentDaemonStopTest, StopWhileMasterIsDownIsBoundedAndKeepsTheStatusesFor
   loop.runUntil([] { return false; }, 200);
 }
 
-TEST_F(AgentDaemonStopTest, StopWithNoMasterEverReachedDoesNotWaitForDelivery) {
+// An agent that never reached its master has no master token: a launch (from
+// anyone) is refused and nothing runs; stopping it waits for nothing.
+TEST_F(AgentDaemonStopTest, StopWithNoMasterEverReachedRunsNothingAndDoesNotWait) {
   Loop loop;
   auto d = AgentDaemon::create(loop, options(deadPort()));
   ASSERT_TRUE(d.ok()) << d.error().message;
   int port = (*d)->port();
-  launch(loop, port, R"({"tasks":[{"taskId":"t2","appId":"/a","cmd":"sleep 60"}]})");
-  ASSERT_TRUE(loop.runUntil([&] { return taskState(loop, port, "t2") == "TASK_RUNNING"; }, 10000));
+  EXPECT_EQ(launch(loop, port, R"({"tasks":[{"taskId":"t2","appId":"/a","cmd":"sleep 60"}]})"),
+            401);
+  loop.runUntil([] { return false; }, 100);
+  EXPECT_EQ(taskState(loop, port, "t2"), "");
   bool stopped = false;
   auto t0 = std::chrono::steady_clock::now();
   (*d)->shutdown([&] { stopped = true; });
   ASSERT_TRUE(loop.runUntil([&] { return stopped; }, 15000));
-  // `sleep` stops at SIGTERM; nothing waits for a master that never answered.
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2500));
   loop.runUntil([] { return false; }, 200);
   d->reset();
-  EXPECT_NE(readAll(dir_ / "pending_updates.json").find("TASK_KILLED"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "sandboxes" / "t2"));
 }
 
 // pending_updates.json cannot be replaced (a directory is in the way): the
@@ -196,7 +203,8 @@ TEST_F(AgentDaemonStopTest, UpdatesThatCannotBePersistedAreCountedAndStillDelive
   auto d = AgentDaemon::create(loop, options(*masterPort));
   ASSERT_TRUE(d.ok()) << d.error().message;
   ASSERT_TRUE(loop.runUntil([&] { return (*d)->agentId() == "agent-1"; }, 5000));
-  launch(loop, (*d)->port(), R"({"tasks":[{"taskId":"t3","appId":"/a","cmd":"sleep 60"}]})");
+  ASSERT_EQ(202, launch(loop, (*d)->port(),
+                        R"({"tasks":[{"taskId":"t3","appId":"/a","cmd":"sleep 60"}]})"));
   auto sent = [&] {
     for (const auto& s : master.statuses) {
       if (s.find("TASK_RUNNING") != std::string::npos) return true;

@@ -26,7 +26,7 @@ TEST(AgentDaemon, StopsWithAStatusPostInFlight) {
   http::Server master(loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
     if (req.path == "/internal/agents/register") {
       registered = true;
-      return ex->respond(http::Response::json(200, R"({"agentId":"agent-1"})"));
+      return ex->respond(http::Response::json(200, R"({"agentId":"agent-1","token":"tok-1"})"));
     }
     if (req.path == "/internal/status") {
       heldStatusPosts.push_back(std::move(ex));
@@ -61,6 +61,7 @@ TEST(AgentDaemon, StopsWithAStatusPostInFlight) {
   launch.method = "POST";
   launch.target = "/internal/launch";
   launch.headers.emplace_back("Content-Type", "application/json");
+  launch.headers.emplace_back("Authorization", "Bearer tok-1");
   launch.body = R"({"tasks":[{"taskId":"..","appId":"/a","cmd":"true"}]})";
   std::optional<Result<http::Response>> launched;
   CancelHandle call = http::fetch(loop, "127.0.0.1", (*daemon)->port(), launch,

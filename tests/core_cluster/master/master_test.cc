@@ -7,6 +7,7 @@
 
 #include <memory>
 
+#include "base/metrics.h"
 #include "core_cluster/state/in_memory_state_store.h"
 #include "tests/core_cluster/cluster_test_util.h"
 
@@ -668,6 +669,114 @@ TEST_F(MasterTest, UpdatesCarriedByAReRegistrationAreAppliedBeforeReconciling) {
   EXPECT_EQ(master_->task("t1")->message, "exited with status 3");
   EXPECT_EQ(master_->task("t2")->state, conf::TaskState::kLost);
   EXPECT_EQ(storedState("t1"), "TASK_FAILED");
+}
+
+// With --credentials, only an agent with a listed credential registers; its
+// calls carry it, and the master's calls to it carry the token it was given.
+class MasterCredentialsTest : public MasterTest {
+ protected:
+  void SetUp() override {
+    MasterTest::SetUp();
+    agentServer_ = std::make_unique<http::Server>(
+        loop_, [this](http::Request& req, std::shared_ptr<http::Exchange> ex) {
+          auto body = parseJson(req.body);
+          if (req.path == "/internal/launch") {
+            launches_.push_back(body.ok() ? *body : Json());
+            launchAuth_.emplace_back(req.header("Authorization").value_or(""));
+          }
+          ex->respond(http::Response::json(202, "{}"));
+        });
+    auto ap = agentServer_->listen("127.0.0.1", 0);
+    ASSERT_TRUE(ap.ok());
+    agentPort_ = *ap;
+    MasterOptions o;
+    o.agentCredentials = auth::CredentialSet({{"agent-a", "secret-a"}, {"agent-b", "secret-b"}});
+    startMaster(o);
+  }
+
+  http::Response postAs(const std::string& path, const Json& body, const std::string& user,
+                        const std::string& secret) {
+    http::Headers h;
+    if (!user.empty()) h.emplace_back("Authorization", auth::basicAuthorization(user, secret));
+    return fetchSync(loop_, port_, "POST", path, dumpJson(body), h);
+  }
+
+  bool storedAgents() {
+    for (const auto& [k, v] : store_.snapshot()) {
+      if (k.rfind("/agents/", 0) == 0) return true;
+    }
+    return false;
+  }
+
+  std::vector<std::string> launchAuth_;
+};
+
+TEST_F(MasterCredentialsTest, AgentsWithoutTheCredentialCannotRegister) {
+  EXPECT_EQ(postAs("/internal/agents/register", registration(), "", "").status, 401);
+  EXPECT_EQ(postAs("/internal/agents/register", registration(), "agent-a", "wrong").status, 401);
+  EXPECT_EQ(postAs("/internal/agents/register", registration(), "nobody", "secret-a").status, 401);
+  loop_.runUntil([] { return false; }, 50);
+  EXPECT_FALSE(storedAgents());
+  EXPECT_EQ(master_->agents().size(), 0u);
+  EXPECT_TRUE(sched_.offers.empty());
+  EXPECT_EQ(
+      postAs("/internal/status", Json{{"taskId", "t"}, {"state", "TASK_RUNNING"}}, "", "").status,
+      401);
+  std::string m = metrics::global().render();
+  EXPECT_NE(m.find("corral_master_agent_auth_refusals_total{reason=\"unauthenticated\"}"),
+            std::string::npos);
+}
+
+TEST_F(MasterCredentialsTest, AnAgentIsCommandedWithItsTokenAndOnlyItsPrincipalSpeaksForIt) {
+  auto r = postAs("/internal/agents/register", registration(), "agent-a", "secret-a");
+  ASSERT_EQ(r.status, 200) << r.body;
+  std::string agentId = bodyJson(r).value("agentId", "");
+  std::string token = bodyJson(r).value("token", "");
+  EXPECT_EQ(token.size(), 64u);
+  EXPECT_TRUE(storedAgents());
+  // Another valid principal cannot heartbeat, drain, report for or take over this agent.
+  EXPECT_EQ(
+      postAs("/internal/agents/" + agentId + "/heartbeat", Json::object(), "agent-b", "secret-b")
+          .status,
+      403);
+  EXPECT_EQ(postAs("/internal/agents/" + agentId + "/drain", Json::object(), "agent-b", "secret-b")
+                .status,
+            403);
+  EXPECT_EQ(postAs("/internal/status", Json{{"agentId", agentId}, {"updates", Json::array()}},
+                   "agent-b", "secret-b")
+                .status,
+            403);
+  Json takeover = registration();
+  takeover["agentId"] = agentId;
+  EXPECT_EQ(postAs("/internal/agents/register", takeover, "agent-b", "secret-b").status, 403);
+  EXPECT_EQ(
+      postAs("/internal/agents/" + agentId + "/heartbeat", Json::object(), "agent-a", "secret-a")
+          .status,
+      200);
+  Offer o = waitOffer();
+  auto accepted = master_->acceptOffer(o.id, {spec("t1", {31000}, 0.5, 128)});
+  ASSERT_TRUE(accepted.ok() && *accepted);
+  ASSERT_TRUE(loop_.runUntil([&] { return !launchAuth_.empty(); }, 3000));
+  EXPECT_EQ(launchAuth_[0], "Bearer " + token);
+  // A new registration replaces the token.
+  r = postAs("/internal/agents/register", takeover, "agent-a", "secret-a");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(bodyJson(r).value("token", ""), token);
+}
+
+TEST_F(MasterTest, MalformedRegistrationFieldsAreNamed) {
+  startMaster();
+  Json reg = registration();
+  reg["port"] = "5051";
+  auto r = post("/internal/agents/register", reg);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("port"), std::string::npos) << r.body;
+  reg = registration();
+  reg["tasks"] = Json::array({Json{{"taskId", 5}}});
+  r = post("/internal/agents/register", reg);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(r.body.find("tasks[0].taskId"), std::string::npos) << r.body;
+  EXPECT_EQ(master_->agents().size(), 0u);
 }
 
 }  // namespace

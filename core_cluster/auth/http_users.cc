@@ -1,0 +1,124 @@
+#include "core_cluster/auth/http_users.h"
+
+#include <openssl/mem.h>
+
+#include <functional>
+
+#include "base/log.h"
+#include "base/metrics.h"
+#include "core_cluster/auth/credentials.h"
+
+namespace corral::auth {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+metrics::Counter& refusals(const char* reason) {
+  return metrics::global().counter(
+      "corral_api_auth_refusals_total",
+      "v2 API requests refused: no or wrong credentials "
+      "(unauthenticated), or a viewer asking for a change (forbidden).",
+      std::string("reason=\"") + reason + "\"");
+}
+
+}  // namespace
+
+Result<HttpUser> parseHttpUser(std::string_view text, HttpRole role) {
+  text = trim(text);
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
+    return makeError(ErrorKind::kInvalid, "expected user:password");
+  }
+  return HttpUser{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1)), role};
+}
+
+Result<std::vector<HttpUser>> parseHttpUsers(std::string_view text) {
+  std::vector<HttpUser> out;
+  size_t lineNo = 0;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    std::string_view line = trim(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    ++lineNo;
+    if (line.empty() || line.front() == '#') continue;
+    HttpRole role = HttpRole::kAdmin;
+    size_t sp = line.find_first_of(" \t");
+    if (sp != std::string_view::npos) {
+      std::string_view word = line.substr(0, sp);
+      if (word == "viewer") {
+        role = HttpRole::kViewer;
+      } else if (word != "admin") {
+        return makeError(ErrorKind::kInvalid, "line " + std::to_string(lineNo) +
+                                                  ": expected 'admin user:password' or "
+                                                  "'viewer user:password', got role '" +
+                                                  std::string(word) + "'");
+      }
+      line = line.substr(sp + 1);
+    }
+    auto u = parseHttpUser(line, role);
+    if (!u.ok()) {
+      return makeError(ErrorKind::kInvalid,
+                       "line " + std::to_string(lineNo) + ": " + u.error().message);
+    }
+    out.push_back(std::move(*u));
+  }
+  if (out.empty()) return makeError(ErrorKind::kInvalid, "no users in the file");
+  return out;
+}
+
+std::optional<HttpRole> HttpUsers::authenticate(std::string_view authorization) const {
+  auto basic = parseBasicAuthorization(authorization);
+  if (!basic) return std::nullopt;
+  std::optional<HttpRole> role;
+  for (const auto& u : users_) {
+    bool match =
+        constantTimeEquals(basic->user, u.user) & constantTimeEquals(basic->password, u.password);
+    // A user listed twice gets the stronger role.
+    if (match && (!role || u.role == HttpRole::kAdmin)) role = u.role;
+  }
+  OPENSSL_cleanse(basic->password.data(), basic->password.size());
+  return role;
+}
+
+ApiAccess HttpUsers::access(const http::Request& req) const {
+  if (!enabled() || req.path == "/ping") return ApiAccess::kAllowed;
+  auto role = authenticate(req.header("Authorization").value_or(""));
+  if (!role) return ApiAccess::kUnauthenticated;
+  if (*role == HttpRole::kAdmin) return ApiAccess::kAllowed;
+  bool read = req.method == "GET" || req.method == "HEAD";
+  return read ? ApiAccess::kAllowed : ApiAccess::kForbidden;
+}
+
+bool refuseUnlessAllowed(const HttpUsers& users, const http::Request& req,
+                         const std::function<void(http::Response)>& respond) {
+  switch (users.access(req)) {
+    case ApiAccess::kAllowed:
+      return false;
+    case ApiAccess::kUnauthenticated: {
+      refusals("unauthenticated").inc();
+      log::warn("API: {} {} from {} refused: {} credentials", req.method, req.path,
+                req.remoteAddress, req.header("Authorization") ? "wrong" : "no");
+      http::Response r = http::Response::json(
+          401, R"({"message":"Invalid username or password: this API needs credentials"})");
+      r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"corral\"");
+      respond(std::move(r));
+      return true;
+    }
+    case ApiAccess::kForbidden:
+      refusals("forbidden").inc();
+      log::warn("API: {} {} from {} refused: a viewer may only read", req.method, req.path,
+                req.remoteAddress);
+      respond(http::Response::json(
+          403, R"({"message":"Not Authorized to perform this action: the user is a viewer"})"));
+      return true;
+  }
+  return false;
+}
+
+}  // namespace corral::auth
