@@ -183,6 +183,7 @@ class HttpSession {
   bool requestDone_ = false;      // the whole request was parsed (and queued upstream)
   bool responseDone_ = false;     // the whole response was parsed
   bool responseStarted_ = false;  // bytes of the response went to the client
+  bool headPending_ = false;      // a response head waits for the body bytes read with it
   bool closeAfterResponse_ = false;
   bool reused_ = false;      // upstream came from the pool
   bool replayable_ = false;  // no body: may be resent on a fresh connection
