@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
@@ -46,6 +48,12 @@ class Pattern {
  private:
   std::string block_;
 };
+
+std::string chunkSizeLine(size_t n) {
+  char line[32];
+  std::snprintf(line, sizeof line, "%zx\r\n", n);
+  return line;
+}
 
 struct App {
   std::string id;
@@ -94,7 +102,12 @@ class ProxyDataPlaneTest : public ProxyFixture {
   }
   Json taskStats(const std::pair<std::string, int>& task) {
     auto r = client_.request("GET", task.first, task.second, "/stats", "", {}, 3000);
-    return r.status == 200 ? r.json() : Json();
+    Json j = r.status == 200 ? r.json() : Json();
+    if (!j.is_object()) {
+      ADD_FAILURE() << "task /stats: " << r.status << " " << r.error << " " << r.body;
+      return Json::object();
+    }
+    return j;
   }
 
   // One request on a fresh connection to the HTTP frontend.
@@ -366,6 +379,324 @@ TEST_F(ProxyDataPlaneTest, WebSocketTunnelsFramesBothWays) {
   EXPECT_EQ(opcode, 8);
   // The task closes its end after the close frame; the tunnel follows.
   EXPECT_TRUE(c.waitClosed(5000)) << "the tunnel stayed open after the task closed";
+}
+
+// Several requests in one write are answered in order, also when the two
+// tasks they go to answer at different speeds, bodies included; the last
+// one's Connection: close ends the connection after its answer.
+TEST_F(ProxyDataPlaneTest, PipelinedRequestsAreAnsweredInOrder) {
+  startCluster(124, 1);
+  startProxy();
+  deployAll(
+      {{"/pipe", 2, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "pipe.example.test"}}}});
+  const std::string host = "pipe.example.test";
+  Pattern pattern;
+  std::string chunkedBody = "5\r\n" + std::string(pattern.at(0, 5)) + "\r\n3\r\n" +
+                            std::string(pattern.at(5, 3)) + "\r\n0\r\n\r\n";
+  std::string batch =
+      requestHead("GET", "/slow?ms=400&seq=1", host) + requestHead("GET", "/fast?seq=2", host) +
+      requestHead("POST", "/upload?seq=3", host, "Content-Length: 7\r\n") +
+      std::string(pattern.at(0, 7)) + requestHead("GET", "/slow?ms=150&seq=4", host) +
+      requestHead("POST", "/upload?seq=5", host, "Transfer-Encoding: chunked\r\n") + chunkedBody +
+      requestHead("HEAD", "/fast?seq=6", host) +
+      requestHead("GET", "/fast?seq=7", host, "Connection: close\r\n");
+  RawConn c;
+  ASSERT_TRUE(c.connect(proxyIp_, httpPort_));
+  ASSERT_TRUE(c.send(batch));
+  const std::vector<std::string> targets = {"/slow?ms=400&seq=1", "/fast?seq=2",   "/upload?seq=3",
+                                            "/slow?ms=150&seq=4", "/upload?seq=5", "/fast?seq=6",
+                                            "/fast?seq=7"};
+  std::set<std::string> tasksSeen;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    RawResponse r = c.readResponse(5000, targets[i] == "/fast?seq=6");
+    ASSERT_EQ(r.status, 200) << "response " << i + 1 << ": " << r.error;
+    EXPECT_EQ(r.header("X-Target"), targets[i]) << "response " << i + 1 << " out of order";
+    tasksSeen.insert(r.header("X-Task"));
+    const char* body = i == 2 ? "bytes=7 pattern=ok" : i == 4 ? "bytes=8 pattern=ok" : nullptr;
+    if (body != nullptr || i == 5) {
+      EXPECT_EQ(r.body, body != nullptr ? body : "") << "response " << i + 1;
+    }
+  }
+  EXPECT_EQ(tasksSeen.size(), 2u) << "both tasks answered";
+  EXPECT_TRUE(c.waitClosed(3000)) << "Connection: close did not end the connection";
+  EXPECT_EQ(c.buffered(), "") << "bytes after the last answer";
+}
+
+// 50 MB up (with Content-Length and chunked) and 50 MB down stream through
+// the proxy intact while its resident memory stays far below the body size;
+// a client that stops reading a 50 MB download stalls the task (the proxy
+// buffers a bounded amount) and then gets every byte; a client that sends
+// its head a byte at a time is answered 408 and cut off after the header
+// timeout (10 s, measured in a thread while the rest runs).
+TEST_F(ProxyDataPlaneTest, LargeBodiesStreamWithBoundedMemoryAndSlowClients) {
+  startCluster(125, 1);
+  startProxy();
+  // The slow reader gets an app of its own: a task connection fresh from
+  // the pool has not had its kernel receive buffer grown by the fast
+  // downloads (up to tcp_rmem's maximum, which is not the proxy's memory).
+  deployAll({{"/big", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "big.example.test"}}},
+             {"/trickle",
+              1,
+              {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "trickle.example.test"}}}});
+  const std::string host = "big.example.test";
+  ASSERT_EQ(once(host, "/warm").status, 200);
+
+  // The slow head, in the background.
+  std::atomic<int> slowStatus{-1};
+  std::atomic<bool> slowClosed{false};
+  std::atomic<int64_t> slowElapsedMs{0};
+  std::thread slowHead([&] {
+    RawConn conn;
+    if (!conn.connect(proxyIp_, httpPort_)) return;
+    std::string head =
+        requestHead("GET", "/never", host, "X-Padding: " + std::string(40, 'p') + "\r\n");
+    auto start = Clock::now();
+    for (size_t i = 0; i < head.size() && Clock::now() - start < std::chrono::seconds(20); ++i) {
+      if (!conn.send(head.substr(i, 1), 1000)) break;
+      if (conn.readSome(250) >= 0) break;  // an answer or the end: stop sending
+    }
+    RawResponse r = conn.readResponse(5000);
+    slowStatus = r.status;
+    slowClosed = conn.waitClosed(3000);
+    slowElapsedMs =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  });
+
+  // Joined however the test ends (an ASSERT returns early).
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } joiner{slowHead};
+
+  const uint64_t size = 50 * kMiB;
+  Pattern pattern;
+  long baseline = proxyRss();
+  ASSERT_GT(baseline, 0);
+  long peak = baseline;
+  auto sample = [&] { peak = std::max(peak, proxyRss()); };
+
+  // Uploads: one with Content-Length, one chunked.
+  for (bool chunked : {false, true}) {
+    RawConn c;
+    ASSERT_TRUE(c.connect(proxyIp_, httpPort_));
+    std::string framing = chunked ? std::string("Transfer-Encoding: chunked\r\n")
+                                  : "Content-Length: " + std::to_string(size) + "\r\n";
+    ASSERT_TRUE(c.send(requestHead("POST", "/upload", host, framing)));
+    for (uint64_t sent = 0; sent < size;) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(Pattern::kPiece, size - sent));
+      std::string_view piece = pattern.at(sent, n);
+      bool ok =
+          chunked ? c.send(chunkSizeLine(n)) && c.send(piece) && c.send("\r\n") : c.send(piece);
+      ASSERT_TRUE(ok) << "upload stopped at " << sent;
+      sent += n;
+      if (sent % (4 * kMiB) == 0) sample();
+    }
+    if (chunked) {
+      ASSERT_TRUE(c.send("0\r\n\r\n"));
+    }
+    RawResponse r = c.readResponse(30000);
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.body, "bytes=" + std::to_string(size) + " pattern=ok") << "chunked=" << chunked;
+    sample();
+  }
+
+  // Download.
+  for (bool chunked : {false, true}) {
+    RawConn c;
+    ASSERT_TRUE(c.connect(proxyIp_, httpPort_));
+    std::string target = "/download?bytes=" + std::to_string(size) + (chunked ? "&chunked=1" : "");
+    ASSERT_TRUE(c.send(requestHead("GET", target, host)));
+    uint64_t offset = 0;
+    uint64_t firstBad = UINT64_MAX;
+    RawResponse r = c.readResponse(30000, false, [&](std::string_view piece) {
+      for (size_t done = 0; done < piece.size();) {
+        size_t n = std::min(piece.size() - done, Pattern::kPiece);
+        if (firstBad == UINT64_MAX && piece.substr(done, n) != pattern.at(offset, n)) {
+          firstBad = offset;
+        }
+        done += n;
+        offset += n;
+      }
+      if (offset % (4 * kMiB) < piece.size()) sample();
+    });
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.bodyBytes, size) << "chunked=" << chunked;
+    EXPECT_EQ(firstBad, UINT64_MAX) << "chunked=" << chunked << ": body differs at " << firstBad;
+  }
+  EXPECT_LT(peak - baseline, 16 * 1024)
+      << "the proxy grew from " << baseline << " KiB to " << peak << " KiB moving 50 MiB bodies";
+
+  // A client that stops reading: the task stalls long before the end.
+  {
+    auto task = taskAddress("/trickle", 0);
+    auto progress = [&] {
+      auto r = client_.request("GET", task.first, task.second, "/progress", "", {}, 2000);
+      return r.status == 200 ? std::stoull(r.body) : 0ULL;
+    };
+    RawConn c;
+    ASSERT_TRUE(c.connect(proxyIp_, httpPort_, "", 16 * 1024));
+    ASSERT_TRUE(
+        c.send(requestHead("GET", "/download?bytes=" + std::to_string(size) + "&sndbuf=16384",
+                           "trickle.example.test")));
+    uint64_t last = 0;
+    int steady = 0;
+    std::string trace;
+    // Stalled: the same progress over three polls 200 ms apart.
+    bool stalled = client_.waitFor(
+        [&] {
+          uint64_t now = progress();
+          trace += " " + std::to_string(now / 1024) + "K/" + std::to_string(proxyRss()) + "K";
+          steady = now == last && now > 0 ? steady + 1 : 0;
+          last = now;
+          return steady >= 3;
+        },
+        10000, 200);
+    ASSERT_TRUE(stalled) << "the task never stalled; progress/proxy RSS:" << trace;
+    std::cout << "slow reader: task progress/proxy RSS every 200 ms:" << trace << "\n";
+    EXPECT_LT(last, size / 2) << "the task sent " << last << " bytes to a client that reads none";
+    long stalledRss = proxyRss();
+    EXPECT_LT(stalledRss - baseline, 16 * 1024) << "proxy RSS " << stalledRss << " KiB";
+    RawResponse r = c.readResponse(30000, false, [](std::string_view) {});
+    ASSERT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.bodyBytes, size);
+  }
+
+  slowHead.join();
+  EXPECT_EQ(slowStatus.load(), 408);
+  EXPECT_TRUE(slowClosed.load());
+  EXPECT_GE(slowElapsedMs.load(), 9000);
+  EXPECT_LE(slowElapsedMs.load(), 15000);
+}
+
+// Request smuggling, client side: every request whose framing is in doubt
+// is answered 400 (431 for a head too large) by the proxy itself and the
+// connection closed; a bad head never reaches a task.
+TEST_F(ProxyDataPlaneTest, SmuggledRequestsAreRefusedAndTheConnectionClosed) {
+  startCluster(126, 1);
+  startProxy();
+  deployAll(
+      {{"/smug", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "smug.example.test"}}}});
+  auto task = taskAddress("/smug", 0);
+  const std::string h = "Host: smug.example.test\r\n";
+  // The head is refused before any task is chosen.
+  const std::vector<std::pair<std::string, std::string>> headCases = {
+      {"CL+TE",
+       "POST /upload HTTP/1.1\r\n" + h +
+           "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\n" +
+           h + "\r\n"},
+      {"TE+CL", "POST /upload HTTP/1.1\r\n" + h +
+                    "Transfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n"},
+      {"duplicate CL",
+       "POST /upload HTTP/1.1\r\n" + h + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello"},
+      {"conflicting CL",
+       "POST /upload HTTP/1.1\r\n" + h + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"},
+      {"CL list", "POST /upload HTTP/1.1\r\n" + h + "Content-Length: 5, 5\r\n\r\nhello"},
+      {"CL not a number", "POST /upload HTTP/1.1\r\n" + h + "Content-Length: 5x\r\n\r\nhello"},
+      {"CL negative", "POST /upload HTTP/1.1\r\n" + h + "Content-Length: -5\r\n\r\nhello"},
+      {"TE not chunked", "POST /upload HTTP/1.1\r\n" + h + "Transfer-Encoding: gzip\r\n\r\nhello"},
+      {"TE chunked twice",
+       "POST /upload HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"},
+      {"bare LF", "GET / HTTP/1.1\n" + h + "\r\n"},
+      {"bare LF in a header", "GET / HTTP/1.1\r\n" + h + "X-A: 1\nX-B: 2\r\n\r\n"},
+      {"bare CR", "GET / HTTP/1.1\r\n" + h + "X-A: 1\rX-B: 2\r\n\r\n"},
+      {"obs-fold", "GET / HTTP/1.1\r\n" + h + "X-A: 1\r\n  folded\r\n\r\n"},
+      {"space before colon", "GET / HTTP/1.1\r\n" + h + "Content-Length : 5\r\n\r\nhello"},
+      {"oversized head",
+       "GET / HTTP/1.1\r\n" + h + "X-Big: " + std::string(40 * 1024, 'b') + "\r\n\r\n"},
+      {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"},
+  };
+  // The head is sound and reaches the task; the body's framing is not.
+  const std::vector<std::pair<std::string, std::string>> bodyCases = {
+      {"invalid chunk size", "POST /upload HTTP/1.1\r\n" + h +
+                                 "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"},
+      {"chunk size overflow",
+       "POST /upload HTTP/1.1\r\n" + h +
+           "Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\nhello\r\n0\r\n\r\n"},
+      {"chunk longer than its size",
+       "POST /upload HTTP/1.1\r\n" + h +
+           "Transfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n"},
+      {"bare LF after a chunk size",
+       "POST /upload HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n"},
+      {"negative chunk size", "POST /upload HTTP/1.1\r\n" + h +
+                                  "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n"},
+  };
+  auto check = [&](const std::string& name, const std::string& bytes) {
+    RawConn c;
+    ASSERT_TRUE(c.connect(proxyIp_, httpPort_)) << name;
+    c.send(bytes);  // the proxy may close before it has read everything
+    RawResponse r = c.readResponse(5000);
+    int want = name == "oversized head" ? 431 : 400;
+    EXPECT_EQ(r.status, want) << name << ": " << r.error;
+    EXPECT_EQ(r.header("X-Corral-Error"), "bad-request") << name;
+    EXPECT_EQ(r.header("X-Task"), "") << name << " was answered by the task";
+    EXPECT_EQ(r.header("Connection"), "close") << name;
+    EXPECT_TRUE(c.waitClosed(3000)) << name << ": the connection stayed open";
+  };
+  for (const auto& [name, bytes] : headCases) {
+    Json before = taskStats(task);
+    check(name, bytes);
+    Json after = taskStats(task);
+    // One more: the /stats request itself.
+    EXPECT_EQ(after.value("requests", 0), before.value("requests", 0) + 1)
+        << name << ": the refused request reached the task: " << dumpJson(after["recent"]);
+  }
+  for (const auto& [name, bytes] : bodyCases) check(name, bytes);
+
+  // After all that the route serves as before.
+  RawResponse ok = once("smug.example.test", "/");
+  EXPECT_EQ(ok.status, 200) << ok.error;
+}
+
+// Response smuggling, task side: a response whose framing is in doubt is
+// never forwarded (502 naming the reason), or, when its head went out
+// already, the client's connection is cut; the task connection that carried
+// it is never used again.
+TEST_F(ProxyDataPlaneTest, MalformedResponsesAre502AndTheirConnectionsNotReused) {
+  startCluster(127, 1);
+  startProxy();
+  deployAll(
+      {{"/bad", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "bad.example.test"}}}});
+  auto task = taskAddress("/bad", 0);
+  const std::string host = "bad.example.test";
+  for (std::string kind : {"clte", "dupcl", "dupclsame", "badchunk", "chunkoverflow", "barelf",
+                           "barecr", "obsfold", "badcl", "bigheader"}) {
+    // Keep-alive to the proxy: a clean exchange first parks a task
+    // connection, which the bad answer then comes on.
+    RawConn c;
+    ASSERT_TRUE(c.connect(proxyIp_, httpPort_));
+    ASSERT_TRUE(c.send(requestHead("GET", "/warm", host)));
+    RawResponse warm = c.readResponse(5000);
+    ASSERT_EQ(warm.status, 200) << kind << ": " << warm.error;
+    ASSERT_TRUE(c.send(requestHead("GET", "/bad/" + kind, host)));
+    RawResponse r = c.readResponse(5000);
+    EXPECT_EQ(r.status, 502) << kind << ": " << r.error << " " << r.body;
+    EXPECT_EQ(r.header("X-Corral-Error"), "upstream-bad-response") << kind;
+    EXPECT_EQ(r.header("X-Task"), "") << kind << ": the task's head was forwarded";
+    EXPECT_TRUE(c.waitClosed(3000)) << kind;
+    // The next requests (a new client connection) go on fresh task connections.
+    for (int i = 0; i < 3; ++i) {
+      RawResponse next = once(host, "/after-" + kind);
+      EXPECT_EQ(next.status, 200) << kind << ": " << next.error;
+    }
+  }
+  // A sound head, then a chunk longer than its size: the head and the first
+  // chunk went out; the client's connection is cut before the bad bytes.
+  {
+    RawConn c;
+    ASSERT_TRUE(c.connect(proxyIp_, httpPort_));
+    ASSERT_TRUE(c.send(requestHead("GET", "/bad/chunkmid", host)));
+    RawResponse r = c.readResponse(5000);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_FALSE(r.error.empty()) << "a cut body arrived complete";
+    EXPECT_EQ(r.body.find("abcdef"), std::string::npos) << r.body;
+    EXPECT_TRUE(c.waitClosed(3000));
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(once(host, "/last").status, 200);
+  Json stats = taskStats(task);
+  EXPECT_EQ(stats.value("poisonedReuse", -1), 0)
+      << "a task connection that carried a malformed response was used again: " << dumpJson(stats);
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ means the proxy reused it, which GET /stats reports as poisonedReuse.
   GET  /progress           bytes of the last download handed to the kernel
   GET  /ws                 WebSocket: sends "hello <task>", echoes every frame
   GET  /bad/<kind>         a malformed response (see BAD below)
-  GET  /stats              {"poisonedReuse": n, "connections": n, "requests": n}
+  GET  /stats              {"poisonedReuse": n, "connections": n, "requests": n,
+                            "recent": the last 20 request lines}
 """
 import base64
 import hashlib
@@ -59,9 +60,10 @@ BAD = {
     "obsfold": b"HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 5\r\n\r\nhello",
     "badcl": b"HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\nhello",
     "bigheader": b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * (80 * 1024) + b"\r\nContent-Length: 5\r\n\r\nhello",
-    # A good head, then a chunk longer than its size line says.
-    "chunkmid": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"5\r\nhello\r\n3\r\nabcdef\r\n0\r\n\r\n",
+    # A good head and chunk, then (a moment later, after the proxy has
+    # forwarded them) a chunk longer than its size line says.
+    "chunkmid": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+                 b"3\r\nabcdef\r\n0\r\n\r\n"),
 }
 
 
@@ -222,6 +224,7 @@ def serve(sock, serial):
             method, target, headers = conn.read_head()
             with lock:
                 state["requests"] += 1
+                state["recent"] = (state.get("recent", []) + [method + " " + target])[-20:]
                 if conn.poisoned:
                     state["poisoned_reuse"] += 1
             url = urlsplit(target)
@@ -246,7 +249,11 @@ def serve(sock, serial):
             for _ in conn.body_pieces(headers):
                 pass
             if url.path.startswith("/bad/"):
-                conn.sock.sendall(BAD[url.path[5:]])
+                bad = BAD[url.path[5:]]
+                for i, part in enumerate(bad if isinstance(bad, tuple) else (bad,)):
+                    if i > 0:
+                        time.sleep(0.3)
+                    conn.sock.sendall(part)
                 conn.poisoned = True
                 continue
             if url.path == "/health":
@@ -267,7 +274,8 @@ def serve(sock, serial):
                 with lock:
                     body = json.dumps({"poisonedReuse": state["poisoned_reuse"],
                                        "connections": state["connections"],
-                                       "requests": state["requests"]})
+                                       "requests": state["requests"],
+                                       "recent": state.get("recent", [])})
                 conn.respond(200, body.encode(), extra)
             else:
                 with lock:

@@ -125,7 +125,12 @@ RawResponse RawConn::readResponse(uint64_t timeoutMs, bool headRequest,
   for (;;) {
     size_t used = 0;
     Event e = finished ? parser.finish() : parser.feed(buf_, &used);
-    if (!finished) buf_.erase(0, used);
+    // A body chunk points into buf_: the bytes it used go after it is taken.
+    struct Consume {
+      std::string& buf;
+      size_t n;
+      ~Consume() { buf.erase(0, n); }
+    } consume{buf_, used};
     switch (e) {
       case Event::kHead:
         out.status = parser.status();
