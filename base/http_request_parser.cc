@@ -89,6 +89,12 @@ RequestStreamParser::RequestStreamParser(Limits limits)
     if (h.header("Content-Length") && h.header("Transfer-Encoding")) {
       return s->fail(400, "both Content-Length and Transfer-Encoding");
     }
+    // RFC 9112 section 6.3: a request whose last transfer coding is not
+    // chunked has no length anyone can trust. llhttp says so only when the
+    // body starts, after its head has gone on to a task: refused here.
+    if (h.header("Transfer-Encoding") && (p->flags & F_CHUNKED) == 0) {
+      return s->fail(400, "Transfer-Encoding whose last coding is not chunked");
+    }
     h.chunked_ = (p->flags & F_CHUNKED) != 0;
     h.hasContentLength_ = (p->flags & F_CONTENT_LENGTH) != 0;
     h.contentLength_ = h.hasContentLength_ ? p->content_length : 0;
@@ -142,6 +148,7 @@ int RequestStreamParser::appendHead(const char* at, size_t n, uint32_t* len) {
 }
 
 size_t RequestStreamParser::scanHead(std::string_view data) {
+  headEnded_ = false;
   for (size_t i = 0; i < data.size(); ++i) {
     char c = data[i];
     if (sawCR_) {
@@ -150,7 +157,10 @@ size_t RequestStreamParser::scanHead(std::string_view data) {
         return std::string_view::npos;
       }
       sawCR_ = false;
-      if (lineEmpty_ && sawRequestLine_) return i + 1;  // the empty line ends the head
+      if (lineEmpty_ && sawRequestLine_) {  // the empty line ends the head
+        headEnded_ = true;
+        return i + 1;
+      }
       lineEmpty_ = true;
       inName_ = sawRequestLine_;
     } else if (c == '\r') {
@@ -192,7 +202,16 @@ RequestStreamParser::Event RequestStreamParser::feed(std::string_view data, size
       if (data.empty()) return Event::kNeedMore;
       size_t n = scanHead(data);
       if (n == std::string_view::npos) return Event::kError;
-      return afterExecute(llhttp_execute(&parser_, data.data(), n), data, n, consumed);
+      Event e = afterExecute(llhttp_execute(&parser_, data.data(), n), data, n, consumed);
+      if (e == Event::kNeedMore && headEnded_) {
+        // A whole head that llhttp did not report: "PRI * HTTP/2.0", whose
+        // preface it waits to complete. Waiting would leave the bytes after
+        // it unread until the client sends more, which it never does.
+        *consumed = 0;
+        fail(400, "HTTP/2 connection preface: only HTTP/1.x is served here");
+        return Event::kError;
+      }
+      return e;
     }
     case State::kBody:
       // Executed even with no bytes: a message without a body ends right here.

@@ -169,6 +169,7 @@ class RequestStreamParser {
   bool lineEmpty_ = true;
   bool sawRequestLine_ = false;
   bool inName_ = false;
+  bool headEnded_ = false;  // the last scan reached the empty line
   size_t headBytes_ = 0;
   bool lastWasValue_ = true;
   Event event_ = Event::kNeedMore;  // set by the llhttp callback that paused

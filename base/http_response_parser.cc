@@ -181,6 +181,14 @@ ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consum
                                           : "bad HTTP response: bare CR in the head");
         return Event::kError;
       }
+      // RFC 9112 section 5.2: a proxy refuses obs-fold (a header line that
+      // starts with whitespace continues the previous one, which llhttp
+      // takes and the next hop may not).
+      if (lineStart_ && (c == ' ' || c == '\t')) {
+        fail(Error::kMalformed, "bad HTTP response: obsolete line folding in the head");
+        return Event::kError;
+      }
+      lineStart_ = prevWasCr_ && c == '\n';
       prevWasCr_ = c == '\r';
     }
   }

@@ -92,6 +92,7 @@ class ResponseParser {
   bool inBody_ = false;  // between kHead and the end of the response
   bool headReported_ = false;
   bool prevWasCr_ = false;  // the last head byte seen was CR (CRLF split across feeds)
+  bool lineStart_ = false;  // the last head byte seen ended a line
   std::string_view chunk_;
   Event pending_ = Event::kNeedMore;  // kHead was reported; this end is next
   bool upgraded_ = false;

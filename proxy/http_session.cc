@@ -636,15 +636,29 @@ void HttpSession::pumpResponse() {
         break;
       }
       if (event == ResponseStream::Event::kError) {
+        releasePeer(PeerOutcome::kBadResponse);
+        if (headPending_) {
+          // Nothing went out yet: the client gets a clean 502.
+          headPending_ = false;
+          respondError(502, ProxyError::kBadResponse, response_.errorReason());
+          return;
+        }
         // The head went out already: the client is cut off, and sees a body
         // without its end; the bytes in doubt are never forwarded.
-        releasePeer(PeerOutcome::kBadResponse);
         terminate();
         return;
       }
       if (event == ResponseStream::Event::kNeedMore) break;
     }
-    if (total > 0 && !writeTo(client_.get(), data.data(), total, total)) return;
+    if (headPending_) {
+      // The head goes out with the body bytes checked after it, in one write.
+      headPending_ = false;
+      responseStarted_ = true;
+      responseHead_.append(data.data(), total);
+      if (!writeTo(client_.get(), responseHead_.data(), responseHead_.size(), total)) return;
+    } else if (total > 0 && !writeTo(client_.get(), data.data(), total, total)) {
+      return;
+    }
     if (total == 0 && !ended) break;
   }
   if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange && !lingering_) {
@@ -671,8 +685,11 @@ bool HttpSession::onResponseHead() {
     if (peerLogged_) upstreamUs_ = static_cast<int64_t>(uv_hrtime() / 1000 - peerPickedUs_);
   }
   buildResponseHead();
-  responseStarted_ = true;
-  return writeTo(client_.get(), responseHead_.data(), responseHead_.size(), 0);
+  // Written once the bytes already read after it have been parsed: a body
+  // whose framing is bad from its first bytes (a bad chunk size) is then a
+  // 502 rather than a response cut after its head.
+  headPending_ = true;
+  return true;
 }
 
 void HttpSession::buildResponseHead() {

@@ -198,6 +198,7 @@ class HttpSession {
   bool requestDone_ = false;      // the whole request was parsed (and queued upstream)
   bool responseDone_ = false;     // the whole response was parsed
   bool responseStarted_ = false;  // bytes of the response went to the client
+  bool headPending_ = false;      // a response head waits for the body bytes read with it
   bool closeAfterResponse_ = false;
   bool draining_ = false;    // see drainAfterResponse()
   bool reused_ = false;      // upstream came from the pool

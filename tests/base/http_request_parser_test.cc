@@ -232,6 +232,33 @@ TEST(RequestStreamParser, SmugglingAndMalformedFramingAreRefused) {
   }
 }
 
+// Found by the proxy's data-plane integration test: llhttp waits for the
+// rest of the HTTP/2 preface after "PRI * HTTP/2.0\r\n\r\n", so the parser
+// reported kNeedMore with bytes left over and the proxy waited for more
+// (until its header timeout) instead of answering.
+TEST(RequestStreamParser, Http2PrefaceIsRefusedAtOnce) {
+  for (std::string in : {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "PRI * HTTP/2.0\r\n\r\n"}) {
+    RequestStreamParser p({1024});
+    size_t used = 0;
+    EXPECT_EQ(p.feed(in, &used), Event::kError);
+    EXPECT_EQ(p.errorStatus(), 400);
+    EXPECT_NE(p.errorReason().find("HTTP/2"), std::string::npos) << p.errorReason();
+  }
+}
+
+// Found by the proxy's data-plane integration test: a Transfer-Encoding
+// other than chunked was refused only at the body, so the head reached a
+// task first. It is refused with the head now, before any event.
+TEST(RequestStreamParser, TransferEncodingNotEndingInChunkedIsRefusedWithTheHead) {
+  for (std::string te : {"gzip", "chunked, gzip", "identity", ""}) {
+    RequestStreamParser p({1024});
+    std::string body;
+    std::string in = "POST / HTTP/1.1\r\nTransfer-Encoding: " + te + "\r\n\r\nhello";
+    EXPECT_EQ(drive(p, in, in.size(), &body), "X") << te;
+    EXPECT_EQ(p.errorStatus(), 400) << te;
+  }
+}
+
 TEST(RequestStreamParser, BareLineEndsInsideChunkFramingAreRefused) {
   for (std::string chunks : {"5\nhello\r\n0\r\n\r\n", "5\r\nhello\n0\r\n\r\n",
                              "5\r\nhelloXY0\r\n\r\n", "5\r\nhello\r\n0\r\n\n"}) {
@@ -250,7 +277,6 @@ TEST(RequestParser, LeadingEmptyLinesBeforeARequestAreSkipped) {
   ASSERT_EQ(p.feed("\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n", &used), Outcome::kRequest);
   EXPECT_EQ(p.takeRequest().path, "/x");
 }
-
 
 // Found by http_fuzz: llhttp's state after a closing request let the next
 // bytes be framed differently; they are refused instead.

@@ -247,6 +247,10 @@ TEST(ResponseParser, HostileFramingIsAPreciseError) {
       {"HTTX/1.1 200 OK\r\n\r\n", Error::kMalformed},
       {"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", Error::kMalformed},
       {"HTTP/1.1 200 OK\r\n X: folded\r\n\r\n", Error::kMalformed},
+      // obs-fold after a header, which llhttp takes as part of its value
+      // (found by the proxy's data-plane integration test).
+      {"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\nContent-Length: 1\r\n\r\na", Error::kMalformed},
+      {"HTTP/1.1 200 OK\r\nX: a\r\n\tfolded\r\nContent-Length: 1\r\n\r\na", Error::kMalformed},
       {"HTTP/1.1 200 OK\r\nX: " + std::string(300, 'a') + "\r\n\r\n", Error::kHeadersTooLarge},
       {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", Error::kTruncated},
       {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", Error::kTruncated},

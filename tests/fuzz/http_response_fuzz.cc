@@ -1,11 +1,16 @@
 // libFuzzer target for the HTTP response path: arbitrary bytes, split into
-// arbitrary chunks, through the socket-free ResponseParser (streaming, as the
-// proxy uses it) and BufferedResponseParser (as the client uses it).
+// arbitrary chunks, through the socket-free ResponseParser (streaming),
+// BufferedResponseParser (as the client uses it) and proxy::ResponseStream
+// (the proxy's own view on top of the streaming parser, fed exactly as
+// proxy/http_session.cc feeds it: heads, then body bytes as they arrive).
 // Invariants: never crash or loop; consumed never exceeds what was given; a
 // body chunk lies inside the bytes just fed; events come in order (head, body
 // chunks, complete); no body byte of a response framed by both Content-Length
 // and Transfer-Encoding, or by several Content-Lengths, is ever delivered; a
 // response to HEAD has no body; an error is final; both parsers agree.
+// ResponseStream: consumed never exceeds what was given, an error is final,
+// and the bytes it lets through (what the proxy forwards) always make whole
+// responses a fresh strict parser accepts: framing in doubt never gets out.
 #include <strings.h>
 
 #include <cstddef>
@@ -14,6 +19,7 @@
 #include <string_view>
 
 #include "base/http_response_parser.h"
+#include "proxy/response_stream.h"
 
 namespace {
 
@@ -25,6 +31,59 @@ bool doubtfulFraming(const corral::http::Headers& headers) {
     if (strcasecmp(k.c_str(), "transfer-encoding") == 0) te = true;
   }
   return lengths > 1 || (lengths > 0 && te);
+}
+
+// Feeds input in pieces the way the proxy's session does and checks what it
+// would forward against a fresh buffered parser.
+void checkResponseStream(std::string_view input, size_t chunk, bool head) {
+  using corral::proxy::ResponseStream;
+  using Event = ResponseStream::Event;
+  ResponseStream stream(ResponseStream::Limits{2048});
+  stream.reset(head);
+  std::string buffer;
+  std::string forwarded;  // every byte fed and consumed: the proxy's output
+  bool failed = false;
+  bool finalDone = false;
+  auto verifyForwarded = [&](bool closed) {
+    corral::http::BufferedResponseParser check(head ? "HEAD" : "GET", 1 << 20,
+                                               corral::http::ResponseParser::Limits{2048});
+    auto outcome = check.feed(forwarded);
+    if (outcome == corral::http::BufferedResponseParser::Outcome::kNeedMore && closed) {
+      outcome = check.finish();
+    }
+    if (outcome != corral::http::BufferedResponseParser::Outcome::kDone) __builtin_trap();
+  };
+  for (size_t at = 0; at < input.size() && !failed && !finalDone; at += chunk) {
+    buffer.append(input.substr(at, chunk));
+    for (int guard = 0; guard < 10000; ++guard) {
+      // In a body even no bytes are fed (a bodiless answer ends there).
+      if (buffer.empty() && !stream.inBody()) break;
+      size_t consumed = 0;
+      Event e = stream.feed(buffer, &consumed);
+      if (consumed > buffer.size()) __builtin_trap();
+      if (e == Event::kError) {
+        if (stream.errorReason().empty()) __builtin_trap();
+        size_t again = 0;
+        if (stream.feed("HTTP/1.1 200 OK\r\n\r\n", &again) != Event::kError || again != 0) {
+          __builtin_trap();
+        }
+        failed = true;
+        break;
+      }
+      forwarded.append(buffer, 0, consumed);
+      buffer.erase(0, consumed);
+      if (e == Event::kEnd && !stream.interim()) {
+        if (stream.status() == 101) return;  // the rest is another protocol
+        verifyForwarded(false);
+        finalDone = true;
+        break;
+      }
+      if (e == Event::kNeedMore) break;
+      if (guard == 9999) __builtin_trap();
+    }
+  }
+  // The connection ends: a body delimited by it is complete.
+  if (!failed && !finalDone && stream.finish()) verifyForwarded(true);
 }
 
 }  // namespace
@@ -130,5 +189,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
              buffered.error() != ResponseParser::Error::kBodyTooLarge) {
     __builtin_trap();
   }
+  checkResponseStream(input, chunk, head);
   return 0;
 }

@@ -1,154 +1,50 @@
-// The `corral proxy` integration fixture shared by the proxy's integration
-// test files: a real master and agent (ClusterFixture), demo-server tasks,
-// and the proxy as its own process (one worker, so that round robin is
-// exact) on a loopback address of the test's own (127.<net>.0.9 for its
-// frontend, admin and service ports). Requests go through the proxy with
-// base/http_client like any client; every wait is bounded.
+// `corral proxy` end to end: a real master and agent, tasks, and the proxy
+// as its own process (one worker, so that round robin is exact), all on
+// loopback addresses of the test's own (127.<net>.0.x; the proxy's frontend,
+// admin and service ports on .9). Shared by the proxy's integration tests.
 #pragma once
 
-#include <gtest/gtest.h>
-
-#include <chrono>
-#include <cstdio>
-#include <iostream>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/integration/cluster_fixture.h"
 
 namespace corral::it {
 
-using Clock = std::chrono::steady_clock;
-
-class ProxyTest : public ClusterFixture {
+class ProxyFixture : public ClusterFixture {
  protected:
-  void TearDown() override {
-    stopProcess(proxy_, 5000);
-    if (HasFailure() && !proxy_.logPath.empty()) {
-      std::cerr << "----- proxy (" << proxy_.logPath << ") -----\n" << tailLog(proxy_.logPath, 200);
-    }
-    ClusterFixture::TearDown();
-  }
+  void TearDown() override;
 
   // With certDir: the HTTPS frontend on httpsPort_ with that --cert-dir;
   // extraArgs go to `corral proxy` as they are.
-  void startProxy(const std::string& certDir = "", const std::vector<std::string>& extraArgs = {}) {
-    proxyIp_ = "127." + std::to_string(net_) + ".0.9";
-    httpPort_ = freePort(proxyIp_);
-    adminPort_ = freePort(proxyIp_);
-    ASSERT_GT(httpPort_, 0);
-    std::string https;
-    if (!certDir.empty()) {
-      httpsPort_ = freePort(proxyIp_);
-      ASSERT_GT(httpsPort_, 0);
-      https = proxyIp_ + ":" + std::to_string(httpsPort_);
-    }
-    std::string master = masterIp_ + ":" + std::to_string(masterPort_);
-    std::vector<std::string> args = {
-        corralBin(),
-        "proxy",
-        "--master=" + master,
-        "--group=external",
-        "--http-listen=" + proxyIp_ + ":" + std::to_string(httpPort_),
-        "--https-listen=" + https,
-        "--admin-listen=" + proxyIp_ + ":" + std::to_string(adminPort_),
-        "--workers=1",
-        "--service-bind=" + proxyIp_};
-    if (!certDir.empty()) args.push_back("--cert-dir=" + certDir);
-    args.insert(args.end(), extraArgs.begin(), extraArgs.end());
-    proxy_ = spawnProcess("proxy", args, dir_ + "/proxy.log");
-    ASSERT_GT(proxy_.pid, 0);
-    ASSERT_TRUE(client_.waitFor([&] { return admin("/healthz").status == 200; }, 15000, 50))
-        << "the proxy's /healthz never answered 200";
-  }
+  void startProxy(const std::string& certDir = "", const std::vector<std::string>& extraArgs = {});
 
-  HttpResult admin(const std::string& path) {
-    return client_.request("GET", proxyIp_, adminPort_, path, "", {}, 3000);
-  }
-  Json adminJson(const std::string& path) {
-    auto r = admin(path);
-    return r.status == 200 ? r.json() : Json();
-  }
-  HttpResult viaHost(const std::string& host, const std::string& target) {
-    return client_.request("GET", proxyIp_, httpPort_, target, "", {{"Host", host}}, 5000);
-  }
-  HttpResult viaPort(int port, const std::string& target = "/") {
-    return client_.request("GET", proxyIp_, port, target, "", {}, 5000);
-  }
+  HttpResult admin(const std::string& path);
+  Json adminJson(const std::string& path);
+  HttpResult viaHost(const std::string& host, const std::string& target);
+  HttpResult viaPort(int port, const std::string& target = "/");
 
-  // Deploys a demo-server app and waits until it runs `instances` tasks.
+  // An app of `instances` tasks running cmd (the demo server when empty),
+  // without waiting for it.
   // servicePort 0: the master assigns one.
+  static Json appJson(const std::string& id, int instances, Json labels, bool healthChecks = false,
+                      const std::string& cmd = "", int servicePort = 0);
+  // Posts an app and waits until it runs `instances` tasks.
   void deploy(const std::string& id, int instances, Json labels, bool healthChecks = false,
-              int servicePort = 0) {
-    Json app;
-    app["id"] = id;
-    app["cmd"] = demoCmd();
-    app["instances"] = instances;
-    app["cpus"] = 0.01;
-    app["mem"] = 16;
-    app["portDefinitions"] = Json::array({Json{{"port", servicePort}}});
-    app["labels"] = std::move(labels);
-    if (healthChecks) {
-      app["healthChecks"] = Json::array({Json{{"protocol", "HTTP"},
-                                              {"path", "/health"},
-                                              {"portIndex", 0},
-                                              {"gracePeriodSeconds", 5},
-                                              {"intervalSeconds", 1},
-                                              {"timeoutSeconds", 1},
-                                              {"delaySeconds", 0},
-                                              {"maxConsecutiveFailures", 1}}});
-    }
-    auto r = api("POST", "/v2/apps", dumpJson(app), {{"Content-Type", "application/json"}});
-    ASSERT_EQ(r.status, 201) << r.body;
-    ASSERT_TRUE(waitAppStable(id, instances)) << id << " did not reach " << instances;
-  }
+              const std::string& cmd = "", int servicePort = 0);
 
-  int servicePort(const std::string& id) {
-    Json a = app(id);
-    return a.is_null() ? 0 : a["portDefinitions"][0].value("port", 0);
-  }
-
+  int servicePort(const std::string& id);
   // The task ports the proxy routes for an app port (from /routes).
-  std::set<std::string> routedBackends(const std::string& id) {
-    std::set<std::string> out;
-    Json r = adminJson("/routes");
-    if (!r.contains("routes")) return out;
-    for (const auto& route : r["routes"]) {
-      if (route.value("app", "") != id) continue;
-      for (const auto& b : route["backends"]) out.insert(b.get<std::string>());
-    }
-    return out;
-  }
-  bool waitBackends(const std::string& id, size_t n, uint64_t timeoutMs = 15000) {
-    return client_.waitFor([&] { return routedBackends(id).size() == n; }, timeoutMs, 50);
-  }
+  std::set<std::string> routedBackends(const std::string& id);
+  bool waitBackends(const std::string& id, size_t n, uint64_t timeoutMs = 15000);
 
-  static std::string taskOf(const HttpResult& r) {
-    auto t = http::findHeader(r.headers, "X-Demo-Task");
-    return t ? std::string(*t) : "";
-  }
-  static bool startsWith(const std::string& s, const std::string& p) {
-    return s.compare(0, p.size(), p) == 0;
-  }
+  static std::string taskOf(const HttpResult& r);
+  static bool startsWith(const std::string& s, const std::string& p);
 
   // curl over HTTPS to the proxy with `host` as SNI and Host: its verbose
   // output (the server certificate's subject) and the response headers.
-  std::string curlHttps(const std::string& host, const std::string& target) {
-    std::string p = std::to_string(httpsPort_);
-    std::string cmd = "curl -sv -k -D - -o /dev/null --max-time 5 --resolve " + host + ":" + p +
-                      ":" + proxyIp_ + " https://" + host + ":" + p + target + " 2>&1";
-    std::string out;
-    FILE* pipe = ::popen(cmd.c_str(), "r");
-    if (pipe == nullptr) return out;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-    ::pclose(pipe);
-    return out;
-  }
+  std::string curlHttps(const std::string& host, const std::string& target);
 
   Child proxy_;
   std::string proxyIp_;
@@ -156,5 +52,8 @@ class ProxyTest : public ClusterFixture {
   int httpPort_ = 0;
   int adminPort_ = 0;
 };
+
+// The fixture of the proxy_integration_test binary's test files.
+class ProxyTest : public ProxyFixture {};
 
 }  // namespace corral::it

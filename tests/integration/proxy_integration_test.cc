@@ -1,8 +1,7 @@
-// `corral proxy` end to end: a real master and agent, demo-server tasks, and
-// the proxy as its own process (one worker, so that round robin is exact),
-// all on loopback addresses of the test's own (127.<net>.0.x; the proxy's
-// frontend, admin and service ports on .9). Requests go through the proxy
-// with base/http_client like any client; every wait and load loop is bounded.
+// `corral proxy` end to end (tests/integration/proxy_fixture.h) with
+// demo-server tasks: routing, health, live changes and TLS. Requests go
+// through the proxy with base/http_client like any client; every wait and
+// load loop is bounded.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -20,6 +19,8 @@
 
 namespace corral::it {
 namespace {
+
+using Clock = std::chrono::steady_clock;
 
 // Vhost, vhost + path with PROXYPASS rewrite, an HTTP service port, a TCP
 // service port, round robin over the tasks, and a removed app's service

@@ -420,6 +420,11 @@ TEST_F(SessionTest, UpstreamWithBadFramingGets502) {
                        "5\r\nhello\r\n0\r\n\r\n"),
            std::string("HTTP/1.1 200 OK\nContent-Length: 5\n\nhello"),
            std::string("NOT HTTP AT ALL\r\n\r\n"),
+           // Bad from the first chunk, in the same read as the head: nothing
+           // went out yet (the head was forwarded before the fix).
+           std::string(
+               "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
+           std::string("HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 5\r\n\r\nhello"),
        }) {
     tasks_.clear();
     routes_.picker = ListPicker();
