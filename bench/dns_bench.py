@@ -306,6 +306,7 @@ def main():
     ap.add_argument("--tasks", type=int, default=3)
     ap.add_argument("--changes", type=int, default=20)
     ap.add_argument("--markdown", help="write the results table here")
+    ap.add_argument("--json", help="write the medians and ratios here (bench/dns_all.py reads it)")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = ap.parse_args()
     corral = os.path.abspath(args.corral)
@@ -662,6 +663,15 @@ def report(args, results, lat, hist_rows, hist_mean, hist_count, counts, nquerie
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)
+    if args.json:
+        out = {"load": " ".join(load), "records": sum(counts.values()),
+               "ev_p50_ms": lat["ev_p50"], "ev_p99_ms": lat["ev_p99"]}
+        for name in ("corral", "nsd", "knot"):
+            if results.get(name):
+                out[name] = {"qps": med(name, "qps"), "q_per_cpu_s": med(name, "q_per_cpu_s"),
+                             "latency_ms": med(name, "latency_ms")}
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -443,6 +443,7 @@ def main():
                     help="pin corral dns to this CPU (-1: no pin; its update and worker threads "
                          "then do not share one CPU)")
     ap.add_argument("--markdown", help="write the results table here")
+    ap.add_argument("--json", help="write the rows here (bench/dns_all.py reads it)")
     args = ap.parse_args()
     args.corral = os.path.abspath(args.corral)
     if args.cpu < 0:
@@ -482,6 +483,9 @@ def main():
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"rows": rows, "empty_rss_mib": empty_rss / 1024}, f, indent=1)
 
 
 if __name__ == "__main__":

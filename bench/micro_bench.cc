@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <array>
+#include <ctime>
+#include <nlohmann/json.hpp>
 #include <string>
 
+#include "base/json.h"
 #include "dns/registry_zone.h"
 #include "dns/resolver.h"
 #include "dns/wire.h"
@@ -15,6 +18,7 @@
 #include "proxy/balancer.h"
 #include "proxy/route_table.h"
 #include "registry/catalog.h"
+#include "registry/catalog_state.h"
 
 namespace {
 
@@ -132,6 +136,101 @@ BENCHMARK(BM_ZoneUpdateBurst500)
     ->Arg(30000)
     ->Arg(100000)
     ->Unit(benchmark::kMillisecond);
+
+// What one scheduler event costs corral dns's control thread at a catalog
+// of `tasks` tasks (10 per app, 50 agents, as bench/dns_event_bench.py):
+// the event's JSON parsed and applied to the registry, the next registry
+// snapshot built, the zone updated by its diff, and the previous snapshot
+// and zone released. Alternately a new task and its end on a rotating app.
+void BM_EventToZone(benchmark::State& state) {
+  const int tasks = static_cast<int>(state.range(0));
+  const int perApp = 10;
+  std::string body = "{\"apps\":[";
+  for (int a = 0, n = 0; a < tasks / perApp; ++a) {
+    if (a) body += ",";
+    std::string id = "/bench/app" + std::to_string(a);
+    body += "{\"id\":\"" + id +
+            "\",\"instances\":10,\"portDefinitions\":[{\"port\":10000,\"name\":\"http\"}],"
+            "\"tasks\":[";
+    for (int t = 0; t < perApp; ++t, ++n) {
+      if (t) body += ",";
+      std::string host = "127.0.20." + std::to_string(n % 50 + 1);
+      body += "{\"id\":\"app" + std::to_string(a) + ".t" + std::to_string(t) + "\",\"host\":\"" +
+              host + "\",\"slaveId\":\"agent-S" + std::to_string(n % 50) + "\",\"ports\":[" +
+              std::to_string(20000 + n % 40000) +
+              "],\"state\":\"TASK_RUNNING\",\"ipAddresses\":[{\"ipAddress\":\"" + host + "\"}]}";
+    }
+    body += "]}";
+  }
+  body += "]}";
+  registry::CatalogState catalog;
+  auto json = parseJson(body);
+  if (!json.ok() || !catalog.loadApps(*json).ok()) {
+    state.SkipWithError("the catalog did not load");
+    return;
+  }
+  auto [first, all] = catalog.build(1);
+  dns::ZoneBuilder builder(dns::ZoneNaming{});
+  if (!builder.update(*first, all).ok()) {
+    state.SkipWithError("initial build failed");
+    return;
+  }
+  std::shared_ptr<const registry::Snapshot> held = first;
+  std::shared_ptr<const dns::Zone> zone;
+  int64_t i = 0;
+  // Where the time goes: this thread's CPU time per phase, in microseconds.
+  std::array<double, 5> phase{};
+  auto cpuUs = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+  };
+  auto lap = [&cpuUs, t = cpuUs()](double& into) mutable {
+    double now = cpuUs();
+    into += now - t;
+    t = now;
+  };
+  for (auto _ : state) {
+    lap(phase[4]);
+    const int64_t app = (i / 2 * 7919) % (tasks / perApp);
+    const bool up = i % 2 == 0;
+    std::string data = "{\"appId\":\"/bench/app" + std::to_string(app) + "\",\"taskId\":\"app" +
+                       std::to_string(app) + ".event\",\"taskStatus\":\"" +
+                       (up ? "TASK_RUNNING" : "TASK_KILLED") +
+                       "\",\"host\":\"127.0.20.1\",\"slaveId\":\"agent-S0\",\"ports\":[31000],"
+                       "\"ipAddresses\":[{\"ipAddress\":\"10.1.2.3\"}]}";
+    ++i;
+    catalog.applyEvent("status_update_event", std::string_view(data));
+    lap(phase[0]);
+    auto [snap, diff] = catalog.build(i + 1);
+    lap(phase[1]);
+    if (!snap) {
+      state.SkipWithError("the event changed nothing");
+      return;
+    }
+    auto next = builder.update(*snap, diff);
+    lap(phase[2]);
+    if (!next.ok()) {
+      state.SkipWithError(next.error().message.c_str());
+      return;
+    }
+    held = std::move(snap);  // releases the snapshot before, as the pipeline does
+    zone = std::move(*next);
+    lap(phase[3]);
+  }
+  state.counters["tasks"] = tasks;
+  const double n = static_cast<double>(std::max<int64_t>(1, i));
+  state.counters["apply_us"] = phase[0] / n;
+  state.counters["snapshot_us"] = phase[1] / n;
+  state.counters["zone_us"] = phase[2] / n;
+  state.counters["release_us"] = phase[3] / n;
+}
+BENCHMARK(BM_EventToZone)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Arg(30000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_Answer(benchmark::State& state, const char* name, uint16_t qtype) {
   auto snap = catalog(1000, 3);

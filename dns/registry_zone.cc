@@ -243,15 +243,7 @@ Result<std::shared_ptr<const Zone>> ZoneBuilder::update(const registry::Snapshot
     auto it = snapshot.apps.find(id);
     if (it != snapshot.apps.end()) s.assembler->setApp(appInfoFromApp(*it->second));
   }
-  // Only the touched entries: copying the whole map would cost O(apps).
-  for (const std::string& id : apps) {
-    auto it = snapshot.apps.find(id);
-    if (it != snapshot.apps.end()) {
-      s.apps[id] = it->second;
-    } else {
-      s.apps.erase(id);
-    }
-  }
+  s.apps = snapshot.apps;  // shares the snapshot's storage: no copy
   s.version = snapshot.version;
   s.leader = snapshot.leader;
   return s.assembler->publish();

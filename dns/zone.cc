@@ -100,6 +100,19 @@ uint32_t secondsNow() {
                                    .count());
 }
 
+bool sameRecords(const Node& a, const Node& b) {
+  if (a.sets.size() != b.sets.size()) return false;
+  for (size_t i = 0; i < a.sets.size(); ++i) {
+    const RrSet& x = a.sets[i];
+    const RrSet& y = b.sets[i];
+    if (x.type != y.type || x.bodies != y.bodies || x.offsets != y.offsets ||
+        x.targets != y.targets) {
+      return false;
+    }
+  }
+  return true;
+}
+
 size_t nextPowerOfTwo(size_t n) {
   size_t p = 1;
   while (p < n) p <<= 1;
@@ -631,6 +644,9 @@ class ZoneAssembler::Impl {
   }
 
   void applyShardChanges(std::vector<TableChange>& changes);
+  static void setEntry(Shard& shard, uint64_t hash, std::string_view key,
+                       std::shared_ptr<const Node> node);
+  static void eraseEntry(Shard& shard, uint64_t hash, std::string_view key);
   void regrowShards(size_t bits);
   static std::shared_ptr<const Shard> makeShard(std::vector<Shard::Entry> entries);
 
@@ -678,21 +694,72 @@ void ZoneAssembler::Impl::applyShardChanges(std::vector<TableChange>& changes) {
     const size_t index = changes[first].hash >> shift;
     size_t last = first;
     while (last < changes.size() && (changes[last].hash >> shift) == index) ++last;
-    // Every key changes at most once per publish: the old entries minus the
-    // changed keys, plus the new nodes.
     const Shard& old = *shards_[index];
-    std::unordered_set<std::string_view> changedKeys;
-    for (size_t i = first; i < last; ++i) changedKeys.insert(changes[i].key);
-    std::vector<Shard::Entry> entries;
-    entries.reserve(old.count + (last - first));
-    for (const Shard::Entry& e : old.table) {
-      if (e.node && !changedKeys.count(e.node->name)) entries.push_back(e);
+    size_t adds = 0;
+    for (size_t i = first; i < last; ++i) adds += changes[i].node != nullptr;
+    if (4 * (old.count + adds) + 2 <= old.table.size()) {
+      // Room even if every change adds a name: the old table, copied and
+      // patched in place; the names that did not change are not rehashed.
+      auto shard = std::make_shared<Shard>(old);
+      for (size_t i = first; i < last; ++i) {
+        TableChange& c = changes[i];
+        if (c.node) {
+          setEntry(*shard, c.hash, c.key, std::move(c.node));
+        } else {
+          eraseEntry(*shard, c.hash, c.key);
+        }
+      }
+      shards_[index] = std::move(shard);
+    } else {
+      // Growing past a quarter full: laid out again in a larger table, the
+      // old entries minus the changed keys, plus the new nodes.
+      std::unordered_set<std::string_view> changedKeys;
+      for (size_t i = first; i < last; ++i) changedKeys.insert(changes[i].key);
+      std::vector<Shard::Entry> entries;
+      entries.reserve(old.count + adds);
+      for (const Shard::Entry& e : old.table) {
+        if (e.node && !changedKeys.count(e.node->name)) entries.push_back(e);
+      }
+      for (size_t i = first; i < last; ++i) {
+        if (changes[i].node) entries.push_back({changes[i].hash, std::move(changes[i].node)});
+      }
+      shards_[index] = makeShard(std::move(entries));
     }
-    for (size_t i = first; i < last; ++i) {
-      if (changes[i].node) entries.push_back({changes[i].hash, std::move(changes[i].node)});
-    }
-    shards_[index] = makeShard(std::move(entries));
     first = last;
+  }
+}
+
+void ZoneAssembler::Impl::setEntry(Shard& shard, uint64_t hash, std::string_view key,
+                                   std::shared_ptr<const Node> node) {
+  const size_t mask = shard.table.size() - 1;
+  size_t i = hash & mask;
+  while (shard.table[i].node && !(shard.table[i].hash == hash && shard.table[i].node->name == key))
+    i = (i + 1) & mask;
+  if (!shard.table[i].node) ++shard.count;
+  shard.table[i] = {hash, std::move(node)};
+}
+
+// Linear probing's deletion without tombstones: the entries after the freed
+// slot move back when their probe sequence passes through it, so a lookup
+// still stops at the first free slot.
+void ZoneAssembler::Impl::eraseEntry(Shard& shard, uint64_t hash, std::string_view key) {
+  const size_t mask = shard.table.size() - 1;
+  size_t i = hash & mask;
+  while (shard.table[i].node) {
+    if (shard.table[i].hash == hash && shard.table[i].node->name == key) break;
+    i = (i + 1) & mask;
+  }
+  if (!shard.table[i].node) return;
+  shard.table[i] = {};
+  --shard.count;
+  for (size_t j = (i + 1) & mask; shard.table[j].node; j = (j + 1) & mask) {
+    const size_t home = shard.table[j].hash & mask;
+    // Stays when its home is cyclically within (i, j].
+    const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+    if (stays) continue;
+    shard.table[i] = std::move(shard.table[j]);
+    shard.table[j] = {};
+    i = j;
   }
 }
 
@@ -745,6 +812,13 @@ std::shared_ptr<const Zone> ZoneAssembler::Impl::publish() {
     e.touched = false;
     if (e.exists && (e.contentDirty || !e.node)) {
       std::shared_ptr<const Node> node = buildNode(n);
+      // A source replaced by the same records (the other tasks of a changed
+      // app) leaves its names as they were: the index and slots are not
+      // touched for them.
+      if (e.node && sameRecords(*e.node, *node)) {
+        e.contentDirty = false;
+        continue;
+      }
       if (e.node) {
         recordCount_ -= e.node->records();
       } else {

@@ -17,6 +17,7 @@
 #include "base/json.h"
 #include "base/result.h"
 #include "conf/task_state.h"
+#include "registry/app_map.h"
 
 namespace corral::registry {
 
@@ -68,11 +69,9 @@ struct App {
   bool operator==(const App&) const = default;
 };
 
-using AppMap = std::map<std::string, std::shared_ptr<const App>, std::less<>>;
-
 struct Snapshot {
-  uint64_t version = 0;  // 0: nothing loaded yet; increases by one per publish
-  AppMap apps;
+  uint64_t version = 0;     // 0: nothing loaded yet; increases by one per publish
+  AppMap apps;              // shares its storage with the snapshot before (app_map.h)
   std::string leader;       // "host:port" of the scheduler the stream comes from
   int64_t builtAtMs = 0;    // wall clock (wallMs()) when this snapshot was built
   std::string lastEventId;  // id of the last event folded in ("" when unknown)

@@ -309,19 +309,19 @@ std::pair<std::shared_ptr<const Snapshot>, Diff> CatalogState::build(int64_t now
   Diff diff;
   if (!dirty()) return {nullptr, diff};
   auto snap = std::make_shared<Snapshot>();
-  snap->apps = last_->apps;
+  snap->apps = last_->apps;  // shared: the writes below copy only the chunks they touch
   for (auto& [id, app] : pending_) {
-    auto old = snap->apps.find(id);
+    auto old = last_->apps.find(id);
     if (!app) {
-      if (old != snap->apps.end()) {
-        snap->apps.erase(old);
+      if (old != last_->apps.end()) {
+        snap->apps.erase(id);
         diff.removed.push_back(id);
       }
-    } else if (old == snap->apps.end()) {
-      snap->apps.emplace(id, std::move(app));
+    } else if (old == last_->apps.end()) {
+      snap->apps.insert_or_assign(id, std::move(app));
       diff.added.push_back(id);
     } else if (!(*old->second == *app)) {
-      old->second = std::move(app);
+      snap->apps.insert_or_assign(id, std::move(app));
       diff.changed.push_back(id);
     }
   }

@@ -344,6 +344,33 @@ TEST(CatalogState, UnchangedAppsShareTheirPointer) {
   EXPECT_EQ(t->appId, "/web");
 }
 
+// A change costs its app, not the catalog: the next snapshot shares the
+// storage of every app chunk but the changed one with the snapshot before.
+TEST(CatalogState, ASnapshotCopiesOnlyTheChunkOfTheChangedApp) {
+  std::string body = R"({"apps":[)";
+  for (int i = 0; i < 2000; ++i) {
+    body += (i ? "," : "") + std::string(R"({"id":"/a)") + std::to_string(10000 + i) +
+            R"(","tasks":[]})";
+  }
+  body += "]}";
+  CatalogState st;
+  ASSERT_TRUE(st.loadApps(parse(body)).ok());
+  auto s1 = st.build(1).first;
+  ASSERT_TRUE(s1);
+  ASSERT_EQ(s1->apps.size(), 2000u);
+  std::string ev = status("a11234.1", "TASK_RUNNING", "/a11234");
+  ASSERT_TRUE(st.applyEvent("status_update_event", std::string_view(ev)).refetch.empty());
+  auto [s2, diff] = st.build(2);
+  ASSERT_TRUE(s2);
+  EXPECT_EQ(diffText(diff), "~/a11234");
+  ASSERT_EQ(s2->apps.chunkCount(), s1->apps.chunkCount());
+  size_t copied = 0;
+  for (size_t i = 0; i < s1->apps.chunkCount(); ++i) copied += !s2->apps.sharesChunk(s1->apps, i);
+  EXPECT_EQ(copied, 1u);
+  EXPECT_EQ(s1->find("/a11234")->tasks.size(), 0u);
+  EXPECT_EQ(s2->find("/a11234")->tasks.size(), 1u);
+}
+
 TEST(CatalogState, FullReloadDiffsAgainstThePreviousSnapshot) {
   CatalogState st;
   ASSERT_TRUE(st.loadApps(parse(kApps)).ok());
