@@ -45,7 +45,8 @@ BackendPicker::BackendPicker(Loop& loop, const RouteTarget& target, const ProxyS
     : loop_(loop),
       balance_(target.spec->balance),
       sticky_(target.spec->sticky),
-      balancer_(target.spec->balance, target.spec->sticky, PassiveHealth{}, seed) {
+      balancer_(target.spec->balance, target.spec->sticky, PassiveHealth{}, seed),
+      name_(target.members[0].key.appId + ":" + std::to_string(target.members[0].key.portIndex)) {
   sync(target, snapshot);
 }
 
@@ -73,7 +74,8 @@ void BackendPicker::sync(const RouteTarget& target, const ProxySnapshot& snapsho
     if (set == nullptr) continue;
     for (size_t i = 0; i < set->peers.size(); ++i) {
       PeerInfo info = set->infos[i];
-      info.draining = target.members[m].draining;
+      // A peer drains when its set says so or its colour is the older one.
+      info.draining = info.draining || target.members[m].draining;
       infos.push_back(std::move(info));
       auto& slot = slots_[set->peers[i].id];
       if (!slot) slot = std::make_unique<Slot>();
@@ -186,7 +188,10 @@ BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
 
 void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
   const conf::RouteSpec& spec = *target.spec;
-  out->picker = pickerFor(target, &out->keepAlive);
+  BackendPicker* picker = pickerFor(target, &out->keepAlive);
+  out->picker = picker;
+  out->counters = &picker->routeCounters();
+  out->name = picker->name();
   if (!spec.proxyPassPath.empty()) {
     out->stripPrefix = spec.proxyPassPath;
     out->addPrefix = std::string_view();
@@ -203,6 +208,11 @@ void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
     out->connectTimeoutMs = static_cast<uint64_t>(*spec.timeouts.connectMs);
   if (spec.timeouts.serverMs)
     out->responseTimeoutMs = static_cast<uint64_t>(*spec.timeouts.serverMs);
+}
+
+void WorkerRouting::forEachCounters(
+    const std::function<void(const BackendKey&, const RouteCounters&)>& visit) const {
+  for (const auto& [key, picker] : pickers_) visit(key, picker->routeCounters());
 }
 
 // ---- lookups ----

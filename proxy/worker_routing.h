@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include "proxy/balancer.h"
 #include "proxy/proxy_snapshot.h"
 #include "proxy/route_lookup.h"
+#include "proxy/stats.h"
 
 namespace corral {
 class Loop;
@@ -52,6 +54,11 @@ class BackendPicker : public PeerPicker {
   // Whether this picker still fits `target` (same balance settings).
   bool fits(const conf::RouteSpec& spec) const;
 
+  // This worker's exchange counters of the backend (written by the HTTP
+  // sessions) and its name for the access log ("/shop:0").
+  RouteCounters& routeCounters() { return routeCounters_; }
+  const std::string& name() const { return name_; }
+
  private:
   struct Slot {
     Peer peer;
@@ -71,6 +78,8 @@ class BackendPicker : public PeerPicker {
   std::unordered_map<uint64_t, std::unique_ptr<Slot>> slots_;
   BackendCounters* primary_ = nullptr;  // counters of members[0], for noPeer
   std::shared_ptr<BackendCounters> primaryOwned_;
+  std::string name_;
+  RouteCounters routeCounters_;
 };
 
 // One snapshot as a worker serves it. Held by every request routed with it.
@@ -94,6 +103,10 @@ class WorkerRouting {
   BackendPicker* pickerFor(const RouteTarget& target, std::shared_ptr<const void>* hold);
 
   WorkerCounters& counters() { return counters_; }
+  // This worker's exchange counters per backend still routed (for /stats).
+  void forEachCounters(
+      const std::function<void(const BackendKey&, const RouteCounters&)>& visit) const;
+  size_t pickerCount() const { return pickers_.size(); }
 
  private:
   Loop& loop_;

@@ -652,37 +652,5 @@ TEST_F(SessionTest, SlowHeadIsAnswered408) {
   EXPECT_EQ(c.data.rfind("HTTP/1.1 408", 0), 0u) << c.data;
 }
 
-TEST_F(SessionTest, TcpModeWorkerTunnelsToAPeer) {
-  startFakeTask([](TestPeer& p, std::string_view bytes) { p.write("echo:" + std::string(bytes)); });
-  worker_ = std::make_unique<ProxyWorker>(loop_, routes_.picker, options_);
-  auto port = worker_->listen("127.0.0.1", 0);
-  ASSERT_TRUE(port.ok());
-  port_ = *port;
-  TestPeer& c = client();
-  c.write("raw bytes, not HTTP");
-  ASSERT_TRUE(loop_.runUntil([&] { return c.data == "echo:raw bytes, not HTTP"; }, 5000)) << c.data;
-  EXPECT_EQ(worker_->tunnelCount(), 1u);
-  c.shutdown();
-  tasks_[0]->conns[0]->shutdown();
-  ASSERT_TRUE(loop_.runUntil([&] { return c.eof && worker_->tunnelCount() == 0; }, 5000));
-  ASSERT_EQ(routes_.picker.released.size(), 1u);
-  EXPECT_EQ(routes_.picker.released[0].second, PeerOutcome::kOk);
-}
-
-TEST_F(SessionTest, TcpModeRefusedPeerClosesTheClient) {
-  {
-    TestListener gone(loop_, [](ConnPtr) {});
-    routes_.picker.add(gone.port);
-  }
-  worker_ = std::make_unique<ProxyWorker>(loop_, routes_.picker, options_);
-  auto port = worker_->listen("127.0.0.1", 0);
-  ASSERT_TRUE(port.ok());
-  port_ = *port;
-  TestPeer& c = client();
-  ASSERT_TRUE(loop_.runUntil([&] { return c.eof || c.error != 0; }, 5000));
-  ASSERT_EQ(routes_.picker.released.size(), 1u);
-  EXPECT_EQ(routes_.picker.released[0].second, PeerOutcome::kConnectFailed);
-}
-
 }  // namespace
 }  // namespace corral::proxy
