@@ -3,6 +3,8 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 namespace corral::http {
 
@@ -12,11 +14,17 @@ bool isHeader(const std::string& name, std::string_view want) {
   return name.size() == want.size() && strncasecmp(name.data(), want.data(), want.size()) == 0;
 }
 
-// RFC 9110 section 5.6.2: header names are tokens.
-bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
+// RFC 9110 section 5.6.2: header names are tokens (a table: it is asked
+// for every byte of every header name).
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
+
+bool isTokenChar(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
 
 ResponseParser::Error kindOf(llhttp_errno_t err) {
   switch (err) {
@@ -85,6 +93,21 @@ ResponseParser::ResponseParser(Limits limits) : limits_(limits) {
   };
   llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
   parser_.data = this;
+}
+
+void ResponseParser::reset() {
+  llhttp_reset(&parser_);
+  status_ = 0;
+  headers_.clear();  // keeps its capacity for the next head
+  lastWasValue_ = true;
+  headerBytes_ = 0;
+  inMessage_ = inBody_ = headReported_ = prevWasCr_ = false;
+  chunk_ = {};
+  pending_ = Event::kNeedMore;
+  upgraded_ = closed_ = keepAlive_ = untilClose_ = false;
+  paused_ = Event::kNeedMore;
+  error_ = Error::kNone;
+  errorMessage_.clear();
 }
 
 void ResponseParser::expectResponseTo(std::string_view method) {
@@ -173,17 +196,7 @@ ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consum
   }
   // Line endings in the head must be CRLF: a bare LF or CR is read one way by
   // one parser and another way by the next (llhttp 8 accepts a bare LF).
-  if (!wasInBody) {
-    for (size_t i = 0; i < used; ++i) {
-      char c = data[i];
-      if ((c == '\n' && !prevWasCr_) || (prevWasCr_ && c != '\n')) {
-        fail(Error::kMalformed, c == '\n' ? "bad HTTP response: bare LF in the head"
-                                          : "bad HTTP response: bare CR in the head");
-        return Event::kError;
-      }
-      prevWasCr_ = c == '\r';
-    }
-  }
+  if (!wasInBody && !checkLineEnds(data.substr(0, used))) return Event::kError;
   *consumed = used;
   if ((paused_ == Event::kComplete || paused_ == Event::kUpgrade) && !headReported_) {
     // A response without a body completes in the same step as its head:
@@ -194,6 +207,34 @@ ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consum
   }
   if (paused_ == Event::kUpgrade) upgraded_ = true;
   return paused_;
+}
+
+bool ResponseParser::checkLineEnds(std::string_view head) {
+  // Only CR and LF matter: jump from one to the next (memchr) instead of
+  // looking at every byte.
+  const char* p = head.data();
+  const char* end = p + head.size();
+  while (p < end) {
+    if (prevWasCr_) {
+      if (*p != '\n') {
+        fail(Error::kMalformed, "bad HTTP response: bare CR in the head");
+        return false;
+      }
+      prevWasCr_ = false;
+      ++p;
+      continue;
+    }
+    const void* cr = std::memchr(p, '\r', static_cast<size_t>(end - p));
+    const char* stop = cr ? static_cast<const char*>(cr) : end;
+    if (std::memchr(p, '\n', static_cast<size_t>(stop - p)) != nullptr) {
+      fail(Error::kMalformed, "bad HTTP response: bare LF in the head");
+      return false;
+    }
+    if (stop == end) break;
+    prevWasCr_ = true;
+    p = stop + 1;
+  }
+  return true;
 }
 
 ResponseParser::Event ResponseParser::finish() {

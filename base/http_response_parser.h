@@ -47,6 +47,10 @@ class ResponseParser {
   ResponseParser(const ResponseParser&) = delete;
   ResponseParser& operator=(const ResponseParser&) = delete;
 
+  // Back to a new connection's state (errors and upgrades forgotten),
+  // keeping the buffers grown so far.
+  void reset();
+
   // The method of the request this response answers ("HEAD" responses have no
   // body, whatever their headers say). Call before feeding each response.
   void expectResponseTo(std::string_view method);
@@ -78,6 +82,8 @@ class ResponseParser {
   int countHeaderBytes(size_t n);
   int onHeadersComplete();
   Event failFromLlhttp(llhttp_errno_t err);
+  // False (and failed) at a bare CR or LF among these head bytes.
+  bool checkLineEnds(std::string_view head);
   Event takePending();
 
   Limits limits_;

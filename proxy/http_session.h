@@ -93,6 +93,9 @@ class HttpSession {
   void pumpResponse();
   bool onResponseHead();
   void buildResponseHead();
+  // Writes a response head that waited for body bytes; false if the
+  // session ended.
+  bool flushPendingHead();
   void finishExchange();
   void switchToTunnel();
   // Upstream connection.
@@ -103,7 +106,7 @@ class HttpSession {
   void unpark();
   bool retryOnFreshConnection();
   // Writes; at most one in flight per connection.
-  bool writeTo(Conn* out, const char* data, size_t n, size_t consume);
+  bool writeTo(Conn* out, std::string_view prefix, const char* data, size_t n, size_t consume);
   void onWritten(Conn* out, int status);
   void consume(Conn* c, size_t n);
   void resumeReading(Conn* c);
@@ -114,7 +117,7 @@ class HttpSession {
   void startTlsReading();
   void onTlsRead(ssize_t n);
   void deliverTlsPlain();
-  bool writeTls(const char* data, size_t n, size_t consumeBytes);
+  bool writeTls(std::string_view prefix, const char* data, size_t n, size_t consumeBytes);
   bool flushTls();
   void onTlsWritten(int status);
   // Counters and the access log, once per exchange.
@@ -132,6 +135,11 @@ class HttpSession {
   bool clientAllowed(const std::vector<conf::Cidr>& networks) const;
   void armIdle();
   void armResponseTimer();
+  // The session's one pending timeout (a new one replaces it).
+  enum class Deadline : uint8_t { kNone, kHead, kConnect, kResponse, kIdle, kLinger };
+  void setDeadline(Deadline what, uint64_t ms);
+  void clearDeadline() { deadline_ = Deadline::kNone; }
+  void onTimer();
   void linger();
   void terminate();
 
@@ -147,6 +155,9 @@ class HttpSession {
   http::RequestStreamParser request_;
   ResponseStream response_;
   Timer timer_;
+  Deadline deadline_ = Deadline::kNone;
+  uint64_t deadlineAt_ = 0;  // loop time (ms) at which deadline_ expires
+  uint64_t timerAt_ = 0;     // loop time timer_ fires at; 0: not armed
   std::unique_ptr<TlsStream> tls_;
   std::unique_ptr<char[]> tlsIn_;
   std::string tlsOut_;      // encrypted, not yet handed to libuv
@@ -183,6 +194,7 @@ class HttpSession {
   bool requestDone_ = false;      // the whole request was parsed (and queued upstream)
   bool responseDone_ = false;     // the whole response was parsed
   bool responseStarted_ = false;  // bytes of the response went to the client
+  bool headPending_ = false;      // responseHead_ waits to go out with the body
   bool closeAfterResponse_ = false;
   bool reused_ = false;      // upstream came from the pool
   bool replayable_ = false;  // no body: may be resent on a fresh connection

@@ -275,6 +275,29 @@ TEST(ResponseParser, ErrorIsFinal) {
   EXPECT_EQ(p.finish(), Event::kError);
 }
 
+TEST(ResponseParser, ResetStartsAFreshConnectionAfterAnErrorOrACutResponse) {
+  ResponseParser p;
+  size_t used = 0;
+  ASSERT_EQ(p.feed("HTTP/1.1 200 OK\nX: 1\r\n\r\n", &used), Event::kError);
+  p.reset();
+  EXPECT_EQ(p.error(), Error::kNone);
+  ASSERT_EQ(p.feed("HTTP/1.1 201 Created\r\nContent-Length: 10\r\nX-A: a\r\n\r\nabc", &used),
+            Event::kHead);
+  EXPECT_EQ(p.status(), 201);
+  ASSERT_EQ(p.headers().size(), 2u);
+  // Cut in the middle of its body and of a CRLF: nothing of it is left.
+  p.reset();
+  ASSERT_EQ(p.feed("HTTP/1.1 204 No Content\r", &used), Event::kNeedMore);
+  p.reset();
+  p.expectResponseTo("HEAD");
+  ASSERT_EQ(p.feed("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", &used), Event::kHead);
+  EXPECT_EQ(p.status(), 200);
+  ASSERT_EQ(p.headers().size(), 1u);
+  EXPECT_EQ(p.headers()[0].first, "Content-Length");
+  EXPECT_EQ(p.feed("", &used), Event::kComplete);  // a HEAD answer has no body
+  EXPECT_TRUE(p.keepAlive());
+}
+
 TEST(ResponseParser, CleanCloseBetweenResponsesIsNotAnError) {
   ResponseParser p;
   size_t used = 0;

@@ -642,6 +642,24 @@ TEST_F(SessionTest, IdleClientIsClosed) {
   EXPECT_EQ(worker_->sessionCount(), 0u);
 }
 
+TEST_F(SessionTest, IdleTimeoutCountsFromTheLastAnswer) {
+  options_.session.idleTimeoutMs = 400;
+  startServerTask();
+  startProxy();
+  TestPeer& c = client();
+  // A request every 100 ms for longer than the idle timeout: the session's
+  // one timer, armed for the first idle period, must not end it.
+  for (int i = 0; i < 6; ++i) {
+    c.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_TRUE(awaitResponses(c, static_cast<size_t>(i) + 1));
+    loop_.runUntil([] { return false; }, 100);  // time passing is the point
+    ASSERT_FALSE(c.eof) << "closed after request " << i;
+  }
+  uint64_t quietSince = loop_.nowMs() - 100;
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000));
+  EXPECT_GE(loop_.nowMs() - quietSince, 390u);
+}
+
 TEST_F(SessionTest, SlowHeadIsAnswered408) {
   options_.session.headerTimeoutMs = 80;
   startServerTask();
