@@ -1,7 +1,5 @@
 #include "base/http_response_parser.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -9,10 +7,6 @@
 namespace corral::http {
 
 namespace {
-
-bool isHeader(const std::string& name, std::string_view want) {
-  return name.size() == want.size() && strncasecmp(name.data(), want.data(), want.size()) == 0;
-}
 
 // RFC 9110 section 5.6.2: header names are tokens (a table: it is asked
 // for every byte of every header name).
@@ -47,7 +41,7 @@ ResponseParser::ResponseParser(Limits limits) : limits_(limits) {
   settings_.on_message_begin = [](llhttp_t* p) {
     auto* s = self(p);
     s->status_ = 0;
-    s->headers_.clear();
+    s->startHeaders();
     s->lastWasValue_ = true;
     s->headerBytes_ = 0;
     s->inMessage_ = true;
@@ -61,15 +55,15 @@ ResponseParser::ResponseParser(Limits limits) : limits_(limits) {
   };
   settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
     auto* s = self(p);
-    if (s->lastWasValue_) s->headers_.emplace_back();
-    s->headers_.back().first.append(at, n);
+    if (s->lastWasValue_) s->nextHeader();
+    s->headers_[s->headerCount_ - 1].first.append(at, n);
     s->lastWasValue_ = false;
     return s->countHeaderBytes(n);
   };
   settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
     auto* s = self(p);
-    if (s->headers_.empty()) s->headers_.emplace_back();
-    s->headers_.back().second.append(at, n);
+    if (s->headerCount_ == 0) s->nextHeader();
+    s->headers_[s->headerCount_ - 1].second.append(at, n);
     s->lastWasValue_ = true;
     return s->countHeaderBytes(n);
   };
@@ -98,7 +92,7 @@ ResponseParser::ResponseParser(Limits limits) : limits_(limits) {
 void ResponseParser::reset() {
   llhttp_reset(&parser_);
   status_ = 0;
-  headers_.clear();  // keeps its capacity for the next head
+  startHeaders();
   lastWasValue_ = true;
   headerBytes_ = 0;
   inMessage_ = inBody_ = headReported_ = prevWasCr_ = false;
@@ -129,7 +123,24 @@ int ResponseParser::countHeaderBytes(size_t n) {
   return 0;
 }
 
+void ResponseParser::startHeaders() {
+  // The strings of the last head are emptied, not freed: a next head with
+  // as many fields reuses them (no allocation per response).
+  for (size_t i = 0; i < headerCount_; ++i) {
+    headers_[i].first.clear();
+    headers_[i].second.clear();
+  }
+  headerCount_ = 0;
+}
+
+void ResponseParser::nextHeader() {
+  if (headerCount_ == headers_.size()) headers_.emplace_back();
+  ++headerCount_;
+}
+
 int ResponseParser::onHeadersComplete() {
+  // Fields a longer earlier head left behind go now (they are empty).
+  headers_.resize(headerCount_);
   status_ = parser_.status_code;
   // RFC 9110 section 15: three digits, the first 1 to 5 (llhttp takes "0").
   if (status_ < 100 || status_ > 599) {
@@ -140,8 +151,8 @@ int ResponseParser::onHeadersComplete() {
   int lengths = 0;
   bool transferEncoding = false;
   for (const auto& [name, value] : headers_) {
-    if (isHeader(name, "Content-Length")) ++lengths;
-    if (isHeader(name, "Transfer-Encoding")) transferEncoding = true;
+    if (equalsIgnoreCase(name, "Content-Length")) ++lengths;
+    if (equalsIgnoreCase(name, "Transfer-Encoding")) transferEncoding = true;
   }
   if (lengths > 0 && transferEncoding) {
     return fail(Error::kFraming, "response has both Content-Length and Transfer-Encoding");

@@ -81,6 +81,9 @@ class ResponseParser {
   int fail(Error e, std::string message);
   int countHeaderBytes(size_t n);
   int onHeadersComplete();
+  // Header storage reused from head to head.
+  void startHeaders();
+  void nextHeader();
   Event failFromLlhttp(llhttp_errno_t err);
   // False (and failed) at a bare CR or LF among these head bytes.
   bool checkLineEnds(std::string_view head);
@@ -91,7 +94,8 @@ class ResponseParser {
   llhttp_settings_t settings_;
   bool requestWasHead_ = false;
   int status_ = 0;
-  Headers headers_;
+  Headers headers_;  // [0, headerCount_) are this head's (all of them from kHead on)
+  size_t headerCount_ = 0;
   bool lastWasValue_ = true;
   size_t headerBytes_ = 0;
   bool inMessage_ = false;

@@ -1,7 +1,5 @@
 #include "proxy/http_session.h"
 
-#include <strings.h>
-
 #include <cstring>
 
 #include "base/http_message.h"
@@ -18,9 +16,7 @@ namespace {
 // Encrypted bytes read per TLS read: one full record.
 constexpr size_t kTlsReadBytes = 16 * 1024 + 512;
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
+using http::equalsIgnoreCase;
 
 // Whether `name` is one of the comma-separated tokens of a Connection value.
 bool listedIn(std::string_view connection, std::string_view name) {
@@ -1125,7 +1121,8 @@ void HttpSession::armIdle() {
 // response -> idle, all later than the last) cost no timer call, and a timer
 // that fires before the deadline re-arms itself for the rest.
 void HttpSession::setDeadline(Deadline what, uint64_t ms) {
-  uint64_t at = loop_.nowMs() + ms;
+  // The loop's time, as libuv's timers count it (no clock read).
+  uint64_t at = uv_now(loop_.raw()) + ms;
   deadline_ = what;
   deadlineAt_ = at;
   if (timerAt_ != 0 && timerAt_ <= at) return;
@@ -1136,7 +1133,7 @@ void HttpSession::setDeadline(Deadline what, uint64_t ms) {
 void HttpSession::onTimer() {
   timerAt_ = 0;
   if (deadline_ == Deadline::kNone) return;
-  uint64_t now = loop_.nowMs();
+  uint64_t now = uv_now(loop_.raw());
   if (now < deadlineAt_) {
     timerAt_ = deadlineAt_;
     timer_.start(deadlineAt_ - now, 0, [this] { onTimer(); });
