@@ -1,14 +1,10 @@
 #include "base/http_message.h"
 
-#include <strings.h>
-
 namespace corral::http {
 
 std::optional<std::string_view> findHeader(const Headers& headers, std::string_view name) {
   for (const auto& [k, v] : headers) {
-    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), name.size()) == 0) {
-      return std::string_view(v);
-    }
+    if (equalsIgnoreCase(k, name)) return std::string_view(v);
   }
   return std::nullopt;
 }

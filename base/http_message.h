@@ -11,6 +11,21 @@ namespace corral::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// Header names compare case-insensitively, in ASCII only (no locale: this
+// runs for every header of every message the proxy forwards).
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x == y) continue;
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
 // Case-insensitive header lookup; the first match wins.
 std::optional<std::string_view> findHeader(const Headers& headers, std::string_view name);
 

@@ -1,16 +1,11 @@
 #include "base/http_request_parser.h"
 
-#include <strings.h>
-
 #include <algorithm>
 #include <climits>
 
 namespace corral::http {
 
 namespace {
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
 // llhttp needs a valid pointer even for an empty execute.
 const char kNothing[1] = {0};
 }  // namespace
@@ -148,41 +143,59 @@ int RequestStreamParser::appendHead(const char* at, size_t n, uint32_t* len) {
 }
 
 size_t RequestStreamParser::scanHead(std::string_view data) {
-  headEnded_ = false;
+  // The state lives in locals while scanning (members would be reloaded
+  // after every byte: a char may alias them) and is stored back at the end.
+  bool sawCR = sawCR_;
+  bool lineEmpty = lineEmpty_;
+  bool sawRequestLine = sawRequestLine_;
+  bool inName = inName_;
+  const char* error = nullptr;
+  size_t end = data.size();
+  bool headEnded = false;
   for (size_t i = 0; i < data.size(); ++i) {
     char c = data[i];
-    if (sawCR_) {
+    if (sawCR) {
       if (c != '\n') {
-        fail(400, "bare CR in request head");
-        return std::string_view::npos;
+        error = "bare CR in request head";
+        break;
       }
-      sawCR_ = false;
-      if (lineEmpty_ && sawRequestLine_) {  // the empty line ends the head
-        headEnded_ = true;
-        return i + 1;
+      sawCR = false;
+      if (lineEmpty && sawRequestLine) {  // the empty line ends the head
+        end = i + 1;
+        headEnded = true;
+        break;
       }
-      lineEmpty_ = true;
-      inName_ = sawRequestLine_;
+      lineEmpty = true;
+      inName = sawRequestLine;
     } else if (c == '\r') {
-      sawCR_ = true;
+      sawCR = true;
     } else if (c == '\n') {
-      fail(400, "bare LF in request head");
-      return std::string_view::npos;
+      error = "bare LF in request head";
+      break;
     } else {
-      if (lineEmpty_ && sawRequestLine_ && (c == ' ' || c == '\t')) {
-        fail(400, "obsolete header line folding");
-        return std::string_view::npos;
+      if (lineEmpty && sawRequestLine && (c == ' ' || c == '\t')) {
+        error = "obsolete header line folding";
+        break;
       }
-      if (inName_ && (c == ' ' || c == '\t')) {
-        fail(400, "whitespace in a header name");
-        return std::string_view::npos;
+      if (inName && (c == ' ' || c == '\t')) {
+        error = "whitespace in a header name";
+        break;
       }
-      if (c == ':') inName_ = false;
-      lineEmpty_ = false;
-      sawRequestLine_ = true;
+      if (c == ':') inName = false;
+      lineEmpty = false;
+      sawRequestLine = true;
     }
   }
-  return data.size();
+  sawCR_ = sawCR;
+  lineEmpty_ = lineEmpty;
+  sawRequestLine_ = sawRequestLine;
+  inName_ = inName;
+  headEnded_ = headEnded;
+  if (error != nullptr) {
+    fail(400, error);
+    return std::string_view::npos;
+  }
+  return end;
 }
 
 RequestStreamParser::Event RequestStreamParser::feed(std::string_view data, size_t* consumed) {

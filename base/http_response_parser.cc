@@ -1,22 +1,24 @@
 #include "base/http_response_parser.h"
 
-#include <strings.h>
-
 #include <algorithm>
+#include <array>
+#include <cstring>
 
 namespace corral::http {
 
 namespace {
 
-bool isHeader(const std::string& name, std::string_view want) {
-  return name.size() == want.size() && strncasecmp(name.data(), want.data(), want.size()) == 0;
-}
+// RFC 9110 section 5.6.2: header names are tokens (a table: it is asked
+// for every byte of every header name).
+constexpr std::array<bool, 256> kTokenChars = [] {
+  std::array<bool, 256> table{};
+  for (int c = '0'; c <= '9'; ++c) table[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
+  for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  return table;
+}();
 
-// RFC 9110 section 5.6.2: header names are tokens.
-bool isTokenChar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
+bool isTokenChar(char c) { return kTokenChars[static_cast<unsigned char>(c)]; }
 
 ResponseParser::Error kindOf(llhttp_errno_t err) {
   switch (err) {
@@ -39,7 +41,7 @@ ResponseParser::ResponseParser(Limits limits) : limits_(limits) {
   settings_.on_message_begin = [](llhttp_t* p) {
     auto* s = self(p);
     s->status_ = 0;
-    s->headers_.clear();
+    s->startHeaders();
     s->lastWasValue_ = true;
     s->headerBytes_ = 0;
     s->inMessage_ = true;
@@ -53,15 +55,15 @@ ResponseParser::ResponseParser(Limits limits) : limits_(limits) {
   };
   settings_.on_header_field = [](llhttp_t* p, const char* at, size_t n) {
     auto* s = self(p);
-    if (s->lastWasValue_) s->headers_.emplace_back();
-    s->headers_.back().first.append(at, n);
+    if (s->lastWasValue_) s->nextHeader();
+    s->headers_[s->headerCount_ - 1].first.append(at, n);
     s->lastWasValue_ = false;
     return s->countHeaderBytes(n);
   };
   settings_.on_header_value = [](llhttp_t* p, const char* at, size_t n) {
     auto* s = self(p);
-    if (s->headers_.empty()) s->headers_.emplace_back();
-    s->headers_.back().second.append(at, n);
+    if (s->headerCount_ == 0) s->nextHeader();
+    s->headers_[s->headerCount_ - 1].second.append(at, n);
     s->lastWasValue_ = true;
     return s->countHeaderBytes(n);
   };
@@ -87,6 +89,21 @@ ResponseParser::ResponseParser(Limits limits) : limits_(limits) {
   parser_.data = this;
 }
 
+void ResponseParser::reset() {
+  llhttp_reset(&parser_);
+  status_ = 0;
+  startHeaders();
+  lastWasValue_ = true;
+  headerBytes_ = 0;
+  inMessage_ = inBody_ = headReported_ = prevWasCr_ = lineStart_ = false;
+  chunk_ = {};
+  pending_ = Event::kNeedMore;
+  upgraded_ = closed_ = keepAlive_ = untilClose_ = false;
+  paused_ = Event::kNeedMore;
+  error_ = Error::kNone;
+  errorMessage_.clear();
+}
+
 void ResponseParser::expectResponseTo(std::string_view method) {
   requestWasHead_ = method == "HEAD";
 }
@@ -106,7 +123,24 @@ int ResponseParser::countHeaderBytes(size_t n) {
   return 0;
 }
 
+void ResponseParser::startHeaders() {
+  // The strings of the last head are emptied, not freed: a next head with
+  // as many fields reuses them (no allocation per response).
+  for (size_t i = 0; i < headerCount_; ++i) {
+    headers_[i].first.clear();
+    headers_[i].second.clear();
+  }
+  headerCount_ = 0;
+}
+
+void ResponseParser::nextHeader() {
+  if (headerCount_ == headers_.size()) headers_.emplace_back();
+  ++headerCount_;
+}
+
 int ResponseParser::onHeadersComplete() {
+  // Fields a longer earlier head left behind go now (they are empty).
+  headers_.resize(headerCount_);
   status_ = parser_.status_code;
   // RFC 9110 section 15: three digits, the first 1 to 5 (llhttp takes "0").
   if (status_ < 100 || status_ > 599) {
@@ -117,8 +151,8 @@ int ResponseParser::onHeadersComplete() {
   int lengths = 0;
   bool transferEncoding = false;
   for (const auto& [name, value] : headers_) {
-    if (isHeader(name, "Content-Length")) ++lengths;
-    if (isHeader(name, "Transfer-Encoding")) transferEncoding = true;
+    if (equalsIgnoreCase(name, "Content-Length")) ++lengths;
+    if (equalsIgnoreCase(name, "Transfer-Encoding")) transferEncoding = true;
   }
   if (lengths > 0 && transferEncoding) {
     return fail(Error::kFraming, "response has both Content-Length and Transfer-Encoding");
@@ -173,25 +207,7 @@ ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consum
   }
   // Line endings in the head must be CRLF: a bare LF or CR is read one way by
   // one parser and another way by the next (llhttp 8 accepts a bare LF).
-  if (!wasInBody) {
-    for (size_t i = 0; i < used; ++i) {
-      char c = data[i];
-      if ((c == '\n' && !prevWasCr_) || (prevWasCr_ && c != '\n')) {
-        fail(Error::kMalformed, c == '\n' ? "bad HTTP response: bare LF in the head"
-                                          : "bad HTTP response: bare CR in the head");
-        return Event::kError;
-      }
-      // RFC 9112 section 5.2: a proxy refuses obs-fold (a header line that
-      // starts with whitespace continues the previous one, which llhttp
-      // takes and the next hop may not).
-      if (lineStart_ && (c == ' ' || c == '\t')) {
-        fail(Error::kMalformed, "bad HTTP response: obsolete line folding in the head");
-        return Event::kError;
-      }
-      lineStart_ = prevWasCr_ && c == '\n';
-      prevWasCr_ = c == '\r';
-    }
-  }
+  if (!wasInBody && !checkLineEnds(data.substr(0, used))) return Event::kError;
   *consumed = used;
   if ((paused_ == Event::kComplete || paused_ == Event::kUpgrade) && !headReported_) {
     // A response without a body completes in the same step as its head:
@@ -202,6 +218,45 @@ ResponseParser::Event ResponseParser::feed(std::string_view data, size_t* consum
   }
   if (paused_ == Event::kUpgrade) upgraded_ = true;
   return paused_;
+}
+
+bool ResponseParser::checkLineEnds(std::string_view head) {
+  // Only CR and LF matter: jump from one to the next (memchr) instead of
+  // looking at every byte.
+  const char* p = head.data();
+  const char* end = p + head.size();
+  while (p < end) {
+    // RFC 9112 section 5.2: a proxy refuses obs-fold (a header line that
+    // starts with whitespace continues the previous one, which llhttp takes
+    // and the next hop may not).
+    if (lineStart_) {
+      if (*p == ' ' || *p == '\t') {
+        fail(Error::kMalformed, "bad HTTP response: obsolete line folding in the head");
+        return false;
+      }
+      lineStart_ = false;
+    }
+    if (prevWasCr_) {
+      if (*p != '\n') {
+        fail(Error::kMalformed, "bad HTTP response: bare CR in the head");
+        return false;
+      }
+      prevWasCr_ = false;
+      lineStart_ = true;
+      ++p;
+      continue;
+    }
+    const void* cr = std::memchr(p, '\r', static_cast<size_t>(end - p));
+    const char* stop = cr ? static_cast<const char*>(cr) : end;
+    if (std::memchr(p, '\n', static_cast<size_t>(stop - p)) != nullptr) {
+      fail(Error::kMalformed, "bad HTTP response: bare LF in the head");
+      return false;
+    }
+    if (stop == end) break;
+    prevWasCr_ = true;
+    p = stop + 1;
+  }
+  return true;
 }
 
 ResponseParser::Event ResponseParser::finish() {

@@ -47,6 +47,10 @@ class ResponseParser {
   ResponseParser(const ResponseParser&) = delete;
   ResponseParser& operator=(const ResponseParser&) = delete;
 
+  // Back to a new connection's state (errors and upgrades forgotten),
+  // keeping the buffers grown so far.
+  void reset();
+
   // The method of the request this response answers ("HEAD" responses have no
   // body, whatever their headers say). Call before feeding each response.
   void expectResponseTo(std::string_view method);
@@ -77,7 +81,12 @@ class ResponseParser {
   int fail(Error e, std::string message);
   int countHeaderBytes(size_t n);
   int onHeadersComplete();
+  // Header storage reused from head to head.
+  void startHeaders();
+  void nextHeader();
   Event failFromLlhttp(llhttp_errno_t err);
+  // False (and failed) at a bare CR or LF among these head bytes.
+  bool checkLineEnds(std::string_view head);
   Event takePending();
 
   Limits limits_;
@@ -85,7 +94,8 @@ class ResponseParser {
   llhttp_settings_t settings_;
   bool requestWasHead_ = false;
   int status_ = 0;
-  Headers headers_;
+  Headers headers_;  // [0, headerCount_) are this head's (all of them from kHead on)
+  size_t headerCount_ = 0;
   bool lastWasValue_ = true;
   size_t headerBytes_ = 0;
   bool inMessage_ = false;

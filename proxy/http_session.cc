@@ -1,7 +1,5 @@
 #include "proxy/http_session.h"
 
-#include <strings.h>
-
 #include <cstring>
 
 #include "base/clock.h"
@@ -20,9 +18,7 @@ namespace {
 // Encrypted bytes read per TLS read: one full record.
 constexpr size_t kTlsReadBytes = 16 * 1024 + 512;
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
-}
+using http::equalsIgnoreCase;
 
 // Whether `name` is one of the comma-separated tokens of a Connection value.
 bool listedIn(std::string_view connection, std::string_view name) {
@@ -39,13 +35,91 @@ bool listedIn(std::string_view connection, std::string_view name) {
   return false;
 }
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) that never cross the proxy.
-// Transfer-Encoding is not among them here: bodies are forwarded with the
-// framing they came with, so the header that describes it goes along.
-bool isHopByHop(std::string_view name) {
-  return equalsIgnoreCase(name, "Connection") || equalsIgnoreCase(name, "Keep-Alive") ||
-         equalsIgnoreCase(name, "Proxy-Connection") || equalsIgnoreCase(name, "TE") ||
-         equalsIgnoreCase(name, "Upgrade");
+// The header names the head builders treat specially; every header of
+// every message is classified, so the length is looked at first.
+enum class Special {
+  kNone,
+  kHost,
+  kUpgrade,
+  // Hop-by-hop (RFC 9110 §7.6.1): never crosses the proxy. Transfer-Encoding
+  // is not among them here: bodies are forwarded with the framing they came
+  // with, so the header that describes it goes along.
+  kHopByHop,
+  kForwardedFor,
+  kForwardedOther,  // X-Forwarded-Proto, -Port, -Host: the proxy states these itself
+};
+
+Special classify(std::string_view name) {
+  switch (name.size()) {
+    case 2:
+      return equalsIgnoreCase(name, "TE") ? Special::kHopByHop : Special::kNone;
+    case 4:
+      return equalsIgnoreCase(name, "Host") ? Special::kHost : Special::kNone;
+    case 7:
+      return equalsIgnoreCase(name, "Upgrade") ? Special::kUpgrade : Special::kNone;
+    case 10:
+      return equalsIgnoreCase(name, "Connection") || equalsIgnoreCase(name, "Keep-Alive")
+                 ? Special::kHopByHop
+                 : Special::kNone;
+    case 15:
+      return equalsIgnoreCase(name, "X-Forwarded-For") ? Special::kForwardedFor : Special::kNone;
+    case 16:
+      if (equalsIgnoreCase(name, "Proxy-Connection")) return Special::kHopByHop;
+      return equalsIgnoreCase(name, "X-Forwarded-Port") ||
+                     equalsIgnoreCase(name, "X-Forwarded-Host")
+                 ? Special::kForwardedOther
+                 : Special::kNone;
+    case 17:
+      return equalsIgnoreCase(name, "X-Forwarded-Proto") ? Special::kForwardedOther
+                                                         : Special::kNone;
+    default:
+      return Special::kNone;
+  }
+}
+
+// The tokens of a Connection value (the headers it names are hop-by-hop
+// too), split once per head rather than once per header.
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(std::string_view value) : value_(value) {
+    while (!value.empty()) {
+      size_t comma = value.find(',');
+      std::string_view token = value.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
+      if (count_ == kMax) {
+        overflow_ = true;
+        return;
+      }
+      tokens_[count_++] = token;
+      if (comma == std::string_view::npos) break;
+      value.remove_prefix(comma + 1);
+    }
+  }
+  bool lists(std::string_view name) const {
+    if (overflow_) return listedIn(value_, name);
+    for (size_t i = 0; i < count_; ++i) {
+      if (equalsIgnoreCase(tokens_[i], name)) return true;
+    }
+    return false;
+  }
+
+ private:
+  static constexpr size_t kMax = 8;
+  std::string_view value_;
+  std::string_view tokens_[kMax];
+  size_t count_ = 0;
+  bool overflow_ = false;
+};
+
+// A status code of three digits (the parsers refuse any other).
+void appendStatus(std::string& out, int status) {
+  char digits[3] = {static_cast<char>('0' + status / 100 % 10),
+                    static_cast<char>('0' + status / 10 % 10),
+                    static_cast<char>('0' + status % 10)};
+  out.append(digits, 3);
 }
 
 void appendHeader(std::string& out, std::string_view name, std::string_view value) {
@@ -189,16 +263,16 @@ void HttpSession::pumpRequest() {
     std::string_view data(client_->buf.get(), client_->filled);
     if (phase_ == Phase::kHead) {
       if (data.empty()) return;
-      if (!headTimerArmed_) {
-        headTimerArmed_ = true;
-        timer_.start(options_.headerTimeoutMs, 0, [this] {
-          respondError(408, ProxyError::kBadRequest, "request head not received in time");
-        });
-      }
       size_t used = 0;
       auto event = request_.feed(data, &used);
       consume(client_.get(), used);  // head bytes are copied into the parser's head
       if (event == http::RequestStreamParser::Event::kNeedMore) {
+        // The head's clock starts with its first bytes (a whole head in one
+        // read never needs it).
+        if (!headTimerArmed_) {
+          headTimerArmed_ = true;
+          setDeadline(Deadline::kHead, options_.headerTimeoutMs);
+        }
         resumeReading(client_.get());
         return;
       }
@@ -234,7 +308,7 @@ void HttpSession::pumpRequest() {
       if (event == http::RequestStreamParser::Event::kNeedMore) break;
     }
     if (requestDone_ && !responseStarted_) armResponseTimer();
-    if (total > 0 && !writeTo(upstream_.get(), data.data(), total, total)) return;
+    if (total > 0 && !writeTo(upstream_.get(), {}, data.data(), total, total)) return;
     if (writingUpstream_) return;  // resumes in onWritten
     if (!requestDone_ && clientEof_ && client_->filled == 0) {
       terminate();  // the client left in the middle of its request
@@ -254,7 +328,7 @@ void HttpSession::onRequestHead() {
   ++requests_;
   headKnown_ = true;
   headTimerArmed_ = false;
-  timer_.stop();
+  clearDeadline();
   const http::RequestHead& head = request_.head();
   requestDone_ = responseDone_ = responseStarted_ = false;
   closeAfterResponse_ = !head.keepAlive();
@@ -367,7 +441,7 @@ void HttpSession::buildRequestHead(const RouteDecision& route) {
     out.append(target);
   }
   out.append(" HTTP/1.1\r\n");
-  std::string_view connection = head.header("Connection").value_or("");
+  ConnectionTokens connection(head.header("Connection").value_or(""));
   // Over TLS the tunnel would carry plaintext: Upgrade is not offered to
   // the task (the header is hop-by-hop and dropped), the request goes as a
   // plain one.
@@ -377,22 +451,22 @@ void HttpSession::buildRequestHead(const RouteDecision& route) {
   for (size_t i = 0; i < head.headerCount(); ++i) {
     std::string_view name = head.headerName(i);
     std::string_view value = head.headerValue(i);
-    if (equalsIgnoreCase(name, "Host")) {
+    Special special = classify(name);
+    if (special == Special::kHost) {
       if (!host) host = value;
       appendHeader(out, name, route.hostRewrite.empty() ? value : route.hostRewrite);
       continue;
     }
-    if (equalsIgnoreCase(name, "Upgrade") && upgrade) {
+    if (special == Special::kUpgrade && upgrade) {
       appendHeader(out, name, value);
       continue;
     }
-    if (isHopByHop(name) || listedIn(connection, name)) continue;
-    // The proxy states these itself; a client's own are not trusted.
-    if (equalsIgnoreCase(name, "X-Forwarded-Proto") || equalsIgnoreCase(name, "X-Forwarded-Port") ||
-        equalsIgnoreCase(name, "X-Forwarded-Host")) {
+    if (special == Special::kHopByHop || special == Special::kUpgrade || connection.lists(name)) {
       continue;
     }
-    if (equalsIgnoreCase(name, "X-Forwarded-For")) {
+    // The proxy states these itself; a client's own are not trusted.
+    if (special == Special::kForwardedOther) continue;
+    if (special == Special::kForwardedFor) {
       if (!forwardedFor) forwardedFor = value;
       continue;
     }
@@ -461,8 +535,7 @@ void HttpSession::connectUpstream() {
   upstream_.reset(Conn::create(loop_.raw(), options_.bufferBytes));
   upstream_->owner = this;
   upstream_->backendId = peer_->id;
-  timer_.start(route_.connectTimeoutMs, 0,
-               [this] { onConnectFailed(PeerOutcome::kConnectTimeout); });
+  setDeadline(Deadline::kConnect, route_.connectTimeoutMs);
   int rc = upstream_->connect(reinterpret_cast<const sockaddr*>(&peer_->address),
                               [](uv_connect_t* req, int status) {
                                 auto* conn = static_cast<Conn*>(req->handle->data);
@@ -478,7 +551,7 @@ void HttpSession::connectUpstream() {
 }
 
 void HttpSession::onConnectFailed(PeerOutcome outcome) {
-  timer_.stop();
+  clearDeadline();
   upstream_.reset();
   lastFailure_ = outcome;
   releasePeer(outcome);
@@ -497,11 +570,11 @@ void HttpSession::onConnectFailed(PeerOutcome outcome) {
 }
 
 void HttpSession::onConnected() {
-  timer_.stop();
+  clearDeadline();
   phase_ = Phase::kExchange;
   if (requestDone_) armResponseTimer();  // a retry of a request read already
   resumeReading(upstream_.get());
-  if (!writeTo(upstream_.get(), requestHead_.data(), requestHead_.size(), 0)) return;
+  if (!writeTo(upstream_.get(), {}, requestHead_.data(), requestHead_.size(), 0)) return;
   pumpRequest();
 }
 
@@ -525,8 +598,7 @@ bool HttpSession::retryOnFreshConnection() {
   upstream_.reset(Conn::create(loop_.raw(), options_.bufferBytes));
   upstream_->owner = this;
   upstream_->backendId = peer_->id;
-  timer_.start(route_.connectTimeoutMs, 0,
-               [this] { onConnectFailed(PeerOutcome::kConnectTimeout); });
+  setDeadline(Deadline::kConnect, route_.connectTimeoutMs);
   int rc = upstream_->connect(reinterpret_cast<const sockaddr*>(&peer_->address),
                               [](uv_connect_t* req, int status) {
                                 auto* conn = static_cast<Conn*>(req->handle->data);
@@ -558,7 +630,7 @@ bool HttpSession::retryIdempotent() {
       triedCount_ >= sizeof(tried_) / sizeof(tried_[0])) {
     return false;
   }
-  timer_.stop();
+  clearDeadline();
   upstream_.reset();
   writingUpstream_ = false;
   toUpstreamInFlight_ = 0;
@@ -650,17 +722,20 @@ void HttpSession::pumpResponse() {
       }
       if (event == ResponseStream::Event::kNeedMore) break;
     }
-    if (headPending_) {
-      // The head goes out with the body bytes checked after it, in one write.
-      headPending_ = false;
-      responseStarted_ = true;
-      responseHead_.append(data.data(), total);
-      if (!writeTo(client_.get(), responseHead_.data(), responseHead_.size(), total)) return;
-    } else if (total > 0 && !writeTo(client_.get(), data.data(), total, total)) {
-      return;
+    if (total > 0 || headPending_) {
+      // A pending head goes out with the body bytes checked after it, in
+      // one write (writev).
+      std::string_view head;
+      if (headPending_) {
+        head = responseHead_;
+        headPending_ = false;
+        responseStarted_ = true;
+      }
+      if (!writeTo(client_.get(), head, data.data(), total, total)) return;
     }
     if (total == 0 && !ended) break;
   }
+  if (!flushPendingHead()) return;
   if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange && !lingering_) {
     finishExchange();
     return;
@@ -680,16 +755,24 @@ bool HttpSession::onResponseHead() {
     return false;
   }
   if (!response_.interim()) {
-    timer_.stop();
+    clearDeadline();
     status_ = status;
     if (peerLogged_) upstreamUs_ = static_cast<int64_t>(uv_hrtime() / 1000 - peerPickedUs_);
   }
   buildResponseHead();
   // Written once the bytes already read after it have been parsed: a body
   // whose framing is bad from its first bytes (a bad chunk size) is then a
-  // 502 rather than a response cut after its head.
+  // 502 rather than a response cut after its head; and a small response
+  // goes out in one write.
   headPending_ = true;
   return true;
+}
+
+bool HttpSession::flushPendingHead() {
+  if (!headPending_) return true;
+  headPending_ = false;
+  responseStarted_ = true;
+  return writeTo(client_.get(), {}, responseHead_.data(), responseHead_.size(), 0);
 }
 
 void HttpSession::buildResponseHead() {
@@ -697,19 +780,22 @@ void HttpSession::buildResponseHead() {
   std::string& out = responseHead_;
   out.clear();
   out.append("HTTP/1.1 ");
-  out.append(std::to_string(head.status()));
+  appendStatus(out, head.status());
   out.push_back(' ');
   out.append(head.reason().empty() ? http::reasonPhrase(head.status()) : head.reason());
   out.append("\r\n");
-  std::string_view connection = head.header("Connection").value_or("");
+  ConnectionTokens connection(head.header("Connection").value_or(""));
   bool switching = head.status() == 101;
   for (size_t i = 0; i < head.headerCount(); ++i) {
     std::string_view name = head.headerName(i);
-    if (switching && equalsIgnoreCase(name, "Upgrade")) {
+    Special special = classify(name);
+    if (switching && special == Special::kUpgrade) {
       appendHeader(out, name, head.headerValue(i));
       continue;
     }
-    if (isHopByHop(name) || listedIn(connection, name)) continue;
+    if (special == Special::kHopByHop || special == Special::kUpgrade || connection.lists(name)) {
+      continue;
+    }
     appendHeader(out, name, head.headerValue(i));
   }
   if (switching) out.append("Connection: upgrade\r\n");
@@ -746,7 +832,7 @@ void HttpSession::buildResponseHead() {
 }
 
 void HttpSession::finishExchange() {
-  timer_.stop();
+  clearDeadline();
   endExchange();
   bool upstreamClean = requestDone_ && response_.keepAlive() && !response_.closeDelimited() &&
                        upstream_ && upstream_->filled == 0 && !writingUpstream_;
@@ -773,7 +859,7 @@ void HttpSession::finishExchange() {
 }
 
 void HttpSession::switchToTunnel() {
-  timer_.stop();
+  clearDeadline();
   status_ = 101;
   endExchange();
   buildResponseHead();
@@ -795,15 +881,24 @@ void HttpSession::switchToTunnel() {
 
 // ---- writing ----
 
-// Writes data[0..n) to `out`; `consume` bytes of the source buffer are
-// released once written. False if the session ended.
-bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeBytes) {
+// Writes `prefix` (bytes that outlive the write, e.g. a rebuilt head) and
+// then data[0..n) to `out`, in one system call when the socket takes them;
+// `consume` bytes of the source buffer are released once written. False if
+// the session ended.
+bool HttpSession::writeTo(Conn* out, std::string_view prefix, const char* data, size_t n,
+                          size_t consumeBytes) {
   bool toClient = out == client_.get();
-  if (toClient) bytesToClient_ += n;
-  if (toClient && tls_) return writeTls(data, n, consumeBytes);
+  if (toClient) bytesToClient_ += prefix.size() + n;
+  if (toClient && tls_) return writeTls(prefix, data, n, consumeBytes);
   Conn* source = toClient ? upstream_.get() : client_.get();
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(n));
-  int w = uv_try_write(out->stream(), &buf, 1);
+  uv_buf_t bufs[2];
+  unsigned count = 0;
+  if (!prefix.empty()) {
+    bufs[count++] =
+        uv_buf_init(const_cast<char*>(prefix.data()), static_cast<unsigned>(prefix.size()));
+  }
+  if (n > 0) bufs[count++] = uv_buf_init(const_cast<char*>(data), static_cast<unsigned>(n));
+  int w = count == 0 ? 0 : uv_try_write(out->stream(), bufs, count);
   if (w == UV_EAGAIN || w == UV_ENOSYS) w = 0;
   if (w < 0) {
     if (toClient) {
@@ -814,13 +909,17 @@ bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeB
     }
     return false;
   }
-  if (static_cast<size_t>(w) == n) {
+  if (static_cast<size_t>(w) == prefix.size() + n) {
     if (source != nullptr) consume(source, consumeBytes);
     return true;
   }
   // The rest is queued from the source buffer, which is why the source
   // stops reading until it has gone out (backpressure).
-  buf = uv_buf_init(const_cast<char*>(data) + w, static_cast<unsigned>(n - w));
+  size_t written = static_cast<size_t>(w);
+  unsigned first = 0;
+  while (written >= bufs[first].len) written -= bufs[first++].len;
+  bufs[first].base += written;
+  bufs[first].len -= written;
   stopReading(source);
   if (toClient) {
     writingClient_ = true;
@@ -829,11 +928,12 @@ bool HttpSession::writeTo(Conn* out, const char* data, size_t n, size_t consumeB
     writingUpstream_ = true;
     toUpstreamInFlight_ = consumeBytes;
   }
-  int rc = uv_write(&out->writeReq, out->stream(), &buf, 1, [](uv_write_t* req, int status) {
-    auto* conn = static_cast<Conn*>(req->handle->data);
-    auto* self = static_cast<HttpSession*>(conn->owner);
-    if (self != nullptr) self->onWritten(conn, status);
-  });
+  int rc = uv_write(&out->writeReq, out->stream(), bufs + first, count - first,
+                    [](uv_write_t* req, int status) {
+                      auto* conn = static_cast<Conn*>(req->handle->data);
+                      auto* self = static_cast<HttpSession*>(conn->owner);
+                      if (self != nullptr) self->onWritten(conn, status);
+                    });
   if (rc != 0) {
     terminate();
     return false;
@@ -935,8 +1035,10 @@ void HttpSession::deliverTlsPlain() {
 // Encrypts and writes; the plaintext is copied into TLS records at once, so
 // the source buffer is released now and backpressure follows the encrypted
 // bytes still queued.
-bool HttpSession::writeTls(const char* data, size_t n, size_t consumeBytes) {
-  if (!tls_->writePlain(std::string_view(data, n))) {
+bool HttpSession::writeTls(std::string_view prefix, const char* data, size_t n,
+                           size_t consumeBytes) {
+  if ((!prefix.empty() && !tls_->writePlain(prefix)) ||
+      (n > 0 && !tls_->writePlain(std::string_view(data, n)))) {
     terminate();
     return false;
   }
@@ -1002,7 +1104,7 @@ void HttpSession::respondLocal(int status, const char* errorName, std::string_vi
   localAnswer_ = true;
   status_ = status;
   errorName_ = errorName;
-  timer_.stop();
+  clearDeadline();
   upstream_.reset();
   writingUpstream_ = false;
   closing_ = true;
@@ -1027,7 +1129,7 @@ void HttpSession::respondLocal(int status, const char* errorName, std::string_vi
   out.append("\r\nConnection: close\r\n\r\n");
   out.append(body);
   responseStarted_ = true;
-  if (writeTo(client_.get(), out.data(), out.size(), 0) && !writingClient_) linger();
+  if (writeTo(client_.get(), {}, out.data(), out.size(), 0) && !writingClient_) linger();
 }
 
 // Closing right after a final answer while the client still sends would
@@ -1051,7 +1153,7 @@ void HttpSession::linger() {
     }
   }
   uv_shutdown(&client_->shutdownReq, client_->stream(), [](uv_shutdown_t*, int) {});
-  timer_.start(1000, 0, [this] { terminate(); });
+  setDeadline(Deadline::kLinger, 1000);
   if (clientEof_) {
     terminate();
     return;
@@ -1059,17 +1161,57 @@ void HttpSession::linger() {
   resumeReading(client_.get());
 }
 
-void HttpSession::armResponseTimer() {
-  timer_.start(route_.responseTimeoutMs, 0, [this] {
-    releasePeer(PeerOutcome::kResponseTimeout);
-    respondError(504, ProxyError::kResponseTimeout, "the task did not answer in time");
-  });
-}
+void HttpSession::armResponseTimer() { setDeadline(Deadline::kResponse, route_.responseTimeoutMs); }
 
 void HttpSession::armIdle(uint64_t routeIdleMs) {
   headTimerArmed_ = false;
   headKnown_ = false;
-  timer_.start(routeIdleMs != 0 ? routeIdleMs : options_.idleTimeoutMs, 0, [this] { terminate(); });
+  setDeadline(Deadline::kIdle, routeIdleMs != 0 ? routeIdleMs : options_.idleTimeoutMs);
+}
+
+// One deadline at a time, on one libuv timer that is only re-armed when a
+// deadline comes earlier than the armed one: the usual moves (idle ->
+// response -> idle, all later than the last) cost no timer call, and a timer
+// that fires before the deadline re-arms itself for the rest.
+void HttpSession::setDeadline(Deadline what, uint64_t ms) {
+  // The loop's time, as libuv's timers count it (no clock read).
+  uint64_t at = uv_now(loop_.raw()) + ms;
+  deadline_ = what;
+  deadlineAt_ = at;
+  if (timerAt_ != 0 && timerAt_ <= at) return;
+  timerAt_ = at;
+  timer_.start(ms, 0, [this] { onTimer(); });
+}
+
+void HttpSession::onTimer() {
+  timerAt_ = 0;
+  if (deadline_ == Deadline::kNone) return;
+  uint64_t now = uv_now(loop_.raw());
+  if (now < deadlineAt_) {
+    timerAt_ = deadlineAt_;
+    timer_.start(deadlineAt_ - now, 0, [this] { onTimer(); });
+    return;
+  }
+  Deadline what = deadline_;
+  deadline_ = Deadline::kNone;
+  switch (what) {
+    case Deadline::kHead:
+      respondError(408, ProxyError::kBadRequest, "request head not received in time");
+      return;
+    case Deadline::kConnect:
+      onConnectFailed(PeerOutcome::kConnectTimeout);
+      return;
+    case Deadline::kResponse:
+      releasePeer(PeerOutcome::kResponseTimeout);
+      respondError(504, ProxyError::kResponseTimeout, "the task did not answer in time");
+      return;
+    case Deadline::kIdle:
+    case Deadline::kLinger:
+      terminate();
+      return;
+    case Deadline::kNone:
+      return;
+  }
 }
 
 // A parked task connection goes back to the worker's pool.
@@ -1139,6 +1281,8 @@ void HttpSession::terminate() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
   endExchange();
+  deadline_ = Deadline::kNone;
+  timerAt_ = 0;
   timer_.stop();
   releasePeer(PeerOutcome::kAborted);
   upstream_.reset();

@@ -99,6 +99,9 @@ class HttpSession {
   void pumpResponse();
   bool onResponseHead();
   void buildResponseHead();
+  // Writes a response head that waited for body bytes; false if the
+  // session ended.
+  bool flushPendingHead();
   void finishExchange();
   void switchToTunnel();
   // Upstream connection.
@@ -110,7 +113,7 @@ class HttpSession {
   bool retryOnFreshConnection();
   bool retryIdempotent();
   // Writes; at most one in flight per connection.
-  bool writeTo(Conn* out, const char* data, size_t n, size_t consume);
+  bool writeTo(Conn* out, std::string_view prefix, const char* data, size_t n, size_t consume);
   void onWritten(Conn* out, int status);
   void consume(Conn* c, size_t n);
   void resumeReading(Conn* c);
@@ -121,7 +124,7 @@ class HttpSession {
   void startTlsReading();
   void onTlsRead(ssize_t n);
   void deliverTlsPlain();
-  bool writeTls(const char* data, size_t n, size_t consumeBytes);
+  bool writeTls(std::string_view prefix, const char* data, size_t n, size_t consumeBytes);
   bool flushTls();
   void onTlsWritten(int status);
   // Counters and the access log, once per exchange.
@@ -141,6 +144,11 @@ class HttpSession {
   // routeIdleMs: CORRAL_{n}_TIMEOUT_IDLE of the exchange just ended (0: none).
   void armIdle(uint64_t routeIdleMs = 0);
   void armResponseTimer();
+  // The session's one pending timeout (a new one replaces it).
+  enum class Deadline : uint8_t { kNone, kHead, kConnect, kResponse, kIdle, kLinger };
+  void setDeadline(Deadline what, uint64_t ms);
+  void clearDeadline() { deadline_ = Deadline::kNone; }
+  void onTimer();
   void linger();
   void terminate();
 
@@ -156,6 +164,9 @@ class HttpSession {
   http::RequestStreamParser request_;
   ResponseStream response_;
   Timer timer_;
+  Deadline deadline_ = Deadline::kNone;
+  uint64_t deadlineAt_ = 0;  // loop time (ms) at which deadline_ expires
+  uint64_t timerAt_ = 0;     // loop time timer_ fires at; 0: not armed
   std::unique_ptr<TlsStream> tls_;
   std::unique_ptr<char[]> tlsIn_;
   std::string tlsOut_;      // encrypted, not yet handed to libuv

@@ -7,13 +7,9 @@ ProxyWorker::ProxyWorker(Loop& loop, RouteLookup& routes, WorkerOptions options)
   options_.session.unrouted = &unrouted_;
 }
 
-ProxyWorker::ProxyWorker(Loop& loop, PeerPicker& peers, WorkerOptions options)
-    : loop_(loop), tcpPeers_(&peers), options_(options), pool_(loop, options.pool), reaper_(loop) {}
-
 ProxyWorker::~ProxyWorker() {
   close();
   retired_.clear();
-  retiredTunnels_.clear();
 }
 
 Result<int> ProxyWorker::listen(const std::string& host, int port) {
@@ -58,7 +54,7 @@ Status ProxyWorker::startListening() {
       uv_listen(reinterpret_cast<uv_stream_t*>(listener_), 511, [](uv_stream_t* s, int status) {
         if (status != 0) return;
         auto* self = static_cast<ProxyWorker*>(s->data);
-        self->onConnection(s, self->routes_);
+        self->onConnection(s, *self->routes_);
       });
   if (rc != 0) {
     closeAndDelete(listener_);
@@ -69,20 +65,16 @@ Status ProxyWorker::startListening() {
 }
 
 void ProxyWorker::acceptFrom(uv_stream_t* listener, RouteLookup& routes) {
-  onConnection(listener, &routes);
+  onConnection(listener, routes);
 }
 
-void ProxyWorker::onConnection(uv_stream_t* listener, RouteLookup* routes) {
+void ProxyWorker::onConnection(uv_stream_t* listener, RouteLookup& routes) {
   ConnPtr c(Conn::create(loop_.raw(), options_.session.bufferBytes));
   if (uv_accept(listener, c->stream()) != 0) return;
   ++accepted_;
-  if (sessions_.size() + tunnels_.size() >= options_.maxConnections) return;  // closed by ConnPtr
-  if (routes == nullptr) {                                                    // TCP mode
-    startTunnel(std::move(c));
-    return;
-  }
-  auto session = std::make_unique<HttpSession>(loop_, *routes, pool_, options_.session,
-                                               std::move(c), [this](HttpSession* s) { retire(s); });
+  if (sessions_.size() >= options_.maxConnections) return;  // closed by ConnPtr
+  auto session = std::make_unique<HttpSession>(loop_, routes, pool_, options_.session, std::move(c),
+                                               [this](HttpSession* s) { retire(s); });
   HttpSession* raw = session.get();
   sessions_.emplace(raw, std::move(session));
   raw->start();
@@ -93,41 +85,7 @@ void ProxyWorker::retire(HttpSession* session) {
   if (it == sessions_.end()) return;
   retired_.push_back(std::move(it->second));
   sessions_.erase(it);
-  scheduleReap();
-}
-
-void ProxyWorker::scheduleReap() {
-  if (reaper_.active()) return;
-  reaper_.start(0, 0, [this] {
-    retired_.clear();
-    retiredTunnels_.clear();
-  });
-}
-
-void ProxyWorker::startTunnel(ConnPtr client) {
-  std::string ip = peerIp(client.get());
-  PickContext ctx;
-  ctx.clientIp = ip;
-  const Peer* peer = tcpPeers_->pick(ctx);
-  if (peer == nullptr) return;  // no task: the connection is closed
-  auto owned = std::make_unique<Tunnelled>();
-  Tunnelled* t = owned.get();
-  t->peer = peer;
-  uv_tcp_nodelay(&client->tcp, 1);
-  t->tunnel = std::make_unique<TcpTunnel>(
-      loop_, std::move(client), options_.session.tunnel, [this, t](TunnelEnd end) {
-        PeerOutcome outcome = end == TunnelEnd::kConnectFailed    ? PeerOutcome::kConnectFailed
-                              : end == TunnelEnd::kConnectTimeout ? PeerOutcome::kConnectTimeout
-                                                                  : PeerOutcome::kOk;
-        tcpPeers_->release(*t->peer, outcome);
-        auto it = tunnels_.find(t);
-        if (it == tunnels_.end()) return;
-        retiredTunnels_.push_back(std::move(it->second));
-        tunnels_.erase(it);
-        scheduleReap();
-      });
-  tunnels_.emplace(t, std::move(owned));
-  t->tunnel->connect(reinterpret_cast<const sockaddr*>(&peer->address));
+  if (!reaper_.active()) reaper_.start(0, 0, [this] { retired_.clear(); });
 }
 
 void ProxyWorker::close() {
@@ -139,10 +97,6 @@ void ProxyWorker::close() {
   all.reserve(sessions_.size());
   for (auto& [raw, owned] : sessions_) all.push_back(raw);
   for (HttpSession* s : all) s->close();  // each retires itself
-  // Tunnels end without their callback; their peers are released here.
-  for (auto& [raw, t] : tunnels_) tcpPeers_->release(*t->peer, PeerOutcome::kAborted);
-  for (auto& [raw, t] : tunnels_) retiredTunnels_.push_back(std::move(t));
-  tunnels_.clear();
 }
 
 void ProxyWorker::drain() {

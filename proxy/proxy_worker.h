@@ -1,6 +1,7 @@
-// One data-plane worker: a listener, its HTTP sessions (or, for a TCP-mode
-// service port, its tunnels) and its upstream pool, all on one loop. Kept small so that reload's
-// WorkerPool can host it (it may hand over an already bound SO_REUSEPORT socket with adopt()).
+// One data-plane worker for HTTP: a listener, its HTTP sessions and its
+// upstream pool, all on one loop. Kept small so that reload's WorkerPool can
+// host it (it may hand over an already bound SO_REUSEPORT socket with
+// adopt()). TCP-mode service ports are tcp_frontend's.
 // Finished sessions are deleted on a later loop turn, never inside their
 // own callbacks.
 #pragma once
@@ -25,10 +26,8 @@ struct WorkerOptions {
 
 class ProxyWorker {
  public:
-  // HTTP mode: requests are routed by `routes`.
+  // Requests are routed by `routes`.
   ProxyWorker(Loop& loop, RouteLookup& routes, WorkerOptions options);
-  // TCP mode: each connection is tunnelled to a peer `peers` picks.
-  ProxyWorker(Loop& loop, PeerPicker& peers, WorkerOptions options);
   ~ProxyWorker();  // closes the listener and every session
   ProxyWorker(const ProxyWorker&) = delete;
   ProxyWorker& operator=(const ProxyWorker&) = delete;
@@ -54,7 +53,6 @@ class ProxyWorker {
   void drain();
 
   size_t sessionCount() const { return sessions_.size(); }
-  size_t tunnelCount() const { return tunnels_.size(); }
   uint64_t accepted() const { return accepted_; }
   UpstreamPool& pool() { return pool_; }
   // Requests no route took (404s, bad requests), on this worker.
@@ -62,28 +60,16 @@ class ProxyWorker {
 
  private:
   Status startListening();
-  // routes == nullptr: TCP mode (tunnel to a peer tcpPeers_ picks).
-  void onConnection(uv_stream_t* listener, RouteLookup* routes);
+  void onConnection(uv_stream_t* listener, RouteLookup& routes);
   void retire(HttpSession* session);
-  void startTunnel(ConnPtr client);
-  void scheduleReap();
-
-  // A TCP-mode connection: its tunnel and the peer it holds.
-  struct Tunnelled {
-    std::unique_ptr<TcpTunnel> tunnel;
-    const Peer* peer = nullptr;
-  };
 
   Loop& loop_;
   RouteLookup* routes_ = nullptr;
-  PeerPicker* tcpPeers_ = nullptr;
   WorkerOptions options_;
   UpstreamPool pool_;
   uv_tcp_t* listener_ = nullptr;
   std::unordered_map<HttpSession*, std::unique_ptr<HttpSession>> sessions_;
   std::vector<std::unique_ptr<HttpSession>> retired_;
-  std::unordered_map<Tunnelled*, std::unique_ptr<Tunnelled>> tunnels_;
-  std::vector<std::unique_ptr<Tunnelled>> retiredTunnels_;
   Timer reaper_;
   uint64_t accepted_ = 0;
   RouteCounters unrouted_;

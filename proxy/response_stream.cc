@@ -11,8 +11,13 @@ ResponseStream::ResponseStream(Limits limits) : limits_(limits), chunks_(limits.
 }
 
 void ResponseStream::reset(bool headRequest) {
-  // A parser that saw an error stays failed; every exchange starts afresh.
-  parser_.emplace(http::ResponseParser::Limits{limits_.maxHeaderBytes});
+  // A parser that saw an error stays failed; every exchange starts afresh
+  // (reset keeps the header storage grown by earlier responses).
+  if (parser_) {
+    parser_->reset();
+  } else {
+    parser_.emplace(http::ResponseParser::Limits{limits_.maxHeaderBytes});
+  }
   parser_->expectResponseTo(headRequest ? "HEAD" : "GET");
   headRequest_ = headRequest;
   started_ = inBody_ = chunked_ = failed_ = false;

@@ -1,6 +1,5 @@
 #include "proxy/tcp_frontend.h"
 
-#include "proxy/connection.h"
 #include "proxy/worker_routing.h"
 
 namespace corral::proxy {
@@ -17,6 +16,10 @@ TcpFrontend::~TcpFrontend() {
 void TcpFrontend::accept(uv_stream_t* listener, int servicePort) {
   ConnPtr client(Conn::create(loop_.raw(), bufferBytes_));
   if (uv_accept(listener, client->stream()) != 0) return;
+  take(std::move(client), servicePort);
+}
+
+void TcpFrontend::take(ConnPtr client, int servicePort) {
   const RouteTarget* target = routing_.snapshot().table->lookupPort(servicePort);
   if (target == nullptr || target->spec->mode != conf::RouteMode::kTcp) {
     routing_.counters().noRoute.fetch_add(1, std::memory_order_relaxed);

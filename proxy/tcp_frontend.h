@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/loop.h"
+#include "proxy/connection.h"
 #include "proxy/tcp_tunnel.h"
 
 namespace corral::proxy {
@@ -30,6 +31,9 @@ class TcpFrontend {
 
   // A connection waits on `listener`, the listener of `servicePort`.
   void accept(uv_stream_t* listener, int servicePort);
+  // Tunnels an accepted `client` of `servicePort` to a task of the port's
+  // TCP route; without one (or without a task) the client is closed.
+  void take(ConnPtr client, int servicePort);
   // Ends every tunnel now (worker shutdown).
   void close();
   size_t active() const { return flows_.size(); }

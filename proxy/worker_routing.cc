@@ -115,7 +115,9 @@ void BackendPicker::sync(const RouteTarget& target, const ProxySnapshot& snapsho
     size_t draining = target.members[m].draining ? drainCount(target, sets, m) : 0;
     for (size_t i = 0; i < set->peers.size(); ++i) {
       PeerInfo info = set->infos[i];
-      info.draining = i < draining;
+      // A peer drains when its set says so or its colour is the older one
+      // (the first `draining` peers of an old blue/green colour).
+      info.draining = info.draining || i < draining;
       infos.push_back(std::move(info));
       auto& slot = slots_[set->peers[i].id];
       if (!slot) slot = std::make_unique<Slot>();
@@ -273,6 +275,11 @@ void WorkerRouting::publishRouteStats() {
 std::map<BackendKey, RouteCounters> WorkerRouting::routeStats() const {
   std::lock_guard<std::mutex> lock(statsMutex_);
   return published_;
+}
+
+void WorkerRouting::forEachCounters(
+    const std::function<void(const BackendKey&, const RouteCounters&)>& visit) const {
+  for (const auto& [key, picker] : pickers_) visit(key, picker->routeCounters());
 }
 
 // ---- lookups ----

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -106,6 +107,10 @@ class WorkerRouting {
   BackendPicker* pickerFor(const RouteTarget& target, std::shared_ptr<const void>* hold);
 
   WorkerCounters& counters() { return counters_; }
+  // This worker's exchange counters per backend still routed (for /stats).
+  void forEachCounters(
+      const std::function<void(const BackendKey&, const RouteCounters&)>& visit) const;
+  size_t pickerCount() const { return pickers_.size(); }
 
   // Per-route exchange counters are plain (one writer, no atomics on the
   // request path); publishRouteStats copies them, on the worker's loop, to

@@ -279,6 +279,52 @@ TEST(ResponseParser, ErrorIsFinal) {
   EXPECT_EQ(p.finish(), Event::kError);
 }
 
+TEST(ResponseParser, ResetStartsAFreshConnectionAfterAnErrorOrACutResponse) {
+  ResponseParser p;
+  size_t used = 0;
+  ASSERT_EQ(p.feed("HTTP/1.1 200 OK\nX: 1\r\n\r\n", &used), Event::kError);
+  p.reset();
+  EXPECT_EQ(p.error(), Error::kNone);
+  ASSERT_EQ(p.feed("HTTP/1.1 201 Created\r\nContent-Length: 10\r\nX-A: a\r\n\r\nabc", &used),
+            Event::kHead);
+  EXPECT_EQ(p.status(), 201);
+  ASSERT_EQ(p.headers().size(), 2u);
+  // Cut in the middle of its body and of a CRLF: nothing of it is left.
+  p.reset();
+  ASSERT_EQ(p.feed("HTTP/1.1 204 No Content\r", &used), Event::kNeedMore);
+  p.reset();
+  p.expectResponseTo("HEAD");
+  ASSERT_EQ(p.feed("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", &used), Event::kHead);
+  EXPECT_EQ(p.status(), 200);
+  ASSERT_EQ(p.headers().size(), 1u);
+  EXPECT_EQ(p.headers()[0].first, "Content-Length");
+  EXPECT_EQ(p.feed("", &used), Event::kComplete);  // a HEAD answer has no body
+  EXPECT_TRUE(p.keepAlive());
+}
+
+TEST(ResponseParser, EachHeadHasOnlyItsOwnHeaders) {
+  // The header storage is reused: a shorter head after a longer one, and a
+  // longer one after that, must see exactly their own fields.
+  ResponseParser p;
+  size_t used = 0;
+  std::string in = "HTTP/1.1 200 OK\r\nA: " + std::string(40, 'a') +
+                   "\r\nB: b\r\nContent-Length: 0\r\n\r\n"
+                   "HTTP/1.1 204 No Content\r\nC: c\r\n\r\n"
+                   "HTTP/1.1 200 OK\r\nD: d\r\nE: e\r\nF: f\r\nContent-Length: 0\r\n\r\n";
+  std::vector<Headers> heads;
+  std::string_view rest = in;
+  for (int guard = 0; guard < 20 && heads.size() < 3; ++guard) {
+    Event e = p.feed(rest, &used);
+    rest.remove_prefix(used);
+    ASSERT_NE(e, Event::kError) << p.errorMessage();
+    if (e == Event::kHead) heads.push_back(p.headers());
+  }
+  ASSERT_EQ(heads.size(), 3u);
+  EXPECT_EQ(heads[0], (Headers{{"A", std::string(40, 'a')}, {"B", "b"}, {"Content-Length", "0"}}));
+  EXPECT_EQ(heads[1], (Headers{{"C", "c"}}));
+  EXPECT_EQ(heads[2], (Headers{{"D", "d"}, {"E", "e"}, {"F", "f"}, {"Content-Length", "0"}}));
+}
+
 TEST(ResponseParser, CleanCloseBetweenResponsesIsNotAnError) {
   ResponseParser p;
   size_t used = 0;

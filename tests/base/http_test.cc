@@ -89,6 +89,19 @@ class HttpTest : public ::testing::Test {
   int requests_ = 0;
 };
 
+TEST(HeaderNames, CompareIgnoringAsciiCaseOnly) {
+  EXPECT_TRUE(equalsIgnoreCase("Content-Length", "content-LENGTH"));
+  EXPECT_TRUE(equalsIgnoreCase("", ""));
+  EXPECT_FALSE(equalsIgnoreCase("Host", "Hosts"));
+  EXPECT_FALSE(equalsIgnoreCase("Host", "Hose"));
+  // Only A-Z fold: '@' and '`', '[' and '{' differ by the case bit but are
+  // not letters; bytes above 127 are compared as they are.
+  EXPECT_FALSE(equalsIgnoreCase("@", "`"));
+  EXPECT_FALSE(equalsIgnoreCase("[", "{"));
+  EXPECT_FALSE(equalsIgnoreCase("\xc9", "\xe9"));
+  EXPECT_EQ(findHeader(Headers{{"x-a", "1"}, {"X-A", "2"}}, "X-a"), "1");
+}
+
 TEST_F(HttpTest, FetchGetsAResponse) {
   std::optional<Result<Response>> got;
   Request req;

@@ -647,6 +647,24 @@ TEST_F(SessionTest, IdleClientIsClosed) {
   EXPECT_EQ(worker_->sessionCount(), 0u);
 }
 
+TEST_F(SessionTest, IdleTimeoutCountsFromTheLastAnswer) {
+  options_.session.idleTimeoutMs = 400;
+  startServerTask();
+  startProxy();
+  TestPeer& c = client();
+  // A request every 100 ms for longer than the idle timeout: the session's
+  // one timer, armed for the first idle period, must not end it.
+  for (int i = 0; i < 6; ++i) {
+    c.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_TRUE(awaitResponses(c, static_cast<size_t>(i) + 1));
+    loop_.runUntil([] { return false; }, 100);  // time passing is the point
+    ASSERT_FALSE(c.eof) << "closed after request " << i;
+  }
+  uint64_t quietSince = loop_.nowMs() - 100;
+  ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000));
+  EXPECT_GE(loop_.nowMs() - quietSince, 390u);
+}
+
 TEST_F(SessionTest, SlowHeadIsAnswered408) {
   options_.session.headerTimeoutMs = 80;
   startServerTask();
@@ -655,38 +673,6 @@ TEST_F(SessionTest, SlowHeadIsAnswered408) {
   c.write("GET / HTTP/1.1\r\nHost: h\r\n");
   ASSERT_TRUE(loop_.runUntil([&] { return c.eof; }, 5000));
   EXPECT_EQ(c.data.rfind("HTTP/1.1 408", 0), 0u) << c.data;
-}
-
-TEST_F(SessionTest, TcpModeWorkerTunnelsToAPeer) {
-  startFakeTask([](TestPeer& p, std::string_view bytes) { p.write("echo:" + std::string(bytes)); });
-  worker_ = std::make_unique<ProxyWorker>(loop_, routes_.picker, options_);
-  auto port = worker_->listen("127.0.0.1", 0);
-  ASSERT_TRUE(port.ok());
-  port_ = *port;
-  TestPeer& c = client();
-  c.write("raw bytes, not HTTP");
-  ASSERT_TRUE(loop_.runUntil([&] { return c.data == "echo:raw bytes, not HTTP"; }, 5000)) << c.data;
-  EXPECT_EQ(worker_->tunnelCount(), 1u);
-  c.shutdown();
-  tasks_[0]->conns[0]->shutdown();
-  ASSERT_TRUE(loop_.runUntil([&] { return c.eof && worker_->tunnelCount() == 0; }, 5000));
-  ASSERT_EQ(routes_.picker.released.size(), 1u);
-  EXPECT_EQ(routes_.picker.released[0].second, PeerOutcome::kOk);
-}
-
-TEST_F(SessionTest, TcpModeRefusedPeerClosesTheClient) {
-  {
-    TestListener gone(loop_, [](ConnPtr) {});
-    routes_.picker.add(gone.port);
-  }
-  worker_ = std::make_unique<ProxyWorker>(loop_, routes_.picker, options_);
-  auto port = worker_->listen("127.0.0.1", 0);
-  ASSERT_TRUE(port.ok());
-  port_ = *port;
-  TestPeer& c = client();
-  ASSERT_TRUE(loop_.runUntil([&] { return c.eof || c.error != 0; }, 5000));
-  ASSERT_EQ(routes_.picker.released.size(), 1u);
-  EXPECT_EQ(routes_.picker.released[0].second, PeerOutcome::kConnectFailed);
 }
 
 }  // namespace
