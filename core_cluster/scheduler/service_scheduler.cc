@@ -10,6 +10,7 @@
 #include "base/http_client.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "core_cluster/api/marathon_json.h"
 
 namespace corral::scheduler {
 
@@ -113,7 +114,9 @@ Status ServiceScheduler::recover(const state::StateMap& state) {
   for (const auto& [key, value] : state) {
     if (key.rfind("/apps/", 0) == 0) {
       auto def = conf::parseAppDefinition(value.at("definition"));
-      if (!def.ok()) return makeError("cannot recover " + key + ": " + def.error().message);
+      if (!def.ok())
+        return makeError(ErrorKind::kInternal,
+                         "cannot recover " + key + ": " + def.error().message);
       AppState a;
       a.def = *def;
       a.lastConfigChangeAt = value.value("lastConfigChangeAt", "");
@@ -322,8 +325,8 @@ std::string ServiceScheduler::startDeployment(const DeploymentPlan& plan) {
   const std::string& action = d.action;
   putDeployment(d);
   Json ev;
-  ev["plan"] = deploymentJson(d);
-  ev["currentStep"] = deploymentJson(d)["steps"][0];
+  ev["plan"] = api::deploymentJson(d);
+  ev["currentStep"] = api::deploymentJson(d)["steps"][0];
   bus_.publish("deployment_info", ev);
   log::info("deployment {} started: {} {}", d.id, action, appId);
   if (driver_) driver_->reviveOffers();
@@ -381,7 +384,7 @@ Result<ChangeResult> ServiceScheduler::createApp(const Json& body) {
   Json ev;
   ev["clientIp"] = "";
   ev["uri"] = "/v2/apps" + id;
-  ev["appDefinition"] = appJson(apps_[id], false, false, false);
+  ev["appDefinition"] = api::appJson(apps_[id]);
   bus_.publish("api_post_event", ev);
   ChangeResult r;
   r.version = v;
@@ -444,7 +447,7 @@ Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const
   Json ev;
   ev["clientIp"] = "";
   ev["uri"] = "/v2/apps" + id;
-  ev["appDefinition"] = appJson(a, false, false, false);
+  ev["appDefinition"] = api::appJson(a);
   bus_.publish("api_post_event", ev);
   ChangeResult r;
   r.version = v;
@@ -573,7 +576,7 @@ Result<ChangeResult> ServiceScheduler::cancelDeployment(const std::string& id, b
   auto failed = [&] {
     Json ev;
     ev["id"] = d.id;
-    ev["plan"] = deploymentJson(d);
+    ev["plan"] = api::deploymentJson(d);
     bus_.publish("deployment_failed", ev);
   };
   // Without force: roll back by deploying the previous version of the app.
@@ -1043,12 +1046,12 @@ void ServiceScheduler::finishDeploymentIfDone(AppState& app) {
     }
     eraseDeployment(d.id);
     Json step;
-    step["plan"] = deploymentJson(d);
-    step["currentStep"] = deploymentJson(d)["steps"][0];
+    step["plan"] = api::deploymentJson(d);
+    step["currentStep"] = api::deploymentJson(d)["steps"][0];
     bus_.publish("deployment_step_success", step);
     Json ev;
     ev["id"] = d.id;
-    ev["plan"] = deploymentJson(d);
+    ev["plan"] = api::deploymentJson(d);
     bus_.publish("deployment_success", ev);
     log::info("deployment {} of {} succeeded ({} healthy)", d.id, d.appId, healthyCurrent);
     return;
@@ -1102,7 +1105,7 @@ void ServiceScheduler::finishStopIfDone(const std::string& appId) {
   bus_.publish("app_terminated_event", term);
   Json ev;
   ev["id"] = done.id;
-  ev["plan"] = deploymentJson(done);
+  ev["plan"] = api::deploymentJson(done);
   bus_.publish("deployment_success", ev);
   log::info("deployment {} (stop {}) succeeded", done.id, done.appId);
 }
@@ -1128,80 +1131,15 @@ void ServiceScheduler::eraseDeployment(const std::string& id) {
   deployments_.erase(it);
 }
 
-Json ServiceScheduler::deploymentJson(const Deployment& d) const {
-  Json action;
-  action["action"] = d.action;
-  action["app"] = d.appId;
-  Json step;
-  step["actions"] = Json::array({action});
-  Json current = action;
-  current["readinessCheckResults"] = Json::array();
-  Json j;
-  j["id"] = d.id;
-  j["version"] = d.version;
-  j["affectedApps"] = Json::array({d.appId});
-  j["affectedPods"] = Json::array();
-  j["steps"] = Json::array({step});
-  j["currentActions"] = Json::array({current});
-  j["currentStep"] = 1;
-  j["totalSteps"] = 1;
-  return j;
-}
+// Rendering lives in the API (api/marathon_json); these keep the
+// scheduler's callers and tests on their names.
+Json ServiceScheduler::deploymentJson(const Deployment& d) const { return api::deploymentJson(d); }
 
 Json ServiceScheduler::appJson(const AppState& app, bool embedCounts, bool embedDeployments,
                                bool embedLastTaskFailure) const {
-  Json j = conf::toMarathonJson(app.def);
-  j["versionInfo"] =
-      Json{{"lastScalingAt", app.lastScalingAt}, {"lastConfigChangeAt", app.lastConfigChangeAt}};
-  if (embedCounts) {
-    int staged = 0, running = 0, healthy = 0, unhealthy = 0;
-    bool hasChecks = !app.def.healthChecks.empty();
-    for (const auto* t : tasksOf(app.def.id)) {
-      if (t->state == TaskState::kStaging || t->state == TaskState::kStarting) ++staged;
-      if (t->state == TaskState::kRunning) {
-        ++running;
-        if (hasChecks && t->healthy.has_value()) (*t->healthy ? healthy : unhealthy)++;
-      }
-    }
-    j["tasksStaged"] = staged;
-    j["tasksRunning"] = running;
-    j["tasksHealthy"] = healthy;
-    j["tasksUnhealthy"] = unhealthy;
-  }
-  if (embedDeployments) {
-    Json deps = Json::array();
-    if (const Deployment* d = deploymentOf(app.def.id)) deps.push_back(Json{{"id", d->id}});
-    j["deployments"] = deps;
-  }
-  if (embedLastTaskFailure && !app.lastTaskFailure.is_null()) {
-    j["lastTaskFailure"] = app.lastTaskFailure;
-  }
-  return j;
+  return api::appJson(*this, app, embedCounts, embedDeployments, embedLastTaskFailure);
 }
 
-Json ServiceScheduler::queueJson() const {
-  Json q = Json::array();
-  int64_t now = wallMs();
-  for (const auto& [id, app] : apps_) {
-    auto n = needed_.find(id);
-    if (n == needed_.end() || n->second <= 0) continue;
-    Json item;
-    item["app"] = appJson(app, true, true, false);
-    item["count"] = n->second;
-    double left = app.delayUntilMs > now ? (app.delayUntilMs - now) / 1000.0 : 0.0;
-    item["delay"] =
-        Json{{"timeLeftSeconds", static_cast<int>(std::ceil(left))}, {"overdue", left <= 0}};
-    item["since"] = isoTime(app.queuedSinceMs ? app.queuedSinceMs : now);
-    Json summary;
-    summary["waitingReason"] = app.waitingReason;
-    summary["failuresInRow"] = app.failuresInRow;
-    item["processedOffersSummary"] = summary;
-    item["lastUnusedOffers"] = Json::array();
-    q.push_back(item);
-  }
-  Json out;
-  out["queue"] = q;
-  return out;
-}
+Json ServiceScheduler::queueJson() const { return api::queueJson(*this, wallMs()); }
 
 }  // namespace corral::scheduler

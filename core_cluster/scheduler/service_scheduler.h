@@ -16,45 +16,10 @@
 #include "conf/app_definition.h"
 #include "core_cluster/events/event_bus.h"
 #include "core_cluster/master/scheduler_api.h"
+#include "core_cluster/scheduler/scheduler_types.h"
 #include "core_cluster/state/state_store.h"
 
 namespace corral::scheduler {
-
-struct AppState {
-  conf::AppDefinition def;  // def.version holds the current version
-  std::string lastConfigChangeAt;
-  std::string lastScalingAt;
-  std::vector<std::string> versions;  // every stored version, oldest first
-  int failuresInRow = 0;
-  int64_t delayUntilMs = 0;   // wall ms; launch backoff after failures
-  Json lastTaskFailure;       // null when none
-  std::string waitingReason;  // why instances are not placed, for /v2/queue and events
-  int64_t queuedSinceMs = 0;
-};
-
-struct Deployment {
-  std::string id;
-  std::string version;
-  std::string appId;
-  std::string action;  // StartApplication | ScaleApplication | RestartApplication | StopApplication
-  int64_t startedMs = 0;
-};
-
-struct SchedulerOptions {
-  std::string frameworkName = "marathon";
-  int servicePortMin = 10000;
-  int servicePortMax = 20000;
-  uint64_t reconcileIntervalMs = 250;
-  // Marathon's maxInstancesPerOffer: bounds a launch message and spreads big apps.
-  int maxTasksPerOffer = 50;
-};
-
-// What an API call did: the API layer turns it into Marathon's responses.
-struct ChangeResult {
-  std::string version;
-  std::string deploymentId;
-  Json app;  // for create
-};
 
 class ServiceScheduler : public master::Scheduler {
  public:
@@ -90,11 +55,15 @@ class ServiceScheduler : public master::Scheduler {
   const std::map<std::string, AppState>& apps() const { return apps_; }
   const AppState* app(const std::string& id) const;
   const std::map<std::string, Deployment>& deployments() const { return deployments_; }
+  // The deployment in progress for an app (one at most), or null.
+  const Deployment* deploymentOfApp(const std::string& appId) const { return deploymentOf(appId); }
+  // App id -> instances waiting for an offer (the launch queue).
+  const std::map<std::string, int>& launchQueue() const { return needed_; }
   master::SchedulerDriver* driver() const { return driver_; }
   Result<conf::AppDefinition> appVersion(const std::string& id, const std::string& version) const;
   // Non-terminal tasks of an app (or all apps when id empty).
   std::vector<const master::TaskRecord*> tasksOf(const std::string& appId) const;
-  // Marathon JSON of an app (tasks are embedded by api/marathon_json, as text).
+  // Marathon JSON, rendered by api/marathon_json (kept here for the callers' names).
   Json appJson(const AppState& app, bool embedCounts, bool embedDeployments,
                bool embedLastTaskFailure) const;
   Json deploymentJson(const Deployment& d) const;
