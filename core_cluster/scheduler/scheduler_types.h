@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>  // Json members by value
+
 #include "base/json.h"
 #include "conf/app_definition.h"
 
