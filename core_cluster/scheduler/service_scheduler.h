@@ -52,10 +52,10 @@ class ServiceScheduler : public master::Scheduler {
   void statusUpdate(const master::TaskRecord& task, conf::TaskState previousState,
                     std::optional<bool> previousHealthy) override;
 
-  // API operations. An app change and its deployment are durable (one commit)
-  // before they return; kills and delay resets act in memory and on the agents
-  // (the master persists what the tasks become). Errors carry an ErrorKind,
-  // which the API turns into status codes.
+  // API operations (service_scheduler_changes.cc). An app change and its deployment are durable
+  // (one commit) before they return; kills and delay resets act in memory and on the agents (the
+  // master persists what the tasks become). Errors carry an ErrorKind, which the API turns into
+  // status codes.
   Result<ChangeResult> createApp(const Json& body);
   Result<ChangeResult> updateApp(const std::string& id, const Json& patch, bool force);
   Result<ChangeResult> deleteApp(const std::string& id, bool force);
@@ -115,6 +115,7 @@ class ServiceScheduler : public master::Scheduler {
   std::vector<TaskFacts> taskFacts(const AppState& app,
                                    const std::vector<const master::TaskRecord*>& tasks) const;
   void kill(const std::string& taskId, const conf::AppDefinition* def);
+  static void countCommitFailure();
   // The app change and its deployment in one atomic commit.
   Status commitWithDeployment(std::vector<state::Mutation> batch, const DeploymentPlan& plan);
   // After the commit: the plan takes effect in memory and is announced. Returns its id.

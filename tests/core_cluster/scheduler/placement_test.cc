@@ -98,8 +98,9 @@ TEST(PlacementTest, PortsFixedOrDynamicMustBeFreeOnTheOffer) {
 }
 
 TEST(PlacementTest, ConstraintsCountTheTasksAlreadyPlaced) {
-  std::vector<master::Offer> offers = {offer("o1", "h1", "cpus:8;mem:8192;ports:[31000-31010]", "rack:r1"),
-                                       offer("o2", "h2", "cpus:8;mem:8192;ports:[31000-31010]", "rack:r2")};
+  std::vector<master::Offer> offers = {
+      offer("o1", "h1", "cpus:8;mem:8192;ports:[31000-31010]", "rack:r1"),
+      offer("o2", "h2", "cpus:8;mem:8192;ports:[31000-31010]", "rack:r2")};
   Placement p(offers, agentsOf(offers), 50);
   p.addPlaced("/web", conf::AgentInfo{"h1", *conf::parseAttributes("rack:r1")});
   conf::AppDefinition d = def(R"({"id":"/web","cmd":"x","cpus":0.1,"mem":8,
@@ -117,7 +118,8 @@ TEST(PlacementTest, ConstraintsCountTheTasksAlreadyPlaced) {
 }
 
 TEST(PlacementTest, AnOfferTakesAtMostMaxTasksPerOffer) {
-  std::vector<master::Offer> offers = {offer("o1", "h1", "cpus:100;mem:100000;ports:[31000-31999]")};
+  std::vector<master::Offer> offers = {
+      offer("o1", "h1", "cpus:100;mem:100000;ports:[31000-31999]")};
   Placement p(offers, agentsOf(offers), 3);
   conf::AppDefinition d = def(R"({"id":"/web","cmd":"x","cpus":0.1,"mem":8})");
   std::string reason;
