@@ -134,5 +134,29 @@ TEST_F(PeriodicPassTest, ADeploymentInProgressIsVisitedUntilItEnds) {
   EXPECT_TRUE(sched_.appsNeedingWork().empty());
 }
 
+TEST_F(PeriodicPassTest, AfterARecoveryEveryAppIsLookedAtOnceAndOrphansAreStopped) {
+  // While the master was down: one app lost its task, and a task of an app
+  // deleted mid-deletion is still running.
+  driver_.expungeTask(driver_.activeTaskIds("/app-5").at(0));
+  master::TaskLaunchSpec orphan;
+  orphan.taskId = "gone.1";
+  orphan.appId = "/gone";
+  orphan.version = "v1";
+  ASSERT_TRUE(*driver_.acceptOffer(driver_.offer("a1", kOffer).id, {orphan}));
+  driver_.mutableTask("gone.1")->state = conf::TaskState::kRunning;
+
+  ServiceScheduler restarted(loop_, store_, bus_, SchedulerOptions{.reconcileIntervalMs = 2});
+  ASSERT_TRUE(restarted.recover(store_.snapshot()).ok());
+  restarted.registered(&driver_);
+  restarted.start();
+  ASSERT_TRUE(loop_.runUntil([&] { return restarted.passStats().passes >= 3; }, 5000));
+  EXPECT_EQ(restarted.passStats().appsVisited,
+            static_cast<uint64_t>(kApps) + (restarted.passStats().passes - 1))
+      << "every app once, then only /app-5";
+  EXPECT_EQ(driver_.killed, std::vector<std::string>{"gone.1"});
+  EXPECT_EQ(restarted.launchQueue(), (std::map<std::string, int>{{"/app-5", 1}}));
+  EXPECT_EQ(restarted.appsNeedingWork(), std::set<std::string>{"/app-5"});
+}
+
 }  // namespace
 }  // namespace corral::scheduler
