@@ -43,13 +43,13 @@ metrics::Counter& periodicVisits() {
 
 ServiceScheduler::ServiceScheduler(Loop& loop, state::StateStore& store, events::EventBus& bus,
                                    SchedulerOptions options)
-    : loop_(loop),
-      store_(store),
+    : store_(store),
       bus_(bus),
       options_(options),
       apps_(options.servicePortMin, options.servicePortMax),
       readiness_(loop, [this](const std::string& appId) { reconcileOne(appId); }),
-      reconcileTimer_(loop) {
+      reconcileTimer_(loop),
+      endedTimer_(loop) {
   metrics::global().gaugeFn(
       "corral_scheduler_apps", "Apps defined.",
       [this] { return static_cast<double>(apps_.size()); }, "", this);
@@ -240,16 +240,22 @@ void ServiceScheduler::statusUpdate(const TaskRecord& t, TaskState prevState,
   if (conf::isTerminal(t.state)) {
     killing_.erase(t.id);
     readiness_.forget(t.id);
-    std::string id = t.id;
-    std::string appId = t.appId;
-    // Forget it after this callback returns (never delete inside a callback).
-    loop_.post([this, id, appId] {
-      if (driver_) driver_->expungeTask(id);
-      reconcileOne(appId);
-    });
+    // Forget it after this callback returns (never delete inside a callback):
+    // on the scheduler's own timer, so nothing runs once the scheduler is gone.
+    ended_.emplace_back(t.id, t.appId);
+    if (!endedTimer_.active()) endedTimer_.start(0, 0, [this] { forgetEnded(); });
   } else {
     // A status update costs what its app has, not what every app has.
     reconcileOne(t.appId);
+  }
+}
+
+void ServiceScheduler::forgetEnded() {
+  std::vector<std::pair<std::string, std::string>> ended;
+  ended.swap(ended_);  // what ends while these are handled waits for the next turn
+  for (const auto& [taskId, appId] : ended) {
+    if (driver_) driver_->expungeTask(taskId);
+    reconcileOne(appId);
   }
 }
 

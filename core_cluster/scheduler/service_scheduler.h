@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/json.h"
@@ -123,8 +124,8 @@ class ServiceScheduler : public master::Scheduler {
   Result<ChangeResult> conflictCheck(const std::string& appId, bool force);
   bool isCurrent(const AppState& app, const master::TaskRecord& t) const;
   void announceWaiting();
+  void forgetEnded();
 
-  Loop& loop_;
   state::StateStore& store_;
   events::EventBus& bus_;
   SchedulerOptions options_;
@@ -140,6 +141,10 @@ class ServiceScheduler : public master::Scheduler {
   PassStats passStats_;
   ReadinessProbes readiness_;
   Timer reconcileTimer_;
+  // Tasks that ended (task id, app id), expunged and their apps reconciled
+  // on the next loop turn.
+  std::vector<std::pair<std::string, std::string>> ended_;
+  Timer endedTimer_;
 };
 
 }  // namespace corral::scheduler
