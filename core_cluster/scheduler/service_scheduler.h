@@ -7,11 +7,14 @@
 //   placement          which offer each waiting instance goes to
 //   readiness_probes   readiness checks gating deployments
 // and api/marathon_json + api/marathon_events render what it holds and announces.
+// Its API operations live in service_scheduler_changes.cc.
 //
 // Work is driven by events (API changes, status updates, probe results), each
 // costing what its app holds; the periodic pass visits only the apps that
 // still need work (a deployment in progress, instances waiting for offers or
 // backoff, readiness not yet passed), so quiet apps cost nothing per tick.
+// The first pass after start() looks at every app once and stops the tasks
+// of apps that no longer exist (what a restart may have left).
 #pragma once
 
 #include <cstdint>
