@@ -4,7 +4,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "base/clock.h"
+#include "core_cluster/scheduler/service_scheduler.h"
 
 namespace corral::api {
 
@@ -44,6 +47,88 @@ void appendInts(std::string& out, const std::vector<int>& v) {
 }
 
 }  // namespace
+
+Json appJson(const scheduler::AppState& app) {
+  Json j = conf::toMarathonJson(app.def);
+  j["versionInfo"] =
+      Json{{"lastScalingAt", app.lastScalingAt}, {"lastConfigChangeAt", app.lastConfigChangeAt}};
+  return j;
+}
+
+Json appJson(const scheduler::ServiceScheduler& s, const scheduler::AppState& app, bool embedCounts,
+             bool embedDeployments, bool embedLastTaskFailure) {
+  Json j = appJson(app);
+  if (embedCounts) {
+    int staged = 0, running = 0, healthy = 0, unhealthy = 0;
+    bool hasChecks = !app.def.healthChecks.empty();
+    for (const auto* t : s.tasksOf(app.def.id)) {
+      if (t->state == conf::TaskState::kStaging || t->state == conf::TaskState::kStarting) {
+        ++staged;
+      }
+      if (t->state == conf::TaskState::kRunning) {
+        ++running;
+        if (hasChecks && t->healthy.has_value()) (*t->healthy ? healthy : unhealthy)++;
+      }
+    }
+    j["tasksStaged"] = staged;
+    j["tasksRunning"] = running;
+    j["tasksHealthy"] = healthy;
+    j["tasksUnhealthy"] = unhealthy;
+  }
+  if (embedDeployments) {
+    Json deps = Json::array();
+    if (const auto* d = s.deploymentOfApp(app.def.id)) deps.push_back(Json{{"id", d->id}});
+    j["deployments"] = deps;
+  }
+  if (embedLastTaskFailure && !app.lastTaskFailure.is_null()) {
+    j["lastTaskFailure"] = app.lastTaskFailure;
+  }
+  return j;
+}
+
+Json deploymentJson(const scheduler::Deployment& d) {
+  Json action;
+  action["action"] = d.action;
+  action["app"] = d.appId;
+  Json step;
+  step["actions"] = Json::array({action});
+  Json current = action;
+  current["readinessCheckResults"] = Json::array();
+  Json j;
+  j["id"] = d.id;
+  j["version"] = d.version;
+  j["affectedApps"] = Json::array({d.appId});
+  j["affectedPods"] = Json::array();
+  j["steps"] = Json::array({step});
+  j["currentActions"] = Json::array({current});
+  j["currentStep"] = 1;
+  j["totalSteps"] = 1;
+  return j;
+}
+
+Json queueJson(const scheduler::ServiceScheduler& s, int64_t nowMs) {
+  Json q = Json::array();
+  for (const auto& [id, count] : s.launchQueue()) {
+    const scheduler::AppState* app = s.app(id);
+    if (!app || count <= 0) continue;
+    Json item;
+    item["app"] = appJson(s, *app, true, true, false);
+    item["count"] = count;
+    double left = app->delayUntilMs > nowMs ? (app->delayUntilMs - nowMs) / 1000.0 : 0.0;
+    item["delay"] =
+        Json{{"timeLeftSeconds", static_cast<int>(std::ceil(left))}, {"overdue", left <= 0}};
+    item["since"] = isoTime(app->queuedSinceMs ? app->queuedSinceMs : nowMs);
+    Json summary;
+    summary["waitingReason"] = app->waitingReason;
+    summary["failuresInRow"] = app->failuresInRow;
+    item["processedOffersSummary"] = summary;
+    item["lastUnusedOffers"] = Json::array();
+    q.push_back(item);
+  }
+  Json out;
+  out["queue"] = q;
+  return out;
+}
 
 void appendTaskJson(std::string& out, const master::TaskRecord& t, bool appHasHealthChecks) {
   out += "{\"id\":";
@@ -110,7 +195,7 @@ std::string tasksJsonText(const scheduler::ServiceScheduler& s,
 std::string appJsonText(const scheduler::ServiceScheduler& s, const scheduler::AppState& app,
                         bool embedTasks, bool embedCounts, bool embedDeployments,
                         bool embedLastTaskFailure) {
-  std::string out = dumpJson(s.appJson(app, embedCounts, embedDeployments, embedLastTaskFailure));
+  std::string out = dumpJson(appJson(s, app, embedCounts, embedDeployments, embedLastTaskFailure));
   if (!embedTasks) return out;
   auto tasks = s.tasksOf(app.def.id);
   out.pop_back();  // the closing '}'

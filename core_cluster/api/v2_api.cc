@@ -459,8 +459,7 @@ void V2Api::deployments(http::Request& req, Reply& ex, std::string_view rest) {
   if (rest.empty() || rest == "/") {
     if (req.method != "GET") return ex.respond(message(405, "use GET"));
     Json list = Json::array();
-    for (const auto& [id, d] : scheduler_.deployments())
-      list.push_back(scheduler_.deploymentJson(d));
+    for (const auto& [id, d] : scheduler_.deployments()) list.push_back(deploymentJson(d));
     return ex.respond(json(200, list));
   }
   std::string id(rest.substr(1));
@@ -484,7 +483,7 @@ Json V2Api::groupJson(const std::string& groupId, bool withApps) const {
     std::string rest = id.substr(prefix.size());
     auto slash = rest.find('/');
     if (slash == std::string::npos) {
-      if (withApps) apps.push_back(scheduler_.appJson(a, true, true, false));
+      if (withApps) apps.push_back(appJson(scheduler_, a, true, true, false));
     } else {
       children.insert(prefix + rest.substr(0, slash));
     }
@@ -584,7 +583,7 @@ void V2Api::groups(http::Request& req, Reply& ex, std::string_view rest) {
 }
 
 void V2Api::queue(http::Request& req, Reply& ex, std::string_view rest) {
-  if (req.method == "GET") return ex.respond(json(200, scheduler_.queueJson()));
+  if (req.method == "GET") return ex.respond(json(200, queueJson(scheduler_, wallMs())));
   // DELETE /v2/queue/<app id>/delay
   constexpr std::string_view kDelay = "/delay";
   if (req.method == "DELETE" && endsWith(rest, kDelay) && rest.size() > kDelay.size() + 1) {

@@ -1,60 +1,43 @@
-// The built-in long-running-service scheduler (Marathon's job): apps and their
-// versions, deployments (start, scale, rolling restart/update, stop), the
-// launch queue with backoff, constraint placement, and Marathon's events.
-// It is one Scheduler behind the master's two-level interface.
+// The built-in long-running-service scheduler (Marathon's job), one Scheduler
+// behind the master's two-level interface. It coordinates the parts that each
+// do one job:
+//   app_store          apps and their versions, service ports, their mutations
+//   deployment_store   deployments in progress (one per app), their mutations
+//   deployment_policy  what to launch and kill next, when a deployment is done, backoff
+//   placement          which offer each waiting instance goes to
+//   readiness_probes   readiness checks gating deployments
+// and api/marathon_json + api/marathon_events render what it holds and announces.
+// Its API operations live in service_scheduler_changes.cc.
+//
+// Work is driven by events (API changes, status updates, probe results), each
+// costing what its app holds; the periodic pass visits only the apps that
+// still need work (a deployment in progress, instances waiting for offers or
+// backoff, readiness not yet passed), so quiet apps cost nothing per tick.
+// The first pass after start() looks at every app once and stops the tasks
+// of apps that no longer exist (what a restart may have left).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "base/cancel.h"
 #include "base/json.h"
 #include "base/loop.h"
 #include "conf/app_definition.h"
 #include "core_cluster/events/event_bus.h"
 #include "core_cluster/master/scheduler_api.h"
+#include "core_cluster/scheduler/app_store.h"
+#include "core_cluster/scheduler/deployment_policy.h"
+#include "core_cluster/scheduler/deployment_store.h"
+#include "core_cluster/scheduler/readiness_probes.h"
+#include "core_cluster/scheduler/scheduler_types.h"
 #include "core_cluster/state/state_store.h"
 
 namespace corral::scheduler {
-
-struct AppState {
-  conf::AppDefinition def;  // def.version holds the current version
-  std::string lastConfigChangeAt;
-  std::string lastScalingAt;
-  std::vector<std::string> versions;  // every stored version, oldest first
-  int failuresInRow = 0;
-  int64_t delayUntilMs = 0;   // wall ms; launch backoff after failures
-  Json lastTaskFailure;       // null when none
-  std::string waitingReason;  // why instances are not placed, for /v2/queue and events
-  int64_t queuedSinceMs = 0;
-};
-
-struct Deployment {
-  std::string id;
-  std::string version;
-  std::string appId;
-  std::string action;  // StartApplication | ScaleApplication | RestartApplication | StopApplication
-  int64_t startedMs = 0;
-};
-
-struct SchedulerOptions {
-  std::string frameworkName = "marathon";
-  int servicePortMin = 10000;
-  int servicePortMax = 20000;
-  uint64_t reconcileIntervalMs = 250;
-  // Marathon's maxInstancesPerOffer: bounds a launch message and spreads big apps.
-  int maxTasksPerOffer = 50;
-};
-
-// What an API call did: the API layer turns it into Marathon's responses.
-struct ChangeResult {
-  std::string version;
-  std::string deploymentId;
-  Json app;  // for create
-};
 
 class ServiceScheduler : public master::Scheduler {
  public:
@@ -73,10 +56,10 @@ class ServiceScheduler : public master::Scheduler {
   void statusUpdate(const master::TaskRecord& task, conf::TaskState previousState,
                     std::optional<bool> previousHealthy) override;
 
-  // API operations. An app change and its deployment are durable (one commit)
-  // before they return; kills and delay resets act in memory and on the agents
-  // (the master persists what the tasks become). Errors carry an ErrorKind,
-  // which the API turns into status codes.
+  // API operations (service_scheduler_changes.cc). An app change and its deployment are durable
+  // (one commit) before they return; kills and delay resets act in memory and on the agents (the
+  // master persists what the tasks become). Errors carry an ErrorKind, which the API turns into
+  // status codes.
   Result<ChangeResult> createApp(const Json& body);
   Result<ChangeResult> updateApp(const std::string& id, const Json& patch, bool force);
   Result<ChangeResult> deleteApp(const std::string& id, bool force);
@@ -87,76 +70,84 @@ class ServiceScheduler : public master::Scheduler {
   // DELETE /v2/queue/{app}/delay: launch again now instead of after the backoff.
   Status resetDelay(const std::string& appId);
 
-  const std::map<std::string, AppState>& apps() const { return apps_; }
-  const AppState* app(const std::string& id) const;
-  const std::map<std::string, Deployment>& deployments() const { return deployments_; }
+  const std::map<std::string, AppState>& apps() const { return apps_.all(); }
+  const AppState* app(const std::string& id) const { return apps_.find(id); }
+  const std::map<std::string, Deployment>& deployments() const { return deployments_.all(); }
+  // The deployment in progress for an app (one at most), or null.
+  const Deployment* deploymentOfApp(const std::string& appId) const {
+    return deployments_.ofApp(appId);
+  }
+  // App id -> instances waiting for an offer (the launch queue).
+  const std::map<std::string, int>& launchQueue() const { return needed_; }
   master::SchedulerDriver* driver() const { return driver_; }
-  Result<conf::AppDefinition> appVersion(const std::string& id, const std::string& version) const;
+  Result<conf::AppDefinition> appVersion(const std::string& id, const std::string& version) const {
+    return apps_.version(id, version);
+  }
   // Non-terminal tasks of an app (or all apps when id empty).
   std::vector<const master::TaskRecord*> tasksOf(const std::string& appId) const;
-  // Marathon JSON of an app (tasks are embedded by api/marathon_json, as text).
+  // Marathon JSON, rendered by api/marathon_json (kept here for the callers' names).
   Json appJson(const AppState& app, bool embedCounts, bool embedDeployments,
                bool embedLastTaskFailure) const;
   Json deploymentJson(const Deployment& d) const;
   Json queueJson() const;
+  // Running, passing its health checks, and ready when the app has readiness checks.
   bool taskHealthy(const master::TaskRecord& t) const;
 
+  // What the periodic pass has cost: passes run and apps visited by them.
+  struct PassStats {
+    uint64_t passes = 0;
+    uint64_t appsVisited = 0;
+  };
+  const PassStats& passStats() const { return passStats_; }
+  // Apps the next periodic pass visits.
+  const std::set<std::string>& appsNeedingWork() const { return needsWork_; }
+
  private:
-  // Every app, deleted apps' deployments and orphans: the periodic pass.
-  void reconcile();
+  // The periodic pass: only the apps that need work (and, once, every app and orphan).
+  void periodicPass();
   // One app (or a deleted app's stop deployment): what a status update or an
   // API change of that app costs, whatever the other apps hold.
   void reconcileOne(const std::string& appId);
+  void reconcileApp(AppState& app, const std::vector<const master::TaskRecord*>& tasks);
+  void finishDeploymentIfDone(AppState& app, const std::vector<const master::TaskRecord*>& tasks);
   void finishStopIfDone(const std::string& appId);
-  const Deployment* deploymentOf(const std::string& appId) const;
-  void putDeployment(const Deployment& d);
-  void eraseDeployment(const std::string& id);
-  void checkReadiness();
-  void reconcileApp(AppState& app);
-  void finishDeploymentIfDone(AppState& app);
-  std::string newVersion();
-  // A deployment about to start: what it supersedes and the mutations that
-  // make it durable, committed together with the app change that causes it.
-  struct DeploymentPlan {
-    Deployment deployment;
-    std::vector<std::string> superseded;
-    std::vector<state::Mutation> mutations;
-  };
-  std::vector<state::Mutation> appMutations(const AppState& app, bool newVersionEntry) const;
-  DeploymentPlan planDeployment(const std::string& appId, const std::string& action,
-                                const std::string& version) const;
+  // Whether the app stays on the periodic pass after what was just done to it.
+  void updateNeedsWork(const std::string& appId,
+                       const std::vector<const master::TaskRecord*>& tasks);
+  // Kills tasks of apps that no longer exist (e.g. after a restart mid-deletion).
+  void killOrphans();
+  std::vector<TaskFacts> taskFacts(const AppState& app,
+                                   const std::vector<const master::TaskRecord*>& tasks) const;
+  void kill(const std::string& taskId, const conf::AppDefinition* def);
+  static void countCommitFailure();
   // The app change and its deployment in one atomic commit.
   Status commitWithDeployment(std::vector<state::Mutation> batch, const DeploymentPlan& plan);
   // After the commit: the plan takes effect in memory and is announced. Returns its id.
   std::string startDeployment(const DeploymentPlan& plan);
-  Result<conf::AppDefinition> assignServicePorts(conf::AppDefinition def,
-                                                 const std::string& skipApp);
   Result<ChangeResult> conflictCheck(const std::string& appId, bool force);
-  Json launchPayload(const AppState& app, const std::vector<int>& ports) const;
-  void publishStatusEvents(const master::TaskRecord& t, conf::TaskState prevState,
-                           std::optional<bool> prevHealthy);
   bool isCurrent(const AppState& app, const master::TaskRecord& t) const;
-  void killForApp(AppState& app, size_t count, bool onlyOld);
+  void announceWaiting();
+  void forgetEnded();
 
-  Loop& loop_;
-  CancelGroup readinessChecks_;  // readiness probes in flight
   state::StateStore& store_;
   events::EventBus& bus_;
   SchedulerOptions options_;
   master::SchedulerDriver* driver_ = nullptr;
-  std::map<std::string, AppState> apps_;
-  std::map<std::string, Deployment> deployments_;
-  std::map<std::string, std::string> deploymentByApp_;  // app id -> its deployment's id
+  AppStore apps_;
+  DeploymentStore deployments_;
   std::set<std::string> killing_;
-  std::set<std::string> ready_;  // tasks whose readiness check passed
-  std::set<std::string> readinessInFlight_;
-  std::map<std::string, int64_t> readinessDue_;  // task id -> wall ms of the next check
-  std::map<std::string, int> needed_;            // app id -> instances waiting for an offer
-  std::map<std::string, conf::AppDefinition> versionCache_;  // "id@version" -> definition
-  std::map<std::string, std::string> announcedWaiting_;      // app id -> reason last published
-  std::string lastVersion_;
+  std::map<std::string, int> needed_;                    // app id -> instances waiting (> 0)
+  std::map<std::string, std::string> announcedWaiting_;  // app id -> reason last published
+  std::set<std::string> needsWork_;                      // apps the periodic pass visits
+  bool firstPassDone_ = false;
   size_t rotation_ = 0;  // which offer placement starts at, rotated per round
+  PassStats passStats_;
+  ReadinessProbes readiness_;
   Timer reconcileTimer_;
+  // Tasks that ended (task id, app id), expunged and their apps reconciled
+  // on the next loop turn.
+  std::vector<std::pair<std::string, std::string>> ended_;
+  Timer endedTimer_;
 };
 
 }  // namespace corral::scheduler
