@@ -338,7 +338,7 @@ Result<int> Server::listen(const std::string& host, int port) {
   sockaddr_storage addr{};
   if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
       uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
-    return makeError("cannot listen on '" + host + "': not an IP address");
+    return makeError(ErrorKind::kInvalid, "cannot listen on '" + host + "': not an IP address");
   }
   listener_ = new uv_tcp_t;
   uv_tcp_init(loop_.raw(), listener_);
@@ -352,8 +352,8 @@ Result<int> Server::listen(const std::string& host, int port) {
   if (rc != 0) {
     closeAndDelete(listener_);
     listener_ = nullptr;
-    return makeError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                     uv_strerror(rc));
+    return makeError(ErrorKind::kUnavailable, "cannot listen on " + host + ":" +
+                                                  std::to_string(port) + ": " + uv_strerror(rc));
   }
   sockaddr_storage bound{};
   int len = sizeof(bound);

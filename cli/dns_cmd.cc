@@ -59,10 +59,7 @@ int runDns(const DnsFlags& f) {
 
   Loop loop;
   auto service = dns::DnsService::start(loop, std::move(c));
-  if (!service.ok()) {
-    log::error("{}", service.error().message);
-    return 1;
-  }
+  if (!service.ok()) return startupFailed("dns", service.error());
   return serveUntilSignal(loop, **service, "dns");
 }
 

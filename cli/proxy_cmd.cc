@@ -56,10 +56,7 @@ int runProxy(const ProxyFlags& f) {
   }
   Loop loop;
   auto service = proxy::ProxyService::start(loop, std::move(c));
-  if (!service.ok()) {
-    log::error("{}", service.error().message);
-    return 1;
-  }
+  if (!service.ok()) return startupFailed("proxy", service.error());
   return serveUntilSignal(loop, **service, "proxy");
 }
 

@@ -137,26 +137,30 @@ Status TaskRunner::validate(const TaskLaunch& l) const {
   const std::string& id = l.taskId;
   if (id.empty() || id == "." || id == ".." || id.size() > 200 ||
       id.find('/') != std::string::npos || id.find('\0') != std::string::npos) {
-    return makeError(fmt::format("invalid task id '{}'", id), "/taskId", 400);
+    return makeError(ErrorKind::kInvalid, fmt::format("invalid task id '{}'", id), "/taskId");
   }
   auto it = tasks_.find(id);
   if (it != tasks_.end() && !isTerminal(it->second->state)) {
-    return makeError(fmt::format("task {} is already running on this agent", id), "/taskId", 409);
+    return makeError(ErrorKind::kConflict,
+                     fmt::format("task {} is already running on this agent", id), "/taskId");
   }
   if (l.cmd.empty() == l.args.empty()) {
-    return makeError("exactly one of cmd and args must be given", "/cmd", 400);
+    return makeError(ErrorKind::kInvalid, "exactly one of cmd and args must be given", "/cmd");
   }
-  if (l.sandboxRoot.empty()) return makeError("no sandbox root", "/sandboxRoot", 400);
+  if (l.sandboxRoot.empty())
+    return makeError(ErrorKind::kInvalid, "no sandbox root", "/sandboxRoot");
   if (!l.ports.empty() && l.dynamicPortCount != 0) {
-    return makeError("give either ports or dynamicPortCount, not both", "/ports", 400);
+    return makeError(ErrorKind::kInvalid, "give either ports or dynamicPortCount, not both",
+                     "/ports");
   }
   if (l.dynamicPortCount != 0 && ports_ == nullptr) {
-    return makeError("dynamicPortCount needs a port pool", "/dynamicPortCount", 400);
+    return makeError(ErrorKind::kInvalid, "dynamicPortCount needs a port pool",
+                     "/dynamicPortCount");
   }
   std::set<uint16_t> seen;
   for (uint16_t p : l.ports) {
     if (p == 0 || !seen.insert(p).second) {
-      return makeError(fmt::format("bad or duplicate port {}", p), "/ports", 400);
+      return makeError(ErrorKind::kInvalid, fmt::format("bad or duplicate port {}", p), "/ports");
     }
   }
   size_t portCount = l.ports.empty() ? l.dynamicPortCount : l.ports.size();
@@ -165,26 +169,29 @@ Status TaskRunner::validate(const TaskLaunch& l) const {
     std::string path = fmt::format("/healthChecks({})", i);
     if (hc.protocol == HealthCheckSpec::Protocol::kCommand) {
       if (hc.command.empty())
-        return makeError("COMMAND health check without a command", path + "/command", 400);
+        return makeError(ErrorKind::kInvalid, "COMMAND health check without a command",
+                         path + "/command");
     } else if (hc.port) {
       if (*hc.port <= 0 || *hc.port > 65535)
-        return makeError(fmt::format("bad port {}", *hc.port), path + "/port", 400);
+        return makeError(ErrorKind::kInvalid, fmt::format("bad port {}", *hc.port), path + "/port");
     } else if (hc.portIndex < 0 || static_cast<size_t>(hc.portIndex) >= portCount) {
       return makeError(
+          ErrorKind::kInvalid,
           fmt::format("portIndex {} but the task has {} port(s)", hc.portIndex, portCount),
-          path + "/portIndex", 400);
+          path + "/portIndex");
     }
     if (!(hc.intervalSeconds > 0) || !(hc.timeoutSeconds > 0) || hc.gracePeriodSeconds < 0 ||
         hc.delaySeconds < 0 || hc.maxConsecutiveFailures < 0) {
-      return makeError("intervalSeconds and timeoutSeconds must be > 0, other durations >= 0", path,
-                       400);
+      return makeError(ErrorKind::kInvalid,
+                       "intervalSeconds and timeoutSeconds must be > 0, other durations >= 0",
+                       path);
     }
   }
   return Status::Ok();
 }
 
 Status TaskRunner::launch(const TaskLaunch& l) {
-  if (shuttingDown_) return makeError("the agent is shutting down", "", 503);
+  if (shuttingDown_) return makeError(ErrorKind::kUnavailable, "the agent is shutting down", "");
   Status valid = validate(l);
   if (!valid.ok()) return valid;
 
@@ -192,11 +199,11 @@ Status TaskRunner::launch(const TaskLaunch& l) {
   if (ports_ != nullptr) {
     if (l.dynamicPortCount != 0) {
       auto got = ports_->allocate(l.dynamicPortCount);
-      if (!got.ok()) return makeError(got.error().message, "/ports", 409);
+      if (!got.ok()) return makeError(got.error().kind, got.error().message, "/ports");
       ports = std::move(*got);
     } else {
       Status s = ports_->reserveAll(ports);
-      if (!s.ok()) return makeError(s.error().message, "/ports", 409);
+      if (!s.ok()) return makeError(s.error().kind, s.error().message, "/ports");
     }
   }
   auto releasePorts = [&] {
@@ -210,8 +217,9 @@ Status TaskRunner::launch(const TaskLaunch& l) {
   if (!ec) fs::create_directories(sandbox, ec);
   if (ec) {
     releasePorts();
-    return makeError(fmt::format("cannot create sandbox {}: {}", sandbox.string(), ec.message()),
-                     "/sandboxRoot", 500);
+    return makeError(ErrorKind::kInternal,
+                     fmt::format("cannot create sandbox {}: {}", sandbox.string(), ec.message()),
+                     "/sandboxRoot");
   }
 
   // A relaunch of a finished task id replaces its record.
@@ -420,7 +428,8 @@ void TaskRunner::onHealthResult(Task& task, size_t index, int outcomeValue,
 
 Status TaskRunner::kill(const std::string& taskId, std::optional<double> graceSeconds) {
   auto it = tasks_.find(taskId);
-  if (it == tasks_.end()) return makeError(fmt::format("unknown task {}", taskId), "", 404);
+  if (it == tasks_.end())
+    return makeError(ErrorKind::kNotFound, fmt::format("unknown task {}", taskId), "");
   Task& task = *it->second;
   if (isTerminal(task.state)) return Status::Ok();
   double grace =
@@ -627,7 +636,8 @@ Result<SandboxChunk> TaskRunner::readSandboxFile(const std::string& taskId, cons
                                                  std::optional<uint64_t> offset,
                                                  size_t length) const {
   auto it = tasks_.find(taskId);
-  if (it == tasks_.end()) return makeError(fmt::format("unknown task {}", taskId), "", 404);
+  if (it == tasks_.end())
+    return makeError(ErrorKind::kNotFound, fmt::format("unknown task {}", taskId), "");
   return agent::readSandboxFile(it->second->sandbox, path, offset, length);
 }
 

@@ -59,8 +59,8 @@ class TaskRunner {
 
   // SIGTERM to the task's process group, SIGKILL after the grace period (nullopt: the task's
   // killGracePeriodSeconds, else kDefaultKillGraceSeconds; 0: SIGKILL at once). A second kill can
-  // only shorten the remaining grace. Killing a terminal task is a no-op. Error 404 for unknown
-  // ids.
+  // only shorten the remaining grace. Killing a terminal task is a no-op. Error kNotFound for
+  // unknown ids.
   Status kill(const std::string& taskId, std::optional<double> graceSeconds = std::nullopt);
 
   // SIGKILLs every live task (its statuses are still delivered: TASK_KILLED, reason kShutdown),
@@ -75,7 +75,8 @@ class TaskRunner {
   size_t liveTaskCount() const;
 
   // Part of a file in the task's sandbox ("stdout", "stderr", or any path below it).
-  // offset nullopt = the last `length` bytes. Errors: 404 unknown task/file, 400 bad path.
+  // offset nullopt = the last `length` bytes. Errors: kNotFound (unknown task/file),
+  // kInvalid (bad path).
   Result<SandboxChunk> readSandboxFile(const std::string& taskId, const std::string& path,
                                        std::optional<uint64_t> offset, size_t length) const;
 

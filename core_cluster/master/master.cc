@@ -31,6 +31,11 @@ http::Response errorResponse(int status, const std::string& message) {
   return jsonResponse(status, j);
 }
 
+// An error of a layer below: its kind decides the status (http::statusFor).
+http::Response errorResponse(const Error& e) {
+  return errorResponse(http::statusFor(e.kind), e.message);
+}
+
 metrics::Counter& statusUpdates() {
   static auto& c = metrics::global().counter("corral_master_status_updates_total",
                                              "Task status updates received from agents.");
@@ -60,13 +65,15 @@ Status Master::recover(const state::StateMap& state) {
   for (const auto& [key, value] : state) {
     if (key.rfind("/agents/", 0) == 0) {
       auto a = agentFromJson(value);
-      if (!a.ok()) return makeError("cannot recover " + key + ": " + a.error().message);
+      if (!a.ok())
+        return makeError(a.error().kind, "cannot recover " + key + ": " + a.error().message);
       a->status = AgentStatus::kRecovering;
       a->lastSeenMs = now;
       agents_[a->id] = std::move(*a);
     } else if (key.rfind("/tasks/", 0) == 0) {
       auto t = taskFromJson(value);
-      if (!t.ok()) return makeError("cannot recover " + key + ": " + t.error().message);
+      if (!t.ok())
+        return makeError(t.error().kind, "cannot recover " + key + ": " + t.error().message);
       tasksByApp_[t->appId].insert(t->id);
       tasks_[t->id] = std::move(*t);
     } else if (key == "/master/agentSeq") {
@@ -185,13 +192,14 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
     disk += s.disk;
     for (int p : s.ports) {
       if (!ports.take(static_cast<uint64_t>(p))) {
-        return makeError("port " + std::to_string(p) + " is not in offer " + offerId);
+        return makeError(ErrorKind::kInvalid,
+                         "port " + std::to_string(p) + " is not in offer " + offerId);
       }
     }
   }
   const auto& r = os.offer.resources;
   if (cpus > r.cpus() + 1e-6 || mem > r.mem() + 1e-6 || disk > r.disk() + 1e-6) {
-    return makeError("tasks need more than offer " + offerId + " holds");
+    return makeError(ErrorKind::kInvalid, "tasks need more than offer " + offerId + " holds");
   }
   std::vector<state::Mutation> batch;
   std::vector<TaskRecord> created;
@@ -220,7 +228,7 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
     created.push_back(std::move(t));
   }
   if (Status st = store_.commit(batch); !st.ok()) {
-    return makeError("cannot persist launched tasks: " + st.error().message);
+    return makeError(st.error().kind, "cannot persist launched tasks: " + st.error().message);
   }
   Json launches = Json::array();
   for (auto& t : created) {
@@ -537,9 +545,9 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex) 
     return ex->respond(errorResponse(400, "registration needs a hostname"));
   }
   auto res = conf::parseResources(j.value("resources", ""));
-  if (!res.ok()) return ex->respond(errorResponse(400, res.error().message));
+  if (!res.ok()) return ex->respond(errorResponse(res.error()));
   auto attrs = conf::parseAttributes(j.value("attributes", ""));
-  if (!attrs.ok()) return ex->respond(errorResponse(400, attrs.error().message));
+  if (!attrs.ok()) return ex->respond(errorResponse(attrs.error()));
   std::string id = j.value("agentId", "");
   bool known = !id.empty() && agents_.count(id);
   std::vector<state::Mutation> batch;
@@ -641,12 +649,13 @@ Status Master::parseStatusUpdates(const std::vector<Json>& raw, const std::strin
   for (const auto& j : raw) {
     if (!j.is_object() || !j.contains("taskId") || !j["taskId"].is_string() ||
         !j.contains("state") || !j["state"].is_string()) {
-      return makeError("status update needs taskId and state");
+      return makeError(ErrorKind::kInvalid, "status update needs taskId and state");
     }
     auto state = conf::taskStateFromString(j["state"].get<std::string>());
     if (!state) {
-      return makeError("status update of " + j["taskId"].get<std::string>() +
-                       " has an unknown state '" + j["state"].get<std::string>() + "'");
+      return makeError(ErrorKind::kInvalid, "status update of " + j["taskId"].get<std::string>() +
+                                                " has an unknown state '" +
+                                                j["state"].get<std::string>() + "'");
     }
     statusUpdates().inc();
     StatusInput in;
@@ -686,7 +695,7 @@ void Master::onStatus(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   std::vector<StatusInput> inputs;
   Json kill = Json::array();
   if (Status parsed = parseStatusUpdates(raw, agentId, &inputs, &kill); !parsed.ok()) {
-    return ex->respond(errorResponse(400, parsed.error().message));
+    return ex->respond(errorResponse(parsed.error()));
   }
   auto ag = agents_.find(agentId);
   if (ag != agents_.end() && ag->second.status == AgentStatus::kActive) {

@@ -113,7 +113,8 @@ Status ServiceScheduler::recover(const state::StateMap& state) {
   for (const auto& [key, value] : state) {
     if (key.rfind("/apps/", 0) == 0) {
       auto def = conf::parseAppDefinition(value.at("definition"));
-      if (!def.ok()) return makeError("cannot recover " + key + ": " + def.error().message);
+      if (!def.ok())
+        return makeError(def.error().kind, "cannot recover " + key + ": " + def.error().message);
       AppState a;
       a.def = *def;
       a.lastConfigChangeAt = value.value("lastConfigChangeAt", "");

@@ -89,6 +89,16 @@ class HttpTest : public ::testing::Test {
   int requests_ = 0;
 };
 
+// Every HTTP edge (v2 API, master and agent endpoints) maps an error's kind
+// with this one function; the layers below never pick a status code.
+TEST(HttpStatusFor, EachErrorKindHasItsStatus) {
+  EXPECT_EQ(statusFor(ErrorKind::kInvalid), 422);
+  EXPECT_EQ(statusFor(ErrorKind::kNotFound), 404);
+  EXPECT_EQ(statusFor(ErrorKind::kConflict), 409);
+  EXPECT_EQ(statusFor(ErrorKind::kUnavailable), 503);
+  EXPECT_EQ(statusFor(ErrorKind::kInternal), 500);
+}
+
 TEST_F(HttpTest, FetchGetsAResponse) {
   std::optional<Result<Response>> got;
   Request req;
