@@ -260,11 +260,11 @@ class ClientCall {
   void fail(const std::string& why) {
     if (done_) return;
     if (streaming_) {
-      finish(makeError(why), true);
+      finish(makeError(ErrorKind::kUnavailable, why), true);
     } else {
       auto cb = std::move(fetchCb_);
       finish(Status::Ok(), false);
-      if (cb) cb(makeError(why));
+      if (cb) cb(makeError(ErrorKind::kUnavailable, why));
     }
   }
 

@@ -108,6 +108,22 @@ Response Response::json(int status, std::string body) {
   return text(status, std::move(body), "application/json; charset=utf-8");
 }
 
+int statusFor(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalid:
+      return 422;  // Marathon answers invalid definitions with 422
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kConflict:
+      return 409;
+    case ErrorKind::kUnavailable:
+      return 503;
+    case ErrorKind::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
 std::string_view reasonPhrase(int status) {
   switch (status) {
     case 100:

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/error_kind.h"
+
 namespace corral::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -60,6 +62,9 @@ struct Response {
 };
 
 std::string_view reasonPhrase(int status);
+// The one mapping from an error kind to an HTTP status code, for every HTTP
+// edge (v2 API, master and agent endpoints): layers below say only the kind.
+int statusFor(ErrorKind kind);
 std::string percentDecode(std::string_view in);
 std::string percentEncode(std::string_view in);
 // Splits "a/b?x=1" into path and query.

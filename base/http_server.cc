@@ -22,10 +22,16 @@ namespace {
 struct WriteReq {
   uv_write_t req;
   std::string data;
-  std::weak_ptr<Connection> conn;
+  Connection* conn;  // owns the stream; its callbacks are skipped once the stream is closing
 };
 }  // namespace
 
+// Lifetime (base/loop.h): the server owns its connections and destroys them
+// only through Loop::deleteLater (forget()), so no callback of a connection
+// outlives it or destroys it from inside; the connection owns its stream and
+// timers, so their callbacks use raw `this`. Exchanges hold a weak_ptr to it
+// (Exchange::conn_): a handler owns its exchange, not the connection, and may
+// answer after the peer left.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Server* server, Loop& loop)
@@ -60,7 +66,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_), allocReadBuffer,
                   [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
                     auto* c = static_cast<Connection*>(s->data);
-                    auto keep = c->shared_from_this();
                     if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
                     delete[] buf->base;
                     if (n < 0) c->close();
@@ -79,8 +84,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         cb();
       }
     }
-    // The server drops its reference; the handle is closed in our destructor.
-    auto keep = shared_from_this();
+    // The server lets go of us at the next loop turn; the handle is closed in our destructor.
     server_->forget(this);
   }
 
@@ -92,13 +96,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (closed_) return;
     auto* w = new WriteReq;
     w->data = std::move(data);
-    w->conn = weak_from_this();
+    w->conn = this;
     writeQueueBytes_ += w->data.size();
     uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
     int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1,
                       [](uv_write_t* req, int status) {
                         auto* w = reinterpret_cast<WriteReq*>(req);
-                        if (auto c = w->conn.lock()) {
+                        // A closing stream: the connection is being destroyed.
+                        if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(req->handle))) {
+                          Connection* c = w->conn;
                           c->writeQueueBytes_ -= w->data.size();
                           if (status < 0) {
                             c->close();
@@ -130,11 +136,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void armIdle() {
-    auto weak = weak_from_this();
-    idle_.start(server_->options_.idleTimeoutMs, 0, [weak] {
-      if (auto c = weak.lock()) {
-        if (!c->busy_) c->close();
-      }
+    // Raw `this`: the connection owns the timer.
+    idle_.start(server_->options_.idleTimeoutMs, 0, [this] {
+      if (!busy_) close();
     });
   }
 
@@ -184,7 +188,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (busy_ || closed_) return;
       log::debug("http: closing {}: no complete request within {} ms", remote_,
                  server_->options_.headerReadTimeoutMs);
-      auto keep = shared_from_this();  // close() drops the server's reference
       close();
     });
   }
@@ -340,7 +343,7 @@ Result<int> Server::listen(const std::string& host, int port) {
   sockaddr_storage addr{};
   if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
       uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
-    return makeError("cannot listen on '" + host + "': not an IP address");
+    return makeError(ErrorKind::kInvalid, "cannot listen on '" + host + "': not an IP address");
   }
   listener_ = new uv_tcp_t;
   uv_tcp_init(loop_.raw(), listener_);
@@ -354,8 +357,8 @@ Result<int> Server::listen(const std::string& host, int port) {
   if (rc != 0) {
     closeAndDelete(listener_);
     listener_ = nullptr;
-    return makeError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                     uv_strerror(rc));
+    return makeError(ErrorKind::kUnavailable, "cannot listen on " + host + ":" +
+                                                  std::to_string(port) + ": " + uv_strerror(rc));
   }
   sockaddr_storage bound{};
   int len = sizeof(bound);
@@ -377,7 +380,7 @@ Result<int> Server::adopt(int fd) {
   if (rc != 0) {
     closeAndDelete(listener_);
     listener_ = nullptr;
-    return makeError(std::string("cannot listen on an adopted socket: ") + uv_strerror(rc));
+    return makeError(ErrorKind::kUnavailable, std::string("cannot listen on an adopted socket: ") + uv_strerror(rc));
   }
   sockaddr_storage bound{};
   int len = sizeof(bound);
@@ -420,7 +423,14 @@ void Server::refuseConnection() {
   lastRefusalMs_ = now;
 }
 
-void Server::forget(Connection* conn) { conns_->all.erase(conn); }
+// Rule 3: a connection forgets itself from inside its own callbacks, so its
+// destruction waits for the next loop turn.
+void Server::forget(Connection* conn) {
+  auto it = conns_->all.find(conn);
+  if (it == conns_->all.end()) return;
+  loop_.deleteLater(std::make_unique<std::shared_ptr<Connection>>(std::move(it->second)));
+  conns_->all.erase(it);
+}
 
 void Server::close() {
   if (listener_) {

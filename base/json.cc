@@ -13,10 +13,11 @@ Result<Json> parseJson(std::string_view text) {
   } catch (const Json::exception& e) {
     std::string what = e.what();
     auto pos = what.find("] ");
-    return makeError("malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)),
-                     "", 400);
+    return makeError(ErrorKind::kInvalid,
+                     "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)),
+                     "");
   } catch (const std::exception& e) {
-    return makeError(std::string("malformed JSON: ") + e.what(), "", 400);
+    return makeError(ErrorKind::kInvalid, std::string("malformed JSON: ") + e.what(), "");
   }
 }
 

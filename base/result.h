@@ -14,18 +14,14 @@ struct Error {
   std::string message;
   // Optional machine-readable location of the problem (e.g. "/healthChecks(0)/path").
   std::string path;
-  // Legacy HTTP-ish category, still set by layers not yet moved to `kind`.
-  int code = 0;
-  // What kind of failure this is; only the HTTP edge maps it to a status code.
+  // What kind of failure this is; only an edge (an HTTP endpoint, a command's
+  // exit) turns it into its own vocabulary, so no layer below speaks HTTP.
   ErrorKind kind = ErrorKind::kInternal;
 };
 
-inline Error makeError(std::string message, std::string path = {}, int code = 0) {
-  return Error{std::move(message), std::move(path), code};
-}
-
+// Every error says what kind it is: there is deliberately no overload without one.
 inline Error makeError(ErrorKind kind, std::string message, std::string path = {}) {
-  return Error{std::move(message), std::move(path), 0, kind};
+  return Error{std::move(message), std::move(path), kind};
 }
 
 template <typename T>

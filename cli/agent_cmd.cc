@@ -5,6 +5,7 @@
 #include "base/http_client.h"
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/serve.h"
 #include "core_cluster/agent_daemon/agent_daemon.h"
 #include "core_cluster/auth/credentials.h"
 
@@ -30,10 +31,7 @@ int runAgent(agent::AgentDaemonOptions o, const std::string& master,
   }
   Loop loop;
   auto d = agent::AgentDaemon::create(loop, o);
-  if (!d.ok()) {
-    log::error("{}", d.error().message);
-    return 1;
-  }
+  if (!d.ok()) return startupFailed("agent", d.error());
   bool stopping = false;
   SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
     if (stopping) return;

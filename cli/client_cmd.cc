@@ -61,7 +61,7 @@ Result<http::Response> call(const std::string& hostPort, const std::string& meth
   std::string host;
   int port;
   if (!http::splitHostPort(hostPort, 8080, &host, &port)) {
-    return makeError("bad master address '" + hostPort + "'");
+    return makeError(ErrorKind::kInvalid, "bad master address '" + hostPort + "'");
   }
   Loop loop;
   std::optional<Result<http::Response>> out;
@@ -77,7 +77,7 @@ Result<http::Response> call(const std::string& hostPort, const std::string& meth
       loop, host, port, req, [&](Result<http::Response> r) { out = std::move(r); },
       http::ClientOptions{.timeoutMs = timeoutMs});
   loop.runUntil([&] { return out.has_value(); }, timeoutMs + 1000);
-  if (!out) return makeError("no answer from " + hostPort);
+  if (!out) return makeError(ErrorKind::kUnavailable, "no answer from " + hostPort);
   return std::move(*out);
 }
 

@@ -70,12 +70,12 @@ Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
   std::string host;
   int port;
   if (!http::splitHostPort(f.listen, 53, &host, &port)) {
-    return makeError("--listen: expected ip:port, got '" + f.listen + "'");
+    return makeError(ErrorKind::kInvalid, "--listen: expected ip:port, got '" + f.listen + "'");
   }
   if (!http::splitHostPort(f.httpListen, 8123, &c.httpHost, &c.httpPort)) {
-    return makeError("--http-listen: expected ip:port, got '" + f.httpListen + "'");
+    return makeError(ErrorKind::kInvalid, "--http-listen: expected ip:port, got '" + f.httpListen + "'");
   }
-  if (f.masters.empty()) return makeError("--master: at least one is needed");
+  if (f.masters.empty()) return makeError(ErrorKind::kInvalid, "--master: at least one is needed");
   c.server.address = host;
   c.server.port = static_cast<uint16_t>(port);
   c.server.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
@@ -90,7 +90,7 @@ Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
   if (host != "0.0.0.0" && host != "::") c.naming.options.nameServerIps.push_back(host);
   if (!f.masterCredentials.empty()) {
     auto h = auth::loadBasicAuthorization(f.masterCredentials);
-    if (!h.ok()) return makeError("--master-credentials: " + h.error().message);
+    if (!h.ok()) return makeError(ErrorKind::kInvalid, "--master-credentials: " + h.error().message);
     c.masterAuthorization = std::move(*h);
   }
   return c;
@@ -133,10 +133,7 @@ int runDns(const DnsFlags& f) {
     return 1;
   }
   auto service = dns::DnsService::start(loop, std::move(*c));
-  if (!service.ok()) {
-    log::error("{}", service.error().message);
-    return 1;
-  }
+  if (!service.ok()) return startupFailed("dns", service.error());
   dns::DnsService* s = service->get();
   reload::Takeover* t = takeover->get();
   SignalWatcher hangup(loop, {SIGHUP}, [&f, t](int) {

@@ -30,7 +30,7 @@ Status parseArgs(CLI::App& app, const std::vector<std::string>& args) {
   try {
     app.parse(reversed);
   } catch (const CLI::ParseError& e) {
-    return makeError(e.what());
+    return makeError(ErrorKind::kInvalid, e.what());
   }
   return Status::Ok();
 }
@@ -39,7 +39,7 @@ Result<std::vector<std::string>> argsWithFlagsFile(const std::vector<std::string
                                                    const std::string& path,
                                                    const FlagsCheck& check) {
   std::ifstream in(path);
-  if (!in) return makeError(path + ": " + std::strerror(errno));
+  if (!in) return makeError(ErrorKind::kInvalid, path + ": " + std::strerror(errno));
   std::stringstream text;
   text << in.rdbuf();
   auto lines = parseFlagsText(text.str(), path);
@@ -49,13 +49,13 @@ Result<std::vector<std::string>> argsWithFlagsFile(const std::vector<std::string
     Status s = check(l.tokens);
     if (!s.ok()) {
       std::string flag = l.tokens[0].substr(0, l.tokens[0].find('='));
-      return makeError(path + ":" + std::to_string(l.line) + ": " + flag + ": " +
+      return makeError(ErrorKind::kInvalid, path + ":" + std::to_string(l.line) + ": " + flag + ": " +
                        s.error().message);
     }
     all.insert(all.end(), l.tokens.begin(), l.tokens.end());
   }
   Status s = check(all);
-  if (!s.ok()) return makeError(path + ": " + s.error().message);
+  if (!s.ok()) return makeError(ErrorKind::kInvalid, path + ": " + s.error().message);
   return all;
 }
 
@@ -69,13 +69,13 @@ std::vector<std::string> subcommandArgs(const std::string& name) {
 
 Result<int> respawnSelf() {
   std::vector<std::string> args = ownCommandLine();
-  if (args.empty()) return makeError("cannot read /proc/self/cmdline");
+  if (args.empty()) return makeError(ErrorKind::kInternal, "cannot read /proc/self/cmdline");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
   int rc = ::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ);
-  if (rc != 0) return makeError(std::string("cannot start a new process: ") + std::strerror(rc));
+  if (rc != 0) return makeError(ErrorKind::kUnavailable, std::string("cannot start a new process: ") + std::strerror(rc));
   return static_cast<int>(pid);
 }
 

@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/loop.h"
+#include "base/result.h"
 #include "reload/takeover.h"
 
 namespace corral::cli {
@@ -43,6 +44,15 @@ struct TakeoverFlags {
     return reload::Takeover::begin(loop, o);
   }
 };
+
+// The one place a startup error's kind becomes an exit: a configuration the
+// user must change (invalid) exits 2, like a bad flag; anything else (an
+// address in use, a resource missing, a bug) exits 1. Returns the exit code.
+inline int startupFailed(const char* what, const Error& e) {
+  log::error("{} cannot start ({}): {}{}", what, toString(e.kind), e.message,
+             e.path.empty() ? "" : " [at " + e.path + "]");
+  return e.kind == ErrorKind::kInvalid ? 2 : 1;
+}
 
 // `service` is anything with stop() (idempotent); returns the exit code.
 // With `takeover`: ready() says when this process may take over serving.

@@ -293,7 +293,8 @@ int runUp(const UpFlags& f) {
             << "  " << cli << "\n";
   if (f.demo) {
     auto t = call(master, "GET", "/v2/apps/demo/tasks", "", 2000);
-    auto j = t.ok() ? parseJson(t->body) : Result<Json>(makeError("no answer"));
+    auto j =
+        t.ok() ? parseJson(t->body) : Result<Json>(makeError(ErrorKind::kUnavailable, "no answer"));
     if (j.ok()) {
       for (const auto& task : (*j)["tasks"]) {
         if (task["ports"].empty()) continue;
@@ -307,7 +308,8 @@ int runUp(const UpFlags& f) {
     std::cout << "  curl -H 'Host: demo.example.test' localhost:" << f.proxyHttpPort
               << "/   # through corral proxy\n";
     auto a = call(master, "GET", "/v2/apps/demo", "", 2000);
-    auto j = a.ok() ? parseJson(a->body) : Result<Json>(makeError("no answer"));
+    auto j =
+        a.ok() ? parseJson(a->body) : Result<Json>(makeError(ErrorKind::kUnavailable, "no answer"));
     if (j.ok() && !(*j)["app"]["portDefinitions"].empty()) {
       std::cout << "  curl localhost:" << (*j)["app"]["portDefinitions"][0].value("port", 0)
                 << "/   # the demo's service port, through corral proxy\n";

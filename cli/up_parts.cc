@@ -47,7 +47,9 @@ Status startPart(Part& part) {
   args.push_back(nullptr);
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid < 0) return makeError("cannot start " + part.name + ": fork: " + std::strerror(errno));
+  if (pid < 0)
+    return makeError(ErrorKind::kUnavailable,
+                     "cannot start " + part.name + ": fork: " + std::strerror(errno));
   if (pid == 0) {
     // Only async-signal-safe calls between fork and exec.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -96,7 +98,8 @@ std::string lastLogLine(const Part& part) {
 Status lockWorkDir(const std::string& workDir) {
   std::string path = workDir + "/up.lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return makeError("cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return makeError(ErrorKind::kUnavailable, "cannot open " + path + ": " + std::strerror(errno));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     char buf[32] = {};
@@ -104,10 +107,13 @@ Status lockWorkDir(const std::string& workDir) {
     ::close(fd);
     std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
     pid.erase(std::remove(pid.begin(), pid.end(), '\n'), pid.end());
-    if (err != EWOULDBLOCK) return makeError("cannot lock " + path + ": " + std::strerror(err));
-    return makeError("another corral up" + (pid.empty() ? "" : " (pid " + pid + ")") +
-                     " is running on the work dir " + workDir + ": stop it first" +
-                     (pid.empty() ? "" : " (kill " + pid + ")") + ", or pass another --work-dir");
+    if (err != EWOULDBLOCK)
+      return makeError(ErrorKind::kUnavailable, "cannot lock " + path + ": " + std::strerror(err));
+    return makeError(ErrorKind::kConflict,
+                     "another corral up" + (pid.empty() ? "" : " (pid " + pid + ")") +
+                         " is running on the work dir " + workDir + ": stop it first" +
+                         (pid.empty() ? "" : " (kill " + pid + ")") +
+                         ", or pass another --work-dir");
   }
   std::string self = std::to_string(getpid()) + "\n";
   if (::ftruncate(fd, 0) != 0 || ::pwrite(fd, self.data(), self.size(), 0) < 0) {
@@ -155,10 +161,11 @@ Status stopLeftovers(const std::string& workDir, uint64_t graceMs) {
     log::warn("{} (pid {}) of an earlier corral up on {} is still running: stopping it", l.name,
               l.pid, workDir);
     if (::kill(l.pid, SIGTERM) != 0 && errno != ESRCH) {
-      return makeError("cannot stop " + l.name + " (pid " + std::to_string(l.pid) +
-                       ") of an earlier corral up on " + workDir + ": " + std::strerror(errno) +
-                       "; stop it yourself (kill " + std::to_string(l.pid) +
-                       ") and run corral up again");
+      return makeError(ErrorKind::kConflict,
+                       "cannot stop " + l.name + " (pid " + std::to_string(l.pid) +
+                           ") of an earlier corral up on " + workDir + ": " + std::strerror(errno) +
+                           "; stop it yourself (kill " + std::to_string(l.pid) +
+                           ") and run corral up again");
     }
     ::kill(l.pid, SIGCONT);  // a stopped process acts on SIGTERM only once continued
   }
@@ -181,8 +188,9 @@ Status stopLeftovers(const std::string& workDir, uint64_t graceMs) {
   }
   for (const auto& l : left) {
     if (isSameProcess(l.pid, l.start)) {
-      return makeError(l.name + " (pid " + std::to_string(l.pid) + ") of an earlier corral up on " +
-                       workDir + " survived SIGKILL; stop it yourself and run corral up again");
+      return makeError(ErrorKind::kConflict,
+                       l.name + " (pid " + std::to_string(l.pid) + ") of an earlier corral up on " +
+                           workDir + " survived SIGKILL; stop it yourself and run corral up again");
     }
   }
   std::error_code ec;
@@ -196,10 +204,11 @@ Status checkAddressFree(const std::string& ip, int port, bool udp, const std::st
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   if (inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
-    return makeError(what + ": '" + ip + "' is not an IPv4 address");
+    return makeError(ErrorKind::kInvalid, what + ": '" + ip + "' is not an IPv4 address");
   }
   int fd = ::socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
-  if (fd < 0) return makeError(std::string("socket: ") + std::strerror(errno));
+  if (fd < 0)
+    return makeError(ErrorKind::kUnavailable, std::string("socket: ") + std::strerror(errno));
   int one = 1;
   // As the servers bind: a closed connection in TIME_WAIT does not count as in use.
   if (!udp) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -208,8 +217,9 @@ Status checkAddressFree(const std::string& ip, int port, bool udp, const std::st
   ::close(fd);
   if (rc == 0) return Status::Ok();
   std::string where = ip + ":" + std::to_string(port) + (udp ? "/udp" : "");
-  return makeError(what + " address " + where + " is in use (" + std::strerror(err) +
-                   "): is another corral up running? " + hint);
+  return makeError(ErrorKind::kConflict, what + " address " + where + " is in use (" +
+                                             std::strerror(err) +
+                                             "): is another corral up running? " + hint);
 }
 
 }  // namespace corral::cli

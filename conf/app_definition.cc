@@ -12,7 +12,6 @@ namespace corral::conf {
 
 namespace {
 
-constexpr int kInvalid = 422;
 constexpr size_t kMaxShownValue = 80;
 
 // ---------------------------------------------------------------- helpers
@@ -49,7 +48,7 @@ class Reader {
 
   void fail(std::string path, std::string message) {
     if (path.empty()) path = "/";
-    errors.push_back(makeError(std::move(message), std::move(path), kInvalid));
+    errors.push_back(makeError(ErrorKind::kInvalid, std::move(message), std::move(path)));
   }
 
   static const Json* get(const Json& obj, std::string_view key) {
@@ -319,7 +318,7 @@ std::string parentGroup(std::string_view id) {
 Result<std::string> resolveAppId(std::string_view id, std::string_view baseGroup,
                                  std::string_view path) {
   auto invalid = [&](std::string message) {
-    return makeError(std::move(message), std::string(path), kInvalid);
+    return makeError(ErrorKind::kInvalid, std::move(message), std::string(path));
   };
   if (id.empty()) return invalid("must not be empty");
   std::vector<std::string> out;
@@ -883,7 +882,7 @@ Result<AppDefinition> parseAppDefinition(const Json& json, std::string_view base
     if (!joined.empty()) joined += "; ";
     joined += e.path + ": " + e.message;
   }
-  return makeError(std::move(joined), r.errors.front().path, kInvalid);
+  return makeError(ErrorKind::kInvalid, std::move(joined), r.errors.front().path);
 }
 
 std::vector<Error> validateApp(const Json& json, std::string_view baseGroup) {
@@ -1046,7 +1045,8 @@ Json toMarathonJson(const AppDefinition& app) {
 Result<AppDefinition> applyAppPatch(const AppDefinition& current, const Json& patch) {
   try {
     if (!patch.is_object()) {
-      return makeError(fmt::format("expected a JSON object, got {}", show(patch)), "/", kInvalid);
+      return makeError(ErrorKind::kInvalid,
+                       fmt::format("expected a JSON object, got {}", show(patch)), "/");
     }
     std::string group = parentGroup(current.id);
     Json merged = toMarathonJson(current);
@@ -1055,14 +1055,15 @@ Result<AppDefinition> applyAppPatch(const AppDefinition& current, const Json& pa
       const Json& value = it.value();
       if (key == "id") {
         if (!value.is_string()) {
-          return makeError(fmt::format("expected string, got {}", show(value)), "/id", kInvalid);
+          return makeError(ErrorKind::kInvalid, fmt::format("expected string, got {}", show(value)),
+                           "/id");
         }
         auto resolved = resolveAppId(value.get<std::string>(), group, "/id");
         if (!resolved) return resolved.error();
         if (*resolved != current.id) {
           return makeError(
-              fmt::format("the patch names app \"{}\", not \"{}\"", *resolved, current.id), "/id",
-              kInvalid);
+              ErrorKind::kInvalid,
+              fmt::format("the patch names app \"{}\", not \"{}\"", *resolved, current.id), "/id");
         }
         continue;
       }
@@ -1080,7 +1081,7 @@ Result<AppDefinition> applyAppPatch(const AppDefinition& current, const Json& pa
     }
     return parseAppDefinition(merged, group);
   } catch (const std::exception& e) {
-    return makeError(std::string("invalid patch: ") + e.what(), "/", kInvalid);
+    return makeError(ErrorKind::kInvalid, std::string("invalid patch: ") + e.what(), "/");
   }
 }
 

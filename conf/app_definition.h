@@ -11,7 +11,7 @@
 //   lets the output of GET (tasks, versionInfo, deployments...) be posted back.
 // * Every problem is collected, not only the first: validateApp() returns all
 //   of them, parseAppDefinition() joins them into one Error (path of the first,
-//   code 422) and can hand the list out too. validationErrorBody() renders the
+//   kind kInvalid) and can hand the list out too. validationErrorBody() renders the
 //   list as Marathon's 422 body.
 // * ids: relative ids are resolved against the base group; "." and ".."
 //   segments are resolved; every segment must match Marathon's
@@ -163,7 +163,7 @@ struct AppDefinition {
 
 // Parses and validates an app definition. On failure the Error's message
 // joins every problem ("/instances: must be ...; /cmd: ..."), its path is the
-// first problem's, code 422; `allErrors`, when given, receives the list.
+// first problem's, kind kInvalid; `allErrors`, when given, receives the list.
 Result<AppDefinition> parseAppDefinition(const Json& json, std::string_view baseGroup = "/",
                                          std::vector<Error>* allErrors = nullptr);
 
@@ -192,7 +192,7 @@ std::vector<std::string> splitAppId(std::string_view id);
 // "/shop/web" -> "/shop"; "/web" -> "/"; "/" -> "/".
 std::string parentGroup(std::string_view id);
 // Resolves `id` (absolute or relative to `baseGroup`, "." and ".." allowed)
-// and validates every segment. Errors carry `path` (e.g. "/id"), code 422.
+// and validates every segment. Errors carry `path` (e.g. "/id"), kind kInvalid.
 Result<std::string> resolveAppId(std::string_view id, std::string_view baseGroup = "/",
                                  std::string_view path = "/id");
 

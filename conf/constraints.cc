@@ -18,8 +18,6 @@ struct CompiledPattern {
 
 namespace {
 
-constexpr int kInvalid = 422;
-
 struct OperatorName {
   ConstraintOperator op;
   std::string_view name;
@@ -36,7 +34,7 @@ constexpr OperatorName kOperators[] = {
 };
 
 Error invalid(std::string_view path, std::string message) {
-  return makeError(std::move(message), std::string(path), kInvalid);
+  return makeError(ErrorKind::kInvalid, std::move(message), std::string(path));
 }
 
 // A positive int in decimal text, or nullopt.
@@ -215,7 +213,7 @@ Status checkConstraint(const Constraint& c, const AgentInfo& candidate,
   std::optional<std::string> mine = fieldValue(candidate, c.field, &attribute);
   bool hostField = isHostnameField(c.field);
   auto refuse = [&](const std::string& why) -> Status {
-    return makeError(fmt::format("constraint {}: {}", c.toString(), why), "", 0);
+    return makeError(ErrorKind::kConflict, fmt::format("constraint {}: {}", c.toString(), why), "");
   };
   // "agent h" or "agent h has rack:a".
   auto has = [&]() {

@@ -62,7 +62,7 @@ struct Constraint {
 
 // Parses one constraint (a 2- or 3-element array of strings; a numeric value
 // is accepted and kept as its decimal text). `path` names the entry in errors,
-// e.g. "/constraints(1)". Errors carry code 422.
+// e.g. "/constraints(1)". Errors are kInvalid.
 Result<Constraint> parseConstraint(const Json& entry, std::string_view path);
 // Parses a constraints array; errors name "/constraints(i)". Every problem is
 // appended to `errors`; the returned vector holds the valid entries.

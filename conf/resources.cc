@@ -116,6 +116,7 @@ Result<std::vector<uint64_t>> Ranges::allocate(size_t n) {
   uint64_t available = size();
   if (available < n) {
     return makeError(
+        ErrorKind::kConflict,
         fmt::format("cannot allocate {} values from {}: only {} free", n, toString(), available));
   }
   std::vector<uint64_t> out;
@@ -417,8 +418,8 @@ class Cursor {
   std::string found() const { return atEnd() ? "end of input" : describeChar(text_[pos_]); }
 
   Error error(size_t at, std::string_view reason) const {
-    return makeError(fmt::format("{}: position {}: {}", what_, at, reason), std::string(what_),
-                     400);
+    return makeError(ErrorKind::kInvalid, fmt::format("{}: position {}: {}", what_, at, reason),
+                     std::string(what_));
   }
   Error error(std::string_view reason) const { return error(pos_, reason); }
 

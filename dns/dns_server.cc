@@ -77,7 +77,7 @@ DnsServer::DnsServer() = default;
 
 Result<std::unique_ptr<DnsServer>> DnsServer::start(const ServerConfig& config,
                                                     std::shared_ptr<const Zone> zone) {
-  if (!zone) return makeError("the DNS server needs a zone to start");
+  if (!zone) return makeError(ErrorKind::kInternal, "the DNS server needs a zone to start");
   reload::PoolOptions options;
   options.workers = config.workers;
   reload::Endpoint udp{config.address, config.port, reload::Transport::kUdp, kUdpBufferBytes};
@@ -95,7 +95,8 @@ Result<std::unique_ptr<DnsServer>> DnsServer::start(const ServerConfig& config,
         metrics.push_back(&worker->metrics);
         return std::unique_ptr<reload::WorkerService>(std::move(worker));
       });
-  if (!pool.ok()) return makeError("dns: " + pool.error().message, pool.error().path);
+  if (!pool.ok())
+    return makeError(pool.error().kind, "dns: " + pool.error().message, pool.error().path);
   std::unique_ptr<DnsServer> server(new DnsServer());
   server->pool_ = std::move(*pool);
   server->workerMetrics_ = std::move(metrics);

@@ -53,7 +53,8 @@ class DnsService::Impl {
 
   Status start() {
     auto empty = builder_.update(registry::Snapshot{}, registry::Diff{});
-    if (!empty.ok()) return makeError("cannot build the zone: " + empty.error().message);
+    if (!empty.ok())
+      return makeError(empty.error().kind, "cannot build the zone: " + empty.error().message);
     auto server = DnsServer::start(config_.server, *empty);
     if (!server.ok()) return server.error();
     server_ = std::move(*server);
@@ -201,7 +202,8 @@ DnsService::DnsService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DnsService::~DnsService() = default;
 
 Result<std::unique_ptr<DnsService>> DnsService::start(Loop& loop, DnsServiceConfig config) {
-  if (config.naming.masters.empty()) return makeError("no master to follow", "/masters");
+  if (config.naming.masters.empty())
+    return makeError(ErrorKind::kInvalid, "no master to follow", "/masters");
   auto impl = std::make_unique<Impl>(loop, std::move(config));
   Status s = impl->start();
   if (!s.ok()) return s.error();

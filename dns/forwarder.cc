@@ -32,9 +32,11 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(uv_loop_t* loop,
   static int initStatus = ARES_SUCCESS;
   std::call_once(once, [] { initStatus = ares_library_init(ARES_LIB_INIT_ALL); });
   if (initStatus != ARES_SUCCESS) {
-    return makeError(std::string("c-ares init failed: ") + ares_strerror(initStatus));
+    return makeError(ErrorKind::kInternal,
+                     std::string("c-ares init failed: ") + ares_strerror(initStatus));
   }
-  if (resolvers.empty()) return makeError("forwarding needs at least one resolver", "/resolvers");
+  if (resolvers.empty())
+    return makeError(ErrorKind::kInvalid, "forwarding needs at least one resolver", "/resolvers");
 
   std::unique_ptr<Forwarder> f(new Forwarder(loop));
   ares_options options{};
@@ -45,7 +47,8 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(uv_loop_t* loop,
   options.sock_state_cb_data = f.get();
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
   int rc = ares_init_options(&f->channel_, &options, mask);
-  if (rc != ARES_SUCCESS) return makeError(std::string("c-ares: ") + ares_strerror(rc));
+  if (rc != ARES_SUCCESS)
+    return makeError(ErrorKind::kInternal, std::string("c-ares: ") + ares_strerror(rc));
   std::string csv;
   for (const std::string& r : resolvers) {
     if (!csv.empty()) csv += ",";
@@ -53,7 +56,8 @@ Result<std::unique_ptr<Forwarder>> Forwarder::create(uv_loop_t* loop,
   }
   rc = ares_set_servers_ports_csv(f->channel_, csv.c_str());
   if (rc != ARES_SUCCESS) {
-    return makeError("invalid resolver list '" + csv + "': " + ares_strerror(rc), "/resolvers");
+    return makeError(ErrorKind::kInvalid,
+                     "invalid resolver list '" + csv + "': " + ares_strerror(rc), "/resolvers");
   }
   f->timer_ = new uv_timer_t;
   uv_timer_init(loop, f->timer_);

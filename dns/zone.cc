@@ -905,23 +905,24 @@ Result<Settings> checkSettings(const ZoneInput& in) {
   st.domain = lowerAscii(in.domain);
   while (!st.domain.empty() && st.domain.back() == '.') st.domain.pop_back();
   if (st.domain.empty() || !encodeName(st.domain, st.apex)) {
-    return makeError("invalid DNS domain '" + in.domain + "'", "/domain", 400);
+    return makeError(ErrorKind::kInvalid, "invalid DNS domain '" + in.domain + "'", "/domain");
   }
   st.framework = sanitizeDomainFragment(in.framework, st.rfc952);
   if (st.framework.empty()) {
-    return makeError("framework name '" + in.framework + "' has no valid DNS label", "/framework",
-                     400);
+    return makeError(ErrorKind::kInvalid,
+                     "framework name '" + in.framework + "' has no valid DNS label", "/framework");
   }
   std::string scratch;
   if (!encodeName(st.framework + "." + st.domain, scratch)) {
-    return makeError("framework name '" + in.framework + "' makes too long a DNS name",
-                     "/framework", 400);
+    return makeError(ErrorKind::kInvalid,
+                     "framework name '" + in.framework + "' makes too long a DNS name",
+                     "/framework");
   }
   st.mname = opt.soa.mname.empty() ? "ns1." + st.domain : lowerAscii(opt.soa.mname);
   st.rname = opt.soa.rname.empty() ? "root.ns1." + st.domain : lowerAscii(opt.soa.rname);
   std::replace(st.rname.begin(), st.rname.end(), '@', '.');
   if (!encodeName(st.mname, st.mnameWire) || !encodeName(st.rname, st.rnameWire)) {
-    return makeError("invalid SOA mname or rname", "/options/soa", 400);
+    return makeError(ErrorKind::kInvalid, "invalid SOA mname or rname", "/options/soa");
   }
   st.negativeTtl = std::min(st.ttl, opt.soa.minimum);
   return st;

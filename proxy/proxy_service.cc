@@ -196,9 +196,9 @@ class ProxyService::Impl {
     // Through reload's ProcessSockets: a takeover hands the admin port over too.
     auto socket =
         reload::ProcessSockets::get().controlListener(config_.adminHost, config_.adminPort);
-    if (!socket.ok()) return makeError("admin listener: " + socket.error().message);
+    if (!socket.ok()) return makeError(socket.error().kind, "admin listener: " + socket.error().message);
     auto bound = admin_->adopt(socket->release());
-    if (!bound.ok()) return makeError("admin listener: " + bound.error().message);
+    if (!bound.ok()) return makeError(bound.error().kind, "admin listener: " + bound.error().message);
     adminPort_ = *bound;
 
     follower_->subscribe([this](std::shared_ptr<const registry::Snapshot> snap,
@@ -414,8 +414,10 @@ ProxyService::ProxyService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 ProxyService::~ProxyService() = default;
 
 Result<std::unique_ptr<ProxyService>> ProxyService::start(Loop& loop, ProxyServiceConfig config) {
-  if (config.masters.empty()) return makeError("no master to follow", "/masters");
-  if (config.workers < 1) return makeError("workers must be at least 1", "/workers");
+  if (config.masters.empty())
+    return makeError(ErrorKind::kInvalid, "no master to follow", "/masters");
+  if (config.workers < 1)
+    return makeError(ErrorKind::kInvalid, "workers must be at least 1", "/workers");
   auto impl = std::make_unique<Impl>(loop, std::move(config));
   Status s = impl->start();
   if (!s.ok()) return s.error();

@@ -16,7 +16,7 @@ Result<int> ProxyWorker::listen(const std::string& host, int port) {
   sockaddr_storage addr{};
   if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) != 0 &&
       uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) != 0) {
-    return makeError("cannot listen on '" + host + "': not an IP address");
+    return makeError(ErrorKind::kInvalid, "cannot listen on '" + host + "': not an IP address");
   }
   listener_ = new uv_tcp_t;
   uv_tcp_init(loop_.raw(), listener_);
@@ -25,8 +25,8 @@ Result<int> ProxyWorker::listen(const std::string& host, int port) {
   if (rc != 0) {
     closeAndDelete(listener_);
     listener_ = nullptr;
-    return makeError("cannot listen on " + host + ":" + std::to_string(port) + ": " +
-                     uv_strerror(rc));
+    return makeError(ErrorKind::kUnavailable, "cannot listen on " + host + ":" +
+                                                  std::to_string(port) + ": " + uv_strerror(rc));
   }
   Status s = startListening();
   if (!s) return s.error();
@@ -44,7 +44,8 @@ Status ProxyWorker::adopt(uv_os_sock_t fd) {
   if (rc != 0) {
     closeAndDelete(listener_);
     listener_ = nullptr;
-    return makeError(std::string("cannot accept on the given socket: ") + uv_strerror(rc));
+    return makeError(ErrorKind::kUnavailable,
+                     std::string("cannot accept on the given socket: ") + uv_strerror(rc));
   }
   return startListening();
 }
@@ -59,7 +60,7 @@ Status ProxyWorker::startListening() {
   if (rc != 0) {
     closeAndDelete(listener_);
     listener_ = nullptr;
-    return makeError(std::string("cannot listen: ") + uv_strerror(rc));
+    return makeError(ErrorKind::kUnavailable, std::string("cannot listen: ") + uv_strerror(rc));
   }
   return Status::Ok();
 }

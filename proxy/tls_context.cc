@@ -112,7 +112,8 @@ int onServerName(SSL* ssl, int*, void* arg) {
 Result<std::string> readFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return makeError("TLS certificate " + path + ": cannot read: " + std::strerror(errno));
+    return makeError(ErrorKind::kUnavailable,
+                     "TLS certificate " + path + ": cannot read: " + std::strerror(errno));
   }
   std::ostringstream out;
   out << in.rdbuf();
@@ -126,8 +127,8 @@ Result<SSL_CTX*> loadContext(const std::string& path, const TlsStore* store,
   if (!pem) return pem.error();
   auto fail = [&](std::string what) -> Error {
     std::string detail = sslError();
-    return makeError("TLS certificate " + path + ": " + what +
-                     (detail.empty() ? "" : " (" + detail + ")"));
+    return makeError(ErrorKind::kInvalid, "TLS certificate " + path + ": " + what +
+                                              (detail.empty() ? "" : " (" + detail + ")"));
   };
   ERR_clear_error();
   bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()));
@@ -172,8 +173,8 @@ Result<std::vector<std::string>> tlsCertPaths(const TlsConfig& config) {
   if (!config.certDir.empty()) {
     DIR* dir = ::opendir(config.certDir.c_str());
     if (dir == nullptr) {
-      return makeError("TLS certificate directory " + config.certDir +
-                       ": cannot open: " + std::strerror(errno));
+      return makeError(ErrorKind::kUnavailable, "TLS certificate directory " + config.certDir +
+                                                    ": cannot open: " + std::strerror(errno));
     }
     std::vector<std::string> found;
     while (dirent* entry = ::readdir(dir)) {
@@ -189,7 +190,7 @@ Result<std::vector<std::string>> tlsCertPaths(const TlsConfig& config) {
       if (std::find(paths.begin(), paths.end(), p) == paths.end()) paths.push_back(std::move(p));
     }
   }
-  if (paths.empty()) return makeError("TLS: no certificate files configured");
+  if (paths.empty()) return makeError(ErrorKind::kInvalid, "TLS: no certificate files configured");
   return paths;
 }
 

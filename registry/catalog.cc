@@ -10,7 +10,7 @@ namespace {
 Error fieldError(const std::string& path, const std::string& what, const Json& value) {
   std::string shown = dumpJson(value);
   if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
-  return makeError(path + ": " + what + ", got " + shown, path);
+  return makeError(ErrorKind::kInvalid, path + ": " + what + ", got " + shown, path);
 }
 
 // Optional string field: absent or null leaves *out alone.
@@ -108,7 +108,7 @@ Result<Task> parseTask(const Json& json) {
   if (!json.is_object()) return fieldError(path, "expected a task object", json);
   Task t;
   if (Status st = readString(json, "id", path, &t.id); !st.ok()) return st.error();
-  if (t.id.empty()) return makeError(path + "/id: missing", path + "/id");
+  if (t.id.empty()) return makeError(ErrorKind::kInvalid, path + "/id: missing", path + "/id");
   std::string p = "/tasks[" + t.id + "]";
   if (Status st = readString(json, "appId", p, &t.appId); !st.ok()) return st.error();
   if (Status st = readString(json, "host", p, &t.host); !st.ok()) return st.error();
@@ -155,7 +155,7 @@ Result<App> parseApp(const Json& json) {
   if (!json.is_object()) return fieldError("", "expected an app object", json);
   App app;
   if (Status st = readString(json, "id", "", &app.id); !st.ok()) return st.error();
-  if (app.id.empty()) return makeError("/id: missing", "/id");
+  if (app.id.empty()) return makeError(ErrorKind::kInvalid, "/id: missing", "/id");
   if (app.id.front() != '/') app.id.insert(app.id.begin(), '/');
   const std::string path = "[" + app.id + "]";
   if (Status st = readLabels(json, path, &app.labels); !st.ok()) return st.error();

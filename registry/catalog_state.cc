@@ -90,10 +90,10 @@ void CatalogState::noteEventArrival(int64_t arrivedMs) {
 }
 
 Result<LoadReport> CatalogState::loadApps(const Json& body) {
-  if (!body.is_object()) return makeError("/v2/apps: expected a JSON object");
+  if (!body.is_object()) return makeError(ErrorKind::kInvalid, "/v2/apps: expected a JSON object");
   auto list = body.find("apps");
   if (list == body.end() || !list->is_array()) {
-    return makeError("/v2/apps: expected an \"apps\" array");
+    return makeError(ErrorKind::kInvalid, "/v2/apps: expected an \"apps\" array");
   }
   LoadReport report;
   std::set<std::string, std::less<>> seen;

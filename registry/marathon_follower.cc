@@ -93,12 +93,14 @@ struct MarathonFollower::Stats {
 
 Result<std::unique_ptr<MarathonFollower>> MarathonFollower::create(Loop& loop,
                                                                    FollowerOptions options) {
-  if (options.masters.empty()) return makeError("registry: no master address given");
+  if (options.masters.empty())
+    return makeError(ErrorKind::kInvalid, "registry: no master address given");
   for (const auto& m : options.masters) {
     std::string host;
     int port = 0;
     if (!http::splitHostPort(m, 8080, &host, &port)) {
-      return makeError("registry: master address must be host:port, got '" + m + "'");
+      return makeError(ErrorKind::kInvalid,
+                       "registry: master address must be host:port, got '" + m + "'");
     }
   }
   if (options.backoffInitialMs == 0) options.backoffInitialMs = 1;
@@ -438,7 +440,7 @@ void MarathonFollower::onRefetch(const std::string& appId, Result<http::Response
     catalog_.removeApp(appId);
   } else {
     auto json = parseJson(r->body);
-    Result<App> app = makeError("no \"app\" object");
+    Result<App> app = makeError(ErrorKind::kInvalid, "no \"app\" object");
     if (json.ok() && json->is_object() && json->contains("app")) app = parseApp((*json)["app"]);
     if (!json.ok()) app = json.error();
     if (!app.ok() || app->id != appId) {
@@ -540,7 +542,7 @@ void MarathonFollower::get(const std::string& hostPort, const std::string& targe
   std::string host;
   int port = 0;
   if (!http::splitHostPort(hostPort, 8080, &host, &port)) {
-    return cb(makeError("bad scheduler address '" + hostPort + "'"));
+    return cb(makeError(ErrorKind::kInvalid, "bad scheduler address '" + hostPort + "'"));
   }
   uint64_t id = nextRequestId_++;
   auto req = std::make_unique<Request>();

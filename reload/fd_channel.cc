@@ -18,7 +18,7 @@ Result<sockaddr_un> unixAddress(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
-    return makeError("takeover path '" + path + "': must have 1 to " +
+    return makeError(ErrorKind::kInvalid, "takeover path '" + path + "': must have 1 to " +
                      std::to_string(sizeof addr.sun_path - 1) + " characters");
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
@@ -39,7 +39,7 @@ bool waitFor(int fd, short events, int timeoutMs) {
 
 Status Channel::send(const Message& m, const std::vector<int>& fds) {
   if (fds.size() != fdCount(m)) {
-    return makeError(std::string("takeover ") + typeName(typeOf(m)) + ": " +
+    return makeError(ErrorKind::kUnavailable, std::string("takeover ") + typeName(typeOf(m)) + ": " +
                      std::to_string(fds.size()) + " descriptor(s) for " +
                      std::to_string(fdCount(m)) + " entries");
   }
@@ -65,10 +65,10 @@ Status Channel::send(const Message& m, const std::vector<int>& fds) {
     ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!waitFor(fd_.get(), POLLOUT, 5000)) return makeError("takeover: the peer reads nothing");
+      if (!waitFor(fd_.get(), POLLOUT, 5000)) return makeError(ErrorKind::kUnavailable, "takeover: the peer reads nothing");
       continue;
     }
-    if (n < 0) return makeError(errnoText("takeover: sendmsg"));
+    if (n < 0) return makeError(ErrorKind::kUnavailable, errnoText("takeover: sendmsg"));
     sent += static_cast<size_t>(n);
   }
   return Status::Ok();
@@ -89,7 +89,7 @@ Result<bool> Channel::readSome() {
     n = ::recvmsg(fd_.get(), &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-  if (n < 0) return makeError(errnoText("takeover: recvmsg"));
+  if (n < 0) return makeError(ErrorKind::kUnavailable, errnoText("takeover: recvmsg"));
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -100,7 +100,7 @@ Result<bool> Channel::readSome() {
     }
   }
   if (msg.msg_flags & MSG_CTRUNC) {
-    return makeError("takeover: more descriptors than one message may carry were sent");
+    return makeError(ErrorKind::kUnavailable, "takeover: more descriptors than one message may carry were sent");
   }
   if (n == 0) {
     eof_ = true;
@@ -116,7 +116,7 @@ Result<std::optional<Received>> Channel::next() {
   if (!*m) return std::optional<Received>();
   size_t want = fdCount(**m);
   if (fds_.size() < want) {
-    return makeError(std::string("takeover ") + typeName(typeOf(**m)) + ": arrived with " +
+    return makeError(ErrorKind::kUnavailable, std::string("takeover ") + typeName(typeOf(**m)) + ": arrived with " +
                      std::to_string(fds_.size()) + " descriptor(s), expected " +
                      std::to_string(want));
   }
@@ -134,12 +134,12 @@ Result<Received> Channel::receive(int timeoutMs) {
     auto r = next();
     if (!r.ok()) return r.error();
     if (*r) return std::move(**r);
-    if (eof_) return makeError("takeover: the other process closed the connection");
+    if (eof_) return makeError(ErrorKind::kUnavailable, "takeover: the other process closed the connection");
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0 || !waitFor(fd_.get(), POLLIN, static_cast<int>(left))) {
-      return makeError("takeover: no answer within " + std::to_string(timeoutMs) + " ms");
+      return makeError(ErrorKind::kUnavailable, "takeover: no answer within " + std::to_string(timeoutMs) + " ms");
     }
     auto more = readSome();
     if (!more.ok()) return more.error();
@@ -150,18 +150,18 @@ Result<UniqueFd> listenUnix(const std::string& path) {
   auto addr = unixAddress(path);
   if (!addr.ok()) return addr.error();
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return makeError(errnoText("takeover socket"));
+  if (fd.get() < 0) return makeError(ErrorKind::kUnavailable, errnoText("takeover socket"));
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-    if (errno != EADDRINUSE) return makeError(errnoText("takeover path " + path));
+    if (errno != EADDRINUSE) return makeError(ErrorKind::kUnavailable, errnoText("takeover path " + path));
     // Someone answering there is another generation: never steal its path.
     auto probe = connectUnix(path);
-    if (probe.ok()) return makeError("takeover path " + path + ": a process serves it already");
+    if (probe.ok()) return makeError(ErrorKind::kConflict, "takeover path " + path + ": a process serves it already");
     ::unlink(path.c_str());
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-      return makeError(errnoText("takeover path " + path));
+      return makeError(ErrorKind::kUnavailable, errnoText("takeover path " + path));
     }
   }
-  if (::listen(fd.get(), 16) != 0) return makeError(errnoText("takeover listen " + path));
+  if (::listen(fd.get(), 16) != 0) return makeError(ErrorKind::kUnavailable, errnoText("takeover listen " + path));
   return fd;
 }
 
@@ -169,14 +169,17 @@ Result<UniqueFd> connectUnix(const std::string& path) {
   auto addr = unixAddress(path);
   if (!addr.ok()) return addr.error();
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return makeError(errnoText("takeover socket"));
+  if (fd.get() < 0) return makeError(ErrorKind::kUnavailable, errnoText("takeover socket"));
   int rc;
   do {
     rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
   } while (rc < 0 && errno == EINTR);
   if (rc != 0) {
-    int err = errno;
-    return makeError(errnoText("takeover connect " + path), "", err);
+    // Nothing listens there (no file, or a stale one): not found, so that the
+    // caller can start as the first generation; anything else is a failure.
+    bool absent = errno == ENOENT || errno == ECONNREFUSED;
+    return makeError(absent ? ErrorKind::kNotFound : ErrorKind::kUnavailable,
+                     errnoText("takeover connect " + path));
   }
   return fd;
 }

@@ -49,8 +49,8 @@ class Channel {
 // file left there by a process that is gone is replaced; a path someone
 // answers on is an error.
 Result<UniqueFd> listenUnix(const std::string& path);
-// A connected Unix stream socket; the error's code is the errno (ENOENT,
-// ECONNREFUSED: nobody serves that path).
+// A connected Unix stream socket; kNotFound when nobody serves that path
+// (no socket file, or a stale one).
 Result<UniqueFd> connectUnix(const std::string& path);
 // A connection waiting on a listening Unix socket; an invalid fd when none.
 UniqueFd acceptUnix(int listener);

@@ -14,7 +14,9 @@ constexpr int kBacklog = 1024;
 
 Status ListenerSet::open(const Endpoint& endpoint, UniqueFd fd, OnReady onReady, bool held) {
   std::string key = endpoint.key();
-  if (has(key)) return makeError(endpoint.describe() + ": this worker listens there already");
+  if (has(key))
+    return makeError(ErrorKind::kConflict,
+                     endpoint.describe() + ": this worker listens there already");
   auto l = std::make_unique<Listener>();
   l->endpoint_ = endpoint;
   l->fd_ = fd.get();
@@ -31,7 +33,8 @@ Status ListenerSet::open(const Endpoint& endpoint, UniqueFd fd, OnReady onReady,
     rc = uv_poll_init(loop_, l->poll_, fd.get());
     if (rc != 0) {
       delete l->poll_;
-      return makeError(endpoint.describe() + ": uv_poll_init: " + uv_strerror(rc));
+      return makeError(ErrorKind::kUnavailable,
+                       endpoint.describe() + ": uv_poll_init: " + uv_strerror(rc));
     }
     fd.release();  // closed after the poll handle (closeHandles)
     l->poll_->data = l.get();
@@ -39,7 +42,7 @@ Status ListenerSet::open(const Endpoint& endpoint, UniqueFd fd, OnReady onReady,
   if (rc == 0 && !held) rc = start(*l);
   if (rc != 0) {
     closeHandles(*l);
-    return makeError(endpoint.describe() + ": " + uv_strerror(rc));
+    return makeError(ErrorKind::kUnavailable, endpoint.describe() + ": " + uv_strerror(rc));
   }
   listeners_.emplace(std::move(key), std::move(l));
   return Status::Ok();

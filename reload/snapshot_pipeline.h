@@ -71,7 +71,7 @@ class SnapshotPipeline {
                               const registry::Diff& d) -> Result<AnySnapshot> {
       Result<std::shared_ptr<const T>> r = f(s, d);
       if (!r.ok()) return r.error();
-      if (!*r) return makeError("the builder returned nothing");
+      if (!*r) return makeError(ErrorKind::kInternal, "the builder returned nothing");
       return AnySnapshot::of<T>(std::move(*r));
     };
   }

@@ -27,7 +27,8 @@ Result<sockaddr_storage> socketAddress(const std::string& host, uint16_t port) {
   if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&addr)) == 0) return addr;
   addr = {};
   if (uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&addr)) == 0) return addr;
-  return makeError("invalid listen address '" + host + "' (expected an IPv4 or IPv6 literal)",
+  return makeError(ErrorKind::kInvalid,
+                   "invalid listen address '" + host + "' (expected an IPv4 or IPv6 literal)",
                    "/listen");
 }
 
@@ -64,7 +65,8 @@ Result<UniqueFd> bindSocket(const Endpoint& endpoint, bool reusePort) {
   bool udp = endpoint.transport == Transport::kUdp;
   UniqueFd fd(::socket(addr->ss_family,
                        (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return makeError(endpoint.describe() + ": " + errnoText("socket"));
+  if (fd.get() < 0)
+    return makeError(ErrorKind::kUnavailable, endpoint.describe() + ": " + errnoText("socket"));
   int one = 1;
   if (!udp) ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (udp && endpoint.bufferBytes > 0) {
@@ -76,31 +78,34 @@ Result<UniqueFd> bindSocket(const Endpoint& endpoint, bool reusePort) {
     ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
   }
   if (reusePort && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-    return makeError(endpoint.describe() + ": " + errnoText("SO_REUSEPORT"));
+    return makeError(ErrorKind::kUnavailable,
+                     endpoint.describe() + ": " + errnoText("SO_REUSEPORT"));
   }
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), addressLength(*addr)) != 0) {
-    return makeError(endpoint.describe() + ": " + errnoText("bind"));
+    return makeError(ErrorKind::kUnavailable, endpoint.describe() + ": " + errnoText("bind"));
   }
   if (!udp && ::listen(fd.get(), kBacklog) != 0) {
-    return makeError(endpoint.describe() + ": " + errnoText("listen"));
+    return makeError(ErrorKind::kUnavailable, endpoint.describe() + ": " + errnoText("listen"));
   }
   return fd;
 }
 
 Result<uint16_t> pickFreePort(const std::string& host, const std::vector<Transport>& transports) {
-  if (transports.empty()) return makeError("pickFreePort: no transport given");
+  if (transports.empty())
+    return makeError(ErrorKind::kInternal, "pickFreePort: no transport given");
   for (int attempt = 0; attempt < 20; ++attempt) {
     auto first = bindSocket(Endpoint{host, 0, transports.front()}, false);
     if (!first.ok()) return first.error();
     uint16_t port = boundPort(first->get());
-    if (port == 0) return makeError(errnoText("getsockname"));
+    if (port == 0) return makeError(ErrorKind::kUnavailable, errnoText("getsockname"));
     bool allFree = true;
     for (size_t i = 1; i < transports.size() && allFree; ++i) {
       allFree = bindSocket(Endpoint{host, port, transports[i]}, false).ok();
     }
     if (allFree) return port;
   }
-  return makeError("no port on " + host + " is free for every transport asked for");
+  return makeError(ErrorKind::kUnavailable,
+                   "no port on " + host + " is free for every transport asked for");
 }
 
 }  // namespace corral::reload

@@ -109,7 +109,7 @@ Status WorkerPool::bindOnEveryWorker(const Endpoint& endpoint, std::vector<Uniqu
       fd = std::move(*bound);
     }
     int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return makeError(endpoint.describe() + ": dup: " + std::strerror(errno));
+    if (copy < 0) return makeError(ErrorKind::kUnavailable, endpoint.describe() + ": dup: " + std::strerror(errno));
     copies.emplace_back(copy);
     fds->push_back(std::move(fd));
   }
@@ -119,8 +119,8 @@ Status WorkerPool::bindOnEveryWorker(const Endpoint& endpoint, std::vector<Uniqu
 
 Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options, AnySnapshot first,
                                                       ServiceFactory factory) {
-  if (options.workers < 1) return makeError("workers must be at least 1", "/workers");
-  if (!first) return makeError("the worker pool needs a first snapshot to serve");
+  if (options.workers < 1) return makeError(ErrorKind::kInvalid, "workers must be at least 1", "/workers");
+  if (!first) return makeError(ErrorKind::kInternal, "the worker pool needs a first snapshot to serve");
   // A takeover keeps at least the previous generation's worker count: each
   // worker serves one inherited socket per listener, and a socket nobody
   // serves would strand the connections queued on it.
@@ -150,7 +150,8 @@ Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options, AnySn
   std::vector<std::pair<Endpoint, std::vector<UniqueFd>>> sockets;
   for (Endpoint ep : options.listeners) {
     if (ep.port == 0) ep.port = picked[ep.host];
-    if (pool->endpoints_.count(ep.key())) return makeError(ep.describe() + ": listed twice");
+    if (pool->endpoints_.count(ep.key()))
+      return makeError(ErrorKind::kInvalid, ep.describe() + ": listed twice");
     std::vector<UniqueFd> fds;
     Status s = pool->bindOnEveryWorker(ep, &fds);
     if (!s.ok()) return s.error();
@@ -212,15 +213,15 @@ bool WorkerPool::applied(uint64_t version) const {
 }
 
 Result<Endpoint> WorkerPool::addListener(Endpoint endpoint) {
-  if (stopped_) return makeError("the worker pool is stopped");
-  if (draining_) return makeError("draining: the next generation listens now");
+  if (stopped_) return makeError(ErrorKind::kUnavailable, "the worker pool is stopped");
+  if (draining_) return makeError(ErrorKind::kUnavailable, "draining: the next generation listens now");
   if (endpoint.port == 0) {
     auto port = pickFreePort(endpoint.host, {endpoint.transport});
     if (!port.ok()) return port.error();
     endpoint.port = *port;
   }
   if (endpoints_.count(endpoint.key())) {
-    return makeError(endpoint.describe() + ": already listening there");
+    return makeError(ErrorKind::kConflict, endpoint.describe() + ": already listening there");
   }
   std::vector<UniqueFd> fds;
   Status s = bindOnEveryWorker(endpoint, &fds);
@@ -242,8 +243,8 @@ Result<Endpoint> WorkerPool::addListener(Endpoint endpoint) {
 }
 
 Status WorkerPool::removeListener(const std::string& key) {
-  if (stopped_) return makeError("the worker pool is stopped");
-  if (endpoints_.erase(key) == 0) return makeError("no listener " + key);
+  if (stopped_) return makeError(ErrorKind::kUnavailable, "the worker pool is stopped");
+  if (endpoints_.erase(key) == 0) return makeError(ErrorKind::kNotFound, "no listener " + key);
   copies_.erase(key);
   uint64_t change = ++listenerChanges_;
   for (auto& w : workers_) {

@@ -31,7 +31,7 @@ bool endsWith(std::string_view s, std::string_view suffix) {
 Status runTool(const std::vector<std::string>& argv) {
   int pipeFds[2];
   if (pipe2(pipeFds, O_CLOEXEC) != 0)
-    return makeError(fmt::format("pipe: {}", std::strerror(errno)));
+    return makeError(ErrorKind::kUnavailable, fmt::format("pipe: {}", std::strerror(errno)));
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -46,7 +46,8 @@ Status runTool(const std::vector<std::string>& argv) {
   close(pipeFds[1]);
   if (rc != 0) {
     close(pipeFds[0]);
-    return makeError(fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
+    return makeError(ErrorKind::kUnavailable,
+                     fmt::format("cannot run {}: {}", argv[0], std::strerror(rc)));
   }
   std::string errText;
   char buf[512];
@@ -68,7 +69,8 @@ Status runTool(const std::vector<std::string>& argv) {
   while (!errText.empty() && (errText.back() == '\n' || errText.back() == '\r')) errText.pop_back();
   std::string how = WIFEXITED(status) ? fmt::format("exited with status {}", WEXITSTATUS(status))
                                       : fmt::format("killed by signal {}", WTERMSIG(status));
-  return makeError(fmt::format("{} {}{}{}", argv[0], how, errText.empty() ? "" : ": ", errText));
+  return makeError(ErrorKind::kUnavailable,
+                   fmt::format("{} {}{}{}", argv[0], how, errText.empty() ? "" : ": ", errText));
 }
 
 struct Url {
@@ -79,7 +81,8 @@ struct Url {
 
 Result<Url> parseHttpUrl(const std::string& url) {
   constexpr std::string_view kPrefix = "http://";
-  if (url.rfind(kPrefix, 0) != 0) return makeError(fmt::format("not an http:// URL: {}", url));
+  if (url.rfind(kPrefix, 0) != 0)
+    return makeError(ErrorKind::kInvalid, fmt::format("not an http:// URL: {}", url));
   std::string rest = url.substr(kPrefix.size());
   size_t slash = rest.find_first_of("/?#");
   std::string authority = rest.substr(0, slash);
@@ -91,14 +94,17 @@ Result<Url> parseHttpUrl(const std::string& url) {
     if (out.target.empty() || out.target[0] != '/') out.target.insert(out.target.begin(), '/');
   }
   if (authority.find('@') != std::string::npos) {
-    return makeError(fmt::format("credentials in URLs are not supported: {}", url));
+    return makeError(ErrorKind::kInvalid,
+                     fmt::format("credentials in URLs are not supported: {}", url));
   }
   if (!authority.empty() && authority[0] == '[') {
     size_t close = authority.find(']');
-    if (close == std::string::npos) return makeError(fmt::format("bad IPv6 host in {}", url));
+    if (close == std::string::npos)
+      return makeError(ErrorKind::kInvalid, fmt::format("bad IPv6 host in {}", url));
     out.host = authority.substr(1, close - 1);
     if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return makeError(fmt::format("bad host in {}", url));
+      if (authority[close + 1] != ':')
+        return makeError(ErrorKind::kInvalid, fmt::format("bad host in {}", url));
       out.port = authority.substr(close + 2);
     }
   } else {
@@ -106,9 +112,9 @@ Result<Url> parseHttpUrl(const std::string& url) {
     out.host = authority.substr(0, colon);
     if (colon != std::string::npos) out.port = authority.substr(colon + 1);
   }
-  if (out.host.empty()) return makeError(fmt::format("no host in {}", url));
+  if (out.host.empty()) return makeError(ErrorKind::kInvalid, fmt::format("no host in {}", url));
   if (out.port.empty() || out.port.find_first_not_of("0123456789") != std::string::npos) {
-    return makeError(fmt::format("bad port in {}", url));
+    return makeError(ErrorKind::kInvalid, fmt::format("bad port in {}", url));
   }
   return out;
 }
@@ -186,7 +192,9 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   int gai = getaddrinfo(u.host.c_str(), u.port.c_str(), &hints, &res);
-  if (gai != 0) return makeError(fmt::format("cannot resolve {}: {}", u.host, gai_strerror(gai)));
+  if (gai != 0)
+    return makeError(ErrorKind::kUnavailable,
+                     fmt::format("cannot resolve {}: {}", u.host, gai_strerror(gai)));
   std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> resGuard(res, &freeaddrinfo);
 
   timeval tv{};
@@ -209,7 +217,8 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
     sock.reset(-1);
   }
   if (sock.get() < 0) {
-    return makeError(fmt::format("cannot connect to {}:{}: {}", u.host, u.port, connectError));
+    return makeError(ErrorKind::kUnavailable,
+                     fmt::format("cannot connect to {}:{}: {}", u.host, u.port, connectError));
   }
 
   bool v6 = u.host.find(':') != std::string::npos;
@@ -224,13 +233,16 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
     ssize_t n = send(sock.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0)
-      return makeError(fmt::format("sending request to {}: {}", url, std::strerror(errno)));
+      return makeError(ErrorKind::kUnavailable,
+                       fmt::format("sending request to {}: {}", url, std::strerror(errno)));
     sent += static_cast<size_t>(n);
   }
 
   std::unique_ptr<FILE, decltype(&std::fclose)> out(std::fopen(destFile.c_str(), "wb"),
                                                     &std::fclose);
-  if (!out) return makeError(fmt::format("cannot create {}: {}", destFile, std::strerror(errno)));
+  if (!out)
+    return makeError(ErrorKind::kUnavailable,
+                     fmt::format("cannot create {}: {}", destFile, std::strerror(errno)));
 
   llhttp_settings_t settings;
   llhttp_settings_init(&settings);
@@ -248,16 +260,19 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
 
   auto httpError = [&]() -> Status {
     if (sink.writeFailed)
-      return makeError(fmt::format("writing {}: {}", destFile, std::strerror(errno)));
+      return makeError(ErrorKind::kUnavailable,
+                       fmt::format("writing {}: {}", destFile, std::strerror(errno)));
     if (sink.status >= 300 && sink.status < 400) {
-      return makeError(fmt::format("{} answered {} (redirect to '{}' not followed)", url,
+      return makeError(ErrorKind::kUnavailable,
+                       fmt::format("{} answered {} (redirect to '{}' not followed)", url,
                                    sink.status, sink.location));
     }
     if (sink.status != 0 && sink.status != 200) {
-      return makeError(fmt::format("{} answered HTTP {}", url, sink.status));
+      return makeError(ErrorKind::kUnavailable,
+                       fmt::format("{} answered HTTP {}", url, sink.status));
     }
-    return makeError(
-        fmt::format("bad HTTP response from {}: {}", url, llhttp_get_error_reason(&parser)));
+    return makeError(ErrorKind::kUnavailable, fmt::format("bad HTTP response from {}: {}", url,
+                                                          llhttp_get_error_reason(&parser)));
   };
 
   char buf[16384];
@@ -267,6 +282,7 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
     if (n < 0) {
       bool timedOut = errno == EAGAIN || errno == EWOULDBLOCK;
       return makeError(
+          ErrorKind::kUnavailable,
           fmt::format("reading from {}: {}", url, timedOut ? "timed out" : std::strerror(errno)));
     }
     llhttp_errno_t err =
@@ -275,13 +291,15 @@ Status httpGetImpl(const std::string& url, const std::string& destFile, double t
     if (err != HPE_OK) return httpError();
     if (n == 0) {
       if (!sink.complete)
-        return makeError(fmt::format("{} closed the connection mid-response", url));
+        return makeError(ErrorKind::kUnavailable,
+                         fmt::format("{} closed the connection mid-response", url));
       break;
     }
   }
   if (sink.status != 200) return httpError();
   if (std::fflush(out.get()) != 0)
-    return makeError(fmt::format("writing {}: {}", destFile, std::strerror(errno)));
+    return makeError(ErrorKind::kUnavailable,
+                     fmt::format("writing {}: {}", destFile, std::strerror(errno)));
   return Status::Ok();
 }
 
@@ -327,7 +345,7 @@ Status httpGetToFile(const std::string& url, const std::string& destFile, double
 Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTimeoutSeconds) {
   const std::string& u = uri.uri;
   auto fail = [&](const std::string& why) -> Status {
-    return makeError(fmt::format("failed to fetch '{}': {}", u, why));
+    return makeError(ErrorKind::kUnavailable, fmt::format("failed to fetch '{}': {}", u, why));
   };
   enum class Kind { kLocal, kHttp } kind;
   std::string source;

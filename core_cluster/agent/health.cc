@@ -11,6 +11,7 @@
 
 #include "base/http_response_parser.h"
 #include "base/log.h"
+#include "base/loop.h"
 
 namespace corral::agent {
 
@@ -50,40 +51,50 @@ std::string hostPort(const std::string& host, int port) {
 
 }  // namespace
 
+// One connection, owned by the checker while in flight. Closing it cancels its
+// pending connect and write (libuv calls them with UV_ECANCELED before the close
+// callback, which frees the probe): callbacks of a closing probe do nothing.
 struct HealthChecker::TcpProbe {
   uv_tcp_t tcp;  // data points back to the probe
   uv_connect_t connect;
   uv_write_t write;
   std::string request;
   char buf[1024];
-  HealthChecker* owner = nullptr;  // null once abandoned: callbacks do nothing
-  LoopRefs* refs = nullptr;
+  HealthChecker* owner = nullptr;
 
+  bool closing() const { return uv_is_closing(reinterpret_cast<const uv_handle_t*>(&tcp)) != 0; }
   void close() {
-    owner = nullptr;
-    if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&tcp))) return;
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp), [](uv_handle_t* h) {
-      auto* p = static_cast<TcpProbe*>(h->data);
-      LoopRefs* r = p->refs;
-      delete p;
-      r->done();
-    });
+    if (closing()) return;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp),
+             [](uv_handle_t* h) { delete static_cast<TcpProbe*>(h->data); });
   }
 };
 
+// One probe process, owned by the checker until it has exited (the exit
+// callback reaps it) or the checker is destroyed.
 struct HealthChecker::CommandProbe {
   uv_process_t process;  // data points back to the probe
   HealthChecker* owner = nullptr;
-  LoopRefs* refs = nullptr;
+
+  // After uv_close the exit callback never runs; the probe is freed in the close callback.
+  void close() {
+    auto* h = reinterpret_cast<uv_handle_t*>(&process);
+    if (uv_is_closing(h)) return;
+    uv_close(h, [](uv_handle_t* x) { delete static_cast<CommandProbe*>(x->data); });
+  }
+  // The whole process group: a check's children must not outlive it.
+  void killGroup() {
+    if (process.pid > 0) uv_kill(-process.pid, SIGKILL);
+  }
 };
 
-HealthChecker::HealthChecker(uv_loop_t* loop, LoopRefs* refs, HealthCheckSpec spec, Target target,
-                             ResultCallback cb)
+HealthChecker::HealthChecker(uv_loop_t* loop, HealthCheckSpec spec, Target target,
+                             ResultCallback cb, std::function<void()> onIdle)
     : loop_(loop),
-      refs_(refs),
       spec_(std::move(spec)),
       target_(std::move(target)),
-      cb_(std::move(cb)) {
+      cb_(std::move(cb)),
+      onIdle_(std::move(onIdle)) {
   using P = HealthCheckSpec::Protocol;
   switch (spec_.protocol) {
     case P::kHttp:
@@ -101,7 +112,13 @@ HealthChecker::HealthChecker(uv_loop_t* loop, LoopRefs* refs, HealthCheckSpec sp
 }
 
 HealthChecker::~HealthChecker() {
-  if (running_) log::error("health checker destroyed while running: {}", description_);
+  stop();
+  // Rule 1: close everything owned; no callback of ours runs after this. A
+  // probe process not yet exited is closed unreaped (its group was SIGKILLed).
+  for (CommandProbe* p : dying_) p->close();
+  dying_.clear();
+  closeAndDelete(intervalTimer_);
+  closeAndDelete(timeoutTimer_);
 }
 
 // Probe interval before the first success (see finish()).
@@ -111,12 +128,14 @@ void HealthChecker::start() {
   if (running_) return;
   running_ = true;
   startedMs_ = uv_now(loop_);
-  intervalTimer_ = newHandle<uv_timer_t>(*refs_);
-  uv_timer_init(loop_, intervalTimer_);
-  intervalTimer_->data = this;
-  timeoutTimer_ = newHandle<uv_timer_t>(*refs_);
-  uv_timer_init(loop_, timeoutTimer_);
-  timeoutTimer_->data = this;
+  if (intervalTimer_ == nullptr) {
+    intervalTimer_ = new uv_timer_t;
+    uv_timer_init(loop_, intervalTimer_);
+    intervalTimer_->data = this;
+    timeoutTimer_ = new uv_timer_t;
+    uv_timer_init(loop_, timeoutTimer_);
+    timeoutTimer_->data = this;
+  }
   schedule(spec_.delaySeconds);
 }
 
@@ -124,10 +143,8 @@ void HealthChecker::stop() {
   if (!running_) return;
   running_ = false;
   abortProbe();
-  closeHandle(reinterpret_cast<uv_handle_t*>(intervalTimer_), *refs_);
-  closeHandle(reinterpret_cast<uv_handle_t*>(timeoutTimer_), *refs_);
-  intervalTimer_ = nullptr;
-  timeoutTimer_ = nullptr;
+  uv_timer_stop(intervalTimer_);
+  uv_timer_stop(timeoutTimer_);
 }
 
 void HealthChecker::schedule(double seconds) {
@@ -175,9 +192,9 @@ void HealthChecker::abortProbe() {
     tcpProbe_ = nullptr;
   }
   if (commandProbe_ != nullptr) {
-    commandProbe_->owner = nullptr;
-    // The exit callback closes the handle; make sure there is an exit, children included.
-    if (commandProbe_->process.pid > 0) uv_kill(-commandProbe_->process.pid, SIGKILL);
+    // Kept open until it exits, so that its exit callback reaps it.
+    commandProbe_->killGroup();
+    dying_.push_back(commandProbe_);
     commandProbe_ = nullptr;
   }
 }
@@ -208,8 +225,6 @@ void HealthChecker::startTcpProbe() {
   }
   auto* p = new TcpProbe();
   p->owner = this;
-  p->refs = refs_;
-  refs_->add();
   uv_tcp_init(loop_, &p->tcp);
   p->tcp.data = p;
   p->connect.data = p;
@@ -217,7 +232,7 @@ void HealthChecker::startTcpProbe() {
   int rc = uv_tcp_connect(&p->connect, &p->tcp, reinterpret_cast<const sockaddr*>(&addr),
                           [](uv_connect_t* req, int status) {
                             auto* probe = static_cast<TcpProbe*>(req->data);
-                            if (probe->owner != nullptr) probe->owner->onTcpConnected(status);
+                            if (!probe->closing()) probe->owner->onTcpConnected(status);
                           });
   if (rc != 0) {
     tcpProbe_ = nullptr;
@@ -250,7 +265,7 @@ void HealthChecker::onTcpConnected(int status) {
   uv_write(
       &p->write, reinterpret_cast<uv_stream_t*>(&p->tcp), &buf, 1, [](uv_write_t* req, int status) {
         auto* probe = static_cast<TcpProbe*>(req->data);
-        if (probe->owner == nullptr || status == 0) return;
+        if (probe->closing() || status == 0) return;
         HealthChecker* self = probe->owner;
         self->tcpProbe_ = nullptr;
         probe->close();
@@ -264,7 +279,7 @@ void HealthChecker::onTcpConnected(int status) {
       },
       [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
         auto* probe = static_cast<TcpProbe*>(s->data);
-        if (probe->owner != nullptr) probe->owner->onTcpRead(buf->base, n);
+        if (!probe->closing()) probe->owner->onTcpRead(buf->base, n);
       });
 }
 
@@ -309,7 +324,6 @@ void HealthChecker::onTcpRead(const char* data, ssize_t n) {
 void HealthChecker::startCommandProbe(std::vector<std::string> argv, bool isCurl) {
   auto* p = new CommandProbe();
   p->owner = this;
-  p->refs = refs_;
   p->process.data = p;
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
@@ -329,27 +343,14 @@ void HealthChecker::startCommandProbe(std::vector<std::string> argv, bool isCurl
   opts.stdio = stdio;
   opts.exit_cb = [](uv_process_t* proc, int64_t exitStatus, int termSignal) {
     auto* probe = static_cast<CommandProbe*>(proc->data);
-    HealthChecker* owner = probe->owner;
-    uv_close(reinterpret_cast<uv_handle_t*>(proc), [](uv_handle_t* h) {
-      auto* pr = static_cast<CommandProbe*>(h->data);
-      LoopRefs* r = pr->refs;
-      delete pr;
-      r->done();
-    });
-    if (owner != nullptr) owner->onCommandExit(exitStatus, termSignal);
+    probe->close();  // freed in the close callback, after this call returns
+    probe->owner->onCommandExit(probe, exitStatus, termSignal);
   };
-  refs_->add();
   commandIsCurl_ = isCurl;
   int rc = uv_spawn(loop_, &p->process, &opts);
   if (rc != 0) {
     // libuv requires closing the handle even when spawn fails.
-    p->owner = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->process), [](uv_handle_t* h) {
-      auto* pr = static_cast<CommandProbe*>(h->data);
-      LoopRefs* r = pr->refs;
-      delete pr;
-      r->done();
-    });
+    p->close();
     std::string why = isCurl && rc == UV_ENOENT
                           ? "HTTPS health checks need curl on the agent's PATH"
                           : fmt::format("cannot run {}: {}", argv[0], uv_strerror(rc));
@@ -359,7 +360,13 @@ void HealthChecker::startCommandProbe(std::vector<std::string> argv, bool isCurl
   commandProbe_ = p;
 }
 
-void HealthChecker::onCommandExit(int64_t exitStatus, int termSignal) {
+void HealthChecker::onCommandExit(CommandProbe* probe, int64_t exitStatus, int termSignal) {
+  if (probe != commandProbe_) {
+    // A probe stopped or timed out earlier has now been reaped.
+    dying_.erase(std::remove(dying_.begin(), dying_.end(), probe), dying_.end());
+    if (idle() && onIdle_) onIdle_();
+    return;
+  }
   commandProbe_ = nullptr;
   if (termSignal != 0) {
     finish(Outcome::kUnhealthy, fmt::format("command killed by signal {}", termSignal));

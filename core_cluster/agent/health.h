@@ -10,7 +10,6 @@
 #include <string>
 #include <vector>
 
-#include "core_cluster/agent/loop_refs.h"
 #include "core_cluster/agent/task_types.h"
 
 namespace corral::http {
@@ -56,7 +55,11 @@ class HealthPolicy {
 //   HTTPS: the same through `curl -k` (the agent links no TLS library); needs curl on PATH
 //   TCP:   a connection is accepted
 //   COMMAND: /bin/sh -c command in the sandbox with the task env (own process group), exit 0
-// stop() must be called before destruction; no callback runs after stop().
+//
+// Lifetime (base/loop.h): the checker owns its timers and the probe in flight and closes them;
+// no result callback runs after stop() or destruction. A stopped command probe is SIGKILLed
+// (its process group) and stays owned until it has exited and been reaped, then onIdle runs;
+// destroying the checker before that closes it at once.
 class HealthChecker {
  public:
   enum class Outcome { kHealthy, kUnhealthy, kIgnored };
@@ -69,8 +72,9 @@ class HealthChecker {
   // reason: why it failed or was ignored; empty when healthy.
   using ResultCallback = std::function<void(Outcome outcome, const std::string& reason)>;
 
-  HealthChecker(uv_loop_t* loop, LoopRefs* refs, HealthCheckSpec spec, Target target,
-                ResultCallback cb);
+  // onIdle (optional): the checker was stopped and its last probe process has exited.
+  HealthChecker(uv_loop_t* loop, HealthCheckSpec spec, Target target, ResultCallback cb,
+                std::function<void()> onIdle = {});
   ~HealthChecker();
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
@@ -78,6 +82,8 @@ class HealthChecker {
   void start();
   void stop();
   bool running() const { return running_; }
+  // Stopped, with no probe process left to reap.
+  bool idle() const { return !running_ && commandProbe_ == nullptr && dying_.empty(); }
   // "HTTP health check on 127.0.0.2:31001/health", "TCP health check on 127.0.0.2:31001",
   // "COMMAND health check `curl -f localhost`".
   const std::string& describe() const { return description_; }
@@ -95,13 +101,13 @@ class HealthChecker {
   void finish(Outcome outcome, const std::string& reason);
   void onTcpConnected(int status);
   void onTcpRead(const char* data, ssize_t n);
-  void onCommandExit(int64_t exitStatus, int termSignal);
+  void onCommandExit(CommandProbe* probe, int64_t exitStatus, int termSignal);
 
   uv_loop_t* loop_;
-  LoopRefs* refs_;
   HealthCheckSpec spec_;
   Target target_;
   ResultCallback cb_;
+  std::function<void()> onIdle_;
   std::string description_;
   bool running_ = false;
   bool succeededOnce_ = false;
@@ -110,6 +116,7 @@ class HealthChecker {
   uv_timer_t* timeoutTimer_ = nullptr;
   TcpProbe* tcpProbe_ = nullptr;
   CommandProbe* commandProbe_ = nullptr;
+  std::vector<CommandProbe*> dying_;  // SIGKILLed probes, open until they exit
   bool commandIsCurl_ = false;
   std::unique_ptr<http::ResponseParser> responseParser_;
 };

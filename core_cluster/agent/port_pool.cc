@@ -7,11 +7,12 @@
 namespace corral::agent {
 
 Result<PortPool> PortPool::create(std::vector<PortRange> ranges) {
-  if (ranges.empty()) return makeError("port pool needs at least one range");
+  if (ranges.empty()) return makeError(ErrorKind::kInvalid, "port pool needs at least one range");
   for (const auto& r : ranges) {
-    if (r.begin == 0) return makeError("port 0 cannot be in a port range");
+    if (r.begin == 0) return makeError(ErrorKind::kInvalid, "port 0 cannot be in a port range");
     if (r.begin > r.end) {
-      return makeError(fmt::format("bad port range [{}-{}]: begin is after end", r.begin, r.end));
+      return makeError(ErrorKind::kInvalid,
+                       fmt::format("bad port range [{}-{}]: begin is after end", r.begin, r.end));
     }
   }
   std::sort(ranges.begin(), ranges.end(),
@@ -41,8 +42,8 @@ bool PortPool::contains(uint16_t port) const {
 
 Result<std::vector<uint16_t>> PortPool::allocate(size_t n) {
   if (n > freeCount()) {
-    return makeError(
-        fmt::format("need {} port(s) but only {} of {} are free", n, freeCount(), size_));
+    return makeError(ErrorKind::kConflict, fmt::format("need {} port(s) but only {} of {} are free",
+                                                       n, freeCount(), size_));
   }
   std::vector<uint16_t> out;
   out.reserve(n);
@@ -74,8 +75,10 @@ Result<std::vector<uint16_t>> PortPool::allocate(size_t n) {
 
 Status PortPool::reserve(uint16_t port) {
   if (!contains(port))
-    return makeError(fmt::format("port {} is outside the agent's port ranges", port));
-  if (!used_.insert(port).second) return makeError(fmt::format("port {} is already in use", port));
+    return makeError(ErrorKind::kInvalid,
+                     fmt::format("port {} is outside the agent's port ranges", port));
+  if (!used_.insert(port).second)
+    return makeError(ErrorKind::kConflict, fmt::format("port {} is already in use", port));
   return Status::Ok();
 }
 

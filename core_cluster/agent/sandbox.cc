@@ -20,32 +20,35 @@ Result<SandboxChunk> readSandboxFile(const std::string& sandboxDir, const std::s
                                      std::optional<uint64_t> offset, size_t length) {
   if (!isSafeRelativePath(relativePath)) {
     return makeError(
-        fmt::format("bad sandbox path '{}': must be relative, without '..'", relativePath), "",
-        400);
+        ErrorKind::kInvalid,
+        fmt::format("bad sandbox path '{}': must be relative, without '..'", relativePath), "");
   }
   char rootBuf[PATH_MAX];
   char fileBuf[PATH_MAX];
   if (realpath(sandboxDir.c_str(), rootBuf) == nullptr) {
-    return makeError(fmt::format("sandbox {} is gone", sandboxDir), "", 404);
+    return makeError(ErrorKind::kNotFound, fmt::format("sandbox {} is gone", sandboxDir), "");
   }
   std::string full = sandboxDir + "/" + relativePath;
   if (realpath(full.c_str(), fileBuf) == nullptr) {
-    return makeError(fmt::format("no file '{}' in the sandbox", relativePath), "", 404);
+    return makeError(ErrorKind::kNotFound, fmt::format("no file '{}' in the sandbox", relativePath),
+                     "");
   }
   std::string root(rootBuf);
   std::string file(fileBuf);
   if (file.size() <= root.size() || file.compare(0, root.size(), root) != 0 ||
       file[root.size()] != '/') {
-    return makeError(fmt::format("'{}' points outside the sandbox", relativePath), "", 400);
+    return makeError(ErrorKind::kInvalid,
+                     fmt::format("'{}' points outside the sandbox", relativePath), "");
   }
   int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
-    return makeError(fmt::format("cannot open '{}': {}", relativePath, std::strerror(errno)), "",
-                     404);
+    return makeError(ErrorKind::kNotFound,
+                     fmt::format("cannot open '{}': {}", relativePath, std::strerror(errno)), "");
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     close(fd);
-    return makeError(fmt::format("'{}' is not a regular file", relativePath), "", 400);
+    return makeError(ErrorKind::kInvalid, fmt::format("'{}' is not a regular file", relativePath),
+                     "");
   }
   SandboxChunk chunk;
   chunk.size = static_cast<uint64_t>(st.st_size);

@@ -16,7 +16,7 @@ inline constexpr size_t kMaxSandboxRead = 1 << 20;
 // Reads up to `length` bytes (capped at kMaxSandboxRead) of `relativePath` inside `sandboxDir`.
 // offset nullopt = the tail: the last `length` bytes. Rejects absolute paths, "..", and paths
 // that resolve (through symlinks) outside the sandbox; only regular files are read.
-// Errors carry code 404 (no such file) or 400 (bad path).
+// Errors are kNotFound (no such file) or kInvalid (bad path).
 Result<SandboxChunk> readSandboxFile(const std::string& sandboxDir, const std::string& relativePath,
                                      std::optional<uint64_t> offset, size_t length);
 

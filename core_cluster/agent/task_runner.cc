@@ -13,7 +13,9 @@
 
 #include <fmt/core.h>
 
+#include "base/cancel.h"
 #include "base/log.h"
+#include "base/loop.h"
 #include "core_cluster/agent/fetcher.h"
 #include "core_cluster/agent/health.h"
 #include "core_cluster/agent/sandbox.h"
@@ -34,7 +36,8 @@ struct TaskRunner::Task {
   std::optional<int> termSignal;
   double startedAt = 0;
   bool fetching = false;
-  FetchJob* fetchJob = nullptr;
+  FetchJob* fetchJob = nullptr;  // while fetching; freed by its completion callback
+  CancelHandle fetch;            // keeps that completion from calling the runner
   bool killRequested = false;
   StatusReason killReason = StatusReason::kNone;
   std::string killMessage;
@@ -44,11 +47,28 @@ struct TaskRunner::Task {
   std::vector<std::unique_ptr<HealthChecker>> checkers;
   std::vector<HealthPolicy> policies;
   TaskRunner* runner = nullptr;
+
+  Task() = default;
+  Task(const Task&) = delete;
+  Task& operator=(const Task&) = delete;
+  // Owns its handles (rule 1): a task dropped while alive (only when the runner
+  // is destroyed early) has its process group SIGKILLed and its handles closed.
+  ~Task() {
+    checkers.clear();
+    fetch.reset();
+    if (process != nullptr) {
+      if (pid > 0) ::kill(-pid, SIGKILL);
+      closeAndDelete(process);
+    }
+    closeAndDelete(killTimer);
+  }
 };
 
+// Runs on the libuv thread pool; freed by its completion callback, which calls
+// the runner only while the task's cancel handle has not been reset.
 struct TaskRunner::FetchJob {
   uv_work_t work;
-  TaskRunner* runner = nullptr;
+  TaskRunner* runner = nullptr;  // null once cancelled
   std::string taskId;
   std::vector<FetchUri> uris;
   std::string sandbox;
@@ -119,15 +139,30 @@ TaskRunner::TaskRunner(uv_loop_t* loop, PortPool* ports, StatusCallback onStatus
 
 TaskRunner::TaskRunner(uv_loop_t* loop, PortPool* ports, StatusCallback onStatus, Options options)
     : loop_(loop), ports_(ports), onStatus_(std::move(onStatus)), options_(options) {
-  dispatchTimer_ = newHandle<uv_timer_t>(refs_);
+  dispatchTimer_ = new uv_timer_t;
   uv_timer_init(loop_, dispatchTimer_);
   dispatchTimer_->data = this;
 }
 
+// The dispatch timer's close callback: frees it, then tells the runner, if it still exists.
+void TaskRunner::onDispatchTimerClosed(uv_handle_t* h) {
+  auto* runner = static_cast<TaskRunner*>(h->data);
+  delete reinterpret_cast<uv_timer_t*>(h);
+  if (runner != nullptr) runner->onClosed();
+}
+
 TaskRunner::~TaskRunner() {
   if (!closed_) {
-    log::error("agent task runner destroyed before shutdown() completed; {} handle(s) still open",
-               refs_.count());
+    log::warn("agent task runner destroyed before shutdown() completed: {} live task(s) killed",
+              liveTaskCount());
+  }
+  // Rule 1: tasks_ closes each task's handles as it is destroyed; the dispatch
+  // timer is closed here, and its close callback no longer calls back.
+  if (dispatchTimer_ != nullptr) {
+    dispatchTimer_->data = nullptr;
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(dispatchTimer_))) {
+      uv_close(reinterpret_cast<uv_handle_t*>(dispatchTimer_), onDispatchTimerClosed);
+    }
   }
 }
 
@@ -137,26 +172,30 @@ Status TaskRunner::validate(const TaskLaunch& l) const {
   const std::string& id = l.taskId;
   if (id.empty() || id == "." || id == ".." || id.size() > 200 ||
       id.find('/') != std::string::npos || id.find('\0') != std::string::npos) {
-    return makeError(fmt::format("invalid task id '{}'", id), "/taskId", 400);
+    return makeError(ErrorKind::kInvalid, fmt::format("invalid task id '{}'", id), "/taskId");
   }
   auto it = tasks_.find(id);
   if (it != tasks_.end() && !isTerminal(it->second->state)) {
-    return makeError(fmt::format("task {} is already running on this agent", id), "/taskId", 409);
+    return makeError(ErrorKind::kConflict,
+                     fmt::format("task {} is already running on this agent", id), "/taskId");
   }
   if (l.cmd.empty() == l.args.empty()) {
-    return makeError("exactly one of cmd and args must be given", "/cmd", 400);
+    return makeError(ErrorKind::kInvalid, "exactly one of cmd and args must be given", "/cmd");
   }
-  if (l.sandboxRoot.empty()) return makeError("no sandbox root", "/sandboxRoot", 400);
+  if (l.sandboxRoot.empty())
+    return makeError(ErrorKind::kInvalid, "no sandbox root", "/sandboxRoot");
   if (!l.ports.empty() && l.dynamicPortCount != 0) {
-    return makeError("give either ports or dynamicPortCount, not both", "/ports", 400);
+    return makeError(ErrorKind::kInvalid, "give either ports or dynamicPortCount, not both",
+                     "/ports");
   }
   if (l.dynamicPortCount != 0 && ports_ == nullptr) {
-    return makeError("dynamicPortCount needs a port pool", "/dynamicPortCount", 400);
+    return makeError(ErrorKind::kInvalid, "dynamicPortCount needs a port pool",
+                     "/dynamicPortCount");
   }
   std::set<uint16_t> seen;
   for (uint16_t p : l.ports) {
     if (p == 0 || !seen.insert(p).second) {
-      return makeError(fmt::format("bad or duplicate port {}", p), "/ports", 400);
+      return makeError(ErrorKind::kInvalid, fmt::format("bad or duplicate port {}", p), "/ports");
     }
   }
   size_t portCount = l.ports.empty() ? l.dynamicPortCount : l.ports.size();
@@ -165,26 +204,29 @@ Status TaskRunner::validate(const TaskLaunch& l) const {
     std::string path = fmt::format("/healthChecks({})", i);
     if (hc.protocol == HealthCheckSpec::Protocol::kCommand) {
       if (hc.command.empty())
-        return makeError("COMMAND health check without a command", path + "/command", 400);
+        return makeError(ErrorKind::kInvalid, "COMMAND health check without a command",
+                         path + "/command");
     } else if (hc.port) {
       if (*hc.port <= 0 || *hc.port > 65535)
-        return makeError(fmt::format("bad port {}", *hc.port), path + "/port", 400);
+        return makeError(ErrorKind::kInvalid, fmt::format("bad port {}", *hc.port), path + "/port");
     } else if (hc.portIndex < 0 || static_cast<size_t>(hc.portIndex) >= portCount) {
       return makeError(
+          ErrorKind::kInvalid,
           fmt::format("portIndex {} but the task has {} port(s)", hc.portIndex, portCount),
-          path + "/portIndex", 400);
+          path + "/portIndex");
     }
     if (!(hc.intervalSeconds > 0) || !(hc.timeoutSeconds > 0) || hc.gracePeriodSeconds < 0 ||
         hc.delaySeconds < 0 || hc.maxConsecutiveFailures < 0) {
-      return makeError("intervalSeconds and timeoutSeconds must be > 0, other durations >= 0", path,
-                       400);
+      return makeError(ErrorKind::kInvalid,
+                       "intervalSeconds and timeoutSeconds must be > 0, other durations >= 0",
+                       path);
     }
   }
   return Status::Ok();
 }
 
 Status TaskRunner::launch(const TaskLaunch& l) {
-  if (shuttingDown_) return makeError("the agent is shutting down", "", 503);
+  if (shuttingDown_) return makeError(ErrorKind::kUnavailable, "the agent is shutting down", "");
   Status valid = validate(l);
   if (!valid.ok()) return valid;
 
@@ -192,11 +234,11 @@ Status TaskRunner::launch(const TaskLaunch& l) {
   if (ports_ != nullptr) {
     if (l.dynamicPortCount != 0) {
       auto got = ports_->allocate(l.dynamicPortCount);
-      if (!got.ok()) return makeError(got.error().message, "/ports", 409);
+      if (!got.ok()) return makeError(got.error().kind, got.error().message, "/ports");
       ports = std::move(*got);
     } else {
       Status s = ports_->reserveAll(ports);
-      if (!s.ok()) return makeError(s.error().message, "/ports", 409);
+      if (!s.ok()) return makeError(s.error().kind, s.error().message, "/ports");
     }
   }
   auto releasePorts = [&] {
@@ -210,8 +252,9 @@ Status TaskRunner::launch(const TaskLaunch& l) {
   if (!ec) fs::create_directories(sandbox, ec);
   if (ec) {
     releasePorts();
-    return makeError(fmt::format("cannot create sandbox {}: {}", sandbox.string(), ec.message()),
-                     "/sandboxRoot", 500);
+    return makeError(ErrorKind::kInternal,
+                     fmt::format("cannot create sandbox {}: {}", sandbox.string(), ec.message()),
+                     "/sandboxRoot");
   }
 
   // A relaunch of a finished task id replaces its record.
@@ -249,7 +292,12 @@ void TaskRunner::startFetch(Task& task) {
   job->work.data = job;
   task.fetching = true;
   task.fetchJob = job;
-  refs_.add();
+  // Cancelling takes the job off the queue if it has not started, and in any
+  // case keeps its completion from calling the runner.
+  task.fetch = CancelHandle([job] {
+    job->runner = nullptr;
+    uv_cancel(reinterpret_cast<uv_req_t*>(&job->work));
+  });
   uv_queue_work(
       loop_, &job->work,
       [](uv_work_t* w) {
@@ -258,10 +306,8 @@ void TaskRunner::startFetch(Task& task) {
       },
       [](uv_work_t* w, int status) {
         std::unique_ptr<FetchJob> j(static_cast<FetchJob*>(w->data));
-        TaskRunner* runner = j->runner;
-        runner->onFetchDone(j->taskId, std::move(j->result), status == UV_ECANCELED);
-        j.reset();
-        runner->refs_.done();
+        if (j->runner == nullptr) return;  // cancelled: the task is gone
+        j->runner->onFetchDone(j->taskId, std::move(j->result), status == UV_ECANCELED);
       });
 }
 
@@ -271,6 +317,7 @@ void TaskRunner::onFetchDone(const std::string& taskId, Status result, bool canc
   Task& task = *it->second;
   task.fetching = false;
   task.fetchJob = nullptr;
+  task.fetch.reset();  // we are inside the job's completion, which frees it next: a no-op
   if (task.killRequested || cancelled) {
     terminate(task, TaskState::kKilled, "killed while fetching", task.killReason);
     return;
@@ -329,13 +376,13 @@ void TaskRunner::spawn(Task& task) {
     t->runner->onExit(*t, exitStatus, termSignal);
   };
 
-  task.process = newHandle<uv_process_t>(refs_);
+  task.process = new uv_process_t;
   task.process->data = &task;
   int rc = uv_spawn(loop_, task.process, &opts);
   ::close(outFd);
   ::close(errFd);
   if (rc != 0) {
-    closeHandle(reinterpret_cast<uv_handle_t*>(task.process), refs_);
+    closeAndDelete(task.process);  // libuv requires closing it even when spawn fails
     task.process = nullptr;
     terminate(task, TaskState::kFailed,
               fmt::format("cannot start {}: {}", argv[0], uv_strerror(rc)),
@@ -362,12 +409,14 @@ void TaskRunner::spawn(Task& task) {
     target.env = task.env;
     task.policies.emplace_back(spec.gracePeriodSeconds, spec.maxConsecutiveFailures,
                                task.startedAt);
+    // The task owns the checker, and the runner the task: raw pointers are safe (rule 2).
     Task* tp = &task;
     task.checkers.push_back(std::make_unique<HealthChecker>(
-        loop_, &refs_, spec, std::move(target),
+        loop_, spec, std::move(target),
         [this, tp, i](HealthChecker::Outcome outcome, const std::string& reason) {
           onHealthResult(*tp, i, static_cast<int>(outcome), reason);
-        }));
+        },
+        [this] { maybeFinishShutdown(); }));
   }
   for (auto& c : task.checkers) c->start();
 }
@@ -420,7 +469,8 @@ void TaskRunner::onHealthResult(Task& task, size_t index, int outcomeValue,
 
 Status TaskRunner::kill(const std::string& taskId, std::optional<double> graceSeconds) {
   auto it = tasks_.find(taskId);
-  if (it == tasks_.end()) return makeError(fmt::format("unknown task {}", taskId), "", 404);
+  if (it == tasks_.end())
+    return makeError(ErrorKind::kNotFound, fmt::format("unknown task {}", taskId), "");
   Task& task = *it->second;
   if (isTerminal(task.state)) return Status::Ok();
   double grace =
@@ -463,7 +513,7 @@ void TaskRunner::startKill(Task& task, double grace, StatusReason reason,
     ::kill(-task.pid, SIGTERM);
   }
   if (task.killTimer == nullptr) {
-    task.killTimer = newHandle<uv_timer_t>(refs_);
+    task.killTimer = new uv_timer_t;
     uv_timer_init(loop_, task.killTimer);
     task.killTimer->data = &task;
   }
@@ -481,7 +531,7 @@ void TaskRunner::startKill(Task& task, double grace, StatusReason reason,
 void TaskRunner::onExit(Task& task, int64_t exitStatus, int termSignal) {
   // Whatever the leader did, nothing of the task may outlive it.
   if (task.pid > 0) ::kill(-task.pid, SIGKILL);
-  closeHandle(reinterpret_cast<uv_handle_t*>(task.process), refs_);
+  closeAndDelete(task.process);
   task.process = nullptr;
   if (termSignal != 0) {
     task.termSignal = termSignal;
@@ -503,10 +553,8 @@ void TaskRunner::onExit(Task& task, int64_t exitStatus, int termSignal) {
 void TaskRunner::terminate(Task& task, TaskState state, const std::string& message,
                            StatusReason reason) {
   for (auto& c : task.checkers) c->stop();
-  if (task.killTimer != nullptr) {
-    closeHandle(reinterpret_cast<uv_handle_t*>(task.killTimer), refs_);
-    task.killTimer = nullptr;
-  }
+  closeAndDelete(task.killTimer);
+  task.killTimer = nullptr;
   if (ports_ != nullptr) {
     for (uint16_t p : task.ports) ports_->release(p);
   }
@@ -574,17 +622,24 @@ void TaskRunner::shutdown(std::function<void()> done) {
 void TaskRunner::maybeFinishShutdown() {
   if (!shuttingDown_ || closing_ || liveTaskCount() != 0) return;
   if (!queue_.empty()) return;  // deliver the last statuses first
+  for (const auto& [id, task] : tasks_) {
+    for (const auto& c : task->checkers) {
+      if (!c->idle()) return;  // a killed probe not reaped yet: its onIdle calls again
+    }
+  }
   closing_ = true;
-  refs_.setOnIdle([this] {
-    closed_ = true;
-    log::info("agent task runner closed");
-    // The callbacks may destroy this runner: nothing touches `this` after them.
-    auto callbacks = std::move(onClosed_);
-    onClosed_.clear();
-    for (auto& cb : callbacks) cb();
-  });
-  closeHandle(reinterpret_cast<uv_handle_t*>(dispatchTimer_), refs_);
+  // The last handle of the runner; `done` runs from its close callback.
+  uv_close(reinterpret_cast<uv_handle_t*>(dispatchTimer_), onDispatchTimerClosed);
+}
+
+void TaskRunner::onClosed() {
   dispatchTimer_ = nullptr;
+  closed_ = true;
+  log::info("agent task runner closed");
+  // Last statement: a callback may hand this runner to Loop::deleteLater.
+  auto callbacks = std::move(onClosed_);
+  onClosed_.clear();
+  for (auto& cb : callbacks) cb();
 }
 
 size_t TaskRunner::liveTaskCount() const {
@@ -627,7 +682,8 @@ Result<SandboxChunk> TaskRunner::readSandboxFile(const std::string& taskId, cons
                                                  std::optional<uint64_t> offset,
                                                  size_t length) const {
   auto it = tasks_.find(taskId);
-  if (it == tasks_.end()) return makeError(fmt::format("unknown task {}", taskId), "", 404);
+  if (it == tasks_.end())
+    return makeError(ErrorKind::kNotFound, fmt::format("unknown task {}", taskId), "");
   return agent::readSandboxFile(it->second->sandbox, path, offset, length);
 }
 

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "base/result.h"
-#include "core_cluster/agent/loop_refs.h"
 #include "core_cluster/agent/port_pool.h"
 #include "core_cluster/agent/task_types.h"
 
@@ -33,7 +32,13 @@ namespace corral::agent {
 // task reaches a terminal state, after its whole process group has been sent SIGKILL.
 //
 // Teardown: call shutdown(done), keep running the loop until `done` has been called (all tasks
-// killed, their statuses delivered, every handle closed), then destroy the runner.
+// killed, their statuses delivered, every handle closed), then destroy the runner (not from
+// inside `done` itself: defer it, e.g. Loop::deleteLater).
+//
+// Lifetime (base/loop.h): the runner owns its dispatch timer, each Task owns its process, kill
+// timer and health checkers, and holds the cancel handle of its fetch. Destroying the runner
+// early (before shutdown completed) closes all of them: no callback runs afterwards, and live
+// process groups are SIGKILLed.
 class TaskRunner {
  public:
   static constexpr double kDefaultKillGraceSeconds = 5.0;
@@ -59,8 +64,8 @@ class TaskRunner {
 
   // SIGTERM to the task's process group, SIGKILL after the grace period (nullopt: the task's
   // killGracePeriodSeconds, else kDefaultKillGraceSeconds; 0: SIGKILL at once). A second kill can
-  // only shorten the remaining grace. Killing a terminal task is a no-op. Error 404 for unknown
-  // ids.
+  // only shorten the remaining grace. Killing a terminal task is a no-op. Error kNotFound for
+  // unknown ids.
   Status kill(const std::string& taskId, std::optional<double> graceSeconds = std::nullopt);
 
   // SIGKILLs every live task (its statuses are still delivered: TASK_KILLED, reason kShutdown),
@@ -75,7 +80,8 @@ class TaskRunner {
   size_t liveTaskCount() const;
 
   // Part of a file in the task's sandbox ("stdout", "stderr", or any path below it).
-  // offset nullopt = the last `length` bytes. Errors: 404 unknown task/file, 400 bad path.
+  // offset nullopt = the last `length` bytes. Errors: kNotFound (unknown task/file),
+  // kInvalid (bad path).
   Result<SandboxChunk> readSandboxFile(const std::string& taskId, const std::string& path,
                                        std::optional<uint64_t> offset, size_t length) const;
 
@@ -95,6 +101,8 @@ class TaskRunner {
   void dispatch();
   void prune();
   void maybeFinishShutdown();
+  void onClosed();
+  static void onDispatchTimerClosed(uv_handle_t* h);
   double nowSeconds() const;
   TaskInfo infoOf(const Task& task) const;
 
@@ -102,8 +110,7 @@ class TaskRunner {
   PortPool* ports_;
   StatusCallback onStatus_;
   Options options_;
-  LoopRefs refs_;
-  uv_timer_t* dispatchTimer_ = nullptr;
+  uv_timer_t* dispatchTimer_ = nullptr;  // data: this, or null once the runner is gone
   std::deque<TaskStatus> queue_;
   std::map<std::string, std::unique_ptr<Task>> tasks_;
   std::deque<std::string> completed_;  // terminal task ids, oldest first

@@ -50,14 +50,17 @@ std::vector<PortRange> toPortRanges(const conf::Ranges& r) {
 
 Result<std::unique_ptr<AgentDaemon>> AgentDaemon::create(Loop& loop, AgentDaemonOptions options) {
   auto res = conf::parseResources(options.resources);
-  if (!res.ok()) return makeError("--resources: " + res.error().message);
+  if (!res.ok()) return makeError(ErrorKind::kInvalid, "--resources: " + res.error().message);
   auto attrs = conf::parseAttributes(options.attributes);
-  if (!attrs.ok()) return makeError("--attributes: " + attrs.error().message);
+  if (!attrs.ok()) return makeError(ErrorKind::kInvalid, "--attributes: " + attrs.error().message);
   auto pool = PortPool::create(toPortRanges(res->ports()));
-  if (!pool.ok()) return makeError("--resources ports: " + pool.error().message);
+  if (!pool.ok())
+    return makeError(ErrorKind::kInvalid, "--resources ports: " + pool.error().message);
   std::error_code ec;
   fs::create_directories(options.workDir + "/sandboxes", ec);
-  if (ec) return makeError("cannot create work dir " + options.workDir + ": " + ec.message());
+  if (ec)
+    return makeError(ErrorKind::kUnavailable,
+                     "cannot create work dir " + options.workDir + ": " + ec.message());
   std::unique_ptr<AgentDaemon> d(
       new AgentDaemon(loop, std::move(options), std::move(*res), std::move(*pool)));
   if (Status st = d->start(); !st.ok()) return st.error();
@@ -392,8 +395,8 @@ void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex)
     if (auto l = req.queryParam("length")) length = std::strtoull(l->c_str(), nullptr, 10);
     auto chunk = runner_->readSandboxFile(*taskId, path, offset, length);
     if (!chunk.ok()) {
-      int code = chunk.error().code ? chunk.error().code : 404;
-      return ex->respond(json(code, Json{{"message", chunk.error().message}}));
+      return ex->respond(
+          json(http::statusFor(chunk.error().kind), Json{{"message", chunk.error().message}}));
     }
     Json out;
     out["data"] = chunk->data;

@@ -34,20 +34,4 @@ void Reply::answered(int status) {
   apiRequests(method_, status_).inc();
 }
 
-int httpStatus(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::kInvalid:
-      return 422;  // Marathon answers invalid definitions with 422
-    case ErrorKind::kNotFound:
-      return 404;
-    case ErrorKind::kConflict:
-      return 409;
-    case ErrorKind::kUnavailable:
-      return 503;
-    case ErrorKind::kInternal:
-      return 500;
-  }
-  return 500;
-}
-
 }  // namespace corral::api

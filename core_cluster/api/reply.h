@@ -6,7 +6,6 @@
 #include <memory>
 #include <string>
 
-#include "base/error_kind.h"
 #include "base/http_message.h"
 
 namespace corral::http {
@@ -32,8 +31,5 @@ class Reply {
   std::shared_ptr<http::Exchange> ex_;
   int status_ = 0;
 };
-
-// The API's one mapping from an error kind to an HTTP status code.
-int httpStatus(ErrorKind kind);
 
 }  // namespace corral::api

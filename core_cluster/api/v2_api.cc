@@ -26,7 +26,7 @@ http::Response message(int status, const std::string& msg) {
 }
 
 http::Response fromError(const Error& e) {
-  int code = httpStatus(e.kind);
+  int code = http::statusFor(e.kind);
   Json j;
   j["message"] = e.message;
   if (code == 409 && !e.path.empty()) {

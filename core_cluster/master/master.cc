@@ -46,6 +46,11 @@ http::Response invalid(const Error& e) {
   return jsonResponse(400, j);
 }
 
+// An error of a layer below: its kind decides the status (http::statusFor).
+http::Response errorResponse(const Error& e) {
+  return errorResponse(http::statusFor(e.kind), e.message);
+}
+
 metrics::Counter& statusUpdates() {
   static auto& c = metrics::global().counter("corral_master_status_updates_total",
                                              "Task status updates received from agents.");
@@ -75,13 +80,15 @@ Status Master::recover(const state::StateMap& state) {
   for (const auto& [key, value] : state) {
     if (key.rfind("/agents/", 0) == 0) {
       auto a = agentFromJson(value);
-      if (!a.ok()) return makeError("cannot recover " + key + ": " + a.error().message);
+      if (!a.ok())
+        return makeError(a.error().kind, "cannot recover " + key + ": " + a.error().message);
       a->status = AgentStatus::kRecovering;
       a->lastSeenMs = now;
       agents_[a->id] = std::move(*a);
     } else if (key.rfind("/tasks/", 0) == 0) {
       auto t = taskFromJson(value);
-      if (!t.ok()) return makeError("cannot recover " + key + ": " + t.error().message);
+      if (!t.ok())
+        return makeError(t.error().kind, "cannot recover " + key + ": " + t.error().message);
       tasksByApp_[t->appId].insert(t->id);
       tasks_[t->id] = std::move(*t);
     } else if (key == "/master/agentSeq") {
@@ -200,13 +207,14 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
     disk += s.disk;
     for (int p : s.ports) {
       if (!ports.take(static_cast<uint64_t>(p))) {
-        return makeError("port " + std::to_string(p) + " is not in offer " + offerId);
+        return makeError(ErrorKind::kInvalid,
+                         "port " + std::to_string(p) + " is not in offer " + offerId);
       }
     }
   }
   const auto& r = os.offer.resources;
   if (cpus > r.cpus() + 1e-6 || mem > r.mem() + 1e-6 || disk > r.disk() + 1e-6) {
-    return makeError("tasks need more than offer " + offerId + " holds");
+    return makeError(ErrorKind::kInvalid, "tasks need more than offer " + offerId + " holds");
   }
   std::vector<state::Mutation> batch;
   std::vector<TaskRecord> created;
@@ -244,7 +252,7 @@ Result<bool> Master::acceptOffer(const std::string& offerId,
     created.push_back(std::move(t));
   }
   if (Status st = store_.commit(batch); !st.ok()) {
-    return makeError("cannot persist launched tasks: " + st.error().message);
+    return makeError(st.error().kind, "cannot persist launched tasks: " + st.error().message);
   }
   wire::LaunchRequest launches;
   for (auto& t : created) {

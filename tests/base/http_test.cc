@@ -102,6 +102,16 @@ TEST(HeaderNames, CompareIgnoringAsciiCaseOnly) {
   EXPECT_EQ(findHeader(Headers{{"x-a", "1"}, {"X-A", "2"}}, "X-a"), "1");
 }
 
+// Every HTTP edge (v2 API, master and agent endpoints) maps an error's kind
+// with this one function; the layers below never pick a status code.
+TEST(HttpStatusFor, EachErrorKindHasItsStatus) {
+  EXPECT_EQ(statusFor(ErrorKind::kInvalid), 422);
+  EXPECT_EQ(statusFor(ErrorKind::kNotFound), 404);
+  EXPECT_EQ(statusFor(ErrorKind::kConflict), 409);
+  EXPECT_EQ(statusFor(ErrorKind::kUnavailable), 503);
+  EXPECT_EQ(statusFor(ErrorKind::kInternal), 500);
+}
+
 TEST_F(HttpTest, FetchGetsAResponse) {
   std::optional<Result<Response>> got;
   Request req;

@@ -16,7 +16,7 @@ TEST(Json, MalformedTextIsAnErrorWithAPosition) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("malformed JSON"), std::string::npos);
   EXPECT_NE(r.error().message.find("column"), std::string::npos) << r.error().message;
-  EXPECT_EQ(r.error().code, 400);
+  EXPECT_EQ(r.error().kind, ErrorKind::kInvalid);
 }
 
 TEST(Json, OutOfRangeNumberIsAnErrorNotACrash) {

@@ -350,7 +350,7 @@ TEST_P(BadIds, AreRejectedWithPathAndValue) {
   auto app = parseAppDefinition(parse(std::string(R"({"cmd":"x","id":")") + GetParam() + "\"}"));
   ASSERT_FALSE(app.ok()) << GetParam();
   EXPECT_EQ(app.error().path, "/id");
-  EXPECT_EQ(app.error().code, 422);
+  EXPECT_EQ(app.error().kind, ErrorKind::kInvalid);
   if (std::string(GetParam()).size() > 0) {
     EXPECT_NE(app.error().message.find(GetParam()), std::string::npos) << app.error().message;
   }
@@ -413,7 +413,7 @@ TEST_P(ParseAppErrors, NamesPathAndBadValue) {
   std::string all;
   for (const Error& e : errors) {
     all += e.path + ": " + e.message + "\n";
-    EXPECT_EQ(e.code, 422);
+    EXPECT_EQ(e.kind, ErrorKind::kInvalid);
     if (e.path == GetParam().path && e.message.find(GetParam().message) != std::string::npos) {
       found = true;
     }
@@ -588,7 +588,7 @@ TEST(ParseApp, CollectsAllErrorsAndJoinsThem) {
   EXPECT_EQ(all[1].path, "/instances");
   EXPECT_EQ(all[2].path, "/cpus");
   EXPECT_EQ(app.error().path, "/id");
-  EXPECT_EQ(app.error().code, 422);
+  EXPECT_EQ(app.error().kind, ErrorKind::kInvalid);
   EXPECT_NE(app.error().message.find("; /instances: must be greater than or equal to 0, got -1; "
                                      "/cpus: expected number, got string \"many\""),
             std::string::npos)
@@ -598,9 +598,11 @@ TEST(ParseApp, CollectsAllErrorsAndJoinsThem) {
 }
 
 TEST(ValidationErrorBody, MarathonShape) {
-  std::vector<Error> errors = {makeError("must be greater than or equal to 0", "/instances", 422),
-                               makeError("a", "/healthChecks(0)/path", 422),
-                               makeError("b", "/instances", 422), makeError("root problem", "")};
+  std::vector<Error> errors = {
+      makeError(ErrorKind::kInvalid, "must be greater than or equal to 0", "/instances"),
+      makeError(ErrorKind::kInvalid, "a", "/healthChecks(0)/path"),
+      makeError(ErrorKind::kInvalid, "b", "/instances"),
+      makeError(ErrorKind::kInvalid, "root problem")};
   Json body = validationErrorBody(errors);
   EXPECT_EQ(body, parse(R"({"message":"Object is not valid","details":[
       {"path":"/instances","errors":["must be greater than or equal to 0","b"]},
@@ -791,7 +793,7 @@ TEST(ApplyAppPatch, InvalidPatchReportsPath) {
   auto notObject = applyAppPatch(cur, parse("[1]"));
   ASSERT_FALSE(notObject.ok());
   EXPECT_EQ(notObject.error().path, "/");
-  EXPECT_EQ(notObject.error().code, 422);
+  EXPECT_EQ(notObject.error().kind, ErrorKind::kInvalid);
 }
 
 TEST(ParseApp, InvalidUtf8InStringsDoesNotThrow) {

@@ -81,7 +81,7 @@ TEST_P(ParseConstraintErrors, ReportsPathAndReason) {
   auto c = parseConstraint(parse(GetParam().json), "/constraints(1)");
   ASSERT_FALSE(c.ok()) << GetParam().json;
   EXPECT_EQ(c.error().path, "/constraints(1)");
-  EXPECT_EQ(c.error().code, 422);
+  EXPECT_EQ(c.error().kind, ErrorKind::kInvalid);
   EXPECT_NE(c.error().message.find(GetParam().message), std::string::npos) << c.error().message;
 }
 

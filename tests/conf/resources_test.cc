@@ -189,7 +189,7 @@ TEST_P(ParseResourcesErrors, NamesPositionAndReason) {
   auto r = parseResources(GetParam().text);
   ASSERT_FALSE(r.ok()) << GetParam().text;
   EXPECT_EQ(r.error().message, GetParam().message);
-  EXPECT_EQ(r.error().code, 400);
+  EXPECT_EQ(r.error().kind, ErrorKind::kInvalid);
   EXPECT_EQ(r.error().path, "resources");
 }
 

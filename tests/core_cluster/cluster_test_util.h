@@ -101,7 +101,7 @@ class FakeDriver : public master::SchedulerDriver {
   Result<bool> acceptOffer(const std::string& offerId,
                            const std::vector<master::TaskLaunchSpec>& specs) override {
     accepted.push_back({offerId, specs});
-    if (failAccept) return makeError("injected accept failure");
+    if (failAccept) return makeError(ErrorKind::kUnavailable, "injected accept failure");
     for (const auto& s : specs) {
       master::TaskRecord t;
       t.id = s.taskId;

@@ -51,7 +51,7 @@ class PipelineTest : public ::testing::Test {
                 [this](const Snapshot& s, const Diff& d) -> Result<std::shared_ptr<const Built>> {
                   calls_.push_back(Call{s.version, d});
                   if (s.find("/bad") != nullptr)
-                    return makeError("app /bad: port 0 is not allowed");
+                    return makeError(ErrorKind::kInvalid, "app /bad: port 0 is not allowed");
                   auto b = std::make_shared<Built>();
                   b->from = s.version;
                   for (const auto& [id, a] : s.apps) b->apps += id + ";";
@@ -187,7 +187,8 @@ TEST(SnapshotPipeline, AValidatorCanRefuseABuild) {
       }),
       [&](const AnySnapshot&) { return static_cast<uint64_t>(++publishedCount); },
       [](const AnySnapshot& b) {
-        return *b.as<int>() > 1 ? Status(makeError("more than one app")) : Status::Ok();
+        return *b.as<int>() > 1 ? Status(makeError(ErrorKind::kInvalid, "more than one app"))
+                                : Status::Ok();
       });
   p.offer(snapshot(1, {app("/a")}), Diff{{"/a"}, {}, {}});
   p.flush();

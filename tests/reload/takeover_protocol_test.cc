@@ -229,7 +229,7 @@ TEST(TakeoverChannel, UnixListenerRefusesALivePathAndReplacesAStaleOne) {
   ::unlink(path.c_str());
   auto none = connectUnix(path);
   ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code, ENOENT);
+  EXPECT_EQ(none.error().kind, ErrorKind::kNotFound);
   {
     auto l = listenUnix(path);
     ASSERT_TRUE(l.ok()) << l.error().message;

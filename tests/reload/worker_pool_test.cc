@@ -304,7 +304,8 @@ TEST(WorkerPool, StartErrorsComeBackBeforeAnyThreadRuns) {
   int made = 0;
   auto failing = WorkerPool::start(udpAndTcp(3), AnySnapshot::of(value("x")),
                                    [&](Worker& w) -> Result<std::unique_ptr<WorkerService>> {
-                                     if (++made == 2) return makeError("no upstream");
+                                     if (++made == 2)
+                                       return makeError(ErrorKind::kUnavailable, "no upstream");
                                      return std::unique_ptr<WorkerService>(new EchoService);
                                    });
   ASSERT_FALSE(failing.ok());

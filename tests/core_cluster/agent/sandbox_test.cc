@@ -40,14 +40,14 @@ TEST(SandboxTest, RefusesToLeaveTheSandbox) {
   for (const char* bad : {"../secret", "/etc/passwd", "a/../../secret", ""}) {
     auto r = readSandboxFile(box, bad, 0, 100);
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, 400) << bad;
+    EXPECT_EQ(r.error().kind, ErrorKind::kInvalid) << bad;
   }
   auto link = readSandboxFile(box, "link", 0, 100);
   ASSERT_FALSE(link.ok());
   EXPECT_NE(link.error().message.find("outside the sandbox"), std::string::npos);
   auto missing = readSandboxFile(box, "stderr", 0, 100);
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().code, 404);
+  EXPECT_EQ(missing.error().kind, ErrorKind::kNotFound);
   fs::create_directories(root.path() / "box/dir");
   EXPECT_FALSE(readSandboxFile(box, "dir", 0, 100).ok());
 }

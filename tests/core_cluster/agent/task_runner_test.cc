@@ -78,7 +78,7 @@ TEST_F(TaskRunnerTest, RunsWithEnvironmentAndCapturesStdout) {
   ASSERT_TRUE(err.ok());
   EXPECT_EQ(err->data, "oops\n");
   EXPECT_FALSE(runner_->readSandboxFile("web.1", "../web.1/stdout", 0, 10).ok());
-  EXPECT_EQ(runner_->readSandboxFile("nope", "stdout", 0, 10).error().code, 404);
+  EXPECT_EQ(runner_->readSandboxFile("nope", "stdout", 0, 10).error().kind, ErrorKind::kNotFound);
 
   // STAGING → STARTING → RUNNING, all with the pid once known.
   auto seq = statusesOf("web.1");
@@ -144,8 +144,8 @@ TEST_F(TaskRunnerTest, RejectsBadLaunches) {
   ASSERT_TRUE(runner_->launch(baseLaunch("dup", "sleep 30")).ok());
   auto dup = runner_->launch(baseLaunch("dup", "sleep 30"));
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.error().code, 409);
-  EXPECT_EQ(runner_->kill("unknown").error().code, 404);
+  EXPECT_EQ(dup.error().kind, ErrorKind::kConflict);
+  EXPECT_EQ(runner_->kill("unknown").error().kind, ErrorKind::kNotFound);
 
   // Ports: a port outside the pool, and one already taken by a live task.
   TaskLaunch outside = baseLaunch("outside", "true");

@@ -348,7 +348,7 @@ TEST_F(V2ApiTest, DeleteThenGone) {
 }
 
 TEST_F(V2ApiTest, PersistenceFailureIs503AndChangesNothing) {
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   auto r = send("POST", "/v2/apps", R"({"id":"/p","cmd":"x","cpus":0.1,"mem":16})");
   EXPECT_EQ(r.status, 503) << r.body;
   EXPECT_TRUE(bodyJson(r).contains("message"));

@@ -191,14 +191,16 @@ TEST_F(MasterTest, RegistersAgentWithMesosResourcesAndAttributes) {
 
 TEST_F(MasterTest, BadRegistrationsAreRejectedPrecisely) {
   startMaster();
+  // Resources and attributes the parsers refuse are invalid (422); a body
+  // that is not a registration at all is a bad request (400).
   auto r = post("/internal/agents/register", registration("cpus:4;mem"));
-  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.status, 422);
   std::string msg = bodyJson(r).value("message", "");
   EXPECT_NE(msg.find("position"), std::string::npos) << msg;
   r = post("/internal/agents/register", registration("cpus:4;ports:[5-x]"));
-  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.status, 422) << r.body;
   r = post("/internal/agents/register", registration("cpus:4", "rack:a;rack:b"));
-  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(r.status, 422) << r.body;
   Json noHost = registration();
   noHost.erase("hostname");
   EXPECT_EQ(post("/internal/agents/register", noHost).status, 400);
@@ -337,7 +339,7 @@ TEST_F(MasterTest, StatusIsPersistedBeforeAckAndFailureMeansNoAck) {
   EXPECT_EQ(sched_.updates[0].prevState, "TASK_STAGING");
   EXPECT_EQ(sched_.updates[0].state, "TASK_RUNNING");
 
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   r = status("t1", "TASK_FAILED", agentId, Json{{"message", "exit 1"}, {"healthy", false}});
   EXPECT_EQ(r.status, 503);
   EXPECT_FALSE(bodyJson(r).contains("ack"));
@@ -398,7 +400,7 @@ TEST_F(MasterTest, StatusWithAnUnknownStateIsRefusedByName) {
   startMaster();
   std::string agentId = agentWithTasks({"t1"});
   auto r = status("t1", "TASK_NAPPING", agentId);
-  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.status, 422);
   EXPECT_NE(r.body.find("TASK_NAPPING"), std::string::npos) << r.body;
   EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kStaging);
   EXPECT_TRUE(sched_.updates.empty());
@@ -415,7 +417,7 @@ TEST_F(MasterTest, StatusOfUnknownTaskIsAckedWithKill) {
   EXPECT_EQ(bodyJson(r)["ack"], true);
   EXPECT_EQ(bodyJson(r)["kill"], Json::array());
   EXPECT_EQ(status("", "TASK_RUNNING").status, 200) << "an empty id is just unknown";
-  EXPECT_EQ(post("/internal/status", Json{{"state", "TASK_RUNNING"}}).status, 400);
+  EXPECT_EQ(post("/internal/status", Json{{"state", "TASK_RUNNING"}}).status, 422);
   EXPECT_TRUE(sched_.updates.empty());
 }
 
@@ -427,7 +429,7 @@ TEST_F(MasterTest, BatchedStatusesAreOneDurableUnit) {
   batch["updates"] = Json::array({Json{{"taskId", "t1"}, {"state", "TASK_RUNNING"}},
                                   Json{{"taskId", "t2"}, {"state", "TASK_FAILED"}},
                                   Json{{"taskId", "ghost"}, {"state", "TASK_RUNNING"}}});
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   auto r = post("/internal/status", batch);
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kStaging);
@@ -443,7 +445,7 @@ TEST_F(MasterTest, BatchedStatusesAreOneDurableUnit) {
   EXPECT_EQ(sched_.updates.size(), 2u);
   Json bad = batch;
   bad["updates"].push_back(Json{{"taskId", "t1"}});
-  EXPECT_EQ(post("/internal/status", bad).status, 400);
+  EXPECT_EQ(post("/internal/status", bad).status, 422);
 }
 
 TEST_F(MasterTest, KillIsSentToTheAgent) {

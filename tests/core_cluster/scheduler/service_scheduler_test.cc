@@ -500,7 +500,7 @@ TEST_F(ServiceSchedulerTest, KillWithScaleLowersInstances) {
 }
 
 TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   auto c = sched_.createApp(app(R"({"id":"/p","cmd":"x","instances":2})"));
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.error().kind, ErrorKind::kUnavailable);
@@ -515,7 +515,7 @@ TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
   auto snapBefore = store_.snapshot();
   size_t killsBefore = driver_.killed.size();
 
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   auto u = sched_.updateApp("/p", app(R"({"instances":5,"cmd":"y"})"), false);
   ASSERT_FALSE(u.ok());
   EXPECT_EQ(u.error().kind, ErrorKind::kUnavailable);
@@ -523,7 +523,7 @@ TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
   EXPECT_EQ(sched_.app("/p")->versions, before.versions);
   EXPECT_EQ(sched_.app("/p")->lastConfigChangeAt, before.lastConfigChangeAt);
 
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   auto rs = sched_.restartApp("/p", false);
   ASSERT_FALSE(rs.ok());
   EXPECT_EQ(rs.error().kind, ErrorKind::kUnavailable);
@@ -531,7 +531,7 @@ TEST_F(ServiceSchedulerTest, PersistenceFailureLeavesMemoryUnchanged) {
   EXPECT_EQ(sched_.app("/p")->versions, before.versions);
   EXPECT_EQ(sched_.app("/p")->lastConfigChangeAt, before.lastConfigChangeAt);
 
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   auto d = sched_.deleteApp("/p", false);
   ASSERT_FALSE(d.ok());
   EXPECT_EQ(d.error().kind, ErrorKind::kUnavailable);
@@ -566,7 +566,7 @@ TEST_F(ServiceSchedulerTest, DeploymentEndThatCannotPersistStaysInProgress) {
   create(R"({"id":"/fin","cmd":"x","instances":1,"cpus":0.1,"mem":16})");
   offer();
   std::string id = driver_.launchOrder[0];
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   status(id, "TASK_RUNNING");
   EXPECT_EQ(deploymentsOf("/fin"), 1u) << "not done while its end is not durable";
   EXPECT_EQ(events_.count("deployment_success"), 0u);
@@ -578,7 +578,7 @@ TEST_F(ServiceSchedulerTest, DeploymentEndThatCannotPersistStaysInProgress) {
 
 TEST_F(ServiceSchedulerTest, CancelThatCannotPersistChangesNothing) {
   auto c = create(R"({"id":"/cx","cmd":"x","instances":1,"cpus":0.1,"mem":16})");
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   auto r = sched_.cancelDeployment(c.deploymentId, true);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable);
@@ -593,7 +593,7 @@ TEST_F(ServiceSchedulerTest, KillWithScaleThatCannotPersistKillsNothing) {
   create(R"({"id":"/kp","cmd":"x","instances":3,"cpus":0.1,"mem":16})");
   offer();
   runAll("/kp");
-  store_.failNextCommit(makeError("disk full"));
+  store_.failNextCommit(makeError(ErrorKind::kUnavailable, "disk full"));
   auto r = sched_.killTasks({driver_.launchOrder[0]}, true, false);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().kind, ErrorKind::kUnavailable);

@@ -41,7 +41,7 @@ TEST(InMemoryStateStore, AppliesBatchesAtomically) {
 
 TEST(InMemoryStateStore, InjectedFailureAppliesNothingOnce) {
   InMemoryStateStore store;
-  store.failNextCommit(makeError("disk on fire", "", 500));
+  store.failNextCommit(makeError(ErrorKind::kUnavailable, "disk on fire", ""));
   Status s = store.commit({Mutation::put("/a", 1)});
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().message, "disk on fire");
