@@ -86,6 +86,21 @@ double quantile(const HistogramSeries& h, double q) {
   return lastFinite;
 }
 
+// Buckets keep no single values: each observation is taken to sit at its
+// bucket's upper bound (the last finite bound past the last one).
+double stddev(const HistogramSeries& h, double mean) {
+  if (h.count <= 1) return 0;
+  double previous = 0, lastFinite = 0, squares = 0;
+  for (const auto& [bound, cumulative] : h.buckets) {
+    if (std::isfinite(bound)) lastFinite = bound;
+    double n = cumulative - previous;
+    previous = cumulative;
+    double d = lastFinite - mean;
+    squares += n * d * d;
+  }
+  return std::sqrt(squares / h.count);
+}
+
 Json histogramJson(const HistogramSeries& h) {
   Json j;
   j["count"] = static_cast<int64_t>(h.count);
@@ -99,8 +114,7 @@ Json histogramJson(const HistogramSeries& h) {
   j["p98"] = quantile(h, 0.98);
   j["p99"] = quantile(h, 0.99);
   j["p999"] = quantile(h, 0.999);
-  // Buckets do not keep the spread; Dropwizard's field is present for clients.
-  j["stddev"] = 0.0;
+  j["stddev"] = stddev(h, mean);
   return j;
 }
 

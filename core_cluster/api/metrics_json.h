@@ -15,7 +15,8 @@ namespace corral::api {
 // {"version":"4.0.0","gauges":{name:{"value":v}},"counters":{name:{"count":n}},
 //  "histograms":{name:{"count","mean","min","max","p50",...,"p999","stddev"}},
 //  "meters":{},"timers":{}}. A labelled sample is named name{labels}.
-// Histogram percentiles are the upper bound of the bucket holding them.
+// Histogram percentiles are the upper bound of the bucket holding them;
+// stddev takes each observation at its bucket's upper bound.
 // An unreadable sample line is an error naming it.
 Result<Json> codahaleMetrics(std::string_view prometheusText);
 

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "base/metrics.h"
 
 namespace corral::api {
@@ -34,6 +36,10 @@ TEST(MetricsJsonTest, CountersGaugesAndHistogramsInDropwizardShape) {
   EXPECT_EQ(lat["min"], 0.1);
   EXPECT_EQ(lat["max"], 1.0) << "past the last bound: the last finite bound";
   EXPECT_FALSE((*j)["gauges"].contains("latency_seconds_bucket")) << "buckets are not gauges";
+  // Observations taken at 0.1, 1, 1, 1 (the last past the last bound) around the true mean.
+  double mean = lat["mean"].get<double>();
+  double expected = std::sqrt(((0.1 - mean) * (0.1 - mean) + 3 * (1 - mean) * (1 - mean)) / 4);
+  EXPECT_NEAR(lat["stddev"].get<double>(), expected, 1e-9);
 }
 
 TEST(MetricsJsonTest, EmptyRegistryAndUnreadableLines) {
