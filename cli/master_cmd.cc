@@ -144,6 +144,7 @@ int runMaster(const MasterFlags& f) {
     log::error("{}", bound.error().message);
     return 1;
   }
+  v2.setAdvertisedAddress(host + ":" + std::to_string(*bound));
   m.start();
   sched.start();
   log::info("master listening on http://{}:{} (v2 API, /v2/events, /metrics); state in {}", host,

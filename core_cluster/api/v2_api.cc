@@ -3,13 +3,18 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 #include <set>
 
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "conf/app_definition.h"
+#include "core_cluster/api/label_selector.h"
 #include "core_cluster/api/marathon_json.h"
+#include "core_cluster/api/metrics_json.h"
+#include "core_cluster/api/tasks_text.h"
 
 namespace corral::api {
 
@@ -58,6 +63,24 @@ http::Response validationFailure(const Json& body, const Error& e) {
   return json(422, j);
 }
 
+// Marathon's script-friendly forms are asked for with Accept: text/plain.
+bool wantsText(const http::Request& req) {
+  return req.header("Accept").value_or("").find("text/plain") != std::string_view::npos;
+}
+
+// Marathon answers scale=true&wipe=true with 400: a wiped task is not
+// replaced, so there is nothing left to scale down.
+bool scaleWithWipe(const http::Request& req) {
+  return queryBool(req, "scale") && queryBool(req, "wipe");
+}
+constexpr const char* kScaleWipe = "scale=true and wipe=true cannot be combined";
+
+// The port of a host:port address (0 when it has none).
+int portOf(const std::string& address) {
+  auto colon = address.rfind(':');
+  return colon == std::string::npos ? 0 : std::atoi(address.c_str() + colon + 1);
+}
+
 // The current definition with a PUT patch laid over it; where the patch sets
 // one of two alternative fields (cmd/args, ports/portDefinitions, uris/fetch)
 // the other one is dropped, as applyAppPatch does.
@@ -90,6 +113,7 @@ const std::vector<V2Api::Route>& V2Api::routes() {
   static const std::vector<Route> kRoutes = {
       {"/ping", M::kExact, &V2Api::ping},
       {"/metrics", M::kExact, &V2Api::metricsText},
+      {"/metrics/prometheus", M::kExact, &V2Api::metricsText},
       {"/v2/events", M::kExact, &V2Api::events},
       {"/v2/info", M::kExact, &V2Api::info},
       {"/v1/agents", M::kExact, &V2Api::agentsV1},
@@ -125,6 +149,8 @@ void V2Api::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
 }
 
 void V2Api::dispatch(http::Request& req, Reply& reply) {
+  // What the scheduler publishes while handling this request names its caller.
+  events::ApiCaller caller(bus_, req.remoteAddress);
   std::string_view p = req.path;
   for (const auto& r : routes()) {
     if (r.match == Route::Match::kExact && p == r.path) return (this->*r.handler)(req, reply, "");
@@ -144,8 +170,20 @@ void V2Api::ping(http::Request&, Reply& reply, std::string_view) {
   reply.respond(http::Response::text(200, "pong\n"));
 }
 
-void V2Api::metricsText(http::Request&, Reply& reply, std::string_view) {
-  reply.respond(http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));
+void V2Api::metricsText(http::Request& req, Reply& reply, std::string_view) {
+  // Prometheus scrapers (Accept: text/plain or OpenMetrics, ?format=prometheus,
+  // /metrics/prometheus) get the text format; Marathon's clients its JSON.
+  auto format = req.path == "/metrics/prometheus"
+                    ? MetricsFormat::kPrometheusText
+                    : metricsFormatFor(req.header("Accept").value_or(""),
+                                       req.queryParam("format").value_or(""));
+  std::string text = metrics::global().render();
+  if (format == MetricsFormat::kPrometheusText) {
+    return reply.respond(http::Response::text(200, std::move(text), "text/plain; version=0.0.4"));
+  }
+  auto j = codahaleMetrics(text);
+  if (!j.ok()) return reply.respond(message(500, j.error().message));
+  reply.respond(json(200, *j));
 }
 
 void V2Api::events(http::Request& req, Reply& reply, std::string_view) {
@@ -177,7 +215,11 @@ void V2Api::taskAgentV1(http::Request& req, Reply& reply, std::string_view rest)
 }
 
 void V2Api::leader(http::Request& req, Reply& reply, std::string_view) {
-  if (req.method == "DELETE") return reply.respond(message(200, "Leadership abdicated"));
+  if (req.method == "DELETE") {
+    // Abdicating with no standby would leave the cluster without a master.
+    return reply.respond(message(
+        409, "Leadership not abdicated: this master is the only one, no standby would take over"));
+  }
   reply.respond(json(200, Json{{"leader", info_.advertisedAddress}}));
 }
 
@@ -186,6 +228,8 @@ void V2Api::eventSubscriptions(http::Request&, Reply& reply, std::string_view) {
 }
 
 void V2Api::info(http::Request&, Reply& ex, std::string_view) {
+  // corral keeps no ZooKeeper state; the zk_* and expunge fields Marathon's
+  // schema requires are reported with Marathon's defaults.
   Json j;
   j["name"] = "marathon";
   j["version"] = info_.version;
@@ -198,10 +242,20 @@ void V2Api::info(http::Request&, Reply& ex, std::string_view) {
                               {"task_launch_timeout", 300000},
                               {"local_port_min", 10000},
                               {"local_port_max", 20000},
-                              {"mesos_role", nullptr},
-                              {"checkpoint", true}};
-  j["zookeeper_config"] = Json{{"zk", info_.zkUrl}, {"zk_timeout", 10000}};
-  j["http_config"] = Json{{"http_port", 8080}, {"https_port", 8443}};
+                              {"mesos_role", "*"},
+                              {"checkpoint", true},
+                              {"features", Json::array()},
+                              {"task_lost_expunge_initial_delay", 300000},
+                              {"task_lost_expunge_interval", 30000}};
+  j["zookeeper_config"] = Json{{"zk", info_.zkUrl},
+                               {"zk_timeout", 10000},
+                               {"zk_session_timeout", 10000},
+                               {"zk_connection_timeout", 10000},
+                               {"zk_max_versions", 50},
+                               {"zk_compression", true},
+                               {"zk_compression_threshold", 65536},
+                               {"zk_max_node_size", 1024000}};
+  j["http_config"] = Json{{"http_port", portOf(info_.advertisedAddress)}};
   j["event_subscriber"] = Json{{"type", "sse"}, {"http_endpoints", Json::array()}};
   ex.respond(json(200, j));
 }
@@ -234,37 +288,18 @@ void V2Api::apps(http::Request& req, Reply& ex, std::string_view) {
     bool ltf = e.count("apps.lastTaskFailure") || e.count("app.lastTaskFailure");
     auto idFilter = req.queryParam("id");
     auto cmdFilter = req.queryParam("cmd");
-    auto labelFilter = req.queryParam("label");
+    std::optional<LabelSelector> selector;
+    if (auto labelFilter = req.queryParam("label")) {
+      auto parsed = parseLabelSelector(*labelFilter);
+      if (!parsed.ok()) return ex.respond(message(422, parsed.error().message));
+      selector = std::move(*parsed);
+    }
     std::string list = "{\"apps\":[";
     bool first = true;
     for (const auto& [id, a] : scheduler_.apps()) {
       if (idFilter && id.find(*idFilter) == std::string::npos) continue;
       if (cmdFilter && a.def.cmd.value_or("").find(*cmdFilter) == std::string::npos) continue;
-      if (labelFilter) {
-        // "key", "key==value", "key!=value" (comma-separated: all must hold).
-        bool ok = true;
-        std::string spec = *labelFilter;
-        size_t start = 0;
-        while (start <= spec.size()) {
-          size_t comma = spec.find(',', start);
-          std::string term =
-              spec.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-          start = comma == std::string::npos ? spec.size() + 1 : comma + 1;
-          if (term.empty()) continue;
-          auto eq = term.find("==");
-          auto ne = term.find("!=");
-          if (eq != std::string::npos) {
-            auto it = a.def.labels.find(term.substr(0, eq));
-            ok &= it != a.def.labels.end() && it->second == term.substr(eq + 2);
-          } else if (ne != std::string::npos) {
-            auto it = a.def.labels.find(term.substr(0, ne));
-            ok &= it == a.def.labels.end() || it->second != term.substr(ne + 2);
-          } else {
-            ok &= a.def.labels.count(term) > 0;
-          }
-        }
-        if (!ok) continue;
-      }
+      if (selector && !selector->matches(a.def.labels)) continue;
       if (!first) list += ',';
       first = false;
       list += appJsonText(scheduler_, a, tasks, counts, deps, ltf);
@@ -369,9 +404,11 @@ void V2Api::appSubresource(http::Request& req, Reply& ex, std::string_view restV
   }
   // /tasks
   if (req.method == "GET") {
+    if (wantsText(req)) return ex.respond(http::Response::text(200, tasksText({textApp(*app)})));
     return ex.respond(http::Response::json(200, tasksJsonText(scheduler_, scheduler_.tasksOf(id))));
   }
   if (req.method != "DELETE") return ex.respond(message(405, "Method not allowed"));
+  if (scaleWithWipe(req)) return ex.respond(message(400, kScaleWipe));
   bool scale = queryBool(req, "scale");
   bool wipe = queryBool(req, "wipe");
   auto host = req.queryParam("host");
@@ -415,6 +452,7 @@ void V2Api::tasks(http::Request& req, Reply& ex, std::string_view) {
       if (!v.is_string()) return ex.respond(message(422, "task ids must be strings"));
       ids.push_back(v.get<std::string>());
     }
+    if (scaleWithWipe(req)) return ex.respond(message(400, kScaleWipe));
     auto r = scheduler_.killTasks(ids, queryBool(req, "scale"), queryBool(req, "wipe"));
     if (!r.ok()) return ex.respond(fromError(r.error()));
     if (queryBool(req, "scale")) return respondChange(ex, r, 200);
@@ -428,29 +466,23 @@ void V2Api::tasks(http::Request& req, Reply& ex, std::string_view) {
     filtered = true;
     std::string up;
     for (char c : s) up.push_back(static_cast<char>(toupper(static_cast<unsigned char>(c))));
-    // An unknown status matches no task (as before), it is not an error.
     auto state = conf::taskStateFromString(up.rfind("TASK_", 0) == 0 ? up : "TASK_" + up);
-    if (state) statuses.insert(*state);
+    if (!state) {
+      return ex.respond(message(400, "unknown status '" + s +
+                                         "': use running, staging, starting, killing, finished, "
+                                         "failed, killed, lost or another task state"));
+    }
+    statuses.insert(*state);
   }
   std::vector<const master::TaskRecord*> selected;
   for (const auto* t : scheduler_.tasksOf("")) {
     if (filtered && !statuses.count(t->state)) continue;
     selected.push_back(t);
   }
-  auto accept = req.header("Accept").value_or("");
-  if (accept.find("text/plain") != std::string_view::npos) {
-    // Marathon's text form: app \t servicePort \t host:port ...
-    std::string out;
-    for (const auto& [id, a] : scheduler_.apps()) {
-      for (size_t i = 0; i < a.def.portDefinitions.size(); ++i) {
-        out += id + "\t" + std::to_string(a.def.portDefinitions[i].port) + "\t";
-        for (const auto* t : scheduler_.tasksOf(id)) {
-          if (i < t->ports.size()) out += t->host + ":" + std::to_string(t->ports[i]) + "\t";
-        }
-        out += "\n";
-      }
-    }
-    return ex.respond(http::Response::text(200, out));
+  if (wantsText(req)) {
+    std::vector<TextApp> apps;
+    for (const auto& [id, a] : scheduler_.apps()) apps.push_back(textApp(a));
+    return ex.respond(http::Response::text(200, tasksText(apps)));
   }
   ex.respond(http::Response::json(200, tasksJsonText(scheduler_, selected)));
 }
@@ -469,6 +501,17 @@ void V2Api::deployments(http::Request& req, Reply& ex, std::string_view rest) {
   if (!r.ok()) return ex.respond(fromError(r.error()));
   if (force) return ex.respond(http::Response::json(202, "{}"));
   respondChange(ex, r, 200);
+}
+
+TextApp V2Api::textApp(const scheduler::AppState& app) const {
+  TextApp t;
+  t.id = app.def.id;
+  for (const auto& p : app.def.portDefinitions) t.servicePorts.push_back(p.port);
+  for (const auto* task : scheduler_.tasksOf(app.def.id)) {
+    if (task->state != conf::TaskState::kRunning) continue;
+    t.runningTasks.push_back(TextTask{task->host, task->ports});
+  }
+  return t;
 }
 
 Json V2Api::groupJson(const std::string& groupId, bool withApps) const {
@@ -588,7 +631,18 @@ void V2Api::queue(http::Request& req, Reply& ex, std::string_view rest) {
   constexpr std::string_view kDelay = "/delay";
   if (req.method == "DELETE" && endsWith(rest, kDelay) && rest.size() > kDelay.size() + 1) {
     std::string appId(rest.substr(0, rest.size() - kDelay.size()));
-    Status st = scheduler_.resetDelay(appId);
+    auto resolved = conf::resolveAppId(appId);
+    if (!resolved.ok()) return ex.respond(message(404, "App '" + appId + "' does not exist"));
+    // Marathon: 404 when the app has nothing in the launch queue to delay.
+    bool queued = false;
+    const Json queue = scheduler_.queueJson();
+    for (const auto& item : queue["queue"]) {
+      queued |= item["app"].value("id", "") == *resolved;
+    }
+    if (!queued) {
+      return ex.respond(message(404, "Application " + *resolved + " not found in tasks queue."));
+    }
+    Status st = scheduler_.resetDelay(*resolved);
     if (!st.ok()) return ex.respond(fromError(st.error()));
     return ex.respond(http::Response::json(204, ""));
   }

@@ -9,6 +9,7 @@
 
 #include "base/http_server.h"
 #include "core_cluster/api/reply.h"
+#include "core_cluster/api/tasks_text.h"
 #include "core_cluster/events/event_bus.h"
 #include "core_cluster/master/master.h"
 #include "core_cluster/scheduler/service_scheduler.h"
@@ -27,6 +28,9 @@ class V2Api {
   V2Api(scheduler::ServiceScheduler& scheduler, master::Master& master, events::EventBus& bus,
         ApiInfo info);
   void handle(http::Request& req, std::shared_ptr<http::Exchange> ex);
+  // The address clients reach this master at, once its port is bound
+  // (/v2/leader, /v2/info's http_port).
+  void setAdvertisedAddress(std::string address) { info_.advertisedAddress = std::move(address); }
 
   // One entry of the route table: an exact path, or a prefix that owns every
   // path below it ("/v2/apps" owns "/v2/apps/x/y", handed "/x/y" as `rest`).
@@ -54,6 +58,7 @@ class V2Api {
   void groups(http::Request& req, Reply& reply, std::string_view rest);
   void queue(http::Request& req, Reply& reply, std::string_view rest);
   Json groupJson(const std::string& groupId, bool withApps) const;
+  TextApp textApp(const scheduler::AppState& app) const;
   void respondChange(Reply& reply, const Result<scheduler::ChangeResult>& r, int okStatus,
                      const Json* body = nullptr);
 

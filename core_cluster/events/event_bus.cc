@@ -6,6 +6,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/sse.h"
+#include "core_cluster/events/marathon_event_shape.h"
 
 namespace corral::events {
 
@@ -44,6 +45,7 @@ void EventBus::closeAll() {
 uint64_t EventBus::publish(const std::string& type, Json data) {
   data["eventType"] = type;
   if (!data.contains("timestamp")) data["timestamp"] = isoNow();
+  toMarathonShape(type, data, clientIp_);
   StoredEvent e{nextId_++, type, dumpJson(data)};
   eventsPublished().inc();
   for (size_t i = 0; i < streams_.size();) {
@@ -63,7 +65,8 @@ uint64_t EventBus::publish(const std::string& type, Json data) {
 }
 
 void EventBus::deliver(Stream& s, const StoredEvent& e) {
-  if (s.cutOff || (!s.filter.empty() && !s.filter.count(e.type))) return;
+  if (s.cutOff) return;
+  if (s.filter.empty() ? !isMarathonEventType(e.type) : !s.filter.count(e.type)) return;
   if (s.exchange->bufferedBytes() > options_.maxSubscriberBufferBytes) {
     log::warn("event stream to {} cut off: {} bytes unread", s.remote, s.exchange->bufferedBytes());
     slowCutoffs().inc();

@@ -33,9 +33,15 @@ class EventBus {
   EventBus(Loop& loop, EventBusOptions options = {});
   ~EventBus();
 
-  // Adds eventType and timestamp to data, assigns the next id and fans out.
+  // Adds eventType and timestamp to data, puts it in Marathon's shape
+  // (marathon_event_shape.h), assigns the next id and fans out.
   uint64_t publish(const std::string& type, Json data);
+  // The address of the API caller whose request is being handled: events
+  // published meanwhile carry it as their clientIp. Set by ApiCaller.
+  void setClientIp(std::string ip) { clientIp_ = std::move(ip); }
   // Serves GET /v2/events: Accept check, event_type filters, Last-Event-ID resume.
+  // A stream without event_type gets Marathon's event types only; corral's
+  // own (launch_queue_waiting_event ...) go to streams that name them.
   // Returns the status it answered with (200: a stream; 406: not asked for one).
   int attach(const http::Request& request, std::shared_ptr<http::Exchange> exchange);
   // In-process subscribers (e.g. tests, embedded consumers). Returns a token for unsubscribe.
@@ -65,7 +71,21 @@ class EventBus {
   std::vector<std::shared_ptr<Stream>> streams_;
   std::vector<std::pair<uint64_t, std::function<void(const StoredEvent&)>>> local_;
   uint64_t nextToken_ = 1;
+  std::string clientIp_;
   Timer heartbeat_;
+};
+
+// While it lives, events published on the bus carry `ip` as their clientIp:
+// the API holds one around each request it hands to the scheduler.
+class ApiCaller {
+ public:
+  ApiCaller(EventBus& bus, std::string ip) : bus_(bus) { bus_.setClientIp(std::move(ip)); }
+  ~ApiCaller() { bus_.setClientIp(""); }
+  ApiCaller(const ApiCaller&) = delete;
+  ApiCaller& operator=(const ApiCaller&) = delete;
+
+ private:
+  EventBus& bus_;
 };
 
 }  // namespace corral::events

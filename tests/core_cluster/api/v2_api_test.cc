@@ -229,7 +229,11 @@ TEST_F(V2ApiTest, AppListFilters) {
   EXPECT_EQ(list("?label=env==prod"), (S{"/shop/web"}));
   EXPECT_EQ(list("?label=env%3D%3Ddev"), (S{"/shop/db"}));
   EXPECT_EQ(list("?label=env"), (S{"/shop/web", "/shop/db"}));
-  EXPECT_EQ(list("?label=env!=prod"), (S{"/shop/db", "/tool"}));
+  // Marathon: != needs the label; an app without it does not match.
+  EXPECT_EQ(list("?label=env!=prod"), (S{"/shop/db"}));
+  EXPECT_EQ(list("?label=env%20in%20(dev,prod)"), (S{"/shop/web", "/shop/db"}));
+  EXPECT_EQ(list("?label=env%20notin%20(dev)"), (S{"/shop/web"}));
+  EXPECT_EQ(list("?label=env%20in%20(stage)"), (S{}));
   EXPECT_EQ(list("?label=env==prod,tier==fe"), (S{"/shop/web"}));
   EXPECT_EQ(list("?label=env==prod,tier==be"), (S{}));
   EXPECT_EQ(list("?id=shop"), (S{"/shop/web", "/shop/db"}));
@@ -391,6 +395,151 @@ TEST_F(V2ApiTest, RoutesMatchWholePathSegments) {
   EXPECT_EQ(get("/v1/tasks/nope/agent").status, 404);
   EXPECT_EQ(get("/v1/tasks/agent").status, 404);
   EXPECT_EQ(get("/v1/tasks").status, 404);
+}
+
+TEST_F(V2ApiTest, MalformedLabelSelectorIs422) {
+  create(R"({"id":"/web","cmd":"x","cpus":0.1,"mem":16,"labels":{"env":"prod"}})");
+  for (const char* bad : {"env=prod", "env%20in%20prod", "env==", "env%20in%20(a"}) {
+    auto r = get(std::string("/v2/apps?label=") + bad);
+    EXPECT_EQ(r.status, 422) << bad << ": " << r.body;
+    EXPECT_NE(bodyJson(r).value("message", "").find("label selector"), std::string::npos);
+  }
+}
+
+TEST_F(V2ApiTest, TasksAsTextInMarathonsFormat) {
+  withAgent();
+  create(R"({"id":"/probe/web","cmd":"x","instances":1,"cpus":0.1,"mem":16,
+             "portDefinitions":[{"port":10005}]})");
+  create(R"({"id":"/worker","cmd":"x","instances":1,"cpus":0.1,"mem":16,"portDefinitions":[]})");
+  ASSERT_TRUE(loop_.runUntil([&] { return launched_.size() == 2; }, 5000));
+  for (const auto& t : launched_) taskStatus(t, "TASK_RUNNING");
+  Json tasks = bodyJson(get("/v2/tasks"))["tasks"];
+  int hostPort = 0;
+  for (const auto& t : tasks) {
+    if (t["appId"] == "/probe/web") hostPort = t["ports"][0];
+  }
+  ASSERT_NE(hostPort, 0) << tasks.dump();
+  std::string webLine = "probe_web\t10005\t127.0.0.1:" + std::to_string(hostPort) + "\t\n";
+  auto text = fetchSync(loop_, port_, "GET", "/v2/tasks", "", {{"Accept", "text/plain"}});
+  EXPECT_EQ(text.status, 200);
+  EXPECT_NE(text.body.find(webLine), std::string::npos) << text.body;
+  EXPECT_NE(text.body.find("worker\t \t127.0.0.1\t\n"), std::string::npos) << text.body;
+  auto one =
+      fetchSync(loop_, port_, "GET", "/v2/apps/probe/web/tasks", "", {{"Accept", "text/plain"}});
+  EXPECT_EQ(one.status, 200);
+  EXPECT_EQ(one.body, webLine);
+}
+
+TEST_F(V2ApiTest, UnknownStatusFilterIs400) {
+  auto r = get("/v2/tasks?status=runnin");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_NE(bodyJson(r).value("message", "").find("runnin"), std::string::npos);
+  EXPECT_EQ(get("/v2/tasks?status=running").status, 200);
+  EXPECT_EQ(get("/v2/tasks?status=TASK_KILLED").status, 200);
+}
+
+TEST_F(V2ApiTest, ScaleWithWipeIs400) {
+  withAgent();
+  create(R"({"id":"/web","cmd":"x","instances":1,"cpus":0.1,"mem":16})");
+  ASSERT_TRUE(loop_.runUntil([&] { return launched_.size() == 1; }, 5000));
+  EXPECT_EQ(send("DELETE", "/v2/apps/web/tasks?scale=true&wipe=true", "").status, 400);
+  EXPECT_EQ(
+      send("DELETE", "/v2/apps/web/tasks/" + launched_[0] + "?scale=true&wipe=true", "").status,
+      400);
+  Json ids{{"ids", Json::array({launched_[0]})}};
+  EXPECT_EQ(send("POST", "/v2/tasks/delete?scale=true&wipe=true", dumpJson(ids)).status, 400);
+  EXPECT_TRUE(killed_.empty()) << "nothing was killed";
+  EXPECT_EQ(bodyJson(get("/v2/apps/web"))["app"]["instances"], 1);
+}
+
+TEST_F(V2ApiTest, QueueDelayResetNeedsSomethingQueued) {
+  withAgent("cpus:1;mem:512;ports:[31000-31009]");
+  create(R"({"id":"/web","cmd":"x","instances":1,"cpus":0.1,"mem":16})");
+  create(R"({"id":"/huge","cmd":"x","instances":1,"cpus":2,"mem":16})");
+  ASSERT_TRUE(loop_.runUntil([&] { return launched_.size() == 1; }, 5000));
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        Json q = bodyJson(get("/v2/queue"))["queue"];
+        return q.size() == 1 && q[0]["app"]["id"] == "/huge";
+      },
+      5000));
+  auto r = send("DELETE", "/v2/queue/web/delay", "");
+  EXPECT_EQ(r.status, 404) << "/web is fully launched: " << r.body;
+  EXPECT_EQ(send("DELETE", "/v2/queue/nope/delay", "").status, 404);
+  EXPECT_EQ(send("DELETE", "/v2/queue/huge/delay", "").status, 204);
+}
+
+TEST_F(V2ApiTest, DeleteLeaderIsRefusedWithOneMaster) {
+  auto r = send("DELETE", "/v2/leader", "");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_NE(bodyJson(r).value("message", "").find("only one"), std::string::npos) << r.body;
+  EXPECT_EQ(bodyJson(get("/v2/leader"))["leader"], "127.0.0.1:8080") << "still the leader";
+}
+
+TEST_F(V2ApiTest, InfoHasMarathonsSchemaFieldsAndTheServedPort) {
+  api_->setAdvertisedAddress("127.0.0.1:" + std::to_string(port_));
+  Json info = bodyJson(get("/v2/info"));
+  EXPECT_EQ(info["http_config"]["http_port"], port_);
+  EXPECT_FALSE(info["http_config"].contains("https_port")) << "corral serves no https";
+  EXPECT_EQ(info["leader"], "127.0.0.1:" + std::to_string(port_));
+  const Json& mc = info["marathon_config"];
+  EXPECT_TRUE(mc["features"].is_array());
+  EXPECT_TRUE(mc["task_lost_expunge_initial_delay"].is_number());
+  EXPECT_TRUE(mc["task_lost_expunge_interval"].is_number());
+  EXPECT_TRUE(mc["mesos_role"].is_string()) << "Marathon omits nothing here: no null";
+  for (const char* k :
+       {"zk", "zk_timeout", "zk_session_timeout", "zk_connection_timeout", "zk_max_versions",
+        "zk_compression", "zk_compression_threshold", "zk_max_node_size"}) {
+    EXPECT_TRUE(info["zookeeper_config"].contains(k)) << k;
+  }
+}
+
+TEST_F(V2ApiTest, MetricsAreMarathonJsonForClientsAndTextForScrapers) {
+  EXPECT_EQ(get("/ping").status, 200);
+  auto j = fetchSync(loop_, port_, "GET", "/metrics", "", {{"Accept", "application/json"}});
+  EXPECT_EQ(j.status, 200);
+  Json m = bodyJson(j);
+  for (const char* k : {"version", "gauges", "counters", "histograms", "meters", "timers"}) {
+    EXPECT_TRUE(m.contains(k)) << k;
+  }
+  EXPECT_TRUE(m["counters"].contains("corral_api_requests_total{method=\"GET\",code=\"200\"}"))
+      << j.body;
+  EXPECT_TRUE(m["histograms"].contains("corral_api_request_seconds")) << j.body;
+  for (auto [target, accept] : std::vector<std::pair<std::string, std::string>>{
+           {"/metrics", "text/plain;version=0.0.4"},
+           {"/metrics?format=prometheus", "application/json"},
+           {"/metrics/prometheus", "*/*"}}) {
+    auto t = fetchSync(loop_, port_, "GET", target, "", {{"Accept", accept}});
+    EXPECT_EQ(t.status, 200) << target;
+    EXPECT_NE(t.body.find("# TYPE corral_api_requests_total counter"), std::string::npos)
+        << target << ": " << t.body.substr(0, 200);
+  }
+}
+
+TEST_F(V2ApiTest, ApiPostEventNamesTheCaller) {
+  std::vector<Json> posts;
+  uint64_t token = bus_.subscribe([&](const events::StoredEvent& e) {
+    if (e.type == "api_post_event") posts.push_back(*parseJson(e.data));
+  });
+  create(R"({"id":"/web","cmd":"x","cpus":0.1,"mem":16})");
+  bus_.unsubscribe(token);
+  ASSERT_EQ(posts.size(), 1u);
+  EXPECT_EQ(posts[0]["clientIp"], "127.0.0.1");
+}
+
+TEST_F(V2ApiTest, DeploymentEventsCarryMarathonsPlan) {
+  std::vector<Json> infos;
+  uint64_t token = bus_.subscribe([&](const events::StoredEvent& e) {
+    if (e.type == "deployment_info") infos.push_back(*parseJson(e.data));
+  });
+  create(R"({"id":"/web","cmd":"x","cpus":0.1,"mem":16})");
+  bus_.unsubscribe(token);
+  ASSERT_EQ(infos.size(), 1u);
+  const Json& plan = infos[0]["plan"];
+  EXPECT_FALSE(plan.contains("affectedApps")) << plan.dump();
+  EXPECT_FALSE(plan.contains("currentActions")) << plan.dump();
+  EXPECT_EQ(plan["steps"][0]["actions"][0]["app"], "/web");
+  EXPECT_EQ(plan["target"]["apps"][0]["id"], "/web");
 }
 
 TEST_F(V2ApiTest, InfoLeaderPing) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 
 #include "base/clock.h"
 #include "base/sse.h"
@@ -32,6 +33,16 @@ struct SseClient {
     return out;
   }
 };
+
+// Ten distinct Marathon event types: unfiltered streams carry only Marathon's.
+std::string marathonType(int i) {
+  static const char* kTypes[] = {"api_post_event",         "status_update_event",
+                                 "deployment_info",        "deployment_success",
+                                 "deployment_failed",      "app_terminated_event",
+                                 "group_change_success",   "add_health_check_event",
+                                 "instance_changed_event", "health_status_changed_event"};
+  return kTypes[(i - 1) % 10];
+}
 
 class EventBusTest : public ::testing::Test {
  protected:
@@ -148,22 +159,28 @@ TEST_F(EventBusTest, RequiresAcceptEventStream) {
 
 TEST_F(EventBusTest, EventTypeFiltersAreRepeatable) {
   start();
-  SseClient& c = attach("/v2/events?event_type=b&event_type=c");
+  SseClient& c = attach("/v2/events?event_type=app_terminated_event&event_type=deployment_info");
   SseClient& all = attach();
-  for (const char* t : {"a", "b", "c", "a", "c"}) bus_->publish(t, Json::object());
+  for (const char* t : {"api_post_event", "app_terminated_event", "deployment_info",
+                        "api_post_event", "deployment_info"}) {
+    bus_->publish(t, Json::object());
+  }
   waitEvents(c, 3);
   waitEvents(all, 6);
-  EXPECT_EQ(c.types(), (std::vector<std::string>{"b", "c", "c"}));
-  EXPECT_EQ(all.types(),
-            (std::vector<std::string>{"event_stream_attached", "a", "b", "c", "a", "c"}));
+  EXPECT_EQ(c.types(), (std::vector<std::string>{"app_terminated_event", "deployment_info",
+                                                 "deployment_info"}));
+  EXPECT_EQ(all.types(), (std::vector<std::string>{"event_stream_attached", "api_post_event",
+                                                   "app_terminated_event", "deployment_info",
+                                                   "api_post_event", "deployment_info"}));
 }
 
 TEST_F(EventBusTest, LastEventIdReplaysWhatWasMissed) {
   start();
-  for (int i = 1; i <= 5; ++i) bus_->publish("e" + std::to_string(i), Json::object());
+  for (int i = 1; i <= 5; ++i) bus_->publish(marathonType(i), Json::object());
   SseClient& c = attach("/v2/events", {{"Last-Event-ID", "2"}});
   waitEvents(c, 4);
-  EXPECT_EQ(c.types(), (std::vector<std::string>{"e3", "e4", "e5", "event_stream_attached"}));
+  EXPECT_EQ(c.types(), (std::vector<std::string>{marathonType(3), marathonType(4), marathonType(5),
+                                                 "event_stream_attached"}));
   EXPECT_EQ(c.events[0].id, "3");
   EXPECT_EQ(c.raw.find("resync-required"), std::string::npos);
 
@@ -176,11 +193,12 @@ TEST_F(EventBusTest, LastEventIdReplaysWhatWasMissed) {
 
 TEST_F(EventBusTest, LastEventIdTooOldAsksForResync) {
   start(EventBusOptions{.retainEvents = 3});
-  for (int i = 1; i <= 10; ++i) bus_->publish("e" + std::to_string(i), Json::object());
+  for (int i = 1; i <= 10; ++i) bus_->publish(marathonType(i), Json::object());
   // 8, 9, 10 are held: 7 can resume, 6 cannot.
   SseClient& ok = attach("/v2/events", {{"Last-Event-ID", "7"}});
   waitEvents(ok, 4);
-  EXPECT_EQ(ok.types(), (std::vector<std::string>{"e8", "e9", "e10", "event_stream_attached"}));
+  EXPECT_EQ(ok.types(), (std::vector<std::string>{marathonType(8), marathonType(9),
+                                                  marathonType(10), "event_stream_attached"}));
 
   SseClient& c = attach("/v2/events", {{"Last-Event-ID", "6"}});
   waitEvents(c, 1);
@@ -202,7 +220,7 @@ TEST_F(EventBusTest, SlowConsumerIsCutOffAndForgotten) {
   SseClient& picky = attach("/v2/events?event_type=rare");
   std::string big(1024, 'x');
   // A burst larger than the bound before the consumer could read any of it.
-  for (int i = 0; i < 20; ++i) bus_->publish("bulk", Json{{"pad", big}});
+  for (int i = 0; i < 20; ++i) bus_->publish("status_update_event", Json{{"pad", big}});
   EXPECT_EQ(bus_->subscriberCount(), 1u) << "the lagging stream is dropped, the filtered one stays";
   EXPECT_TRUE(loop_.runUntil([&] { return slow.ended; }, 3000));
   EXPECT_LT(slow.events.size(), 20u);
@@ -219,6 +237,97 @@ TEST_F(EventBusTest, DetachIsPublishedWhenAClientLeaves) {
   waitEvents(watcher, 1);
   EXPECT_EQ(watcher.types(), (std::vector<std::string>{"event_stream_detached"}));
   EXPECT_TRUE(loop_.runUntil([&] { return bus_->subscriberCount() == 1; }, 3000));
+}
+
+TEST_F(EventBusTest, CorralOnlyTypesGoOnlyToStreamsThatAskForThem) {
+  start();
+  SseClient& all = attach();
+  SseClient& asks = attach("/v2/events?event_type=launch_queue_waiting_event");
+  bus_->publish("launch_queue_waiting_event", Json{{"appId", "/web"}, {"count", 1}});
+  bus_->publish("status_update_event", Json{{"taskId", "t1"}});
+  waitEvents(asks, 1);
+  waitEvents(all, 3);
+  EXPECT_EQ(asks.types(), (std::vector<std::string>{"launch_queue_waiting_event"}));
+  // Both attachments are Marathon events: `all` sees its own and the other's.
+  EXPECT_EQ(all.types(), (std::vector<std::string>{"event_stream_attached", "event_stream_attached",
+                                                   "status_update_event"}));
+}
+
+// The plan a corral deployment publishes, with the fields Marathon's lacks.
+Json corralPlan() {
+  return *parseJson(R"({"id":"d1","version":"2026-01-01T00:00:00.000Z",
+    "affectedApps":["/web"],"affectedPods":[],"currentStep":1,"totalSteps":1,
+    "currentActions":[{"action":"StartApplication","app":"/web","readinessCheckResults":[]}],
+    "steps":[{"actions":[{"action":"StartApplication","app":"/web"}]}]})");
+}
+
+TEST_F(EventBusTest, DeploymentPlansHaveMarathonsFieldsOnly) {
+  start();
+  std::vector<Json> seen;
+  bus_->subscribe([&](const StoredEvent& e) { seen.push_back(*parseJson(e.data)); });
+  Json info;
+  info["plan"] = corralPlan();
+  info["currentStep"] =
+      Json{{"actions",
+            Json::array({Json{
+                {"action", "StartApplication"}, {"app", "/web"}, {"readinessCheckResults", 1}}})}};
+  bus_->publish("deployment_info", info);
+  bus_->publish("deployment_success", Json{{"plan", corralPlan()}});
+  ASSERT_EQ(seen.size(), 2u);
+  const Json& plan = seen[0]["plan"];
+  std::set<std::string> keys;
+  for (auto it = plan.begin(); it != plan.end(); ++it) keys.insert(it.key());
+  EXPECT_EQ(keys, (std::set<std::string>{"id", "version", "original", "target", "steps"}));
+  EXPECT_EQ(plan["steps"],
+            *parseJson(R"([{"actions":[{"action":"StartApplication","app":"/web"}]}])"));
+  EXPECT_EQ(plan["original"]["id"], "/");
+  EXPECT_EQ(plan["original"]["apps"], Json::array()) << "a started app was not there before";
+  EXPECT_EQ(plan["target"]["apps"], Json::array({Json{{"id", "/web"}}}));
+  EXPECT_EQ(seen[0]["currentStep"],
+            *parseJson(R"({"actions":[{"action":"StartApplication","app":"/web"}]})"));
+  EXPECT_EQ(seen[1]["id"], "d1") << "deployment_success names its deployment";
+  EXPECT_FALSE(seen[1]["plan"].contains("affectedApps"));
+}
+
+TEST_F(EventBusTest, ApiEventsCarryTheCallersAddress) {
+  start();
+  std::vector<Json> seen;
+  bus_->subscribe([&](const StoredEvent& e) { seen.push_back(*parseJson(e.data)); });
+  {
+    ApiCaller caller(*bus_, "127.0.0.9");
+    bus_->publish("api_post_event", Json{{"clientIp", ""}, {"uri", "/v2/apps/web"}});
+    bus_->publish("api_post_event", Json{{"clientIp", "10.0.0.1"}});
+    bus_->publish("status_update_event", Json::object());
+  }
+  bus_->publish("api_post_event", Json{{"clientIp", ""}});
+  ASSERT_EQ(seen.size(), 4u);
+  EXPECT_EQ(seen[0]["clientIp"], "127.0.0.9");
+  EXPECT_EQ(seen[1]["clientIp"], "10.0.0.1") << "a given address is kept";
+  EXPECT_FALSE(seen[2].contains("clientIp")) << "only API events carry it";
+  EXPECT_EQ(seen[3]["clientIp"], "") << "outside a request there is no caller";
+}
+
+TEST_F(EventBusTest, PlanGroupTreesAreKeptWhenGiven) {
+  start();
+  std::vector<Json> seen;
+  bus_->subscribe([&](const StoredEvent& e) { seen.push_back(*parseJson(e.data)); });
+  Json plan = corralPlan();
+  plan["target"] = Json{{"id", "/"}, {"apps", Json::array({Json{{"id", "/web"}, {"cmd", "x"}}})}};
+  bus_->publish("deployment_step_success", Json{{"plan", plan}});
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0]["plan"]["target"], plan["target"]);
+  EXPECT_EQ(seen[0]["plan"]["original"]["apps"], Json::array());
+}
+
+TEST_F(EventBusTest, MalformedPlansAreLeftAlone) {
+  start();
+  std::vector<Json> seen;
+  bus_->subscribe([&](const StoredEvent& e) { seen.push_back(*parseJson(e.data)); });
+  bus_->publish("deployment_info", Json{{"plan", "not an object"}});
+  bus_->publish("deployment_info", Json{{"plan", Json{{"steps", Json::array({1, "x"})}}}});
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0]["plan"], "not an object");
+  EXPECT_EQ(seen[1]["plan"]["steps"], *parseJson(R"([{"actions":[]},{"actions":[]}])"));
 }
 
 TEST_F(EventBusTest, CloseAllEndsEveryStream) {
