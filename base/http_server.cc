@@ -380,7 +380,8 @@ Result<int> Server::adopt(int fd) {
   if (rc != 0) {
     closeAndDelete(listener_);
     listener_ = nullptr;
-    return makeError(ErrorKind::kUnavailable, std::string("cannot listen on an adopted socket: ") + uv_strerror(rc));
+    return makeError(ErrorKind::kUnavailable,
+                     std::string("cannot listen on an adopted socket: ") + uv_strerror(rc));
   }
   sockaddr_storage bound{};
   int len = sizeof(bound);

@@ -73,7 +73,8 @@ Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
     return makeError(ErrorKind::kInvalid, "--listen: expected ip:port, got '" + f.listen + "'");
   }
   if (!http::splitHostPort(f.httpListen, 8123, &c.httpHost, &c.httpPort)) {
-    return makeError(ErrorKind::kInvalid, "--http-listen: expected ip:port, got '" + f.httpListen + "'");
+    return makeError(ErrorKind::kInvalid,
+                     "--http-listen: expected ip:port, got '" + f.httpListen + "'");
   }
   if (f.masters.empty()) return makeError(ErrorKind::kInvalid, "--master: at least one is needed");
   c.server.address = host;
@@ -90,7 +91,8 @@ Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
   if (host != "0.0.0.0" && host != "::") c.naming.options.nameServerIps.push_back(host);
   if (!f.masterCredentials.empty()) {
     auto h = auth::loadBasicAuthorization(f.masterCredentials);
-    if (!h.ok()) return makeError(ErrorKind::kInvalid, "--master-credentials: " + h.error().message);
+    if (!h.ok())
+      return makeError(ErrorKind::kInvalid, "--master-credentials: " + h.error().message);
     c.masterAuthorization = std::move(*h);
   }
   return c;

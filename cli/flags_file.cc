@@ -49,8 +49,8 @@ Result<std::vector<std::string>> argsWithFlagsFile(const std::vector<std::string
     Status s = check(l.tokens);
     if (!s.ok()) {
       std::string flag = l.tokens[0].substr(0, l.tokens[0].find('='));
-      return makeError(ErrorKind::kInvalid, path + ":" + std::to_string(l.line) + ": " + flag + ": " +
-                       s.error().message);
+      return makeError(ErrorKind::kInvalid, path + ":" + std::to_string(l.line) + ": " + flag +
+                                                ": " + s.error().message);
     }
     all.insert(all.end(), l.tokens.begin(), l.tokens.end());
   }
@@ -75,7 +75,9 @@ Result<int> respawnSelf() {
   argv.push_back(nullptr);
   pid_t pid = 0;
   int rc = ::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argv.data(), environ);
-  if (rc != 0) return makeError(ErrorKind::kUnavailable, std::string("cannot start a new process: ") + std::strerror(rc));
+  if (rc != 0)
+    return makeError(ErrorKind::kUnavailable,
+                     std::string("cannot start a new process: ") + std::strerror(rc));
   return static_cast<int>(pid);
 }
 

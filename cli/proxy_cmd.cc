@@ -85,21 +85,25 @@ Result<proxy::ProxyServiceConfig> toConfig(const ProxyFlags& f) {
   if (f.httpListen.empty()) {
     c.httpHost.clear();
   } else if (!http::splitHostPort(f.httpListen, 80, &c.httpHost, &c.httpPort)) {
-    return makeError(ErrorKind::kInvalid, "--http-listen: expected ip:port, got '" + f.httpListen + "'");
+    return makeError(ErrorKind::kInvalid,
+                     "--http-listen: expected ip:port, got '" + f.httpListen + "'");
   }
   if (!f.httpsListen.empty() &&
       !http::splitHostPort(f.httpsListen, 443, &c.httpsHost, &c.httpsPort)) {
-    return makeError(ErrorKind::kInvalid, "--https-listen: expected ip:port, got '" + f.httpsListen + "'");
+    return makeError(ErrorKind::kInvalid,
+                     "--https-listen: expected ip:port, got '" + f.httpsListen + "'");
   }
   c.certDir = f.certDir;
   c.accessLog = f.accessLog;
   if (!http::splitHostPort(f.adminListen, 9090, &c.adminHost, &c.adminPort)) {
-    return makeError(ErrorKind::kInvalid, "--admin-listen: expected ip:port, got '" + f.adminListen + "'");
+    return makeError(ErrorKind::kInvalid,
+                     "--admin-listen: expected ip:port, got '" + f.adminListen + "'");
   }
   if (f.masters.empty()) return makeError(ErrorKind::kInvalid, "--master: at least one is needed");
   if (!f.masterCredentials.empty()) {
     auto h = auth::loadBasicAuthorization(f.masterCredentials);
-    if (!h.ok()) return makeError(ErrorKind::kInvalid, "--master-credentials: " + h.error().message);
+    if (!h.ok())
+      return makeError(ErrorKind::kInvalid, "--master-credentials: " + h.error().message);
     c.masterAuthorization = std::move(*h);
   }
   return c;

@@ -23,11 +23,13 @@ std::string readSecretLine(const std::string& path) {
 
 Status writeSecret(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return makeError(ErrorKind::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return makeError(ErrorKind::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);
   ssize_t n = ::write(fd, text.data(), text.size());
   ::close(fd);
-  if (n != static_cast<ssize_t>(text.size())) return makeError(ErrorKind::kUnavailable, "cannot write " + path);
+  if (n != static_cast<ssize_t>(text.size()))
+    return makeError(ErrorKind::kUnavailable, "cannot write " + path);
   return Status::Ok();
 }
 

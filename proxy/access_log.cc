@@ -134,12 +134,13 @@ void formatAccessLine(const AccessRecord& r, std::string* out) {
 // ---- AccessLogFile ----
 
 Result<std::shared_ptr<AccessLogFile>> AccessLogFile::open(const std::string& path) {
-  if (path.empty()) return makeError(ErrorKind::kInvalid, "--access-log: empty path (use - for standard output)");
+  if (path.empty())
+    return makeError(ErrorKind::kInvalid, "--access-log: empty path (use - for standard output)");
   if (path == "-") return std::shared_ptr<AccessLogFile>(new AccessLogFile(STDOUT_FILENO, false));
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     return makeError(ErrorKind::kInvalid, "--access-log: cannot open " + path +
-                     " for appending: " + std::strerror(errno));
+                                              " for appending: " + std::strerror(errno));
   }
   return std::shared_ptr<AccessLogFile>(new AccessLogFile(fd, true));
 }

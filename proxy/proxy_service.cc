@@ -196,9 +196,11 @@ class ProxyService::Impl {
     // Through reload's ProcessSockets: a takeover hands the admin port over too.
     auto socket =
         reload::ProcessSockets::get().controlListener(config_.adminHost, config_.adminPort);
-    if (!socket.ok()) return makeError(socket.error().kind, "admin listener: " + socket.error().message);
+    if (!socket.ok())
+      return makeError(socket.error().kind, "admin listener: " + socket.error().message);
     auto bound = admin_->adopt(socket->release());
-    if (!bound.ok()) return makeError(bound.error().kind, "admin listener: " + bound.error().message);
+    if (!bound.ok())
+      return makeError(bound.error().kind, "admin listener: " + bound.error().message);
     adminPort_ = *bound;
 
     follower_->subscribe([this](std::shared_ptr<const registry::Snapshot> snap,

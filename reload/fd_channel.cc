@@ -19,7 +19,8 @@ Result<sockaddr_un> unixAddress(const std::string& path) {
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof addr.sun_path) {
     return makeError(ErrorKind::kInvalid, "takeover path '" + path + "': must have 1 to " +
-                     std::to_string(sizeof addr.sun_path - 1) + " characters");
+                                              std::to_string(sizeof addr.sun_path - 1) +
+                                              " characters");
   }
   std::memcpy(addr.sun_path, path.data(), path.size());
   return addr;
@@ -39,9 +40,10 @@ bool waitFor(int fd, short events, int timeoutMs) {
 
 Status Channel::send(const Message& m, const std::vector<int>& fds) {
   if (fds.size() != fdCount(m)) {
-    return makeError(ErrorKind::kUnavailable, std::string("takeover ") + typeName(typeOf(m)) + ": " +
-                     std::to_string(fds.size()) + " descriptor(s) for " +
-                     std::to_string(fdCount(m)) + " entries");
+    return makeError(ErrorKind::kUnavailable, std::string("takeover ") + typeName(typeOf(m)) +
+                                                  ": " + std::to_string(fds.size()) +
+                                                  " descriptor(s) for " +
+                                                  std::to_string(fdCount(m)) + " entries");
   }
   auto frame = encode(m);
   if (!frame.ok()) return frame.error();
@@ -65,7 +67,8 @@ Status Channel::send(const Message& m, const std::vector<int>& fds) {
     ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      if (!waitFor(fd_.get(), POLLOUT, 5000)) return makeError(ErrorKind::kUnavailable, "takeover: the peer reads nothing");
+      if (!waitFor(fd_.get(), POLLOUT, 5000))
+        return makeError(ErrorKind::kUnavailable, "takeover: the peer reads nothing");
       continue;
     }
     if (n < 0) return makeError(ErrorKind::kUnavailable, errnoText("takeover: sendmsg"));
@@ -100,7 +103,8 @@ Result<bool> Channel::readSome() {
     }
   }
   if (msg.msg_flags & MSG_CTRUNC) {
-    return makeError(ErrorKind::kUnavailable, "takeover: more descriptors than one message may carry were sent");
+    return makeError(ErrorKind::kUnavailable,
+                     "takeover: more descriptors than one message may carry were sent");
   }
   if (n == 0) {
     eof_ = true;
@@ -116,9 +120,10 @@ Result<std::optional<Received>> Channel::next() {
   if (!*m) return std::optional<Received>();
   size_t want = fdCount(**m);
   if (fds_.size() < want) {
-    return makeError(ErrorKind::kUnavailable, std::string("takeover ") + typeName(typeOf(**m)) + ": arrived with " +
-                     std::to_string(fds_.size()) + " descriptor(s), expected " +
-                     std::to_string(want));
+    return makeError(ErrorKind::kUnavailable, std::string("takeover ") + typeName(typeOf(**m)) +
+                                                  ": arrived with " + std::to_string(fds_.size()) +
+                                                  " descriptor(s), expected " +
+                                                  std::to_string(want));
   }
   Received r{std::move(**m), {}};
   for (size_t i = 0; i < want; ++i) {
@@ -134,12 +139,15 @@ Result<Received> Channel::receive(int timeoutMs) {
     auto r = next();
     if (!r.ok()) return r.error();
     if (*r) return std::move(**r);
-    if (eof_) return makeError(ErrorKind::kUnavailable, "takeover: the other process closed the connection");
+    if (eof_)
+      return makeError(ErrorKind::kUnavailable,
+                       "takeover: the other process closed the connection");
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0 || !waitFor(fd_.get(), POLLIN, static_cast<int>(left))) {
-      return makeError(ErrorKind::kUnavailable, "takeover: no answer within " + std::to_string(timeoutMs) + " ms");
+      return makeError(ErrorKind::kUnavailable,
+                       "takeover: no answer within " + std::to_string(timeoutMs) + " ms");
     }
     auto more = readSome();
     if (!more.ok()) return more.error();
@@ -152,16 +160,20 @@ Result<UniqueFd> listenUnix(const std::string& path) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return makeError(ErrorKind::kUnavailable, errnoText("takeover socket"));
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-    if (errno != EADDRINUSE) return makeError(ErrorKind::kUnavailable, errnoText("takeover path " + path));
+    if (errno != EADDRINUSE)
+      return makeError(ErrorKind::kUnavailable, errnoText("takeover path " + path));
     // Someone answering there is another generation: never steal its path.
     auto probe = connectUnix(path);
-    if (probe.ok()) return makeError(ErrorKind::kConflict, "takeover path " + path + ": a process serves it already");
+    if (probe.ok())
+      return makeError(ErrorKind::kConflict,
+                       "takeover path " + path + ": a process serves it already");
     ::unlink(path.c_str());
     if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
       return makeError(ErrorKind::kUnavailable, errnoText("takeover path " + path));
     }
   }
-  if (::listen(fd.get(), 16) != 0) return makeError(ErrorKind::kUnavailable, errnoText("takeover listen " + path));
+  if (::listen(fd.get(), 16) != 0)
+    return makeError(ErrorKind::kUnavailable, errnoText("takeover listen " + path));
   return fd;
 }
 

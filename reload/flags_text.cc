@@ -25,7 +25,8 @@ Result<std::vector<FlagsLine>> parseFlagsText(const std::string& text, const std
     if (line.empty() || line[0] == '#') continue;
     std::string where = path + ":" + std::to_string(n) + ": ";
     if (line.rfind("--", 0) != 0 || line.size() == 2) {
-      return makeError(ErrorKind::kInvalid, where + "'" + line + "': expected a flag (--name=value or --name value)");
+      return makeError(ErrorKind::kInvalid,
+                       where + "'" + line + "': expected a flag (--name=value or --name value)");
     }
     FlagsLine fl;
     fl.line = n;

@@ -83,7 +83,9 @@ Result<UniqueFd> ProcessSockets::controlListener(const std::string& host, int po
     fd = std::move(*bound);
   }
   int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
-  if (copy < 0) return makeError(ErrorKind::kUnavailable, endpoint.describe() + ": dup: " + std::strerror(errno));
+  if (copy < 0)
+    return makeError(ErrorKind::kUnavailable,
+                     endpoint.describe() + ": dup: " + std::strerror(errno));
   std::lock_guard<std::mutex> lock(mu_);
   controls_.emplace_back(endpoint, UniqueFd(copy));
   return fd;

@@ -39,7 +39,8 @@ Takeover::Takeover(Loop& loop, TakeoverOptions options)
 Takeover::~Takeover() { close(); }
 
 Result<std::unique_ptr<Takeover>> Takeover::begin(Loop& loop, TakeoverOptions options) {
-  if (options.path.empty()) return makeError(ErrorKind::kInvalid, "--takeover: a Unix socket path is needed");
+  if (options.path.empty())
+    return makeError(ErrorKind::kInvalid, "--takeover: a Unix socket path is needed");
   std::unique_ptr<Takeover> t(new Takeover(loop, std::move(options)));
   Status s = t->connectToRunning();
   if (!s.ok()) return s.error();
@@ -61,19 +62,24 @@ Status Takeover::connectToRunning() {
   size_t received = 0;
   for (;;) {
     auto r = peer->channel.receive(static_cast<int>(options_.waitTimeoutMs));
-    if (!r.ok()) return makeError(ErrorKind::kUnavailable, "takeover from " + options_.path + ": " + r.error().message);
+    if (!r.ok())
+      return makeError(ErrorKind::kUnavailable,
+                       "takeover from " + options_.path + ": " + r.error().message);
     if (const auto* w = std::get_if<takeover::Wait>(&r->message)) {
       log::info("takeover: the running process waits for generation pid {} to finish draining",
                 w->drainingPid);
       continue;
     }
     if (const auto* f = std::get_if<takeover::Refused>(&r->message)) {
-      return makeError(ErrorKind::kUnavailable, "takeover: the running process refused: " + f->detail);
+      return makeError(ErrorKind::kUnavailable,
+                       "takeover: the running process refused: " + f->detail);
     }
     const auto* s = std::get_if<takeover::Sockets>(&r->message);
     if (s == nullptr) {
-      return makeError(ErrorKind::kUnavailable, std::string("takeover: unexpected ") +
-                       takeover::typeName(takeover::typeOf(r->message)) + " before the sockets");
+      return makeError(ErrorKind::kUnavailable,
+                       std::string("takeover: unexpected ") +
+                           takeover::typeName(takeover::typeOf(r->message)) +
+                           " before the sockets");
     }
     for (size_t i = 0; i < s->entries.size(); ++i) {
       const SocketEntry& e = s->entries[i];

@@ -150,7 +150,8 @@ Result<Message> decodeBody(MessageType type, std::string_view body) {
   }
   r.finish();
   if (!r.error().empty()) {
-    return makeError(ErrorKind::kInvalid, std::string("takeover message ") + typeName(type) + ": " + r.error());
+    return makeError(ErrorKind::kInvalid,
+                     std::string("takeover message ") + typeName(type) + ": " + r.error());
   }
   return m;
 }
@@ -194,8 +195,9 @@ Result<std::string> encode(const Message& m) {
     w.i32(wt->drainingPid);
   } else if (const auto* s = std::get_if<Sockets>(&m)) {
     if (s->entries.size() > kMaxSocketsPerMessage) {
-      return makeError(ErrorKind::kInvalid, "takeover Sockets message: " + std::to_string(s->entries.size()) +
-                       " entries, at most " + std::to_string(kMaxSocketsPerMessage));
+      return makeError(ErrorKind::kInvalid,
+                       "takeover Sockets message: " + std::to_string(s->entries.size()) +
+                           " entries, at most " + std::to_string(kMaxSocketsPerMessage));
     }
     w.u8(s->last ? 1 : 0);
     w.u16(static_cast<uint16_t>(s->entries.size()));
@@ -214,7 +216,8 @@ Result<std::string> encode(const Message& m) {
     w.u8(static_cast<uint8_t>(f->reason));
     ok = ok && w.str(f->detail);
   }
-  if (!ok) return makeError(ErrorKind::kInvalid, "takeover message: a string is longer than 4096 bytes");
+  if (!ok)
+    return makeError(ErrorKind::kInvalid, "takeover message: a string is longer than 4096 bytes");
   std::string body = std::move(w.bytes());
   Writer frame;
   frame.u8(static_cast<uint8_t>(kMagic0));
@@ -226,7 +229,8 @@ Result<std::string> encode(const Message& m) {
 }
 
 Result<std::optional<Message>> Decoder::next() {
-  if (failed_) return makeError(ErrorKind::kInvalid, "takeover stream: unusable after an earlier error");
+  if (failed_)
+    return makeError(ErrorKind::kInvalid, "takeover stream: unusable after an earlier error");
   if (buffer_.size() < kHeaderBytes) {
     // A wrong first byte is known at once: report it without waiting.
     if ((!buffer_.empty() && buffer_[0] != kMagic0) ||
@@ -243,14 +247,16 @@ Result<std::optional<Message>> Decoder::next() {
   auto typeByte = static_cast<uint8_t>(buffer_[2]);
   if (typeByte < 1 || typeByte > 6) {
     failed_ = true;
-    return makeError(ErrorKind::kInvalid, "takeover stream: unknown message type " + std::to_string(typeByte));
+    return makeError(ErrorKind::kInvalid,
+                     "takeover stream: unknown message type " + std::to_string(typeByte));
   }
   uint32_t len = 0;
   for (size_t i = 3; i < kHeaderBytes; ++i) len = (len << 8) | static_cast<uint8_t>(buffer_[i]);
   if (len > kMaxBodyBytes) {
     failed_ = true;
-    return makeError(ErrorKind::kInvalid, "takeover stream: a " + std::to_string(len) + "-byte message, at most " +
-                     std::to_string(kMaxBodyBytes));
+    return makeError(ErrorKind::kInvalid, "takeover stream: a " + std::to_string(len) +
+                                              "-byte message, at most " +
+                                              std::to_string(kMaxBodyBytes));
   }
   if (buffer_.size() < kHeaderBytes + len) return std::optional<Message>();
   auto type = static_cast<MessageType>(typeByte);

@@ -109,7 +109,9 @@ Status WorkerPool::bindOnEveryWorker(const Endpoint& endpoint, std::vector<Uniqu
       fd = std::move(*bound);
     }
     int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) return makeError(ErrorKind::kUnavailable, endpoint.describe() + ": dup: " + std::strerror(errno));
+    if (copy < 0)
+      return makeError(ErrorKind::kUnavailable,
+                       endpoint.describe() + ": dup: " + std::strerror(errno));
     copies.emplace_back(copy);
     fds->push_back(std::move(fd));
   }
@@ -119,8 +121,10 @@ Status WorkerPool::bindOnEveryWorker(const Endpoint& endpoint, std::vector<Uniqu
 
 Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options, AnySnapshot first,
                                                       ServiceFactory factory) {
-  if (options.workers < 1) return makeError(ErrorKind::kInvalid, "workers must be at least 1", "/workers");
-  if (!first) return makeError(ErrorKind::kInternal, "the worker pool needs a first snapshot to serve");
+  if (options.workers < 1)
+    return makeError(ErrorKind::kInvalid, "workers must be at least 1", "/workers");
+  if (!first)
+    return makeError(ErrorKind::kInternal, "the worker pool needs a first snapshot to serve");
   // A takeover keeps at least the previous generation's worker count: each
   // worker serves one inherited socket per listener, and a socket nobody
   // serves would strand the connections queued on it.
@@ -214,7 +218,8 @@ bool WorkerPool::applied(uint64_t version) const {
 
 Result<Endpoint> WorkerPool::addListener(Endpoint endpoint) {
   if (stopped_) return makeError(ErrorKind::kUnavailable, "the worker pool is stopped");
-  if (draining_) return makeError(ErrorKind::kUnavailable, "draining: the next generation listens now");
+  if (draining_)
+    return makeError(ErrorKind::kUnavailable, "draining: the next generation listens now");
   if (endpoint.port == 0) {
     auto port = pickFreePort(endpoint.host, {endpoint.transport});
     if (!port.ok()) return port.error();

@@ -46,11 +46,6 @@ http::Response invalid(const Error& e) {
   return jsonResponse(400, j);
 }
 
-// An error of a layer below: its kind decides the status (http::statusFor).
-http::Response errorResponse(const Error& e) {
-  return errorResponse(http::statusFor(e.kind), e.message);
-}
-
 metrics::Counter& statusUpdates() {
   static auto& c = metrics::global().counter("corral_master_status_updates_total",
                                              "Task status updates received from agents.");
@@ -603,9 +598,13 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex,
   auto m = wire::parseRegisterRequest(req.body);
   if (!m.ok()) return ex->respond(invalid(m.error()));
   auto res = conf::parseResources(m->resources);
-  if (!res.ok()) return ex->respond(errorResponse(400, "resources: " + res.error().message));
+  if (!res.ok())
+    return ex->respond(
+        errorResponse(http::statusFor(res.error().kind), "resources: " + res.error().message));
   auto attrs = conf::parseAttributes(m->attributes);
-  if (!attrs.ok()) return ex->respond(errorResponse(400, "attributes: " + attrs.error().message));
+  if (!attrs.ok())
+    return ex->respond(
+        errorResponse(http::statusFor(attrs.error().kind), "attributes: " + attrs.error().message));
   std::string id = m->agentId;
   bool known = !id.empty() && agents_.count(id);
   if (auto s = sessions_.find(id);
@@ -633,7 +632,8 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex,
   a.lastSeenMs = loop_.nowMs();
   batch.push_back(state::Mutation::put("/agents/" + id, agentToJson(a)));
   if (Status st = store_.commit(batch); !st.ok()) {
-    return ex->respond(errorResponse(503, "cannot persist agent: " + st.error().message));
+    return ex->respond(errorResponse(http::statusFor(st.error().kind),
+                                     "cannot persist agent: " + st.error().message));
   }
   // Status updates the agent could not deliver before (it or we restarted)
   // come with the registration and are applied before reconciling, so a

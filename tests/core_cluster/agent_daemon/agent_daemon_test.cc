@@ -94,7 +94,7 @@ TEST(AgentDaemon, FileReadErrorsAnswerByKind) {
   http::Server master(loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
     if (req.path == "/internal/agents/register") {
       registered = true;
-      return ex->respond(http::Response::json(200, R"({"agentId":"agent-2"})"));
+      return ex->respond(http::Response::json(200, R"({"agentId":"agent-2","token":"tok-2"})"));
     }
     if (req.path == "/internal/status") {
       return ex->respond(http::Response::json(200, R"({"ack":true,"kill":[]})"));
@@ -123,6 +123,7 @@ TEST(AgentDaemon, FileReadErrorsAnswerByKind) {
     req.method = method;
     req.target = target;
     req.body = body;
+    req.headers.emplace_back("Authorization", "Bearer tok-2");  // the master's calls carry it
     std::optional<Result<http::Response>> out;
     CancelHandle h = http::fetch(loop, "127.0.0.1", (*daemon)->port(), req,
                                  [&](Result<http::Response> r) { out = std::move(r); });

@@ -400,7 +400,7 @@ TEST_F(MasterTest, StatusWithAnUnknownStateIsRefusedByName) {
   startMaster();
   std::string agentId = agentWithTasks({"t1"});
   auto r = status("t1", "TASK_NAPPING", agentId);
-  EXPECT_EQ(r.status, 422);
+  EXPECT_EQ(r.status, 400);  // a malformed master<->agent message (core_cluster/wire)
   EXPECT_NE(r.body.find("TASK_NAPPING"), std::string::npos) << r.body;
   EXPECT_EQ(master_->task("t1")->state, conf::TaskState::kStaging);
   EXPECT_TRUE(sched_.updates.empty());
@@ -417,7 +417,7 @@ TEST_F(MasterTest, StatusOfUnknownTaskIsAckedWithKill) {
   EXPECT_EQ(bodyJson(r)["ack"], true);
   EXPECT_EQ(bodyJson(r)["kill"], Json::array());
   EXPECT_EQ(status("", "TASK_RUNNING").status, 200) << "an empty id is just unknown";
-  EXPECT_EQ(post("/internal/status", Json{{"state", "TASK_RUNNING"}}).status, 422);
+  EXPECT_EQ(post("/internal/status", Json{{"state", "TASK_RUNNING"}}).status, 400);
   EXPECT_TRUE(sched_.updates.empty());
 }
 
@@ -445,7 +445,7 @@ TEST_F(MasterTest, BatchedStatusesAreOneDurableUnit) {
   EXPECT_EQ(sched_.updates.size(), 2u);
   Json bad = batch;
   bad["updates"].push_back(Json{{"taskId", "t1"}});
-  EXPECT_EQ(post("/internal/status", bad).status, 422);
+  EXPECT_EQ(post("/internal/status", bad).status, 400);
 }
 
 TEST_F(MasterTest, KillIsSentToTheAgent) {
