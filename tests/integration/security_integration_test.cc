@@ -113,7 +113,7 @@ TEST_F(SecurityTest, MasterRefusesRogueAgents) {
   EXPECT_NE(tailLog(dir_ + "/rogue.log", 50).find("status 401"), std::string::npos)
       << tailLog(dir_ + "/rogue.log", 20);
   stopProcess(rogue, 5000);
-  auto m = api("GET", "/metrics");
+  auto m = api("GET", "/metrics?format=prometheus");
   EXPECT_NE(m.body.find("corral_master_agent_auth_refusals_total{reason=\"unauthenticated\"}"),
             std::string::npos);
   EXPECT_NE(tailLog(dir_ + "/master.log", 200).find("agent credential"), std::string::npos);
@@ -162,7 +162,7 @@ TEST_F(SecurityTest, ApiRefusesWithoutCredentialsAndViewersOnlyRead) {
   Json app = api("GET", "/v2/apps/web").json()["app"];
   EXPECT_EQ(app.value("instances", 0), 1);
   EXPECT_EQ(app.value("tasksRunning", 0), 1);
-  auto m = api("GET", "/metrics");
+  auto m = api("GET", "/metrics?format=prometheus");
   EXPECT_NE(m.body.find("corral_api_auth_refusals_total{reason=\"forbidden\"}"), std::string::npos);
 }
 
