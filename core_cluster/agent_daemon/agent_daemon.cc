@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "base/clock.h"
 #include "base/http_client.h"
@@ -75,7 +76,8 @@ AgentDaemon::AgentDaemon(Loop& loop, AgentDaemonOptions options, conf::Resources
       pool_(std::move(pool)),
       heartbeatTimer_(loop),
       retryTimer_(loop),
-      shutdownTimer_(loop) {}
+      shutdownTimer_(loop),
+      launchTimer_(loop) {}
 
 AgentDaemon::~AgentDaemon() { metrics::global().removeOwner(this); }
 
@@ -293,6 +295,12 @@ void AgentDaemon::loadPendingUpdates() {
   }
 }
 
+void AgentDaemon::launchPending() {
+  for (auto& t : std::exchange(pendingLaunches_, {})) {
+    if (!stopping_ && !draining_) launch(std::move(t));
+  }
+}
+
 void AgentDaemon::launch(TaskLaunch l) {
   // Where the task runs is this agent's business, whatever the master said.
   l.hostIp = options_.ip;
@@ -344,11 +352,9 @@ void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex)
     // Answer first: spawning many processes takes a while and the master
     // must not time out (the statuses report how each launch went).
     ex->respond(json(202, Json::object()));
-    loop_.post([this, tasks = std::move(m->tasks)]() mutable {
-      for (auto& t : tasks) {
-        if (!stopping_ && !draining_) launch(std::move(t));
-      }
-    });
+    // Run on the next turn from a timer the daemon owns (base/loop.h rule 2).
+    for (auto& t : m->tasks) pendingLaunches_.push_back(std::move(t));
+    if (!launchTimer_.active()) launchTimer_.start(0, 0, [this] { launchPending(); });
     return;
   }
   if (p == "/internal/kill" && req.method == "POST") {

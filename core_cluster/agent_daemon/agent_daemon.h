@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +61,7 @@ class AgentDaemon {
   // otherwise answers 401 (logged, counted) and returns false.
   bool fromCurrentMaster(const http::Request& req, http::Exchange& ex);
   void launch(TaskLaunch task);
+  void launchPending();
   void killFromMaster(const std::vector<std::string>& taskIds, const char* why);
   void postToMaster(const std::string& path, std::string body,
                     std::function<void(Result<http::Response>)> cb);
@@ -87,6 +89,8 @@ class AgentDaemon {
   Timer heartbeatTimer_;
   Timer retryTimer_;
   Timer shutdownTimer_;
+  Timer launchTimer_;  // runs pendingLaunches_ on the turn after the 202
+  std::vector<TaskLaunch> pendingLaunches_;
   uint64_t deliveryDeadlineMs_ = 0;          // set once the tasks are gone
   std::map<std::string, double> killGrace_;  // live tasks' kill grace periods, seconds
   // Stopping waits for the tasks' grace periods plus this (their SIGKILL and

@@ -1,5 +1,7 @@
 #include "core_cluster/events/event_bus.h"
 
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
@@ -24,7 +26,7 @@ metrics::Counter& slowCutoffs() {
 }  // namespace
 
 EventBus::EventBus(Loop& loop, EventBusOptions options)
-    : loop_(loop), options_(options), heartbeat_(loop) {
+    : options_(options), heartbeat_(loop), detachTimer_(loop) {
   heartbeat_.start(options_.heartbeatMs, options_.heartbeatMs, [this] { heartbeat(); });
   metrics::global().gaugeFn(
       "corral_event_stream_subscribers", "Open /v2/events streams.",
@@ -108,14 +110,14 @@ int EventBus::attach(const http::Request& request, std::shared_ptr<http::Exchang
       exchange->write(": resync-required\n\n");
     }
   }
-  std::weak_ptr<Stream> weak = s;
   std::string remote = request.remoteAddress;
-  exchange->onClose([this, weak, remote] {
+  // Raw `this`: the bus owns the exchange (streams_) and ends every one
+  // before it goes, and an ended exchange never calls onClose (base/loop.h).
+  exchange->onClose([this, remote] {
     log::info("event stream detached: {}", remote);
-    Json d;
-    d["remoteAddress"] = remote;
-    // Defer: we may be inside a publish() iteration.
-    loop_.post([this, d] { publish("event_stream_detached", d); });
+    // Deferred to a timer the bus owns: we may be inside a publish() iteration.
+    detached_.push_back(remote);
+    if (!detachTimer_.active()) detachTimer_.start(0, 0, [this] { publishDetached(); });
   });
   streams_.push_back(s);
   log::info("event stream attached: {} filter={}", remote, s->filter.size());
@@ -123,6 +125,14 @@ int EventBus::attach(const http::Request& request, std::shared_ptr<http::Exchang
   d["remoteAddress"] = remote;
   publish("event_stream_attached", d);
   return 200;
+}
+
+void EventBus::publishDetached() {
+  for (auto& remote : std::exchange(detached_, {})) {
+    Json d;
+    d["remoteAddress"] = remote;
+    publish("event_stream_detached", d);
+  }
 }
 
 uint64_t EventBus::subscribe(std::function<void(const StoredEvent&)> fn) {

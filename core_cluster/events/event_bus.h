@@ -63,8 +63,8 @@ class EventBus {
   };
   void deliver(Stream& s, const StoredEvent& e);
   void heartbeat();
+  void publishDetached();
 
-  Loop& loop_;
   EventBusOptions options_;
   uint64_t nextId_ = 1;
   std::deque<StoredEvent> recent_;
@@ -73,6 +73,8 @@ class EventBus {
   uint64_t nextToken_ = 1;
   std::string clientIp_;
   Timer heartbeat_;
+  Timer detachTimer_;                  // publishes event_stream_detached after the callback
+  std::vector<std::string> detached_;  // remote addresses of streams that closed
 };
 
 // While it lives, events published on the bus carry `ip` as their clientIp:
