@@ -73,12 +73,13 @@ std::vector<WorkerPool*> ProcessSockets::pools() const {
   return pools_;
 }
 
-Result<UniqueFd> ProcessSockets::controlListener(const std::string& host, int port) {
-  Endpoint endpoint{host, static_cast<uint16_t>(port), Transport::kTcp};
+Result<std::pair<UniqueFd, UniqueFd>> ProcessSockets::claimOrBind(const Endpoint& endpoint,
+                                                                  bool reusePort) {
+  // Port 0 is never inherited: each generation gets its own free port.
   UniqueFd fd;
-  if (port != 0) fd = claim(endpoint.key());
+  if (endpoint.port != 0) fd = claim(endpoint.key());
   if (fd.get() < 0) {
-    auto bound = bindSocket(endpoint, false);
+    auto bound = bindSocket(endpoint, reusePort);
     if (!bound.ok()) return bound.error();
     fd = std::move(*bound);
   }
@@ -86,9 +87,16 @@ Result<UniqueFd> ProcessSockets::controlListener(const std::string& host, int po
   if (copy < 0)
     return makeError(ErrorKind::kUnavailable,
                      endpoint.describe() + ": dup: " + std::strerror(errno));
+  return std::make_pair(std::move(fd), UniqueFd(copy));
+}
+
+Result<UniqueFd> ProcessSockets::controlListener(const std::string& host, int port) {
+  Endpoint endpoint{host, static_cast<uint16_t>(port), Transport::kTcp};
+  auto fds = claimOrBind(endpoint, false);
+  if (!fds.ok()) return fds.error();
   std::lock_guard<std::mutex> lock(mu_);
-  controls_.emplace_back(endpoint, UniqueFd(copy));
-  return fd;
+  controls_.emplace_back(endpoint, std::move(fds->second));
+  return std::move(fds->first);
 }
 
 std::vector<std::pair<Endpoint, int>> ProcessSockets::controlListeners() const {

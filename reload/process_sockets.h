@@ -28,6 +28,10 @@ class ProcessSockets {
   void inherit(const Endpoint& endpoint, UniqueFd fd);
   // One inherited socket for `key`; an invalid fd when none is left.
   UniqueFd claim(const std::string& key);
+  // The inherited socket for `endpoint` when there is one, else a new one
+  // bound now; plus a close-on-exec duplicate of it (kept for handing over
+  // to the next generation).
+  Result<std::pair<UniqueFd, UniqueFd>> claimOrBind(const Endpoint& endpoint, bool reusePort);
   // The most sockets inherited for one key (the previous worker count).
   size_t mostInheritedPerKey() const;
   // Closes the inherited sockets nobody claimed; returns their keys.

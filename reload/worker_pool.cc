@@ -102,18 +102,10 @@ size_t Worker::openHandles() {
 Status WorkerPool::bindOnEveryWorker(const Endpoint& endpoint, std::vector<UniqueFd>* fds) {
   std::vector<UniqueFd> copies;
   for (size_t i = 0; i < workers_.size(); ++i) {
-    UniqueFd fd = ProcessSockets::get().claim(endpoint.key());
-    if (fd.get() < 0) {
-      auto bound = bindSocket(endpoint, true);
-      if (!bound.ok()) return bound.error();
-      fd = std::move(*bound);
-    }
-    int copy = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0);
-    if (copy < 0)
-      return makeError(ErrorKind::kUnavailable,
-                       endpoint.describe() + ": dup: " + std::strerror(errno));
-    copies.emplace_back(copy);
-    fds->push_back(std::move(fd));
+    auto both = ProcessSockets::get().claimOrBind(endpoint, true);
+    if (!both.ok()) return both.error();
+    copies.push_back(std::move(both->second));
+    fds->push_back(std::move(both->first));
   }
   copies_[endpoint.key()] = std::move(copies);
   return Status::Ok();
