@@ -233,6 +233,17 @@ void HttpSession::onClientRead(ssize_t n) {
     if (n < 0) terminate();
     return;
   }
+  if (phase_ == Phase::kTlsTunnel) {
+    if (n < 0) {
+      stopReading(client_.get());
+      clientEof_ = true;
+    } else {
+      client_->filled += static_cast<size_t>(n);
+      if (client_->filled == client_->bufSize) stopReading(client_.get());
+    }
+    pumpTlsTunnelUp();
+    return;
+  }
   if (n < 0) {
     stopReading(client_.get());
     clientEof_ = true;
@@ -442,10 +453,8 @@ void HttpSession::buildRequestHead(const RouteDecision& route) {
   }
   out.append(" HTTP/1.1\r\n");
   ConnectionTokens connection(head.header("Connection").value_or(""));
-  // Over TLS the tunnel would carry plaintext: Upgrade is not offered to
-  // the task (the header is hop-by-hop and dropped), the request goes as a
-  // plain one.
-  bool upgrade = head.upgradeRequested() && !tls_;
+  // Over TLS too: the session then tunnels (Phase::kTlsTunnel).
+  bool upgrade = head.upgradeRequested();
   std::optional<std::string_view> host;
   std::optional<std::string_view> forwardedFor;
   for (size_t i = 0; i < head.headerCount(); ++i) {
@@ -642,6 +651,19 @@ bool HttpSession::retryIdempotent() {
 
 void HttpSession::onUpstreamRead(ssize_t n) {
   if (n == 0) return;
+  if (phase_ == Phase::kTlsTunnel) {
+    if (n < 0) {
+      // The task ended the tunnel: what it sent before is written (the
+      // close_notify and FIN follow it), then the client is let go.
+      uv_read_stop(upstream_->stream());
+      linger();
+      return;
+    }
+    upstream_->filled += static_cast<size_t>(n);
+    if (upstream_->filled == upstream_->bufSize) uv_read_stop(upstream_->stream());
+    pumpTlsTunnelDown();
+    return;
+  }
   if (n < 0) {
     uv_read_stop(upstream_->stream());
     if (retryOnFreshConnection()) return;
@@ -746,7 +768,7 @@ void HttpSession::pumpResponse() {
 bool HttpSession::onResponseHead() {
   int status = response_.status();
   if (status == 101) {
-    if (!request_.head().upgradeRequested() || tls_) {
+    if (!request_.head().upgradeRequested()) {
       releasePeer(PeerOutcome::kBadResponse);
       respondError(502, ProxyError::kBadResponse, "the task switched protocols unasked");
       return false;
@@ -869,6 +891,17 @@ void HttpSession::switchToTunnel() {
   toClient.append(upstream_->buf.get(), upstream_->filled);
   std::string toUpstream(client_->buf.get(), client_->filled);
   releasePeer(PeerOutcome::kOk);
+  if (tls_) {
+    // The 101 and the task's first bytes go out encrypted; the client's
+    // bytes after its request go to the task; from then on both pumps run.
+    phase_ = Phase::kTlsTunnel;
+    upstream_->filled = 0;
+    armTunnelIdle();
+    if (!writeTo(client_.get(), {}, toClient.data(), toClient.size(), 0)) return;
+    resumeReading(upstream_.get());
+    pumpTlsTunnelUp();
+    return;
+  }
   phase_ = Phase::kTunnel;
   stopReading(client_.get());
   stopReading(upstream_.get());
@@ -877,6 +910,36 @@ void HttpSession::switchToTunnel() {
   tunnel_ = std::make_unique<TcpTunnel>(loop_, std::move(client_), tunnel,
                                         [this](TunnelEnd) { terminate(); });
   tunnel_->start(std::move(upstream_), std::move(toUpstream), std::move(toClient));
+}
+
+void HttpSession::armTunnelIdle() {
+  uint64_t ms = route_.tunnelIdleMs != 0 ? route_.tunnelIdleMs : options_.tunnel.idleTimeoutMs;
+  if (ms != 0) setDeadline(Deadline::kIdle, ms);
+}
+
+void HttpSession::pumpTlsTunnelUp() {
+  if (phase_ != Phase::kTlsTunnel || !client_ || !upstream_ || writingUpstream_) return;
+  if (client_->filled > 0) {
+    armTunnelIdle();
+    if (!writeTo(upstream_.get(), {}, client_->buf.get(), client_->filled, client_->filled)) return;
+    if (writingUpstream_) return;  // resumes in onWritten
+  }
+  if (clientEof_) {
+    terminate();  // the client is gone and everything it sent was passed on
+    return;
+  }
+  resumeReading(client_.get());
+}
+
+void HttpSession::pumpTlsTunnelDown() {
+  if (phase_ != Phase::kTlsTunnel || !client_ || !upstream_ || writingClient_) return;
+  if (upstream_->filled > 0) {
+    armTunnelIdle();
+    if (!writeTo(client_.get(), {}, upstream_->buf.get(), upstream_->filled, upstream_->filled))
+      return;
+    if (writingClient_) return;  // resumes in onWritten
+  }
+  resumeReading(upstream_.get());
 }
 
 // ---- writing ----
@@ -955,6 +1018,10 @@ void HttpSession::onWritten(Conn* out, int status) {
     }
     if (upstream_) consume(upstream_.get(), toClientInFlight_);
     toClientInFlight_ = 0;
+    if (phase_ == Phase::kTlsTunnel) {
+      pumpTlsTunnelDown();
+      return;
+    }
     pumpResponse();
     return;
   }
@@ -972,6 +1039,10 @@ void HttpSession::onWritten(Conn* out, int status) {
   }
   consume(client_.get(), toUpstreamInFlight_);
   toUpstreamInFlight_ = 0;
+  if (phase_ == Phase::kTlsTunnel) {
+    pumpTlsTunnelUp();
+    return;
+  }
   resumeReading(client_.get());
   pumpRequest();
   if (responseDone_ && !writingClient_ && phase_ == Phase::kExchange && !lingering_) {

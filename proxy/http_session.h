@@ -87,7 +87,10 @@ class HttpSession {
   uint64_t requests() const { return requests_; }
 
  private:
-  enum class Phase { kHead, kConnecting, kExchange, kTunnel, kClosed };
+  // kTlsTunnel: an Upgrade over TLS (wss://); the session itself copies
+  // decrypted client bytes to the task and encrypts the task's bytes, since
+  // TcpTunnel copies raw sockets only.
+  enum class Phase { kHead, kConnecting, kExchange, kTunnel, kTlsTunnel, kClosed };
 
   // Request side.
   void onClientRead(ssize_t n);
@@ -104,6 +107,10 @@ class HttpSession {
   bool flushPendingHead();
   void finishExchange();
   void switchToTunnel();
+  // kTlsTunnel: moves what one side sent to the other, with backpressure.
+  void pumpTlsTunnelUp();
+  void pumpTlsTunnelDown();
+  void armTunnelIdle();
   // Upstream connection.
   void connectUpstream();
   void onConnected();

@@ -381,6 +381,33 @@ TEST_F(ProxyDataPlaneTest, WebSocketTunnelsFramesBothWays) {
   EXPECT_TRUE(c.waitClosed(5000)) << "the tunnel stayed open after the task closed";
 }
 
+// The same tunnel over the HTTPS frontend (wss://): the session decrypts
+// what the client sends to the task and encrypts the task's frames.
+TEST_F(ProxyDataPlaneTest, WebSocketOverTlsTunnelsFramesBothWays) {
+  proxy::test::CertDir certs;
+  certs.make("wss", "wss.example.test", "wss-cert");
+  startCluster(128, 1);
+  startProxy(certs.path());
+  deployAll({{"/ws", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "wss.example.test"}}}});
+  std::string cmd = std::string("/usr/bin/python3 ") + WSS_CLIENT + " " + proxyIp_ + " " +
+                    std::to_string(httpsPort_) + " wss.example.test 2>&1";
+  std::string out;
+  // The certificate is read once the proxy sees it; retry until it serves TLS.
+  ASSERT_TRUE(client_.waitFor(
+      [&] {
+        out.clear();
+        FILE* pipe = ::popen(cmd.c_str(), "r");
+        if (pipe == nullptr) return false;
+        char buf[512];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+        ::pclose(pipe);
+        return out.rfind("OK", 0) == 0;
+      },
+      20000, 500))
+      << out;
+}
+
 // Several requests in one write are answered in order, also when the two
 // tasks they go to answer at different speeds, bodies included; the last
 // one's Connection: close ends the connection after its answer.
