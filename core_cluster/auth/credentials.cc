@@ -11,19 +11,11 @@
 #include <sstream>
 
 #include "base/json.h"
+#include "core_cluster/auth/config_lines.h"
 
 namespace corral::auth {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
-    s.remove_suffix(1);
-  return s;
-}
 
 Result<Credential> credentialFromJson(const Json& j, const std::string& where) {
   if (!j.is_object() || !j.contains("principal") || !j["principal"].is_string() ||
@@ -45,14 +37,14 @@ Result<Credential> credentialFromLine(std::string_view line, size_t lineNo) {
   if (sp == std::string_view::npos) {
     return makeError(ErrorKind::kInvalid, where + ": expected 'principal secret'");
   }
-  Credential c{std::string(line.substr(0, sp)), std::string(trim(line.substr(sp + 1)))};
+  Credential c{std::string(line.substr(0, sp)), std::string(trimBlanks(line.substr(sp + 1)))};
   if (c.secret.empty()) return makeError(ErrorKind::kInvalid, where + ": the secret is empty");
   return c;
 }
 
 bool looksLikeJson(std::string_view text) {
-  text = trim(text);
-  while (!text.empty() && text.front() == '\n') text = trim(text.substr(1));
+  text = trimBlanks(text);
+  while (!text.empty() && text.front() == '\n') text = trimBlanks(text.substr(1));
   return !text.empty() && text.front() == '{';
 }
 
@@ -70,15 +62,8 @@ Result<Credential> parseCredential(std::string_view text) {
     if (!j.ok()) return makeError(ErrorKind::kInvalid, j.error().message);
     return credentialFromJson(*j, "credential");
   }
-  size_t lineNo = 0;
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = trim(text.substr(0, nl));
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    ++lineNo;
-    if (line.empty() || line.front() == '#') continue;
-    return credentialFromLine(line, lineNo);
-  }
+  auto lines = configLines(text);
+  if (!lines.empty()) return credentialFromLine(lines.front().text, lines.front().number);
   return makeError(ErrorKind::kInvalid, "no credential: expected 'principal secret'");
 }
 
@@ -97,14 +82,8 @@ Result<std::vector<Credential>> parseCredentials(std::string_view text) {
       out.push_back(std::move(*c));
     }
   } else {
-    size_t lineNo = 0;
-    while (!text.empty()) {
-      size_t nl = text.find('\n');
-      std::string_view line = trim(text.substr(0, nl));
-      text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-      ++lineNo;
-      if (line.empty() || line.front() == '#') continue;
-      auto c = credentialFromLine(line, lineNo);
+    for (const ConfigLine& line : configLines(text)) {
+      auto c = credentialFromLine(line.text, line.number);
       if (!c.ok()) return c.error();
       out.push_back(std::move(*c));
     }
@@ -156,12 +135,8 @@ std::string basicAuthorization(std::string_view user, std::string_view password)
 Result<std::string> loadBasicAuthorization(const std::string& path) {
   auto text = readSecretFile(path);
   if (!text.ok()) return text.error();
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    size_t nl = rest.find('\n');
-    std::string_view line = trim(rest.substr(0, nl));
-    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
-    if (line.empty() || line.front() == '#') continue;
+  for (const ConfigLine& l : configLines(*text)) {
+    std::string_view line = l.text;
     size_t colon = line.find(':');
     if (colon == std::string_view::npos || colon == 0) break;
     std::string header = basicAuthorization(line.substr(0, colon), line.substr(colon + 1));
@@ -177,7 +152,7 @@ std::optional<BasicCredentials> parseBasicAuthorization(std::string_view header)
       strncasecmp(header.data(), kScheme.data(), kScheme.size()) != 0) {
     return std::nullopt;
   }
-  std::string_view encoded = trim(header.substr(kScheme.size()));
+  std::string_view encoded = trimBlanks(header.substr(kScheme.size()));
   size_t maxLen = 0;
   if (encoded.empty() || !EVP_DecodedLength(&maxLen, encoded.size())) return std::nullopt;
   std::string decoded(maxLen, '\0');
@@ -200,7 +175,7 @@ std::optional<std::string_view> parseBearer(std::string_view header) {
       strncasecmp(header.data(), kScheme.data(), kScheme.size()) != 0) {
     return std::nullopt;
   }
-  std::string_view token = trim(header.substr(kScheme.size()));
+  std::string_view token = trimBlanks(header.substr(kScheme.size()));
   if (token.empty()) return std::nullopt;
   return token;
 }

@@ -6,18 +6,12 @@
 
 #include "base/log.h"
 #include "base/metrics.h"
+#include "core_cluster/auth/config_lines.h"
 #include "core_cluster/auth/credentials.h"
 
 namespace corral::auth {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
 
 metrics::Counter& refusals(const char* reason) {
   return metrics::global().counter(
@@ -30,7 +24,7 @@ metrics::Counter& refusals(const char* reason) {
 }  // namespace
 
 Result<HttpUser> parseHttpUser(std::string_view text, HttpRole role) {
-  text = trim(text);
+  text = trimBlanks(text);
   size_t colon = text.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
     return makeError(ErrorKind::kInvalid, "expected user:password");
@@ -40,13 +34,9 @@ Result<HttpUser> parseHttpUser(std::string_view text, HttpRole role) {
 
 Result<std::vector<HttpUser>> parseHttpUsers(std::string_view text) {
   std::vector<HttpUser> out;
-  size_t lineNo = 0;
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view line = trim(text.substr(0, nl));
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    ++lineNo;
-    if (line.empty() || line.front() == '#') continue;
+  for (const ConfigLine& l : configLines(text)) {
+    std::string_view line = l.text;
+    size_t lineNo = l.number;
     HttpRole role = HttpRole::kAdmin;
     size_t sp = line.find_first_of(" \t");
     if (sp != std::string_view::npos) {
