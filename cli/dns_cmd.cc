@@ -3,15 +3,13 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <csignal>
 #include <thread>
 
 #include "base/http_client.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "cli/commands.h"
-#include "cli/flags_file.h"
-#include "cli/serve.h"
+#include "cli/serve_command.h"
 #include "dns/dns_service.h"
 
 #include "core_cluster/auth/credentials.h"
@@ -98,77 +96,12 @@ Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
   return c;
 }
 
-Status parseDnsArgs(const std::vector<std::string>& args, DnsFlags* out) {
-  CLI::App app("dns");
-  defineDnsFlags(&app, out);
-  Status s = parseArgs(app, args);
-  if (!s.ok()) return s;
-  auto c = toConfig(*out);
-  if (!c.ok()) return c.error();
-  return Status::Ok();
-}
-
-// The command line plus --flags-file, validated completely.
-Result<DnsFlags> flagsWithFile(const std::string& path) {
-  auto all = argsWithFlagsFile(subcommandArgs("dns"), path, [](const std::vector<std::string>& a) {
-    DnsFlags scratch;
-    return parseDnsArgs(a, &scratch);
-  });
-  if (!all.ok()) return all.error();
-  DnsFlags f;
-  Status s = parseDnsArgs(*all, &f);
-  if (!s.ok()) return s.error();
-  return f;
-}
-
-int runDns(const DnsFlags& f) {
-  log::setComponent("dns");
-  auto c = toConfig(f);
-  if (!c.ok()) {
-    log::error("{}", c.error().message);
-    return 2;
-  }
-  Loop loop;
-  auto takeover = f.takeover.begin(loop);
-  if (!takeover.ok()) {
-    log::error("{}", takeover.error().message);
-    return 1;
-  }
-  auto service = dns::DnsService::start(loop, std::move(*c));
-  if (!service.ok()) return startupFailed("dns", service.error());
-  dns::DnsService* s = service->get();
-  reload::Takeover* t = takeover->get();
-  SignalWatcher hangup(loop, {SIGHUP}, [&f, t](int) {
-    auto validate = [&f]() -> Status {
-      auto next = flagsWithFile(f.flagsFile);
-      if (!next.ok()) return next.error();
-      return Status::Ok();
-    };
-    reloadFlagsFile(f.flagsFile, validate, t);
-  });
-  return serveUntilSignal(loop, *s, "dns", t, [s] { return s->ready(); });
-}
-
 }  // namespace
 
 void addDnsCommand(CLI::App& app, int& exitCode) {
-  auto f = std::make_shared<DnsFlags>();
-  auto* cmd =
-      app.add_subcommand("dns", "Authoritative DNS (Mesos-DNS names) fed by the event stream");
-  defineDnsFlags(cmd, f.get());
-  cmd->callback([f, &exitCode] {
-    if (f->flagsFile.empty()) {
-      exitCode = runDns(*f);
-      return;
-    }
-    auto full = flagsWithFile(f->flagsFile);
-    if (!full.ok()) {
-      log::error("{}", full.error().message);
-      exitCode = 2;
-      return;
-    }
-    exitCode = runDns(*full);
-  });
+  addServeCommand<dns::DnsService>(
+      app, exitCode, CommandSpec<DnsFlags, dns::DnsServiceConfig>{"dns", defineDnsFlags, toConfig},
+      "Authoritative DNS (Mesos-DNS names) fed by the event stream");
 }
 
 }  // namespace corral::cli

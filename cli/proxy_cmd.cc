@@ -4,15 +4,13 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
-#include <csignal>
 #include <thread>
 
 #include "base/http_client.h"
 #include "base/log.h"
 #include "base/loop.h"
 #include "cli/commands.h"
-#include "cli/flags_file.h"
-#include "cli/serve.h"
+#include "cli/serve_command.h"
 #include "proxy/proxy_service.h"
 
 #include "core_cluster/auth/credentials.h"
@@ -109,79 +107,13 @@ Result<proxy::ProxyServiceConfig> toConfig(const ProxyFlags& f) {
   return c;
 }
 
-// Parses `args` as `corral proxy` would into *out and checks the result.
-Status parseProxyArgs(const std::vector<std::string>& args, ProxyFlags* out) {
-  CLI::App app("proxy");
-  defineProxyFlags(&app, out);
-  Status s = parseArgs(app, args);
-  if (!s.ok()) return s;
-  auto c = toConfig(*out);
-  if (!c.ok()) return c.error();
-  return Status::Ok();
-}
-
-// The command line plus --flags-file, validated completely.
-Result<ProxyFlags> flagsWithFile(const std::string& path) {
-  auto all =
-      argsWithFlagsFile(subcommandArgs("proxy"), path, [](const std::vector<std::string>& a) {
-        ProxyFlags scratch;
-        return parseProxyArgs(a, &scratch);
-      });
-  if (!all.ok()) return all.error();
-  ProxyFlags f;
-  Status s = parseProxyArgs(*all, &f);
-  if (!s.ok()) return s.error();
-  return f;
-}
-
-int runProxy(const ProxyFlags& f) {
-  log::setComponent("proxy");
-  auto c = toConfig(f);
-  if (!c.ok()) {
-    log::error("{}", c.error().message);
-    return 2;
-  }
-  Loop loop;
-  auto takeover = f.takeover.begin(loop);
-  if (!takeover.ok()) {
-    log::error("{}", takeover.error().message);
-    return 1;
-  }
-  auto service = proxy::ProxyService::start(loop, std::move(*c));
-  if (!service.ok()) return startupFailed("proxy", service.error());
-  proxy::ProxyService* s = service->get();
-  reload::Takeover* t = takeover->get();
-  SignalWatcher hangup(loop, {SIGHUP}, [&f, t](int) {
-    auto validate = [&f]() -> Status {
-      auto next = flagsWithFile(f.flagsFile);
-      if (!next.ok()) return next.error();
-      return Status::Ok();
-    };
-    reloadFlagsFile(f.flagsFile, validate, t);
-  });
-  return serveUntilSignal(loop, *s, "proxy", t, [s] { return s->ready(); });
-}
-
 }  // namespace
 
 void addProxyCommand(CLI::App& app, int& exitCode) {
-  auto f = std::make_shared<ProxyFlags>();
-  auto* cmd = app.add_subcommand(
-      "proxy", "HTTP/TCP edge proxy routed by marathon-lb labels, fed by the event stream");
-  defineProxyFlags(cmd, f.get());
-  cmd->callback([f, &exitCode] {
-    if (f->flagsFile.empty()) {
-      exitCode = runProxy(*f);
-      return;
-    }
-    auto full = flagsWithFile(f->flagsFile);
-    if (!full.ok()) {
-      log::error("{}", full.error().message);
-      exitCode = 2;
-      return;
-    }
-    exitCode = runProxy(*full);
-  });
+  addServeCommand<proxy::ProxyService>(
+      app, exitCode,
+      CommandSpec<ProxyFlags, proxy::ProxyServiceConfig>{"proxy", defineProxyFlags, toConfig},
+      "HTTP/TCP edge proxy routed by marathon-lb labels, fed by the event stream");
 }
 
 }  // namespace corral::cli
