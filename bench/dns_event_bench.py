@@ -28,47 +28,27 @@ Usage: bench/dns_event_bench.py [--corral build/cli/corral] [--sizes 1000,10000,
                                 [--markdown out.md]
 """
 import argparse
-import http.server
 import json
 import os
 import random
-import re
 import socket
-import socketserver
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NAGENTS = 50
 
+sys.path.insert(0, HERE)
+from marathon_standin import (StandIn, cpu_seconds, free_port, metric, metrics,  # noqa: E402
+                              percentile, rss_kib, wait_for)
+
 
 def log(*a):
     print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-def free_port(ip="127.0.0.1"):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((ip, 0))
-    port = s.getsockname()[1]
-    s.close()
-    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        t.bind((ip, port))
-    finally:
-        t.close()
-    return port
-
-
-def percentile(xs, p):
-    if not xs:
-        return float("nan")
-    s = sorted(xs)
-    return s[min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))]
 
 
 # ------------------------------------------------------------------ stand-in
@@ -103,84 +83,14 @@ class Catalog:
         self.body = json.dumps({"apps": self.apps}).encode()
 
 
-class StandIn:
-    """A Marathon stand-in: leader, apps and one SSE stream we write into."""
-
-    def __init__(self, catalog):
-        self.catalog = catalog
-        self.stream = None
-        self.stream_ready = threading.Event()
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.event_id = 0
-        stand_in = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def send_body(self, status, body, ctype="application/json"):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                path = self.path
-                if path == "/v2/leader":
-                    return self.send_body(200, json.dumps({"leader": stand_in.address}).encode())
-                if path.startswith("/v2/apps?"):
-                    return self.send_body(200, stand_in.catalog.body)
-                if path == "/ping":
-                    return self.send_body(200, b"pong", "text/plain")
-                if path == "/v2/events":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.send_header("Cache-Control", "no-cache")
-                    self.end_headers()
-                    self.wfile.flush()
-                    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    with stand_in.lock:
-                        stand_in.stream = self.connection
-                    stand_in.stream_ready.set()
-                    stand_in.done.wait(3600)
-                    self.close_connection = True
-                    return None
-                return self.send_body(404, b'{"message":"not here"}')
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        self.server = Server(("127.0.0.1", self.port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def send_raw(self, data):
-        with self.lock:
-            self.stream.sendall(data)
-
-    def event_bytes(self, etype, data):
-        self.event_id += 1
-        return f"id: {self.event_id}\nevent: {etype}\ndata: {json.dumps(data)}\n\n".encode()
-
-    def status_event(self, app_id, task_id, n, ip, state):
-        agent, host = agent_of(n)
-        return self.event_bytes("status_update_event", {
-            "eventType": "status_update_event", "appId": app_id, "taskId": task_id,
-            "taskStatus": state, "host": host, "slaveId": agent, "ports": [20000 + n % 40000],
-            "ipAddresses": [{"ipAddress": ip, "protocol": "IPv4"}],
-            "version": "2026-01-01T00:00:00.000Z", "timestamp": "2026-01-01T00:00:02.000Z"})
-
-    def stop(self):
-        self.done.set()
-        self.server.shutdown()
-        self.server.server_close()
+def status_event(stand_in, app_id, task_id, n, ip, state):
+    """A status_update_event for task n of app_id, as stream bytes."""
+    agent, host = agent_of(n)
+    return stand_in.event_bytes("status_update_event", {
+        "eventType": "status_update_event", "appId": app_id, "taskId": task_id,
+        "taskStatus": state, "host": host, "slaveId": agent, "ports": [20000 + n % 40000],
+        "ipAddresses": [{"ipAddress": ip, "protocol": "IPv4"}],
+        "version": "2026-01-01T00:00:00.000Z", "timestamp": "2026-01-01T00:00:02.000Z"})
 
 
 # ---------------------------------------------------------------- DNS client
@@ -240,54 +150,9 @@ def lacks_ip(ip):
 
 # ------------------------------------------------------------------ corral
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process (all threads) from /proc."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def metrics(port):
-    import http.client
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    c.request("GET", "/metrics")
-    text = c.getresponse().read().decode()
-    c.close()
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) ([0-9.eE+-]+)$", line)
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    return out
-
-
-def metric(ms, prefix):
-    return sum(v for k, v in ms.items() if k == prefix or k.startswith(prefix + "{"))
-
-
-def wait_for(pred, timeout, what, interval=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if pred():
-                return
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(interval)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 class Dns:
@@ -363,7 +228,7 @@ def measure_size(args, tasks, work, empty_rss):
             name = name_of(app["id"])
             for state, pred, sink in (("TASK_RUNNING", has_ip(ip), lat_add),
                                       ("TASK_KILLED", lacks_ip(ip), lat_del)):
-                data = stand_in.status_event(app["id"], task_id, n, ip, state)
+                data = status_event(stand_in, app["id"], task_id, n, ip, state)
                 start = time.perf_counter()
                 stand_in.send_raw(data)
                 t = poll.wait(name, pred, timeout=5)
@@ -398,7 +263,7 @@ def measure_size(args, tasks, work, empty_rss):
         apps = rng.sample(catalog.apps, burst)
         for phase, state in (("up", "TASK_RUNNING"), ("down", "TASK_KILLED")):
             before = metrics(dns.http)
-            blob = b"".join(stand_in.status_event(a["id"], f"{a['id'].strip('/').replace('/', '_')}.burst",
+            blob = b"".join(status_event(stand_in, a["id"], f"{a['id'].strip('/').replace('/', '_')}.burst",
                                                   k, f"10.250.{k >> 8}.{k & 255}", state)
                             for k, a in enumerate(apps))
             k = burst - 1

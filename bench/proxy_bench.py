@@ -20,8 +20,6 @@ Usage: bench/proxy_bench.py [--corral build/cli/corral] [--rounds 3] [--seconds 
                             [--markdown out.md]
 """
 import argparse
-import http.server
-import json
 import os
 import shutil
 import socket
@@ -29,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,6 +37,7 @@ PROXY_IP = "127.0.21.1"
 
 sys.path.insert(0, HERE)
 from dns_bench import Procs, log, proc_tree_cpu  # noqa: E402  (shared bench helpers)
+from marathon_standin import StandIn, StaticCatalog  # noqa: E402
 
 
 def free_port(ip):
@@ -92,53 +90,7 @@ def stand_in_marathon(backend_port):
             "ipAddresses": [{"ipAddress": BACKEND_IP, "protocol": "IPv4"}],
         }],
     }
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *a):
-            pass
-
-        def send_json(self, obj):
-            body = json.dumps(obj).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self):
-            path = self.path.split("?", 1)[0]
-            if path == "/v2/leader":
-                self.send_json({"leader": "%s:%d" % self.server.server_address})
-            elif path == "/v2/apps":
-                self.send_json({"apps": [app]})
-            elif path == "/v2/apps/bench":
-                self.send_json({"app": app})
-            elif path == "/v2/events":
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Cache-Control", "no-cache")
-                self.end_headers()
-                self.wfile.write(b": connected\n\n")
-                self.wfile.flush()
-                try:
-                    while not self.server.stopping:
-                        time.sleep(1)
-                        self.wfile.write(b": keepalive\n\n")
-                        self.wfile.flush()
-                except OSError:
-                    pass
-            else:
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    srv.daemon_threads = True
-    srv.stopping = False
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return srv
+    return StandIn(StaticCatalog([app]))
 
 
 # ------------------------------------------------------------- configurations
@@ -321,9 +273,8 @@ def main():
             marathon = stand_in_marathon(backend_port)
             port = free_port(PROXY_IP)
             admin = free_port("127.0.0.1")
-            mport = marathon.server_address[1]
             servers["corral"] = (procs.start("corral", [
-                args.corral, "proxy", f"--master=127.0.0.1:{mport}", "--group=external",
+                args.corral, "proxy", f"--master={marathon.address}", "--group=external",
                 f"--http-listen={PROXY_IP}:{port}", "--https-listen=", f"--admin-listen=127.0.0.1:{admin}",
                 "--workers=1"], cpu=0), port)
         for name, (p, port) in servers.items():
@@ -347,8 +298,7 @@ def main():
         report(results, args)
     finally:
         if marathon is not None:
-            marathon.stopping = True
-            marathon.shutdown()
+            marathon.stop()
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,11 +1,32 @@
+#include <sys/resource.h>
+
 #include <CLI/CLI.hpp>
 
 #include <csignal>
 
 #include "cli/commands.h"
 
+namespace {
+
+// Every listener costs two descriptors per worker (its socket and the copy
+// kept for a takeover) and every proxied connection two more: a proxy with
+// 1,000 service ports and a few thousand clients is far past the usual soft
+// limit of 1,024 while the hard limit is not. So the soft limit starts at
+// the hard one, as nginx's worker_rlimit_nofile or Go's runtime do (libuv
+// polls with epoll: no FD_SETSIZE bound).
+void raiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  raiseOpenFileLimit();
   CLI::App app{"corral: cluster, service scheduler, reverse proxy and DNS in one binary"};
   app.require_subcommand(1);
   int exitCode = 0;

@@ -142,6 +142,13 @@ namespace {
 
 using PathSpecs = std::vector<std::pair<std::string, RouteSpecPtr>>;
 
+// Candidates stay sorted (candidateBefore): adding one costs a search and a
+// move of pointers, never a sort of a slot many apps share.
+void insertSorted(std::vector<RouteSpecPtr>& candidates, const RouteSpecPtr& spec) {
+  candidates.insert(std::upper_bound(candidates.begin(), candidates.end(), spec, candidateBefore),
+                    spec);
+}
+
 // Replaces `appId`'s candidates in `routes`: removed from the paths it had
 // (`before`), added at the paths it has now (`after`). Costs what the app
 // touches, not the size of the host.
@@ -158,7 +165,7 @@ size_t replaceInHost(HostRoutes& routes, const std::string& appId, const PathSpe
     touched.insert(path);
   }
   for (const auto& [path, spec] : after) {
-    routes.slot(path).candidates.push_back(spec);
+    insertSorted(routes.slot(path).candidates, spec);
     touched.insert(path);
   }
   size_t rebuilt = 0;
@@ -168,7 +175,6 @@ size_t replaceInHost(HostRoutes& routes, const std::string& appId, const PathSpe
       routes.eraseSlot(path);
       continue;
     }
-    std::sort(it->second.candidates.begin(), it->second.candidates.end(), candidateBefore);
     it->second.target = targetOf(it->second.candidates);
     ++rebuilt;
   }
@@ -208,6 +214,15 @@ std::shared_ptr<const RouteTable> RouteTable::update(const RouteTable& previous,
   BuildStats& stats = table->stats_;
   uint64_t batch = newPersistentBatch();
   std::unordered_set<const HostRoutes*> fresh;  // host entries this update created
+  // Port slots this update rebuilds, finished after the last change: many
+  // apps may share one port, so the first snapshot (every app added) and a
+  // mass removal must not re-rank that slot once per app.
+  struct PortEdit {
+    std::set<std::string> removed;    // apps whose candidates in the table go
+    std::vector<RouteSpecPtr> added;  // candidates to add
+    std::set<std::string> addedApps;  // the apps of `added`
+  };
+  std::map<int, PortEdit> portEdits;
 
   for (const AppRoutes& change : changes) {
     ++stats.changedApps;
@@ -263,30 +278,21 @@ std::shared_ptr<const RouteTable> RouteTable::update(const RouteTable& previous,
       table->hostless_ = routes->byPath.empty() ? nullptr : std::move(entry);
     }
 
-    // Service ports.
-    std::set<int> ports;
-    for (const auto& [port, _] : oldPorts) ports.insert(port);
-    for (const auto& [port, _] : newPorts) ports.insert(port);
-    for (int port : ports) {
-      std::vector<RouteSpecPtr> candidates;
-      if (const auto* slot = table->ports_.find(port)) {
-        for (const RouteSpecPtr& spec : (*slot)->candidates) {
-          if (spec->appId != change.appId) candidates.push_back(spec);
-        }
+    // Service ports: each touched port's slot is copied once per update and
+    // finished after the last change (many apps may share one port: the
+    // first snapshot must not re-rank it once per app).
+    for (const auto& [port, _] : oldPorts) {
+      PortEdit& edit = portEdits[port];
+      edit.removed.insert(change.appId);
+      // An app changed twice in one update: its first new candidates go too.
+      if (edit.addedApps.erase(change.appId)) {
+        std::erase_if(edit.added, [&](const RouteSpecPtr& s) { return s->appId == change.appId; });
       }
-      if (auto it = newPorts.find(port); it != newPorts.end()) {
-        candidates.insert(candidates.end(), it->second.begin(), it->second.end());
-      }
-      if (candidates.empty()) {
-        table->ports_ = table->ports_.erase(port, &stats.copiedNodes);
-        continue;
-      }
-      std::sort(candidates.begin(), candidates.end(), candidateBefore);
-      auto slot = std::make_shared<PathSlot>();
-      slot->target = targetOf(candidates);
-      slot->candidates = std::move(candidates);
-      table->ports_ = table->ports_.set(port, std::move(slot), &stats.copiedNodes, batch);
-      ++stats.rebuiltSlots;
+    }
+    for (const auto& [port, specs] : newPorts) {
+      PortEdit& edit = portEdits[port];
+      edit.added.insert(edit.added.end(), specs.begin(), specs.end());
+      edit.addedApps.insert(change.appId);
     }
 
     if (routes.empty()) {
@@ -296,6 +302,30 @@ std::shared_ptr<const RouteTable> RouteTable::update(const RouteTable& previous,
       entry->routes = std::move(routes);
       table->apps_ = table->apps_.set(change.appId, std::move(entry), &stats.copiedNodes, batch);
     }
+  }
+  for (auto& [port, edit] : portEdits) {
+    // One pass over the slot's candidates, however many apps changed on it.
+    std::vector<RouteSpecPtr> candidates;
+    if (const auto* existing = table->ports_.find(port)) {
+      candidates.reserve((*existing)->candidates.size() + edit.added.size());
+      for (const RouteSpecPtr& spec : (*existing)->candidates) {
+        if (!edit.removed.count(spec->appId)) candidates.push_back(spec);
+      }
+    }
+    if (candidates.empty() && edit.added.empty()) {
+      table->ports_ = table->ports_.erase(port, &stats.copiedNodes);
+      continue;
+    }
+    std::sort(edit.added.begin(), edit.added.end(), candidateBefore);
+    size_t kept = candidates.size();
+    candidates.insert(candidates.end(), edit.added.begin(), edit.added.end());
+    std::inplace_merge(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(kept),
+                       candidates.end(), candidateBefore);
+    auto slot = std::make_shared<PathSlot>();
+    slot->target = targetOf(candidates);
+    slot->candidates = std::move(candidates);
+    table->ports_ = table->ports_.set(port, std::move(slot), &stats.copiedNodes, batch);
+    ++stats.rebuiltSlots;
   }
   return table;
 }

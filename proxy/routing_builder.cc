@@ -124,6 +124,10 @@ Result<std::shared_ptr<const ProxySnapshot>> RoutingBuilder::update(
   next->backends = previous.backends;
   next->generation = snapshot.version;
   std::vector<AppRoutes> tableChanges;
+  // One batch for every backend set this update writes: the map nodes it
+  // creates are filled in place, so the first snapshot of 100,000 routes
+  // costs one node per new leaf instead of a path copy per app.
+  uint64_t batch = newPersistentBatch();
 
   std::set<std::string> regroup;  // apps whose table routes must be computed again
   auto leaveGroup = [&](const std::string& id, const std::string& group) {
@@ -191,7 +195,8 @@ Result<std::shared_ptr<const ProxySnapshot>> RoutingBuilder::update(
     if (state.parsed.empty()) {
       next->backends = next->backends.erase(id);
     } else {
-      next->backends = next->backends.set(id, backendsOf(*app, state.parsed, &report.eligible));
+      next->backends =
+          next->backends.set(id, backendsOf(*app, state.parsed, &report.eligible), nullptr, batch);
     }
   };
 

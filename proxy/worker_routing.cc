@@ -206,13 +206,19 @@ void WorkerRouting::install(std::shared_ptr<const ProxySnapshot> snapshot) {
   state->snapshot = std::move(snapshot);
   // Requests routed before keep the old state (and its pickers) alive.
   state_ = std::move(state);
-  for (auto it = pickers_.begin(); it != pickers_.end();) {
+  // A bounded sweep from where the last one stopped, wrapping around once.
+  auto it = pickers_.lower_bound(sweepFrom_);
+  size_t budget = std::min(kSweepPerInstall, pickers_.size());
+  for (size_t seen = 0; seen < budget; ++seen) {
+    if (it == pickers_.end()) it = pickers_.begin();
     if (state_->snapshot->backend(it->first) == nullptr) {
+      dropped_.push_back(it->first);
       it = pickers_.erase(it);
     } else {
       ++it;
     }
   }
+  sweepFrom_ = it == pickers_.end() ? BackendKey{} : it->first;
 }
 
 BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
@@ -265,11 +271,36 @@ void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
   out->retryIdempotent = spec.retryIdempotent;
 }
 
+namespace {
+
+bool sameCounters(const RouteCounters& a, const RouteCounters& b) {
+  return a.requests == b.requests && a.latencyCount == b.latencyCount && a.active == b.active &&
+         a.errors == b.errors && a.latencyUsSum == b.latencyUsSum &&
+         std::equal(std::begin(a.statusClass), std::end(a.statusClass), std::begin(b.statusClass));
+}
+
+}  // namespace
+
 void WorkerRouting::publishRouteStats() {
-  std::map<BackendKey, RouteCounters> copy;
-  for (const auto& [key, picker] : pickers_) copy.emplace(key, picker->routeCounters());
+  std::vector<std::pair<BackendKey, RouteCounters>> moved;
+  for (const auto& [key, picker] : pickers_) {
+    const RouteCounters& now = picker->routeCounters();
+    auto [last, added] = lastPublished_.try_emplace(key, now);
+    if (!added && sameCounters(last->second, now)) continue;
+    last->second = now;
+    moved.emplace_back(key, now);
+  }
+  std::vector<BackendKey> gone;
+  for (const BackendKey& key : dropped_) {
+    if (pickers_.count(key)) continue;  // routed again since
+    lastPublished_.erase(key);
+    gone.push_back(key);
+  }
+  dropped_.clear();
+  if (moved.empty() && gone.empty()) return;
   std::lock_guard<std::mutex> lock(statsMutex_);
-  published_ = std::move(copy);
+  for (auto& [key, counters] : moved) published_[key] = counters;
+  for (const BackendKey& key : gone) published_.erase(key);
 }
 
 std::map<BackendKey, RouteCounters> WorkerRouting::routeStats() const {

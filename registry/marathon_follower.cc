@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -89,6 +90,7 @@ struct MarathonFollower::Stats {
   metrics::Counter* eventsApplied = nullptr;
   metrics::Counter* resyncs = nullptr;
   metrics::Counter* badEvents = nullptr;
+  metrics::Gauge* fullLoadSeconds = nullptr;
 };
 
 Result<std::unique_ptr<MarathonFollower>> MarathonFollower::create(Loop& loop,
@@ -130,6 +132,11 @@ MarathonFollower::MarathonFollower(Loop& loop, FollowerOptions options)
                                  "Full reloads of /v2/apps (initial load included).", labels);
   stats_->badEvents =
       &reg.counter("corral_registry_bad_events_total", "Malformed events or apps skipped.", labels);
+  stats_->fullLoadSeconds = &reg.gauge(
+      "corral_registry_full_load_seconds",
+      "Time the last full load of /v2/apps took once its response was in: parsing the JSON and "
+      "rebuilding the catalog from it.",
+      labels);
   auto stats = stats_;
   reg.gaugeFn(
       "corral_registry_snapshot_age_seconds",
@@ -365,9 +372,13 @@ void MarathonFollower::onFullSync(Result<http::Response> r) {
   if (r->status != 200) {
     return fail("GET /v2/apps on " + source_ + " answered " + std::to_string(r->status));
   }
+  auto loadStart = std::chrono::steady_clock::now();
   auto json = parseJson(r->body);
   if (!json.ok()) return fail("GET /v2/apps on " + source_ + ": " + json.error().message);
   auto report = catalog_.loadApps(*json);
+  double loadSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - loadStart).count();
+  stats_->fullLoadSeconds->set(loadSeconds);
   if (!report.ok()) return fail("GET /v2/apps on " + source_ + ": " + report.error().message);
   for (const auto& e : report->bad) {
     log::warn("registry: app skipped (its last good version, if any, is kept): {}", e.message);
@@ -382,8 +393,9 @@ void MarathonFollower::onFullSync(Result<http::Response> r) {
   batching_ = true;
   for (const auto& ev : buffered) apply(ev);
   batching_ = false;
-  log::info("registry: loaded {} app(s) from {} ({} skipped), then {} buffered event(s)",
-            report->apps, source_, report->bad.size(), buffered.size());
+  log::info(
+      "registry: loaded {} app(s) from {} ({} skipped) in {:.1f} ms, then {} buffered event(s)",
+      report->apps, source_, report->bad.size(), loadSeconds * 1000, buffered.size());
   schedulePublish();
 }
 

@@ -21,6 +21,14 @@ SnapshotPipeline::SnapshotPipeline(Loop& loop, PipelineOptions options, Builder 
   const std::string& w = options_.what;
   buildSeconds_ = &reg.histogram(p + w + "_build_seconds", "Time to build a " + w + ".",
                                  {0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1});
+  controlSeconds_ = &reg.histogram(
+      p + "snapshot_build_seconds",
+      "Control-loop time of one " + w + " update: build, validation and publish to the workers.",
+      {0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+       0.1, 0.25, 0.5, 1, 2.5, 5});
+  lastControlSeconds_ = &reg.gauge(p + "snapshot_last_build_seconds",
+                                   "Control-loop time of the last published " + w +
+                                       " update (as in " + p + "snapshot_build_seconds).");
   eventToPublish_ = &reg.histogram(
       p + "event_to_" + w + "_seconds",
       "Time from a scheduler event arriving to the " + w + " that reflects it being published.",
@@ -100,6 +108,10 @@ void SnapshotPipeline::build() {
     lastGood_ = *built;
   }
   uint64_t version = publish_(*built);
+  double controlSeconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  controlSeconds_->observe(controlSeconds);
+  lastControlSeconds_->set(controlSeconds);
   base_ = snapshot;
   dirty_.clear();
   generation_ = snapshot->version;
@@ -112,9 +124,10 @@ void SnapshotPipeline::build() {
     firstEventMs_ = 0;
   }
   log::info(
-      "{} {} published from snapshot {} ({} added, {} changed, {} removed), built in {:.2f} ms",
+      "{} {} published from snapshot {} ({} added, {} changed, {} removed), built in {:.3f} ms, "
+      "published in {:.3f} ms",
       options_.what, version, snapshot->version, diff.added.size(), diff.changed.size(),
-      diff.removed.size(), seconds * 1000);
+      diff.removed.size(), seconds * 1000, (controlSeconds - seconds) * 1000);
 }
 
 AnySnapshot SnapshotPipeline::lastGood() const {

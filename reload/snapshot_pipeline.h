@@ -18,7 +18,12 @@
 //   (prefix "corral_dns", what "zone"): corral_dns_zone_build_seconds,
 //   corral_dns_event_to_zone_seconds (first event folded in -> published),
 //   corral_dns_zone_updates_total, corral_dns_zone_rejected_total,
-//   corral_dns_zone_generation (registry version of the published build).
+//   corral_dns_zone_generation (registry version of the published build),
+//   and the control loop's whole cost per build (builder, validation and
+//   publishing: what one event costs the loop) with buckets fine enough for
+//   a sub-millisecond update: corral_dns_snapshot_build_seconds, and the
+//   last one alone, corral_dns_snapshot_last_build_seconds (so that a bench
+//   driving one change at a time reads each sample exactly).
 // Loop thread only, except lastGood().
 #pragma once
 
@@ -121,6 +126,8 @@ class SnapshotPipeline {
   AnySnapshot lastGood_;
 
   metrics::Histogram* buildSeconds_;
+  metrics::Histogram* controlSeconds_;
+  metrics::Gauge* lastControlSeconds_;
   metrics::Histogram* eventToPublish_;
   metrics::Counter* updates_;
   metrics::Counter* rejectedTotal_;

@@ -236,5 +236,35 @@ TEST(RouteTable, UpdateCostFollowsTheChangeNotTheTable) {
       << small.copiedNodes << " vs " << large.copiedNodes;
 }
 
+// The changes of one update apply in order, also to an app listed twice and
+// to a service port many apps share (finished once, after the last change).
+TEST(RouteTable, AnAppChangedTwiceInOneUpdateEndsWithItsLastRoutes) {
+  auto v1 = build({
+      app("/a", {SpecBuilder("/a", 10001).vhost("a.test")}),
+      app("/b", {SpecBuilder("/b", 10001).vhost("b.test")}),
+  });
+  ASSERT_EQ(v1->lookupPort(10001)->spec->appId, "/a");
+  auto v2 = build(
+      {
+          app("/a", {SpecBuilder("/a", 10002).vhost("a.test")}),
+          app("/c", {SpecBuilder("/c", 10001).vhost("c.test")}),
+          app("/a", {SpecBuilder("/a", 10003).vhost("a2.test")}),
+          app("/c", {}),
+          app("/0", {SpecBuilder("/0", 10001).vhost("zero.test")}),
+      },
+      *v1);
+  EXPECT_EQ(v2->lookupPort(10002), nullptr) << "the first change of /a was replaced";
+  ASSERT_NE(v2->lookupPort(10003), nullptr);
+  EXPECT_EQ(v2->lookupPort(10003)->spec->appId, "/a");
+  ASSERT_NE(v2->lookupPort(10001), nullptr);
+  EXPECT_EQ(v2->lookupPort(10001)->spec->appId, "/0") << "lowest id first among equals";
+  EXPECT_EQ(served(*v2, "a2.test", "/"), "/a");
+  EXPECT_EQ(served(*v2, "a.test", "/"), "");
+  EXPECT_EQ(served(*v2, "c.test", "/"), "");
+  auto v3 = build({app("/0", {}), app("/b", {})}, *v2);
+  EXPECT_EQ(v3->lookupPort(10001), nullptr) << "nobody left on the shared port";
+  EXPECT_EQ(v2->lookupPort(10001)->spec->appId, "/0") << "old tables are untouched";
+}
+
 }  // namespace
 }  // namespace corral::proxy

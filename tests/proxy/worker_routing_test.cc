@@ -202,5 +202,42 @@ TEST_F(WorkerRoutingTest, PeersHeldAcrossASnapshotStayValid) {
   d = RouteDecision();
 }
 
+// A snapshot install does bounded work however many routes this worker has
+// served: the pickers of gone ports are swept kSweepPerInstall at a time,
+// resuming where the last install stopped, until none is left.
+TEST_F(WorkerRoutingTest, InstallSweepsGonePickersABoundedNumberAtATime) {
+  constexpr size_t kRoutes = 3 * WorkerRouting::kSweepPerInstall + 10;
+  std::vector<RouteSpecPtr> specs;
+  std::vector<std::shared_ptr<BackendSet>> sets;
+  for (size_t i = 0; i < kRoutes; ++i) {
+    std::string id = "/app" + std::to_string(i);
+    specs.push_back(httpSpec(id, id.substr(1) + ".test"));
+    sets.push_back(maker_.backend(BackendKey{id, 0}, 1, 31000));
+  }
+  publish(specs, sets);
+  for (size_t i = 0; i < kRoutes; ++i) {
+    ASSERT_EQ(pickOnce(*get("app" + std::to_string(i) + ".test", "/")), 31000) << i;
+  }
+  ASSERT_EQ(routing_.pickerCount(), kRoutes);
+  routing_.publishRouteStats();
+  EXPECT_EQ(routing_.routeStats().size(), kRoutes);
+
+  // Half the apps go: the first install looks at kSweepPerInstall pickers only.
+  std::vector<RouteSpecPtr> half(specs.begin(), specs.begin() + kRoutes / 2);
+  std::vector<std::shared_ptr<BackendSet>> halfSets(sets.begin(), sets.begin() + kRoutes / 2);
+  publish(half, halfSets);
+  EXPECT_GT(routing_.pickerCount(), kRoutes / 2);
+  EXPECT_GE(routing_.pickerCount(), kRoutes - WorkerRouting::kSweepPerInstall);
+  // Staying routes keep their picker (and balancer state) throughout.
+  for (int round = 0; round < 4; ++round) publish(half, halfSets);
+  EXPECT_EQ(routing_.pickerCount(), kRoutes / 2);
+  routing_.publishRouteStats();
+  auto stats = routing_.routeStats();
+  EXPECT_EQ(stats.size(), kRoutes / 2) << "gone routes leave /stats";
+  EXPECT_EQ(stats.at(BackendKey{"/app0", 0}).requests, 0u) << "picks alone are no exchanges";
+  EXPECT_EQ(pickOnce(*get("app0.test", "/")), 31000);
+  EXPECT_EQ(pickOnce(*get("app" + std::to_string(kRoutes - 1) + ".test", "/")), -1);
+}
+
 }  // namespace
 }  // namespace corral::proxy
