@@ -36,7 +36,7 @@ Measured, per size:
 Bounded everywhere: every wait has a timeout, every loop a count.
 Usage: bench/proxy_scale.py [--corral build/cli/corral] [--sizes 1000,10000,100000]
                             [--service-apps 1000] [--idle-conns 5000] [--changes 200]
-                            [--burst 500] [--probe-rate 1000] [--json out.json]
+                            [--burst 500] [--probe-rate 200] [--json out.json]
                             [--markdown out.md]
 """
 import argparse
@@ -168,17 +168,20 @@ def read_response(s, buf):
         buf += chunk
     head, rest = buf.split(b"\r\n\r\n", 1)
     status = int(head.split(b" ", 2)[1])
-    length = 0
+    length, close = 0, False
     for line in head.split(b"\r\n")[1:]:
         k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
+        k = k.strip().lower()
+        if k == b"content-length":
             length = int(v)
+        elif k == b"connection" and v.strip().lower() == b"close":
+            close = True
     while len(rest) < length:
         chunk = s.recv(65536)
         if not chunk:
             raise OSError("closed")
         rest += chunk
-    return status, rest[length:]
+    return status, rest[length:], close
 rows, errors = [], 0
 s = connect()
 t0m, t0w = time.monotonic(), time.time()
@@ -191,7 +194,11 @@ while s is not None and not stop and time.monotonic() < deadline and i < rate * 
         time.sleep(due - now)
     try:
         s.sendall(req)
-        status, buf = read_response(s, buf)
+        status, buf, close = read_response(s, buf)
+        if close:  # e.g. the 404 before the routes are in: a new connection, no error
+            s.close()
+            buf = b""
+            s = connect()
     except OSError:
         errors += 1
         status = 0
@@ -467,6 +474,7 @@ def measure(args, routes, work, empty_rss, backend_port):
     res["probe_first_build"] = probe_stats(rows, *build_window)
     res["probe_burst"] = probe_stats(rows, *burst_window)
     res["probe_errors"] = sum(1 for r in rows if r[2] == 0)
+    res["probe_sent"] = len(rows)
     log(f"  probe ({args.probe_rate:.0f}/s, {len(rows)} requests, {res['probe_errors']} failed): "
         f"whole run p99 {res['probe_all']['p99']:.2f} ms max {res['probe_all']['max']:.2f} ms; during "
         f"the first build max {res['probe_first_build']['max']:.2f} ms ({res['probe_first_build']['n']} "
@@ -499,7 +507,7 @@ def main():
     ap.add_argument("--idle-conns", type=int, default=5000)
     ap.add_argument("--changes", type=int, default=200)
     ap.add_argument("--burst", type=int, default=500)
-    ap.add_argument("--probe-rate", type=float, default=1000)
+    ap.add_argument("--probe-rate", type=float, default=200)
     ap.add_argument("--json")
     ap.add_argument("--markdown")
     args = ap.parse_args()
