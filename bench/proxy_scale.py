@@ -27,11 +27,12 @@ Measured, per size:
    published (stream write -> log line).
 4. A burst of --burst task additions on distinct apps in one write: how many
    snapshots it became, and how long until the last was published.
-5. Worker stall: an open-loop probe (own process, --probe-rate requests per
-   second on one keep-alive connection to the probe host, latency measured
-   from each request's scheduled send time, so a stall shows in full)
-   runs throughout; its max / p99 latency is reported during the first
-   build, during the burst, and over the whole run.
+5. Worker stall: a probe (own process, --probe-rate requests per second at
+   fixed send times on one keep-alive connection to the probe host, latency
+   from send to answer, so a stalled worker shows as one long answer) runs
+   throughout; its latency is reported in a quiet second after the load
+   (the baseline), and its max during the first build, the one-change
+   series, the burst and one /metrics scrape (the control loop busy).
 
 Bounded everywhere: every wait has a timeout, every loop a count.
 Usage: bench/proxy_scale.py [--corral build/cli/corral] [--sizes 1000,10000,100000]
@@ -41,6 +42,7 @@ Usage: bench/proxy_scale.py [--corral build/cli/corral] [--sizes 1000,10000,1000
 """
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import random
@@ -141,9 +143,13 @@ async def main():
 asyncio.run(main())
 """
 
-# The open-loop probe: request i is due at t0 + i / rate; its latency counts
-# from that moment, so time spent waiting behind a stalled answer counts too.
-# Prints one JSON object at the end: [wall time due, latency s, status] rows.
+# The probe: request i is due at t0 + i / rate (a fixed send rate whatever
+# the answers do); its latency counts from the moment it is sent to its
+# answer, so a stalled worker shows as one long answer. A probe that falls
+# more than 10 slots behind (the machine did not run it) skips ahead rather
+# than queueing its own backlog into every later figure; skipped slots are
+# counted. Prints one JSON object at the end: [wall time sent, latency s,
+# status] rows.
 PROBE_CODE = r"""
 import json, signal, socket, sys, time
 stop = []
@@ -182,7 +188,7 @@ def read_response(s, buf):
             raise OSError("closed")
         rest += chunk
     return status, rest[length:], close
-rows, errors = [], 0
+rows, errors, skipped = [], 0, 0
 s = connect()
 t0m, t0w = time.monotonic(), time.time()
 i = 0
@@ -192,6 +198,11 @@ while s is not None and not stop and time.monotonic() < deadline and i < rate * 
     now = time.monotonic()
     if due > now:
         time.sleep(due - now)
+    elif now - due > 10 / rate:
+        behind = int((now - due) * rate)
+        skipped += behind
+        i += behind
+    sent = time.monotonic()
     try:
         s.sendall(req)
         status, buf, close = read_response(s, buf)
@@ -205,9 +216,9 @@ while s is not None and not stop and time.monotonic() < deadline and i < rate * 
         s.close()
         buf = b""
         s = connect()
-    rows.append((round(t0w + (due - t0m), 6), round(time.monotonic() - due, 6), status))
+    rows.append((round(t0w + (sent - t0m), 6), round(time.monotonic() - sent, 6), status))
     i += 1
-print(json.dumps({"rows": rows, "errors": errors}))
+print(json.dumps({"rows": rows, "errors": errors, "skipped": skipped}))
 """
 
 
@@ -217,6 +228,14 @@ def probe_stats(rows, start=None, end=None):
         return {"n": 0, "p50": float("nan"), "p99": float("nan"), "max": float("nan")}
     return {"n": len(lat), "p50": percentile(lat, 50), "p99": percentile(lat, 99),
             "p999": percentile(lat, 99.9), "max": max(lat)}
+
+
+def raw_get(port, path, host="127.0.0.1"):
+    c = http.client.HTTPConnection(host, port, timeout=30)
+    c.request("GET", path)
+    body = c.getresponse().read()
+    c.close()
+    return body
 
 
 def http_status(ip, port, host, timeout=2):
@@ -363,24 +382,28 @@ def measure(args, routes, work, empty_rss, backend_port):
             f"({res['catalog_to_live_s']:.2f} s after the catalog); all listeners "
             f"{res['start_to_listeners_s']:.2f} s")
 
-        # 2. Memory.
+        # 2. Memory (the second before it: the probe's quiet baseline).
         time.sleep(1.0)
+        steady_window = (t_live + 0.1, time.time())
         rss = rss_kib(proxy.proc.pid)
         res["rss_mib"] = rss / 1024
         res["bytes_per_route"] = (rss - empty_rss) * 1024 / routes
         m = metrics(proxy.admin)
         res["listeners"] = int(metric(m, "corral_proxy_service_listeners"))
-        t = time.monotonic()
-        metrics(proxy.admin)
-        res["metrics_scrape_ms"] = (time.monotonic() - t) * 1000
+        t = time.time()
+        res["metrics_bytes"] = len(raw_get(proxy.admin, "/metrics"))  # the fetch alone, no parsing
+        scrape_window = (t, time.time())
+        res["metrics_scrape_ms"] = (scrape_window[1] - t) * 1000
         log(f"  RSS {rss / 1024:.1f} MiB: {res['bytes_per_route']:.0f} B per route over an empty "
-            f"proxy; {res['listeners']} service listeners; one /metrics scrape {res['metrics_scrape_ms']:.0f} ms")
+            f"proxy; {res['listeners']} service listeners; one /metrics scrape {res['metrics_scrape_ms']:.0f} ms "
+            f"({res['metrics_bytes'] / 1e6:.1f} MB)")
 
         # 3. One change at a time.
         proxy.tail.lines()
         rng = random.Random(routes + 1)
         control, e2p, misses = [], [], 0
         pending = []  # (app, task id) added and not removed yet
+        changes_start = time.time()
         for i in range(args.changes):
             if i % 2 == 0 or not pending:
                 app = rng.choice(catalog.vhost_apps)
@@ -399,6 +422,7 @@ def measure(args, routes, work, empty_rss, backend_port):
                 continue
             control.append(float(got[1].group(6)) + float(got[1].group(7)))
             e2p.append((got[0] - start) * 1000)
+        changes_window = (changes_start, time.time())
         res.update(changes=len(control), change_misses=misses,
                    change_p50_ms=percentile(control, 50), change_p99_ms=percentile(control, 99),
                    change_max_ms=max(control or [float("nan")]),
@@ -411,36 +435,35 @@ def measure(args, routes, work, empty_rss, backend_port):
         # 4. A burst of distinct-app changes in one write.
         burst = min(args.burst, len(catalog.vhost_apps))
         apps = rng.sample(catalog.vhost_apps, burst)
-        m0 = metrics(proxy.admin)
         proxy.tail.lines()
         blob = b"".join(status_event(stand_in, a, f"{a.strip('/').replace('/', '_')}.burst",
                                      fake_host(0xF10000 + k), 33000 + k, "TASK_RUNNING")
                         for k, a in enumerate(apps))
         start = time.time()
         stand_in.send_raw(blob)
-        snapshots, last, burst_control = 0, start, 0.0
-
-        def applied():
-            return metric(metrics(proxy.admin), "corral_registry_events_applied_total") - metric(
-                m0, "corral_registry_events_applied_total") >= burst
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            got = proxy.tail.wait(PUBLISHED, 0.3)
+        # Done when the published snapshots changed every app of the burst
+        # (each event changes its own app); no /metrics scrape meanwhile.
+        snapshots, last, burst_control, changed = 0, start, 0.0, 0
+        end = time.monotonic() + 60
+        while changed < burst and time.monotonic() < end:
+            got = proxy.tail.wait(PUBLISHED, 1.0)
             if got is None:
-                if applied():
-                    break
                 continue
             snapshots += 1
             last = got[0]
+            changed += int(got[1].group(4)) + int(got[1].group(3))
             burst_control += float(got[1].group(6)) + float(got[1].group(7))
+        res["burst_changed"] = changed
         res.update(burst=burst, burst_snapshots=snapshots, burst_ms=(last - start) * 1000,
                    burst_control_ms=burst_control)
         burst_window = (start, last)
         log(f"  burst of {burst}: {snapshots} snapshots, last published after {res['burst_ms']:.1f} ms, "
             f"control loop {burst_control:.2f} ms in all")
 
-        # 5. Idle keep-alive connections.
+        # 5. Idle keep-alive connections (the probe's figures stop here: the
+        # 5,000 requests opening them queue at the one backend it shares).
         time.sleep(0.5)
+        idle_start = time.time()
         rss0 = rss_kib(proxy.proc.pid)
         loop = asyncio.new_event_loop()
         t = time.monotonic()
@@ -470,15 +493,22 @@ def measure(args, routes, work, empty_rss, backend_port):
         stand_in.stop()
     res["load_after"] = loadavg()
     rows = [r for r in pr["rows"] if r[0] <= stop_at]
-    res["probe_all"] = probe_stats(rows)
+    res["probe_all"] = probe_stats(rows, None, idle_start)
+    res["probe_steady"] = probe_stats(rows, *steady_window)
     res["probe_first_build"] = probe_stats(rows, *build_window)
+    res["probe_changes"] = probe_stats(rows, *changes_window)
     res["probe_burst"] = probe_stats(rows, *burst_window)
+    res["probe_scrape"] = probe_stats(rows, *scrape_window)
     res["probe_errors"] = sum(1 for r in rows if r[2] == 0)
     res["probe_sent"] = len(rows)
-    log(f"  probe ({args.probe_rate:.0f}/s, {len(rows)} requests, {res['probe_errors']} failed): "
-        f"whole run p99 {res['probe_all']['p99']:.2f} ms max {res['probe_all']['max']:.2f} ms; during "
-        f"the first build max {res['probe_first_build']['max']:.2f} ms ({res['probe_first_build']['n']} "
-        f"requests); during the burst max {res['probe_burst']['max']:.2f} ms")
+    res["probe_skipped"] = pr.get("skipped", 0)
+    log(f"  probe ({args.probe_rate:.0f}/s, {len(rows)} requests, {res['probe_errors']} failed, "
+        f"{res['probe_skipped']} slots skipped): "
+        f"quiet p50 {res['probe_steady']['p50']:.2f} p99 {res['probe_steady']['p99']:.2f} max "
+        f"{res['probe_steady']['max']:.2f} ms; max during the first build {res['probe_first_build']['max']:.2f} ms "
+        f"({res['probe_first_build']['n']} requests), the one-change series {res['probe_changes']['max']:.2f} ms, "
+        f"the burst {res['probe_burst']['max']:.2f} ms, a /metrics scrape {res['probe_scrape']['max']:.2f} ms; "
+        f"until the idle connections p99 {res['probe_all']['p99']:.2f} ms")
     return res
 
 
@@ -550,9 +580,10 @@ def report(args, rows, empty_rss):
         "| routes (apps, tasks) | service listeners | first snapshot: start → catalog read → routes live (s) "
         "| registry load / first build + publish (ms) | RSS (MiB) / bytes per route | one change: control loop "
         "p50 / p99 / max (µs) | event → published p50 / p99 (ms) | burst of N → snapshots (last after ms) "
-        "| probe max during first build / burst / whole run (ms) | probe p99 whole run (ms) "
+        "| probe quiet p50 / p99 / max (ms) | probe max during first build / one-change series / burst / "
+        "a /metrics scrape (ms) | /metrics scrape (ms) "
         "| bytes per idle conn (N) | load avg before / after |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
@@ -563,12 +594,14 @@ def report(args, rows, empty_rss):
             f"| {r['change_p50_ms'] * 1000:.0f} / {r['change_p99_ms'] * 1000:.0f} / {r['change_max_ms'] * 1000:.0f} "
             f"| {r['e2p_p50_ms']:.2f} / {r['e2p_p99_ms']:.2f} "
             f"| {r['burst']} → {r['burst_snapshots']} ({r['burst_ms']:.1f}) "
-            f"| {r['probe_first_build']['max']:.2f} / {r['probe_burst']['max']:.2f} / {r['probe_all']['max']:.2f} "
-            f"| {r['probe_all']['p99']:.2f} | {r['bytes_per_idle_conn']:.0f} ({r['idle_conns']:,}) "
+            f"| {r['probe_steady']['p50']:.1f} / {r['probe_steady']['p99']:.1f} / {r['probe_steady']['max']:.1f} "
+            f"| {r['probe_first_build']['max']:.1f} / {r['probe_changes']['max']:.1f} / {r['probe_burst']['max']:.1f} / "
+            f"{r['probe_scrape']['max']:.1f} | {r['metrics_scrape_ms']:.0f} "
+            f"| {r['bytes_per_idle_conn']:.0f} ({r['idle_conns']:,}) "
             f"| {r['load_before']} / {r['load_after']} |")
     text = "\n".join(lines) + (f"\n\nRSS of corral proxy with an empty catalog: {empty_rss / 1024:.1f} MiB; "
-                               f"probe: {args.probe_rate:.0f} requests/s open loop on one keep-alive "
-                               f"connection through the worker to a backend.\n")
+                               f"probe: {args.probe_rate:.0f} requests/s on one keep-alive "
+                               f"connection through the worker to a backend, latency from send to answer.\n")
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:
