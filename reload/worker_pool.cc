@@ -42,10 +42,15 @@ void Worker::takeNewest() {
     version = pendingVersion_;
   }
   if (!next || stopping_) return;
-  std::swap(slot_, next);  // the old snapshot is released below, off the lock
+  std::swap(slot_, next);
   version_ = version;
-  applied_.store(version, std::memory_order_release);
   if (service_) service_->onSnapshot(*this);
+  // The old one goes to the pool: the next publish frees it, off this loop.
+  if (retired_ != nullptr && next) {
+    std::lock_guard<std::mutex> lock(retired_->mu);
+    retired_->list.push_back(std::move(next));
+  }
+  applied_.store(version, std::memory_order_release);
 }
 
 void Worker::openListener(const Endpoint& endpoint, UniqueFd fd, bool held) {
@@ -127,6 +132,7 @@ Result<std::unique_ptr<WorkerPool>> WorkerPool::start(PoolOptions options, AnySn
   for (int i = 0; i < options.workers; ++i) {
     pool->workers_.push_back(std::unique_ptr<Worker>(new Worker(i)));
     Worker& w = *pool->workers_.back();
+    w.retired_ = pool->retired_.get();
     w.slot_ = first;
     w.version_ = 1;
     w.applied_.store(1);
@@ -194,11 +200,19 @@ WorkerPool::~WorkerPool() {
 }
 
 uint64_t WorkerPool::publish(AnySnapshot snapshot) {
-  std::lock_guard<std::mutex> lock(publishMu_);
-  uint64_t version = ++version_;
-  if (stopped_) return version;
-  for (auto& w : workers_) w->offer(snapshot, version);
-  return version;
+  uint64_t version;
+  {
+    std::lock_guard<std::mutex> lock(publishMu_);
+    version = ++version_;
+    if (stopped_) return version;
+    for (auto& w : workers_) w->offer(snapshot, version);
+  }
+  std::vector<AnySnapshot> retired;
+  {
+    std::lock_guard<std::mutex> lock(retired_->mu);
+    retired.swap(retired_->list);
+  }
+  return version;  // `retired` is freed here, on the publishing thread
 }
 
 bool WorkerPool::applied(uint64_t version) const {

@@ -10,7 +10,14 @@
 //   woken through Loop::post at most once per batch and takes the newest
 //   snapshot offered; worker code reads its slot with no lock (Worker::get).
 //   Work that outlives one callback keeps Worker::hold<T>() and finishes on the
-//   snapshot it started with. applied(v) says when every worker serves v.
+//   snapshot it started with. applied(v) says when every worker serves v
+//   (its service's onSnapshot included).
+// * A worker never frees the snapshot it stops serving: it hands its
+//   reference to the pool, and the next publish() drops them on the
+//   publishing thread (the control loop). So the old version of a mass change
+//   (most of a 100,000-route snapshot) is freed there, never between a
+//   worker's requests; it lives until the next publish or stop(). Work that
+//   still holds an old snapshot when it ends drops that reference where it is.
 // * Listeners live in a per-worker ListenerSet keyed by address:
 //   addListener()/removeListener() open or close one listener on every worker
 //   at runtime (bind errors come back to the caller; the workers open their
@@ -59,6 +66,12 @@ struct AnySnapshot {
 };
 
 class Worker;
+
+// Snapshots the workers stopped serving, until the next publish() frees them.
+struct RetiredSnapshots {
+  std::mutex mu;
+  std::vector<AnySnapshot> list;
+};
 
 // What runs on one worker: made by the pool's factory on the caller's thread
 // before the worker's thread starts; every other call is on the worker's loop.
@@ -111,7 +124,8 @@ class Worker {
   Loop loop_;
   ListenerSet listeners_;
   std::unique_ptr<WorkerService> service_;
-  uv_async_t* keepAlive_ = nullptr;  // keeps run() going until stop
+  RetiredSnapshots* retired_ = nullptr;  // the pool's; outlives this worker's thread
+  uv_async_t* keepAlive_ = nullptr;      // keeps run() going until stop
   AnySnapshot slot_;
   uint64_t version_ = 0;
   bool stopping_ = false;
@@ -202,6 +216,7 @@ class WorkerPool {
   // A copy of every worker's socket per listener, for the next generation.
   std::map<std::string, std::vector<UniqueFd>> copies_;
   bool draining_ = false;
+  std::unique_ptr<RetiredSnapshots> retired_ = std::make_unique<RetiredSnapshots>();
   std::mutex publishMu_;  // versions reach each worker in order
   uint64_t version_ = 1;
   uint64_t listenerChanges_ = 0;

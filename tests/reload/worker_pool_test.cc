@@ -11,7 +11,9 @@
 
 #include <chrono>
 #include <future>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "reload/process_sockets.h"
 
@@ -235,9 +237,56 @@ TEST(WorkerPool, WorkInFlightFinishesOnTheSnapshotItStartedWith) {
   EXPECT_EQ(udp.ask("held"), "old");
   EXPECT_FALSE(watch.expired());  // kept alive by the work that holds it
   EXPECT_EQ(udp.ask("release"), "ok");
-  EXPECT_TRUE(watch.expired());  // and freed once that work is done
+  // Then by the pool until the next publish, which frees it.
+  uint64_t v3 = (*pool)->publish(value("newer"));
+  ASSERT_TRUE(waitFor([&] { return (*pool)->applied(v3); }));
+  EXPECT_TRUE(watch.expired());
   (*pool)->stop();
   EXPECT_TRUE((*pool)->closedCleanly());
+}
+
+// A snapshot's destructor says which thread freed it.
+struct FreedOn {
+  std::mutex mu;
+  std::vector<std::thread::id> threads;
+};
+struct Tracked {
+  explicit Tracked(FreedOn* f) : freed(f) {}
+  ~Tracked() {
+    std::lock_guard<std::mutex> lock(freed->mu);
+    freed->threads.push_back(std::this_thread::get_id());
+  }
+  FreedOn* freed;
+};
+
+TEST(WorkerPool, AReplacedSnapshotIsFreedByTheNextPublishNotByAWorker) {
+  FreedOn first, second;
+  PoolOptions o;
+  o.workers = 2;
+  auto pool = WorkerPool::start(
+      o, AnySnapshot::of(std::shared_ptr<const Tracked>(std::make_shared<Tracked>(&first))),
+      echo());
+  ASSERT_TRUE(pool.ok());
+  uint64_t v = (*pool)->publish(
+      AnySnapshot::of(std::shared_ptr<const Tracked>(std::make_shared<Tracked>(&second))));
+  ASSERT_TRUE(waitFor([&] { return (*pool)->applied(v); }));
+  {
+    std::lock_guard<std::mutex> lock(first.mu);
+    EXPECT_TRUE(first.threads.empty()) << "no worker freed the snapshot it stopped serving";
+  }
+  v = (*pool)->publish(value("third"));
+  {
+    std::lock_guard<std::mutex> lock(first.mu);
+    ASSERT_EQ(first.threads.size(), 1u) << "the next publish freed it";
+    EXPECT_EQ(first.threads[0], std::this_thread::get_id());
+  }
+  ASSERT_TRUE(waitFor([&] { return (*pool)->applied(v); }));
+  (*pool)->stop();
+  EXPECT_TRUE((*pool)->closedCleanly());
+  (*pool).reset();
+  std::lock_guard<std::mutex> lock(second.mu);
+  ASSERT_EQ(second.threads.size(), 1u);
+  EXPECT_EQ(second.threads[0], std::this_thread::get_id()) << "stop and the pool free the rest";
 }
 
 TEST(WorkerPool, ListenersAreAddedAndRemovedOnEveryWorkerWhileTheOthersServe) {
