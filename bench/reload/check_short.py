@@ -15,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULT_FIELDS = ("system", "routes", "round", "start_s", "memory_kib", "processes_idle", "phases")
 PHASE_FIELDS = {
     "": ("phase", "kind", "amount", "changes", "duration_s", "failed_requests", "resets", "wrk", "probe",
-         "during_changes", "long_lived", "event_to_live", "cpu_s", "cpu_per_change_ms", "max_processes",
+         "during_changes", "long_lived", "event_to_live", "cpu_s", "cpu_per_change_ms", "cpu_per_change_excess_ms", "max_processes",
          "timeline"),
     "probe": ("sent", "failed", "failures", "p50_ms", "p99_ms", "p999_ms", "max_ms"),
     "during_changes": ("window_s", "samples", "p50_ms", "p99_ms", "p999_ms"),

@@ -36,6 +36,8 @@ import os
 import platform
 import random
 import re
+import select
+import signal
 import shutil
 import socket
 import subprocess
@@ -97,7 +99,7 @@ def load_system(name):
 def phase_plan(short):
     """(name, kind, rate or count, seconds): the same for every system."""
     if short:
-        return [("steady", "rate", 0, 3), ("rate10", "rate", 10, 3)]
+        return [("steady", "rate", 0, 2), ("rate10", "rate", 10, 2)]
     return [("steady", "rate", 0, 10), ("rate1", "rate", 1, 10), ("rate10", "rate", 10, 10),
             ("rate100", "rate", 100, 5), ("burst500", "burst", 500, 10), ("addremove", "addremove", 2, 10)]
 
@@ -214,7 +216,7 @@ class Sampler(threading.Thread):
 def run_phase(args, system, port, model, events, phase, targets_file, work):
     """One phase under load; returns its figures."""
     name, kind, amount, seconds = phase
-    lead, tail = 1.0, 1.5  # quiet time before the first and after the last change
+    lead, tail = args.lead_s, args.tail_s  # quiet time before the first and after the last change
     duration = seconds + lead + tail
     lg_out = os.path.join(work, f"loadgen-{system.name}-{name}.json")
     lg = subprocess.Popen(
@@ -222,7 +224,8 @@ def run_phase(args, system, port, model, events, phase, targets_file, work):
          "--targets", targets_file, "--duration", str(duration), "--rate", str(args.probe_rate),
          "--long", str(args.long_lived), "--out", lg_out],
         stdout=subprocess.PIPE, stderr=open(os.path.join(work, "loadgen.log"), "ab"), text=True)
-    line = lg.stdout.readline()
+    ready, _, _ = select.select([lg.stdout], [], [], 60)
+    line = lg.stdout.readline() if ready else ""
     if not line.startswith("ready "):
         lg.kill()
         lg.wait(5)
@@ -235,6 +238,18 @@ def run_phase(args, system, port, model, events, phase, targets_file, work):
                "--timeout", "5s", *extra, "-s", os.path.join(HERE, "spread.lua"),
                f"http://127.0.0.1:{port}/", "--", targets_file, str(pause)]
         wrks.append((label, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    try:
+        return drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work)
+    finally:
+        for p in [lg] + [w for _, w in wrks]:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+
+
+def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work):
+    """Submits the phase's changes on schedule while the load runs, then collects the figures."""
+    name, kind, amount, _ = phase
     sampler = Sampler(system)
     sampler.start()
     cpu0 = proc.cpu_seconds(system.pids())
@@ -270,10 +285,10 @@ def run_phase(args, system, port, model, events, phase, targets_file, work):
         lives = checker.results()
     finally:
         checker.close()
+        sampler.stop()
     # The rest of the phase runs its course (the tail shows the recovery).
     rc = lg.wait(duration + 30)
     cpu1 = proc.cpu_seconds(system.pids())
-    sampler.stop()
     wrk_out = {}
     for label, p in wrks:
         out, _ = p.communicate(timeout=duration + 30)
@@ -365,6 +380,12 @@ def run_system(args, cls, routes, seed, plan, work):
             log(f"{cls.name} R={len(routes)} {name}: {len(events)} change(s) over {seconds}s")
             result["phases"][name] = run_phase(args, system, port, model, events, phase, targets, system_dir)
             ph = result["phases"][name]
+            if name != "steady" and ph["changes"] and "steady" in result["phases"]:
+                st = result["phases"]["steady"]
+                excess = ph["cpu_s"] - st["cpu_s"] / st["duration_s"] * ph["duration_s"]
+                ph["cpu_per_change_excess_ms"] = excess * 1000.0 / ph["changes"]
+            else:
+                ph["cpu_per_change_excess_ms"] = None
             log(f"  failed {ph['failed_requests']} resets {ph['resets']} probe p99 {fmt(ph['probe']['p99_ms'])} ms, "
                 f"live p99 {fmt(ph['event_to_live']['p99_ms'])} ms, procs {ph['max_processes']}")
     finally:
@@ -398,8 +419,9 @@ def derived(results, plan_names):
 def markdown(meta, results, extra, plan_names):
     lines = [f"Reload benchmark, {meta['date']}, {meta['machine']}, command `{meta['command']}`.", "",
              "| system | routes | phase | changes | failed | resets | p99 steady ms | p99 during changes ms | "
-             "p99.9 during ms | event→live p50 ms | event→live p99 ms | CPU/change ms | processes max | bytes/route |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "p99.9 during ms | event→live p50 ms | event→live p99 ms | CPU/change ms | CPU/change over steady ms | "
+             "processes max | bytes/route |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in sorted(results, key=lambda r: (r["routes"], ALL_SYSTEMS.index(r["system"]) if r["system"] in ALL_SYSTEMS else 9)):
         steady = r["phases"].get("steady", {}).get("probe", {}).get("p99_ms")
         bpr = extra.get(r["system"], {}).get("bytes_per_route", {}).get(r["routes"])
@@ -411,7 +433,10 @@ def markdown(meta, results, extra, plan_names):
                 f"| {r['system']} | {r['routes']} | {name} | {ph['changes']} | {ph['failed_requests']} | {ph['resets']} | "
                 f"{fmt(steady)} | {fmt(ph['during_changes']['p99_ms'])} | {fmt(ph['during_changes']['p999_ms'])} | "
                 f"{fmt(ph['event_to_live']['p50_ms'])} | {fmt(ph['event_to_live']['p99_ms'])} | "
-                f"{fmt(ph['cpu_per_change_ms'])} | {ph['max_processes']} | {fmt(bpr, 0)} |")
+                f"{fmt(ph['cpu_per_change_ms'])} | {fmt(ph.get('cpu_per_change_excess_ms'))} | "
+                f"{ph['max_processes']} | {fmt(bpr, 0)} |")
+    if meta.get("errors"):
+        lines += [""] + [f"* {e['system']} with {e['routes']} routes failed: {e['error']}" for e in meta["errors"]]
     lines += ["", "Start (first snapshot served) and memory:", "",
               "| system | routes | start s | memory MiB (Pss) |", "| --- | ---: | ---: | ---: |"]
     for r in sorted(results, key=lambda r: (r["system"], r["routes"])):
@@ -513,6 +538,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="rounds per R (systems alternate within each)")
     ap.add_argument("--corral", default=os.path.join(ROOT, "build", "cli", "corral"))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lead-s", type=float, default=None, help="quiet seconds before a phase's first change")
+    ap.add_argument("--tail-s", type=float, default=None, help="quiet seconds after its last change")
     ap.add_argument("--probe-rate", type=float, default=500, help="open-loop probe requests per second")
     ap.add_argument("--long-lived", type=int, default=1000)
     ap.add_argument("--wrk-conns", type=int, default=32)
@@ -526,6 +553,10 @@ def main():
             sys.exit(f"{tool} is missing: run scripts/install-deps.sh")
     if (os.cpu_count() or 1) < 2:
         sys.exit("needs 2 CPUs: the system under test on core 0, the load on core 1")
+    if args.lead_s is None:
+        args.lead_s = 0.5 if args.short else 1.0
+    if args.tail_s is None:
+        args.tail_s = 1.0 if args.short else 2.0
     routes_list = [int(x) for x in (args.routes or ("100,1000" if args.short else "100,1000,10000,100000")).split(",")]
     plan = phase_plan(args.short)
     plan_names = [p[0] for p in plan]
@@ -547,14 +578,22 @@ def main():
     t_run = time.monotonic()
     backends = Backends(work, LOAD_CPU)
     backends.start()
-    results = []
+    results, errors = [], []
+    # A SIGTERM (ctest's timeout, Ctrl-C's cousin) unwinds like an exception, so every
+    # process this run started is stopped by the finally clauses on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         for R in routes_list:
             routes = make_catalog(R, args.seed)
             for rnd in range(args.rounds):
                 for cls in classes:
                     log(f"round {rnd + 1}: {cls.name} with {R} routes")
-                    res = run_system(args, cls, routes, args.seed, plan, work)
+                    try:
+                        res = run_system(args, cls, routes, args.seed, plan, work)
+                    except Exception as e:  # one system failing must not lose the others' figures
+                        log(f"{cls.name} with {R} routes failed: {e}")
+                        errors.append({"system": cls.name, "routes": R, "round": rnd + 1, "error": str(e)})
+                        continue
                     res["round"] = rnd + 1
                     results.append(res)
     finally:
@@ -566,15 +605,18 @@ def main():
             "mode": "short" if args.short else "full", "routes": routes_list, "phases": plan,
             "systems": [c.name for c in classes], "window_s": WINDOW_S, "probe_rate": args.probe_rate,
             "long_lived": args.long_lived, "runtime_s": None}
+    meta["errors"] = errors
     extra = derived(results, plan_names)
     meta["runtime_s"] = time.monotonic() - t_run
     md = markdown(meta, results, extra, plan_names)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
-        json.dump({"meta": meta, "results": results, "derived": extra}, f)
+        json.dump({"meta": meta, "results": results, "errors": errors, "derived": extra}, f)
     with open(os.path.join(out_dir, "summary.md"), "w") as f:
         f.write(md)
     made = plots(out_dir, results, extra, plan_names)
     print(md)
+    for e in errors:
+        print(f"FAILED: {e['system']} with {e['routes']} routes (round {e['round']}): {e['error']}")
     print(f"results: {out_dir}/results.json, summary.md, " + ", ".join(os.path.basename(p) for p in made))
     print(f"runtime {meta['runtime_s']:.0f}s")
     shutil.rmtree(work, ignore_errors=True)
