@@ -212,7 +212,7 @@ if __name__ == "__main__":
     ap.add_argument("--duration", type=float, required=True)
     ap.add_argument("--rate", type=float, default=500)
     ap.add_argument("--long", type=int, default=1000)
-    ap.add_argument("--long-interval", type=float, default=5.0)
+    ap.add_argument("--long-interval", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
     asyncio.run(main(ap.parse_args()))
