@@ -25,6 +25,10 @@ import sys
 import time
 
 TIMEOUT = 5.0
+# Requests of the probe in flight at once: beyond it a request waits for one to
+# finish (its latency still counts from its scheduled time), so that a stall
+# shows as latency instead of the probe opening ever more connections.
+PROBE_IN_FLIGHT = 64
 
 
 class Failures:
@@ -76,9 +80,13 @@ class Probe:
         self.idle = []
         self.samples = []  # [scheduled send time, latency ms or None (failed)]
         self.failures = Failures()
-        self.n = 0
+        self.slots = asyncio.Semaphore(PROBE_IN_FLIGHT)
 
     async def one(self, t_sched, host, path):
+        async with self.slots:
+            await self._one(t_sched, host, path)
+
+    async def _one(self, t_sched, host, path):
         conn = None
         while self.idle:
             r, w = self.idle.pop()
