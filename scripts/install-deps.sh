@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential cmake ninja-build ccache clang libclang-rt-14-dev pkg-config
  libuv1-dev libc-ares-dev node-llhttp android-libboringssl-dev libzookeeper-mt-dev zookeeper
  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev
- haproxy nginx nsd knot wrk dnsperf bind9-dnsutils curl python3 python3-marathon python3-dnspython
+ haproxy nginx nsd knot wrk dnsperf bind9-dnsutils curl python3 python3-marathon python3-dnspython python3-matplotlib
  procps iproute2"
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,156 @@
+"""A Marathon stand-in in this process for `corral proxy` to follow: it serves
+/v2/leader, /v2/apps?embed=apps.tasks (the whole catalog, rendered once),
+/v2/apps/<id>?embed=app.tasks (one app, for the follower's re-reads) and one
+/v2/events SSE stream into which the benchmark writes the events a real
+Marathon would send for each catalog change (as bench/dns_event_bench.py's
+StandIn does for corral dns)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import socketserver
+import threading
+import time
+
+from bench.reload.catalog import AddRoute, RemoveRoute, Replace
+
+VERSION = "2026-12-01T00:00:00.000Z"
+
+
+def task_id(app_id: str, b) -> str:
+    return f"{app_id.strip('/')}.{b.ip}_{b.port}"
+
+
+def task_json(app_id: str, b, service_port: int) -> dict:
+    return {"id": task_id(app_id, b), "appId": app_id, "host": b.ip, "slaveId": "bench-agent-1",
+            "ports": [b.port], "servicePorts": [service_port], "state": "TASK_RUNNING",
+            "version": VERSION, "startedAt": VERSION,
+            "ipAddresses": [{"ipAddress": b.ip, "protocol": "IPv4"}]}
+
+
+def app_json(route, service_port: int, with_tasks: bool = True) -> dict:
+    """The app marathon-lb labels route: HAPROXY_0_VHOST, and HAPROXY_0_PATH
+    for a prefix route. Every app shares one service port bound on loopback
+    (an HTTP route is reached by Host through the shared frontend anyway)."""
+    labels = {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": route.vhost,
+              "HAPROXY_0_BIND_ADDR": "127.0.0.1"}
+    if route.path != "/":
+        labels["HAPROXY_0_PATH"] = route.path
+    app = {"id": route.app_id, "instances": len(route.backends), "version": VERSION, "labels": labels,
+           "portDefinitions": [{"port": service_port, "protocol": "tcp", "name": "http"}], "healthChecks": []}
+    if with_tasks:
+        app["tasks"] = [task_json(route.app_id, b, service_port) for b in route.backends]
+    return app
+
+
+class MarathonStandIn:
+    def __init__(self, routes: list, service_port: int):
+        self.service_port = service_port
+        # The stand-in's own copy of the model (the follower's re-reads read it).
+        self.routes = {r.app_id: type(r)(r.app_id, r.vhost, r.path, list(r.backends)) for r in routes}
+        self.body = json.dumps({"apps": [app_json(r, service_port) for r in routes]}).encode()
+        self.lock = threading.Lock()
+        self.stream = None
+        self.stream_ready = threading.Event()
+        self.done = threading.Event()
+        self.event_id = 0
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def send_body(self, status, body, ctype="application/json"):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                path = self.path.split("?", 1)[0]
+                if path == "/v2/leader":
+                    return self.send_body(200, json.dumps({"leader": stand_in.address}).encode())
+                if path == "/v2/apps":
+                    with stand_in.lock:
+                        body = stand_in.body
+                    return self.send_body(200, body)
+                if path.startswith("/v2/apps/"):
+                    with stand_in.lock:
+                        r = stand_in.routes.get(path[len("/v2/apps"):])
+                        body = json.dumps({"app": app_json(r, stand_in.service_port)}).encode() if r else None
+                    if body is None:
+                        return self.send_body(404, b'{"message":"App does not exist"}')
+                    return self.send_body(200, body)
+                if path == "/v2/events":
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-cache")
+                    self.end_headers()
+                    self.wfile.flush()
+                    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    with stand_in.lock:
+                        stand_in.stream = self.connection
+                    stand_in.stream_ready.set()
+                    stand_in.done.wait(24 * 3600)
+                    self.close_connection = True
+                    return None
+                return self.send_body(404, b'{"message":"not here"}')
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.address = "127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _event(self, etype: str, data: dict) -> bytes:
+        self.event_id += 1
+        data = dict(data, eventType=etype, timestamp=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()))
+        return f"id: {self.event_id}\nevent: {etype}\ndata: {json.dumps(data)}\n\n".encode()
+
+    def _status(self, app_id: str, b, state: str) -> bytes:
+        return self._event("status_update_event", {
+            "appId": app_id, "taskId": task_id(app_id, b), "taskStatus": state, "host": b.ip,
+            "slaveId": "bench-agent-1", "ports": [b.port], "version": VERSION,
+            "ipAddresses": [{"ipAddress": b.ip, "protocol": "IPv4"}]})
+
+    def send(self, events: list) -> None:
+        """Writes the events a Marathon would send for these catalog changes, in
+        one write: a replacement is the new task running, then the old one
+        killed; a new route is its app definition (api_post_event), then its
+        tasks running; a removed route is app_terminated_event."""
+        out = []
+        with self.lock:
+            for ev in events:
+                if isinstance(ev, Replace):
+                    out.append(self._status(ev.app_id, ev.new, "TASK_RUNNING"))
+                    out.append(self._status(ev.app_id, ev.old, "TASK_KILLED"))
+                    r = self.routes.get(ev.app_id)
+                    if r is not None:
+                        r.backends = [ev.new if b == ev.old else b for b in r.backends]
+                elif isinstance(ev, AddRoute):
+                    r = ev.route
+                    self.routes[r.app_id] = type(r)(r.app_id, r.vhost, r.path, list(r.backends))
+                    out.append(self._event("api_post_event", {
+                        "clientIp": "127.0.0.1", "uri": "/v2/apps" + r.app_id,
+                        "appDefinition": app_json(r, self.service_port, with_tasks=False)}))
+                    out.extend(self._status(r.app_id, b, "TASK_RUNNING") for b in r.backends)
+                elif isinstance(ev, RemoveRoute):
+                    self.routes.pop(ev.app_id, None)
+                    out.append(self._event("app_terminated_event", {"appId": ev.app_id}))
+                else:
+                    raise TypeError(f"unknown event {ev!r}")
+            if self.stream is None:
+                raise RuntimeError("corral proxy has not opened the Marathon event stream")
+            self.stream.sendall(b"".join(out))
+
+    def stop(self) -> None:
+        self.done.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,71 @@
+"""/proc readings for the systems under test: process trees, CPU and memory."""
+
+from __future__ import annotations
+
+import os
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int):
+    with open(f"/proc/{pid}/stat") as f:
+        s = f.read()
+    return s[s.rindex(")") + 2:].split()  # rest[0] is field 3 (state)
+
+
+def tree(root: int) -> list[int]:
+    """root and all its live descendants (empty when root is gone)."""
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                parents[int(d)] = int(_stat(int(d))[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    if root not in parents:
+        return []
+    out, todo = [], [root]
+    while todo and len(out) < 100000:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(c for c, pp in parents.items() if pp == p)
+    return out
+
+
+def cpu_seconds(pids) -> float:
+    """utime+stime of pids, plus cutime+cstime (their reaped children: an old
+    nginx or HAProxy worker's CPU counts after it exits). Call with the same
+    tree before and after a phase and subtract."""
+    total = 0
+    for p in pids:
+        try:
+            r = _stat(p)
+            total += int(r[11]) + int(r[12]) + int(r[13]) + int(r[14])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / CLK_TCK
+
+
+def memory_kib(pids) -> int:
+    """Proportional set size (Pss, so pages a master shares with its workers
+    count once) of pids, in KiB; RSS where smaps_rollup cannot be read."""
+    total = 0
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+            continue
+        except OSError:
+            pass
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total

@@ -1,0 +1,634 @@
+#!/usr/bin/python3
+"""The reload benchmark: corral proxy, HAProxy and nginx serving the same
+routes while the same changes are made to them under load (issue 8).
+
+Topology on a 2-core machine: the system under test pinned to core 0; the
+backends (one nginx answering for every 127.a.b.c:2000x, bench/reload/backends.py),
+wrk, the probe process (loadgen.py) and this driver on core 1.
+
+For each route count R, systems alternate (corral, haproxy, nginx, corral, ...)
+and each runs these phases on the same catalog and the same event sequence:
+  steady     no changes (the steady state the others compare to)
+  rate1/10/100  task replacements at 1, 10 and 100 per second
+  burst500   500 replacements submitted at once
+  addremove  new routes added and removed again
+Load in every phase: wrk keep-alive over the routes (spread.lua), wrk with
+Connection: close (churn), 1,000 long-lived keep-alive connections and an
+open-loop probe (loadgen.py). Figures: failed requests and resets, probe
+p50/p99/p99.9 in a window after each change against steady state, event ->
+route live (polling the route until the change answers), proxy CPU per change,
+memory per route and the number of live processes.
+
+Output: <out>/results.json, <out>/*.png and <out>/summary.md (also printed).
+Usage: bench/reload/run.py [--short] [--out DIR] [--systems corral,haproxy,nginx]
+                           [--routes 100,1000,10000,100000] [--rounds 1]
+                           [--corral build/cli/corral]
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import fcntl
+import importlib
+import inspect
+import json
+import os
+import platform
+import random
+import re
+import select
+import signal
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, ROOT)
+
+from bench.reload import httpprobe, proc  # noqa: E402
+from bench.reload.backends import Backends  # noqa: E402
+from bench.reload.catalog import AddRoute, RemoveRoute, Replace, EventSource, apply_event, make_catalog  # noqa: E402
+from bench.reload.systems.base import System  # noqa: E402
+
+SYSTEM_CPU, LOAD_CPU = 0, 1
+ALL_SYSTEMS = ("corral", "haproxy", "nginx")
+WINDOW_S = 0.5  # probe samples this long after a change form the "during changes" figures
+LIVE_TIMEOUT_S = 15.0
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
+
+
+def percentile(xs, p):
+    if not xs:
+        return None
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, int(round(p / 100.0 * len(s) + 0.5)) - 1))]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ systems
+
+
+def load_system(name):
+    """The System subclass of bench/reload/systems/<name>.py, or (None, why)."""
+    try:
+        mod = importlib.import_module(f"bench.reload.systems.{name}")
+    except ImportError as e:
+        return None, f"bench/reload/systems/{name}.py cannot be imported ({e})"
+    for _, obj in inspect.getmembers(mod, inspect.isclass):
+        if issubclass(obj, System) and obj is not System and getattr(obj, "name", "") == name:
+            return obj, ""
+    return None, f"bench/reload/systems/{name}.py has no System subclass named {name!r}"
+
+
+# ------------------------------------------------------------------ phases
+
+
+def phase_plan(short):
+    """(name, kind, rate or count, seconds): the same for every system."""
+    if short:
+        return [("steady", "rate", 0, 2), ("rate10", "rate", 10, 2)]
+    return [("steady", "rate", 0, 10), ("rate1", "rate", 1, 10), ("rate10", "rate", 10, 10),
+            ("rate100", "rate", 100, 5), ("burst500", "burst", 500, 10), ("addremove", "addremove", 2, 10)]
+
+
+def make_events(kind, amount, seconds, source, model):
+    """[(offset seconds, event)]: generated against a scratch copy of the model
+    so that every system gets the same sequence."""
+    evs = []
+    if kind == "rate" and amount > 0:
+        n = int(amount * seconds)
+        for i in range(n):
+            ev = source.replace(model)
+            apply_event(model, ev)
+            evs.append((i / amount, ev))
+    elif kind == "burst":
+        for _ in range(amount):
+            ev = source.replace(model)
+            apply_event(model, ev)
+            evs.append((0.0, ev))
+    elif kind == "addremove":
+        n = int(amount * seconds)
+        for i in range(n):
+            ev = source.add_route() if i % 2 == 0 else source.remove_route()
+            apply_event(model, ev)
+            evs.append((i / amount, ev))
+    return evs
+
+
+class LiveChecker:
+    """Polls the proxy until each submitted change answers: a replacement when
+    its new backend answers the route, an added route when it answers from its
+    backends, a removed one when it no longer answers 200. A change a later
+    one undid before it was seen (same route changed again) is not timed."""
+
+    def __init__(self, port, model, threads=16):
+        self.port = port
+        self.model = model
+        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads)
+        self.futures = []
+
+    def submit(self, ev, t_submit, route_of_ev):
+        self.futures.append(self.pool.submit(self._check, ev, t_submit, route_of_ev))
+
+    def _check(self, ev, t_submit, route):
+        # A check that waited in the pool's queue past its deadline still looks once;
+        # a queued check only ever overstates the time to live, never hides a change.
+        end = t_submit + LIVE_TIMEOUT_S
+        for polls in range(100000):
+            if polls and time.monotonic() > end:
+                break
+            pause = 0.002
+            if isinstance(ev, Replace):
+                cur = self.model.get(ev.app_id)
+                if cur is None or ev.new not in cur.backends:
+                    return ("superseded", None)
+                status, backend = httpprobe.get(self.port, route.vhost, route.probe_path())
+                if status == 200 and backend == ev.new.header():
+                    return ("live", time.monotonic() - t_submit)
+                if status == 200 and backend != ev.old.header():
+                    # Another backend of the route answered: the balancer may simply not
+                    # have come round to the new one yet, so ask again soon (on a route of
+                    # n backends round robin needs up to n answers to show the change).
+                    pause = 0.0002
+            elif isinstance(ev, AddRoute):
+                if ev.route.app_id not in self.model:
+                    return ("superseded", None)
+                if httpprobe.serves(self.port, ev.route):
+                    return ("live", time.monotonic() - t_submit)
+            elif isinstance(ev, RemoveRoute):
+                if ev.app_id in self.model:
+                    return ("superseded", None)
+                status, _ = httpprobe.get(self.port, route.vhost, route.probe_path())
+                if status not in (0, 200):
+                    return ("live", time.monotonic() - t_submit)
+            time.sleep(pause)
+        return ("timeout", None)
+
+    def results(self):
+        out = [f.result() for f in self.futures]
+        self.futures = []
+        return out
+
+    def close(self):
+        self.pool.shutdown(wait=True)
+
+
+def parse_wrk(text):
+    """Requests and errors from wrk's report."""
+    r = {"requests": 0, "connect": 0, "read": 0, "write": 0, "timeout": 0, "non2xx": 0}
+    m = re.search(r"(\d+) requests in", text)
+    if m:
+        r["requests"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        r["connect"], r["read"], r["write"], r["timeout"] = map(int, m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    return r
+
+
+class Sampler(threading.Thread):
+    """Counts the system's live processes every 50 ms (the generation bound)."""
+
+    def __init__(self, system):
+        super().__init__(daemon=True)
+        self.system = system
+        self.stop_ev = threading.Event()
+        self.max_procs = 0
+
+    def run(self):
+        for _ in range(100000):
+            self.max_procs = max(self.max_procs, len(self.system.pids()))
+            if self.stop_ev.wait(0.05):
+                return
+
+    def stop(self):
+        self.stop_ev.set()
+        self.join(5)
+
+
+def run_phase(args, system, port, model, events, phase, targets_file, work):
+    """One phase under load; returns its figures."""
+    name, kind, amount, seconds = phase
+    lead, tail = args.lead_s, args.tail_s  # quiet time before the first and after the last change
+    duration = seconds + lead + tail
+    lg_out = os.path.join(work, f"loadgen-{system.name}-{name}.json")
+    lg = subprocess.Popen(
+        ["taskset", "-c", str(LOAD_CPU), sys.executable, os.path.join(HERE, "loadgen.py"), "--port", str(port),
+         "--targets", targets_file, "--duration", str(duration), "--rate", str(args.probe_rate),
+         "--long", str(args.long_lived), "--out", lg_out],
+        stdout=subprocess.PIPE, stderr=open(os.path.join(work, "loadgen.log"), "ab"), text=True)
+    ready, _, _ = select.select([lg.stdout], [], [], 60)
+    line = lg.stdout.readline() if ready else ""
+    if not line.startswith("ready "):
+        lg.kill()
+        lg.wait(5)
+        raise RuntimeError(f"loadgen did not start on port {port} (see {work}/loadgen.log)")
+    t0 = float(line.split()[1])
+    wrks = []
+    for label, conns, pause, extra in (("keepalive", args.wrk_conns, args.wrk_delay_ms, []),
+                                       ("churn", args.churn_conns, args.churn_delay_ms, ["-H", "Connection: close"])):
+        cmd = ["taskset", "-c", str(LOAD_CPU), "wrk", "-t1", f"-c{conns}", f"-d{int(duration + 0.999)}s",
+               "--timeout", "5s", *extra, "-s", os.path.join(HERE, "spread.lua"),
+               f"http://127.0.0.1:{port}/", "--", targets_file, str(pause)]
+        wrks.append((label, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    try:
+        return drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work)
+    finally:
+        for p in [lg] + [w for _, w in wrks]:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+
+
+def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work):
+    """Submits the phase's changes on schedule while the load runs, then collects the figures."""
+    name, kind, amount, _ = phase
+    sampler = Sampler(system)
+    sampler.start()
+    cpu0 = proc.cpu_seconds(system.pids())
+    checker = LiveChecker(port, model)
+    change_times = []
+    applied = 0
+    t_start = t0 + lead
+    i = 0
+    try:
+        while i < len(events):
+            due_at = t_start + events[i][0]
+            wait = due_at - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            now = time.monotonic()
+            batch = []
+            while i < len(events) and t_start + events[i][0] <= now:
+                batch.append(events[i][1])
+                i += 1
+            routes_before = {}
+            for ev in batch:
+                if isinstance(ev, RemoveRoute):
+                    routes_before[id(ev)] = model.get(ev.app_id)
+                apply_event(model, ev)
+            t_submit = time.monotonic()
+            system.apply(batch)
+            applied += len(batch)
+            for ev in batch:
+                change_times.append(t_submit)
+                route = ev.route if isinstance(ev, AddRoute) else (
+                    routes_before.get(id(ev)) if isinstance(ev, RemoveRoute) else model.get(ev.app_id))
+                checker.submit(ev, t_submit, route)
+        lives = checker.results()
+    finally:
+        checker.close()
+        sampler.stop()
+    # The rest of the phase runs its course (the tail shows the recovery).
+    rc = lg.wait(duration + 30)
+    cpu1 = proc.cpu_seconds(system.pids())
+    wrk_out = {}
+    for label, p in wrks:
+        out, _ = p.communicate(timeout=duration + 30)
+        wrk_out[label] = parse_wrk(out)
+    if rc != 0:
+        raise RuntimeError(f"loadgen exited {rc} (see {work}/loadgen.log)")
+    with open(lg_out) as f:
+        lgr = json.load(f)
+    return summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_out, cpu1 - cpu0,
+                           sampler.max_procs, duration)
+
+
+def summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_out, cpu_s, max_procs, duration):
+    samples = lgr["probe"]["samples"]
+    lat = [l for _, l in samples if l is not None]
+    times = sorted(change_times)
+    in_window = []
+    j = 0
+    for t, l in sorted((s for s in samples if s[1] is not None), key=lambda s: s[0]):
+        while j < len(times) and times[j] + WINDOW_S < t:
+            j += 1
+        if j < len(times) and times[j] <= t:
+            in_window.append(l)
+    live = [d * 1000.0 for st, d in lives if st == "live"]
+    wrk_failed = sum(w["connect"] + w["read"] + w["write"] + w["timeout"] + w["non2xx"] for w in wrk_out.values())
+    probe_fail = lgr["probe"]["failures"]
+    ll = lgr["long_lived"]
+    resets = (sum(w["read"] for w in wrk_out.values()) + probe_fail.get("reset", 0)
+              + ll["failures"].get("reset", 0))
+    return {
+        "phase": name, "kind": kind, "amount": amount, "changes": applied, "duration_s": duration,
+        "failed_requests": wrk_failed + lgr["probe"]["failed"] + ll["failed"],
+        "resets": resets,
+        "wrk": wrk_out,
+        "probe": {"sent": len(samples), "failed": lgr["probe"]["failed"], "failures": probe_fail,
+                  "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "p999_ms": percentile(lat, 99.9),
+                  "max_ms": max(lat) if lat else None},
+        "during_changes": {"window_s": WINDOW_S, "samples": len(in_window), "p50_ms": percentile(in_window, 50),
+                           "p99_ms": percentile(in_window, 99), "p999_ms": percentile(in_window, 99.9)},
+        "long_lived": ll,
+        "event_to_live": {"timed": len(live), "superseded": sum(1 for st, _ in lives if st == "superseded"),
+                          "timeouts": sum(1 for st, _ in lives if st == "timeout"),
+                          "p50_ms": percentile(live, 50), "p99_ms": percentile(live, 99),
+                          "max_ms": max(live) if live else None},
+        "cpu_s": cpu_s,
+        "cpu_per_change_ms": (cpu_s * 1000.0 / applied) if applied else None,
+        "max_processes": max_procs,
+        "timeline": {"t0": lgr["t0"], "samples": samples, "changes": times},
+    }
+
+
+# ------------------------------------------------------------------ one system at one R
+
+
+def write_targets(routes, path, n, seed):
+    rng = random.Random(seed)
+    picks = rng.sample(routes, min(n, len(routes)))
+    with open(path, "w") as f:
+        for r in picks:
+            f.write(f"{r.vhost} {r.probe_path()}\n")
+
+
+def run_system(args, cls, routes, seed, plan, work):
+    system_dir = os.path.join(work, f"{cls.name}-{len(routes)}")
+    os.makedirs(system_dir, exist_ok=True)
+    port = free_port()
+    system = cls(system_dir, port, SYSTEM_CPU, args.corral)
+    # The system and the harness each get their own copy of the routes.
+    mine = make_catalog(len(routes), seed)
+    model = {r.app_id: r for r in mine}
+    result = {"system": cls.name, "routes": len(routes)}
+    t = time.monotonic()
+    try:
+        system.start(make_catalog(len(routes), seed))
+        result["start_s"] = time.monotonic() - t
+        httpprobe.wait_serving(port, mine, timeout=30, sample=100, seed=seed + 1)  # the harness checks too
+        time.sleep(0.5 if args.short else 1.0)  # let start-up garbage settle before memory is read
+        pids = system.pids()
+        result["memory_kib"] = proc.memory_kib(pids)
+        result["processes_idle"] = len(pids)
+        targets = os.path.join(system_dir, "targets.txt")
+        write_targets(mine, targets, 1000, seed)
+        source = EventSource(make_catalog(len(routes), seed), seed)
+        scratch = {r.app_id: r for r in make_catalog(len(routes), seed)}
+        result["phases"] = {}
+        for phase in plan:
+            name, kind, amount, seconds = phase
+            events = make_events(kind, amount, seconds, source, scratch)
+            log(f"{cls.name} R={len(routes)} {name}: {len(events)} change(s) over {seconds}s")
+            result["phases"][name] = run_phase(args, system, port, model, events, phase, targets, system_dir)
+            ph = result["phases"][name]
+            if name != "steady" and ph["changes"] and "steady" in result["phases"]:
+                st = result["phases"]["steady"]
+                excess = ph["cpu_s"] - st["cpu_s"] / st["duration_s"] * ph["duration_s"]
+                ph["cpu_per_change_excess_ms"] = excess * 1000.0 / ph["changes"]
+            else:
+                ph["cpu_per_change_excess_ms"] = None
+            log(f"  failed {ph['failed_requests']} resets {ph['resets']} probe p99 {fmt(ph['probe']['p99_ms'])} ms, "
+                f"live p99 {fmt(ph['event_to_live']['p99_ms'])} ms, procs {ph['max_processes']}")
+    finally:
+        system.stop()
+    return result
+
+
+def fmt(x, digits=2):
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+# ------------------------------------------------------------------ report
+
+
+def derived(results, plan_names):
+    """Memory per route per system: (memory at R - memory at the smallest R) / (R - smallest R)."""
+    by = {}
+    for r in results:
+        by.setdefault(r["system"], {}).setdefault(r["routes"], []).append(r)
+    out = {}
+    for system, per_r in by.items():
+        rs = sorted(per_r)
+        base = rs[0]
+        mem = {R: min(x["memory_kib"] for x in per_r[R]) for R in rs}
+        out[system] = {"memory_kib": mem,
+                       "bytes_per_route": {R: ((mem[R] - mem[base]) * 1024.0 / (R - base)) if R != base else None
+                                           for R in rs}}
+    return out
+
+
+def markdown(meta, results, extra, plan_names):
+    lines = [f"Reload benchmark, {meta['date']}, {meta['machine']}, command `{meta['command']}`.", "",
+             "| system | routes | phase | changes | failed | resets | p99 steady ms | p99 during changes ms | "
+             "p99.9 during ms | event→live p50 ms | event→live p99 ms | CPU/change ms | CPU/change over steady ms | "
+             "processes max | bytes/route |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in sorted(results, key=lambda r: (r["routes"], ALL_SYSTEMS.index(r["system"]) if r["system"] in ALL_SYSTEMS else 9)):
+        steady = r["phases"].get("steady", {}).get("probe", {}).get("p99_ms")
+        bpr = extra.get(r["system"], {}).get("bytes_per_route", {}).get(r["routes"])
+        for name in plan_names:
+            ph = r["phases"].get(name)
+            if ph is None:
+                continue
+            lines.append(
+                f"| {r['system']} | {r['routes']} | {name} | {ph['changes']} | {ph['failed_requests']} | {ph['resets']} | "
+                f"{fmt(steady)} | {fmt(ph['during_changes']['p99_ms'])} | {fmt(ph['during_changes']['p999_ms'])} | "
+                f"{fmt(ph['event_to_live']['p50_ms'])} | {fmt(ph['event_to_live']['p99_ms'])} | "
+                f"{fmt(ph['cpu_per_change_ms'])} | {fmt(ph.get('cpu_per_change_excess_ms'))} | "
+                f"{ph['max_processes']} | {fmt(bpr, 0)} |")
+    if meta.get("errors"):
+        lines += [""] + [f"* {e['system']} with {e['routes']} routes failed: {e['error']}" for e in meta["errors"]]
+    lines += ["", "Start (first snapshot served) and memory:", "",
+              "| system | routes | start s | memory MiB (Pss) |", "| --- | ---: | ---: | ---: |"]
+    for r in sorted(results, key=lambda r: (r["system"], r["routes"])):
+        lines.append(f"| {r['system']} | {r['routes']} | {fmt(r['start_s'])} | {r['memory_kib'] / 1024:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plots(out_dir, results, extra, plan_names):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("matplotlib missing (apt-get install python3-matplotlib): no plots")
+        return []
+    made = []
+    systems = sorted({r["system"] for r in results}, key=lambda s: ALL_SYSTEMS.index(s) if s in ALL_SYSTEMS else 9)
+    # Latency over time with change markers: one figure per R, one row per system, phases side by side.
+    for R in sorted({r["routes"] for r in results}):
+        rows = [r for r in results if r["routes"] == R]
+        fig, axes = plt.subplots(len(rows), 1, figsize=(14, 2.6 * len(rows)), squeeze=False, sharex=True)
+        for ax, r in zip(axes[:, 0], rows):
+            offset = 0.0
+            for name in plan_names:
+                ph = r["phases"].get(name)
+                if ph is None:
+                    continue
+                tl = ph["timeline"]
+                xs = [t - tl["t0"] + offset for t, l in tl["samples"] if l is not None]
+                ys = [l for t, l in tl["samples"] if l is not None]
+                fx = [t - tl["t0"] + offset for t, l in tl["samples"] if l is None]
+                ax.scatter(xs, ys, s=1.5, color="tab:blue")
+                if fx:
+                    ax.scatter(fx, [max(ys or [1])] * len(fx), s=8, color="red", marker="x")
+                for c in tl["changes"][:2000]:
+                    ax.axvline(c - tl["t0"] + offset, color="orange", alpha=0.4, linewidth=0.6)
+                ax.axvline(offset, color="black", linewidth=0.8)
+                ax.text(offset + 0.1, 0.9, name, transform=ax.get_xaxis_transform(), fontsize=8)
+                offset += ph["duration_s"] + 0.5
+            ax.set_yscale("log")
+            ax.set_ylabel(f"{r['system']}\nprobe latency ms")
+        axes[-1, 0].set_xlabel("seconds (phases side by side; orange: changes, red x: failed)")
+        fig.suptitle(f"Open-loop probe latency, {R} routes")
+        fig.tight_layout()
+        path = os.path.join(out_dir, f"latency_R{R}.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        made.append(path)
+    # Event -> live and memory against R.
+    live_phase = "rate10" if "rate10" in plan_names else plan_names[-1]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for idx, s in enumerate(systems):
+        rs = sorted({r["routes"] for r in results if r["system"] == s})
+        for key, style in (("p50_ms", "--"), ("p99_ms", "-")):
+            ys = []
+            for R in rs:
+                vals = [r["phases"][live_phase]["event_to_live"][key] for r in results
+                        if r["system"] == s and r["routes"] == R and r["phases"][live_phase]["event_to_live"][key] is not None]
+                ys.append(min(vals) if vals else float("nan"))
+            ax.plot(rs, ys, style, marker="o", color=f"C{idx}", label=f"{s} {key[:-3]}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("routes")
+    ax.set_ylabel(f"event -> live ms ({live_phase})")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "event_to_live.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    made.append(path)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for s in systems:
+        mem = extra[s]["memory_kib"]
+        rs = sorted(mem)
+        ax.plot(rs, [mem[R] / 1024.0 for R in rs], marker="o", label=s)
+    ax.set_xscale("log")
+    ax.set_xlabel("routes")
+    ax.set_ylabel("memory MiB (Pss of all processes)")
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "memory.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    made.append(path)
+    return made
+
+
+# ------------------------------------------------------------------ main
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--short", action="store_true", help="CI mode: R=100,1000, steady and 10 changes/s, 3 s each")
+    ap.add_argument("--out", default=None, help="output directory (default: a new one under /tmp)")
+    ap.add_argument("--systems", default=",".join(ALL_SYSTEMS))
+    ap.add_argument("--routes", default=None, help="route counts (default 100,1000,10000,100000; short: 100,1000)")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds per R (systems alternate within each)")
+    ap.add_argument("--corral", default=os.path.join(ROOT, "build", "cli", "corral"))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lead-s", type=float, default=None, help="quiet seconds before a phase's first change")
+    ap.add_argument("--tail-s", type=float, default=None, help="quiet seconds after its last change")
+    ap.add_argument("--probe-rate", type=float, default=500, help="open-loop probe requests per second")
+    ap.add_argument("--long-lived", type=int, default=1000)
+    ap.add_argument("--wrk-conns", type=int, default=32)
+    ap.add_argument("--wrk-delay-ms", type=int, default=10, help="pause per keep-alive wrk request (bounds the load)")
+    ap.add_argument("--churn-conns", type=int, default=4)
+    ap.add_argument("--churn-delay-ms", type=int, default=10)
+    args = ap.parse_args()
+
+    for tool in ("wrk", "nginx", "taskset"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing: run scripts/install-deps.sh")
+    if (os.cpu_count() or 1) < 2:
+        sys.exit("needs 2 CPUs: the system under test on core 0, the load on core 1")
+    if args.lead_s is None:
+        args.lead_s = 0.5 if args.short else 1.0
+    if args.tail_s is None:
+        args.tail_s = 1.0 if args.short else 2.0
+    routes_list = [int(x) for x in (args.routes or ("100,1000" if args.short else "100,1000,10000,100000")).split(",")]
+    plan = phase_plan(args.short)
+    plan_names = [p[0] for p in plan]
+    classes = []
+    for name in args.systems.split(","):
+        cls, why = load_system(name)
+        if cls is None:
+            print(f"skipping {name}: {why}", flush=True)
+        else:
+            classes.append(cls)
+    if not classes:
+        sys.exit("no system to benchmark")
+    out_dir = args.out or tempfile.mkdtemp(prefix="corral-reload-bench-")
+    os.makedirs(out_dir, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="corral-reload-work-")
+    # The backends use fixed ports (catalog.BACKEND_PORTS): one run at a time.
+    lock = open("/tmp/corral-reload-bench.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    t_run = time.monotonic()
+    backends = Backends(work, LOAD_CPU)
+    backends.start()
+    results, errors = [], []
+    # A SIGTERM (ctest's timeout, Ctrl-C's cousin) unwinds like an exception, so every
+    # process this run started is stopped by the finally clauses on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        for R in routes_list:
+            routes = make_catalog(R, args.seed)
+            for rnd in range(args.rounds):
+                for cls in classes:
+                    log(f"round {rnd + 1}: {cls.name} with {R} routes")
+                    try:
+                        res = run_system(args, cls, routes, args.seed, plan, work)
+                    except Exception as e:  # one system failing must not lose the others' figures
+                        log(f"{cls.name} with {R} routes failed: {e}")
+                        errors.append({"system": cls.name, "routes": R, "round": rnd + 1, "error": str(e)})
+                        continue
+                    res["round"] = rnd + 1
+                    results.append(res)
+    finally:
+        backends.stop()
+    meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"{platform.node()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+                       f"Linux {platform.release()}",
+            "command": " ".join(["bench/reload/run.py"] + sys.argv[1:]),
+            "mode": "short" if args.short else "full", "routes": routes_list, "phases": plan,
+            "systems": [c.name for c in classes], "window_s": WINDOW_S, "probe_rate": args.probe_rate,
+            "long_lived": args.long_lived, "runtime_s": None}
+    meta["errors"] = errors
+    extra = derived(results, plan_names)
+    meta["runtime_s"] = time.monotonic() - t_run
+    md = markdown(meta, results, extra, plan_names)
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump({"meta": meta, "results": results, "errors": errors, "derived": extra}, f)
+    with open(os.path.join(out_dir, "summary.md"), "w") as f:
+        f.write(md)
+    made = plots(out_dir, results, extra, plan_names)
+    print(md)
+    for e in errors:
+        print(f"FAILED: {e['system']} with {e['routes']} routes (round {e['round']}): {e['error']}")
+    print(f"results: {out_dir}/results.json, summary.md, " + ", ".join(os.path.basename(p) for p in made))
+    print(f"runtime {meta['runtime_s']:.0f}s")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""System adapters for the reload benchmark: corral, haproxy, nginx."""
