@@ -195,6 +195,11 @@ class Controller:
             self._busy = True
         self._queue.put(list(events))
 
+    def check(self) -> None:
+        """Raise the controller's error, if it stopped on one."""
+        if self._error is not None:
+            raise RuntimeError(f"{self.name} controller failed: {self._error}") from self._error
+
     def wait_idle(self, timeout: float) -> None:
         """Block until every submitted batch is in the running proxy (or raise)."""
         end = time.monotonic() + timeout

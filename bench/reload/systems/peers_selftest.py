@@ -124,9 +124,10 @@ def rss_kb(pids):
     return total
 
 
-def wait_until(cond, timeout, what):
+def wait_until(sysm, cond, timeout, what):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
+        sysm.ctl.check()
         if cond():
             return time.monotonic() - t0
         time.sleep(0.002)
@@ -190,7 +191,7 @@ def run_one(peer, n, stand, cpu, work_root):
                     return True
             return False
 
-        out["replace_live_s"] = round(wait_until(new_backend_seen, 120, "replace") + applied, 4)
+        out["replace_live_s"] = round(wait_until(sysm, new_backend_seen, 120, "replace") + applied, 4)
         out["replace_apply_s"] = round(applied, 4)
         sysm.wait_idle(120)
         # The old backend must be gone (more requests than backends, none via old).
@@ -206,7 +207,7 @@ def run_one(peer, n, stand, cpu, work_root):
         t0 = time.monotonic()
         sysm.apply([add])
         applied = time.monotonic() - t0
-        out["add_live_s"] = round(wait_until(lambda: route_answers(port, add.route), 600, "add") + applied, 4)
+        out["add_live_s"] = round(wait_until(sysm, lambda: route_answers(port, add.route), 600, "add") + applied, 4)
         sysm.wait_idle(600)
         out["procs_after_add"] = len(sysm.pids())
         out["rss_mb_after_add"] = round(rss_kb(sysm.pids()) / 1024, 1)
@@ -229,7 +230,7 @@ def run_one(peer, n, stand, cpu, work_root):
             except OSError:
                 return False
 
-        out["remove_live_s"] = round(wait_until(gone, 600, "remove") + applied, 4)
+        out["remove_live_s"] = round(wait_until(sysm, gone, 600, "remove") + applied, 4)
         sysm.wait_idle(600)
 
         # 4. A burst: 50 replacements in 10 batches, coalesced, then all live.
