@@ -85,14 +85,17 @@ class HAProxy(System):
         corral_bin: str,
         drain_timeout_s: float = 30.0,
         max_reloads: int = 50,
+        start_timeout_s: float = 900.0,
     ):
         """drain_timeout_s: hard-stop-after, the bound on how long an old worker
         keeps its connections (corral's --drain-timeout default is the same 30 s);
         max_reloads: mworker-max-reloads, the bound on how many generations of old
-        workers may pile up when reloads come faster than they drain."""
+        workers may pile up when reloads come faster than they drain;
+        start_timeout_s: the bound on one configuration load (check or reload)."""
         super().__init__(work_dir, http_port, cpu, corral_bin)
         self.drain_timeout_s = drain_timeout_s
         self.max_reloads = max_reloads
+        self.start_timeout_s = start_timeout_s
         # Each proxied connection takes two descriptors: stay inside the hard limit
         # (HAProxy refuses to start when it cannot raise its own to 2 * maxconn).
         self.maxconn = max(2000, min(50000, (hard_fd_limit() - 200) // 2))
@@ -171,7 +174,7 @@ backend no_route
         with open(self.cfg + ".next", "w") as f:
             f.write(cfg_text)
         t1 = time.monotonic()
-        rc, out, cpu = run_pinned([HAPROXY, "-c", "-f", self.cfg + ".next"], self.cpu, timeout=600)
+        rc, out, cpu = run_pinned([HAPROXY, "-c", "-f", self.cfg + ".next"], self.cpu, self.start_timeout_s)
         self.control_cpu_s += cpu
         if rc != 0:
             raise RuntimeError(f"haproxy -c rejected the rendered configuration: {out.strip()[:2000]}")
@@ -205,33 +208,39 @@ backend no_route
         finally:
             s.close()
 
-    def _current_worker(self) -> tuple[int, int] | None:
-        """(pid, master reload count) of the current worker, from `show proc`."""
+    def _show_proc(self) -> tuple[int, int] | None:
+        """(current worker pid, failed reloads) from the master's `show proc`, or
+        None while the master re-executes itself (its CLI is briefly away)."""
         try:
             out = self._master("show proc", timeout=5)
         except OSError:
-            return None  # the master is re-executing itself
-        reloads = None
+            return None
+        failed = None
         section = ""
         for line in out.splitlines():
             if line.startswith("#"):
                 section = line
                 continue
             f = line.split()
-            if len(f) >= 3 and f[1] == "master":
-                reloads = int(f[2])
-            elif len(f) >= 3 and f[1] == "worker" and section.startswith("# workers") and reloads is not None:
-                return int(f[0]), reloads
+            if len(f) >= 2 and f[1] == "master":
+                m = re.search(r"failed: (\d+)", line)
+                failed = int(m.group(1)) if m else 0
+            elif len(f) >= 2 and f[1] == "worker" and section.startswith("# workers") and failed is not None:
+                return int(f[0]), failed
         return None
 
-    def _wait_worker(self, not_pid: int, timeout: float) -> int:
+    def _wait_worker(self, not_pid: int, failed_before: int, timeout: float) -> tuple[int, int]:
+        """Wait until a worker other than not_pid is current; raise if the master
+        counted a failed reload (it then keeps the old worker)."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"haproxy master exited ({self.popen.returncode}); see {self.log}")
-            cur = self._current_worker()
+            cur = self._show_proc()
+            if cur is not None and cur[1] > failed_before:
+                raise RuntimeError(f"haproxy master reports a failed reload; see {self.log}")
             if cur is not None and cur[0] != not_pid:
-                return cur[0]
+                return cur
             time.sleep(0.01)
         raise RuntimeError(f"haproxy: no new worker within {timeout:.0f} s; see {self.log}")
 
@@ -251,7 +260,7 @@ backend no_route
         )
         log.close()
         self.master_pid = self.popen.pid  # taskset execs haproxy: same pid
-        self._worker = self._wait_worker(0, timeout=600)
+        self._worker, self._failed = self._wait_worker(0, 0, timeout=self.start_timeout_s)
         verify_routing(self.http_port, routes, 60, "haproxy start")
         phases["total_s"] = time.monotonic() - t0
         self.start_phases = phases
@@ -297,7 +306,7 @@ backend no_route
             self._master("reload", timeout=10)
         except OSError:
             pass  # the master closes the CLI when it re-executes itself
-        self._worker = self._wait_worker(old, timeout=600)
+        self._worker, self._failed = self._wait_worker(old, self._failed, timeout=self.start_timeout_s)
         phases["reload_s"] = time.monotonic() - t1
         phases["total_s"] = time.monotonic() - t0
         self.reloads.append(phases)

@@ -67,14 +67,17 @@ class Nginx(System):
         corral_bin: str,
         drain_timeout_s: float = 30.0,
         upstream_keepalive: int = 8,
+        start_timeout_s: float = 900.0,
     ):
         """drain_timeout_s: worker_shutdown_timeout, the bound on how long an old
         worker keeps its connections (corral's --drain-timeout default is the same
         30 s); upstream_keepalive: idle backend connections cached per upstream (the
-        cache is allocated per upstream, so at 100k routes it is kept modest)."""
+        cache is allocated per upstream, so at 100k routes it is kept modest);
+        start_timeout_s: the bound on one configuration load (check or reload)."""
         super().__init__(work_dir, http_port, cpu, corral_bin)
         self.drain_timeout_s = drain_timeout_s
         self.upstream_keepalive = upstream_keepalive
+        self.start_timeout_s = start_timeout_s
         self.conf = os.path.join(work_dir, "nginx.conf")
         self.errlog = os.path.join(work_dir, "error.log")
         self.popen: subprocess.Popen | None = None
@@ -155,7 +158,7 @@ http {{
             f.write(text)
         t1 = time.monotonic()
         rc, out, cpu = run_pinned(
-            [NGINX, "-t", "-q", "-c", cand, "-p", self.work_dir, "-e", self.errlog], self.cpu, timeout=600
+            [NGINX, "-t", "-q", "-c", cand, "-p", self.work_dir, "-e", self.errlog], self.cpu, self.start_timeout_s
         )
         self.control_cpu_s += cpu
         if rc != 0:
@@ -199,7 +202,7 @@ http {{
         )
         log.close()
         self.master_pid = self.popen.pid  # taskset execs nginx: same pid
-        self._workers = self._wait_new_worker(set(), timeout=600)
+        self._workers = self._wait_new_worker(set(), self.start_timeout_s)
         verify_routing(self.http_port, routes, 60, "nginx start")
         phases["total_s"] = time.monotonic() - t0
         self.start_phases = phases
@@ -221,7 +224,7 @@ http {{
         t1 = time.monotonic()
         old = self._workers
         os.kill(self.master_pid, signal.SIGHUP)
-        self._workers = self._wait_new_worker(old, timeout=600)
+        self._workers = self._wait_new_worker(old, self.start_timeout_s)
         phases["reload_s"] = time.monotonic() - t1
         phases["total_s"] = time.monotonic() - t0
         self.reloads.append(phases)
