@@ -48,6 +48,9 @@ class StandIn:
     def __init__(self):
         self.base = self._free_block(10)
         self.servers = []
+        # Requests for /hold/... wait for this: an in-flight request across a reload.
+        self.release = threading.Event()
+        release = self.release
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -56,6 +59,8 @@ class StandIn:
                 pass
 
             def do_GET(self):
+                if self.path.startswith("/hold/"):
+                    release.wait(300)
                 ip, port = self.connection.getsockname()[:2]
                 body = b"ok\n"
                 self.send_response(200)
@@ -199,7 +204,20 @@ def run_one(peer, n, stand, cpu, work_root):
             st, via = http_get(port, route.vhost, route.probe_path())
             assert st == 200 and via != ev.old.header(), f"{peer}: replaced backend still answers"
 
-        # 2. A route add (new vhost).
+        # 2. A route add (new vhost), with a request in flight through the old generation.
+        held_route = routes[0]
+        held = {}
+
+        def hold():
+            try:
+                held["answer"] = http_get(port, held_route.vhost, "/hold/x", timeout=300)
+            except OSError as e:
+                held["answer"] = repr(e)
+
+        stand.release.clear()
+        holder = threading.Thread(target=hold)
+        holder.start()
+        time.sleep(0.5)  # the request reaches the backend before the reload starts
         add = src.add_route()
         add = AddRoute(Route(add.route.app_id, add.route.vhost, add.route.path,
                              [stand.remap(b) for b in add.route.backends]))
@@ -210,6 +228,17 @@ def run_one(peer, n, stand, cpu, work_root):
         out["add_live_s"] = round(wait_until(sysm, lambda: route_answers(port, add.route), 600, "add") + applied, 4)
         sysm.wait_idle(600)
         out["procs_after_add"] = len(sysm.pids())
+        # The old generation still serves the held request and pids() counts it.
+        assert out["procs_after_add"] >= 3, f"{peer}: pids() misses the draining generation: {sysm.pids()}"
+        stand.release.set()
+        holder.join(60)
+        st, via = held.get("answer", (0, ""))
+        assert st == 200 and via in {b.header() for b in held_route.backends}, f"{peer}: held request got {held}"
+
+        def drained():
+            return len(sysm.pids()) == out["procs_after_start"]
+
+        out["old_generation_exit_s"] = round(wait_until(sysm, drained, 60, "old generation exit"), 3)
         out["rss_mb_after_add"] = round(rss_kb(sysm.pids()) / 1024, 1)
         # The replacement done through a runtime API must survive the reload.
         for _ in range(2 * len(route.backends)):
