@@ -43,19 +43,13 @@ from bench.reload.systems.peer_common import (
     Controller,
     alive,
     children_of,
+    hard_fd_limit,
     run_pinned,
     stop_tree,
     verify_routing,
 )
 
 HAPROXY = "/usr/sbin/haproxy"
-
-
-def hard_fd_limit() -> int:
-    import resource
-
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    return 1 << 20 if hard == resource.RLIM_INFINITY else hard
 
 
 def backend_name(app_id: str) -> str:

@@ -36,6 +36,7 @@ from bench.reload.systems.peer_common import (
     alive,
     children_of,
     cmdline,
+    hard_fd_limit,
     run_pinned,
     stop_tree,
     verify_routing,
@@ -95,14 +96,18 @@ class Nginx(System):
         for r in routes:
             by_vhost.setdefault(r.vhost.lower(), []).append(r)
         listen = f"127.0.0.1:{self.http_port}"
+        # The same descriptor budget as HAProxy's maxconn (a proxied connection is
+        # two descriptors, and worker_connections counts both sides; nginx allocates
+        # every connection slot up front, hence the same cap as maxconn's).
+        fds = min(hard_fd_limit(), 100_200)
         parts = [
             f"""daemon off;
 worker_processes 1;
-worker_rlimit_nofile 200000;
+worker_rlimit_nofile {fds};
 worker_shutdown_timeout {ms}ms;
 pid {d}/nginx.pid;
 error_log {self.errlog} warn;
-events {{ worker_connections 65536; multi_accept on; }}
+events {{ worker_connections {fds - 200}; multi_accept on; }}
 http {{
   access_log off;
   server_tokens off;

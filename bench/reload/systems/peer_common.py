@@ -59,6 +59,12 @@ def alive(pid: int) -> bool:
         return False
 
 
+def hard_fd_limit() -> int:
+    """The descriptor budget both peers size their connection limits from."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return 1 << 20 if hard == resource.RLIM_INFINITY else hard
+
+
 _child_cpu_lock = threading.Lock()
 
 

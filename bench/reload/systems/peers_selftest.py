@@ -50,7 +50,8 @@ class StandIn:
         self.servers = []
         # Requests for /hold/... wait for this: an in-flight request across a reload.
         self.release = threading.Event()
-        release = self.release
+        self.holding = threading.Event()
+        release, holding = self.release, self.holding
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -60,6 +61,7 @@ class StandIn:
 
             def do_GET(self):
                 if self.path.startswith("/hold/"):
+                    holding.set()
                     release.wait(300)
                 ip, port = self.connection.getsockname()[:2]
                 body = b"ok\n"
@@ -215,9 +217,11 @@ def run_one(peer, n, stand, cpu, work_root):
                 held["answer"] = repr(e)
 
         stand.release.clear()
+        stand.holding.clear()
         holder = threading.Thread(target=hold)
         holder.start()
-        time.sleep(0.5)  # the request reaches the backend before the reload starts
+        # The request reaches the backend (through the current worker) before the reload.
+        assert stand.holding.wait(60), f"{peer}: the held request never reached its backend"
         add = src.add_route()
         add = AddRoute(Route(add.route.app_id, add.route.vhost, add.route.path,
                              [stand.remap(b) for b in add.route.backends]))
