@@ -30,10 +30,24 @@ def task_json(app_id: str, b, service_port: int) -> dict:
             "ipAddresses": [{"ipAddress": b.ip, "protocol": "IPv4"}]}
 
 
-def app_json(route, service_port: int, with_tasks: bool = True) -> dict:
+# Service ports: the issue's proxy has 1,000 service-port listeners beside its
+# routes, so apps are spread over this many ports (bound on loopback), a few
+# hundred apps per port at 100k routes. (One port for every app would put all
+# of them in one service-port slot, which is not what a Marathon assigns.)
+SERVICE_PORT_BASE = 21000
+SERVICE_PORTS = 1000
+
+
+def service_port_of(app_id: str) -> int:
+    digits = "".join(ch for ch in app_id if ch.isdigit())
+    return SERVICE_PORT_BASE + int(digits or "0") % SERVICE_PORTS
+
+
+def app_json(route, with_tasks: bool = True) -> dict:
     """The app marathon-lb labels route: HAPROXY_0_VHOST, and HAPROXY_0_PATH
-    for a prefix route. Every app shares one service port bound on loopback
-    (an HTTP route is reached by Host through the shared frontend anyway)."""
+    for a prefix route; its service port is bound on loopback (the benchmark
+    reaches every route by Host through the shared HTTP frontend)."""
+    service_port = service_port_of(route.app_id)
     labels = {"HAPROXY_GROUP": "external", "HAPROXY_0_VHOST": route.vhost,
               "HAPROXY_0_BIND_ADDR": "127.0.0.1"}
     if route.path != "/":
@@ -46,11 +60,10 @@ def app_json(route, service_port: int, with_tasks: bool = True) -> dict:
 
 
 class MarathonStandIn:
-    def __init__(self, routes: list, service_port: int):
-        self.service_port = service_port
+    def __init__(self, routes: list):
         # The stand-in's own copy of the model (the follower's re-reads read it).
         self.routes = {r.app_id: type(r)(r.app_id, r.vhost, r.path, list(r.backends)) for r in routes}
-        self.body = json.dumps({"apps": [app_json(r, service_port) for r in routes]}).encode()
+        self.body = json.dumps({"apps": [app_json(r) for r in routes]}).encode()
         self.lock = threading.Lock()
         self.stream = None
         self.stream_ready = threading.Event()
@@ -82,7 +95,7 @@ class MarathonStandIn:
                 if path.startswith("/v2/apps/"):
                     with stand_in.lock:
                         r = stand_in.routes.get(path[len("/v2/apps"):])
-                        body = json.dumps({"app": app_json(r, stand_in.service_port)}).encode() if r else None
+                        body = json.dumps({"app": app_json(r)}).encode() if r else None
                     if body is None:
                         return self.send_body(404, b'{"message":"App does not exist"}')
                     return self.send_body(200, body)
@@ -139,7 +152,7 @@ class MarathonStandIn:
                     self.routes[r.app_id] = type(r)(r.app_id, r.vhost, r.path, list(r.backends))
                     out.append(self._event("api_post_event", {
                         "clientIp": "127.0.0.1", "uri": "/v2/apps" + r.app_id,
-                        "appDefinition": app_json(r, self.service_port, with_tasks=False)}))
+                        "appDefinition": app_json(r, with_tasks=False)}))
                     out.extend(self._status(r.app_id, b, "TASK_RUNNING") for b in r.backends)
                 elif isinstance(ev, RemoveRoute):
                     self.routes.pop(ev.app_id, None)

@@ -35,7 +35,7 @@ class CorralSystem(System):
         if not os.access(self.corral_bin, os.X_OK):
             raise RuntimeError(f"{self.corral_bin} is not built: run scripts/build.sh corral")
         os.makedirs(self.work_dir, exist_ok=True)
-        self.standin = MarathonStandIn(routes, _free_port())
+        self.standin = MarathonStandIn(routes)
         self.admin_port = _free_port()
         log = open(os.path.join(self.work_dir, "corral-proxy.log"), "ab")
         self.proc = subprocess.Popen(
