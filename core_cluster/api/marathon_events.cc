@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <string_view>
 
 #include "core_cluster/api/marathon_json.h"
@@ -128,15 +129,22 @@ Json taskFailureJson(const master::TaskRecord& t, const std::string& timestamp) 
 Json deploymentStepEvent(const scheduler::Deployment& d) {
   Json plan = deploymentJson(d);
   Json ev;
-  ev["currentStep"] = plan["steps"][0];
+  size_t step = std::min(d.currentStep, d.steps.empty() ? 0 : d.steps.size() - 1);
+  ev["currentStep"] =
+      plan["steps"].empty() ? Json{{"actions", Json::array()}} : plan["steps"][step];
+  plan["original"] = d.original;
+  plan["target"] = d.target;
   ev["plan"] = std::move(plan);
   return ev;
 }
 
 Json deploymentOutcomeEvent(const scheduler::Deployment& d) {
+  Json plan = deploymentJson(d);
+  plan["original"] = d.original;
+  plan["target"] = d.target;
   Json ev;
   ev["id"] = d.id;
-  ev["plan"] = deploymentJson(d);
+  ev["plan"] = std::move(plan);
   return ev;
 }
 

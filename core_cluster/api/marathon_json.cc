@@ -87,22 +87,28 @@ Json appJson(const scheduler::ServiceScheduler& s, const scheduler::AppState& ap
 }
 
 Json deploymentJson(const scheduler::Deployment& d) {
-  Json action;
-  action["action"] = d.action;
-  action["app"] = d.appId;
-  Json step;
-  step["actions"] = Json::array({action});
-  Json current = action;
-  current["readinessCheckResults"] = Json::array();
+  Json steps = Json::array();
+  for (const auto& step : d.steps) {
+    Json actions = Json::array();
+    for (const auto& a : step) actions.push_back(Json{{"action", a.action}, {"app", a.appId}});
+    steps.push_back(Json{{"actions", actions}});
+  }
+  Json current = Json::array();
+  if (d.currentStep < d.steps.size()) {
+    for (const auto& a : d.steps[d.currentStep]) {
+      current.push_back(
+          Json{{"action", a.action}, {"app", a.appId}, {"readinessCheckResults", Json::array()}});
+    }
+  }
   Json j;
   j["id"] = d.id;
   j["version"] = d.version;
-  j["affectedApps"] = Json::array({d.appId});
+  j["affectedApps"] = d.appIds();
   j["affectedPods"] = Json::array();
-  j["steps"] = Json::array({step});
-  j["currentActions"] = Json::array({current});
-  j["currentStep"] = 1;
-  j["totalSteps"] = 1;
+  j["steps"] = steps;
+  j["currentActions"] = current;
+  j["currentStep"] = d.currentStep + 1;
+  j["totalSteps"] = d.steps.size();
   return j;
 }
 

@@ -26,7 +26,8 @@ Json appJson(const scheduler::AppState& app);
 // its deployment, its last task failure.
 Json appJson(const scheduler::ServiceScheduler& s, const scheduler::AppState& app, bool embedCounts,
              bool embedDeployments, bool embedLastTaskFailure);
-// A deployment plan: one step with one action on one app.
+// A deployment as /v2/deployments lists it: its steps, the one in progress (currentStep is
+// 1-based).
 Json deploymentJson(const scheduler::Deployment& d);
 // GET /v2/queue: every app with instances waiting for an offer.
 Json queueJson(const scheduler::ServiceScheduler& s, int64_t nowMs);

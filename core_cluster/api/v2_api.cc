@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "conf/app_definition.h"
+#include "core_cluster/api/groups_api.h"
 #include "core_cluster/api/label_selector.h"
 #include "core_cluster/api/marathon_json.h"
 #include "core_cluster/api/metrics_json.h"
@@ -328,16 +329,28 @@ void V2Api::apps(http::Request& req, Reply& ex, std::string_view) {
     if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
     if (!body->is_array())
       return ex.respond(message(400, "Invalid JSON: expected an array of apps"));
-    bool force = queryBool(req, "force");
-    Result<scheduler::ChangeResult> last = scheduler::ChangeResult{};
+    // Every app of a bulk update in one deployment, ordered by their dependencies.
+    scheduler::GroupChange change;
     for (const auto& app : *body) {
       if (!app.is_object() || !app.contains("id") || !app["id"].is_string()) {
         return ex.respond(message(422, "every app in a bulk update needs an id"));
       }
-      last = scheduler_.updateApp(app["id"].get<std::string>(), app, force);
-      if (!last.ok()) return respondChange(ex, last, 200, &app);
+      auto id = conf::resolveAppId(app["id"].get<std::string>());
+      if (!id.ok()) return ex.respond(message(422, id.error().message));
+      Json def = app;
+      def["id"] = *id;
+      bool exists = scheduler_.app(*id) != nullptr;
+      if (!exists) {
+        auto errors = conf::validateApp(def);
+        if (!errors.empty()) return ex.respond(json(422, conf::validationErrorBody(errors)));
+      }
+      change.apps.push_back({def, exists});
     }
-    return respondChange(ex, last, 200);
+    auto r = scheduler_.applyGroupChange(change, queryBool(req, "force"), false);
+    if (!r.ok() && r.error().kind == ErrorKind::kInvalid) {
+      return ex.respond(message(422, r.error().message));
+    }
+    return respondChange(ex, r, 200);
   }
   ex.respond(message(405, "Method not allowed on /v2/apps"));
 }
@@ -384,7 +397,10 @@ void V2Api::appSubresource(http::Request& req, Reply& ex, std::string_view restV
       Json merged = mergedForValidation(conf::toMarathonJson(app->def), *body);
       return respondChange(ex, scheduler_.updateApp(id, *body, force), 200, &merged);
     }
-    if (req.method == "DELETE") return respondChange(ex, scheduler_.deleteApp(id, force), 200);
+    if (req.method == "DELETE") {
+      // Marathon's default here is force=true: a stuck deployment does not keep an app alive.
+      return respondChange(ex, scheduler_.deleteApp(id, queryBool(req, "force", true)), 200);
+    }
     return ex.respond(message(405, "Method not allowed"));
   }
   if (!app) return ex.respond(message(404, "App '" + id + "' does not exist"));
@@ -499,7 +515,8 @@ void V2Api::deployments(http::Request& req, Reply& ex, std::string_view rest) {
   bool force = queryBool(req, "force");
   auto r = scheduler_.cancelDeployment(id, force);
   if (!r.ok()) return ex.respond(fromError(r.error()));
-  if (force) return ex.respond(http::Response::json(202, "{}"));
+  // Marathon: a forced cancel is 202 with no body; a rollback answers its deployment.
+  if (force) return ex.respond(http::Response{202, {}, ""});
   respondChange(ex, r, 200);
 }
 
@@ -514,115 +531,8 @@ TextApp V2Api::textApp(const scheduler::AppState& app) const {
   return t;
 }
 
-Json V2Api::groupJson(const std::string& groupId, bool withApps) const {
-  Json g;
-  g["id"] = groupId;
-  Json apps = Json::array();
-  std::set<std::string> children;
-  std::string prefix = groupId == "/" ? "/" : groupId + "/";
-  std::string version;
-  for (const auto& [id, a] : scheduler_.apps()) {
-    if (id.rfind(prefix, 0) != 0) continue;
-    std::string rest = id.substr(prefix.size());
-    auto slash = rest.find('/');
-    if (slash == std::string::npos) {
-      if (withApps) apps.push_back(appJson(scheduler_, a, true, true, false));
-    } else {
-      children.insert(prefix + rest.substr(0, slash));
-    }
-    if (a.def.version && *a.def.version > version) version = *a.def.version;
-  }
-  Json groups = Json::array();
-  for (const auto& c : children) groups.push_back(groupJson(c, withApps));
-  g["apps"] = apps;
-  g["groups"] = groups;
-  g["pods"] = Json::array();
-  g["dependencies"] = Json::array();
-  g["version"] = version.empty() ? isoNow() : version;
-  return g;
-}
-
 void V2Api::groups(http::Request& req, Reply& ex, std::string_view rest) {
-  std::string gid = rest.empty() ? "/" : std::string(rest);
-  while (gid.size() > 1 && gid.back() == '/') gid.pop_back();
-  if (gid.empty()) gid = "/";
-  bool force = queryBool(req, "force");
-  if (req.method == "GET") {
-    if (gid != "/") {
-      bool exists = false;
-      for (const auto& [id, a] : scheduler_.apps()) exists |= id.rfind(gid + "/", 0) == 0;
-      if (!exists) return ex.respond(message(404, "Group '" + gid + "' does not exist"));
-    }
-    return ex.respond(json(200, groupJson(gid, true)));
-  }
-  if (req.method == "POST" || req.method == "PUT") {
-    auto body = parseJson(req.body);
-    if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
-    if (!body->is_object()) return ex.respond(message(400, "Invalid JSON: expected a group"));
-    std::string base = gid;
-    if (body->contains("id") && (*body)["id"].is_string()) {
-      auto r = conf::resolveAppId((*body)["id"].get<std::string>(), gid);
-      if (!r.ok()) return ex.respond(message(422, r.error().message));
-      base = *r;
-    }
-    // Flatten nested groups into app definitions with absolute ids.
-    std::vector<Json> defs;
-    std::vector<std::pair<std::string, Json>> stack{{base, *body}};
-    while (!stack.empty()) {
-      auto [gidNow, g] = stack.back();
-      stack.pop_back();
-      if (g.contains("apps") && g["apps"].is_array()) {
-        for (auto app : g["apps"]) {
-          if (!app.is_object() || !app.contains("id") || !app["id"].is_string()) {
-            return ex.respond(message(422, "every app in a group needs an id"));
-          }
-          auto r = conf::resolveAppId(app["id"].get<std::string>(), gidNow);
-          if (!r.ok()) return ex.respond(message(422, r.error().message));
-          app["id"] = *r;
-          defs.push_back(app);
-        }
-      }
-      if (g.contains("groups") && g["groups"].is_array()) {
-        for (const auto& sub : g["groups"]) {
-          if (!sub.is_object() || !sub.contains("id") || !sub["id"].is_string()) continue;
-          auto r = conf::resolveAppId(sub["id"].get<std::string>(), gidNow);
-          if (!r.ok()) return ex.respond(message(422, r.error().message));
-          stack.push_back({*r, sub});
-        }
-      }
-    }
-    // Validate all first so a bad app changes nothing.
-    for (const auto& d : defs) {
-      auto errors = conf::validateApp(d);
-      if (!errors.empty()) return ex.respond(json(422, conf::validationErrorBody(errors)));
-    }
-    Result<scheduler::ChangeResult> last = scheduler::ChangeResult{};
-    for (const auto& d : defs) {
-      std::string id = d["id"].get<std::string>();
-      if (req.method == "POST" && scheduler_.app(id)) {
-        return ex.respond(message(409, "An app with id [" + id + "] already exists."));
-      }
-      last = scheduler_.app(id) ? scheduler_.updateApp(id, d, force) : scheduler_.createApp(d);
-      if (!last.ok()) return respondChange(ex, last, 200, &d);
-    }
-    return respondChange(ex, last, req.method == "POST" ? 201 : 200);
-  }
-  if (req.method == "DELETE") {
-    std::vector<std::string> ids;
-    std::string prefix = gid == "/" ? "/" : gid + "/";
-    for (const auto& [id, a] : scheduler_.apps()) {
-      if (id.rfind(prefix, 0) == 0) ids.push_back(id);
-    }
-    if (ids.empty() && gid != "/")
-      return ex.respond(message(404, "Group '" + gid + "' does not exist"));
-    Result<scheduler::ChangeResult> last = scheduler::ChangeResult{};
-    for (const auto& id : ids) {
-      last = scheduler_.deleteApp(id, true);
-      if (!last.ok()) break;
-    }
-    return respondChange(ex, last, 200);
-  }
-  ex.respond(message(405, "Method not allowed"));
+  ex.respond(groupsResponse(scheduler_, req, rest));
 }
 
 void V2Api::queue(http::Request& req, Reply& ex, std::string_view rest) {

@@ -57,7 +57,6 @@ class V2Api {
   void deployments(http::Request& req, Reply& reply, std::string_view rest);
   void groups(http::Request& req, Reply& reply, std::string_view rest);
   void queue(http::Request& req, Reply& reply, std::string_view rest);
-  Json groupJson(const std::string& groupId, bool withApps) const;
   TextApp textApp(const scheduler::AppState& app) const;
   void respondChange(Reply& reply, const Result<scheduler::ChangeResult>& r, int okStatus,
                      const Json* body = nullptr);

@@ -84,8 +84,9 @@ Status AppStore::checkNewId(const std::string& id) const {
 }
 
 Result<conf::AppDefinition> AppStore::assignServicePorts(conf::AppDefinition def,
-                                                         const std::string& skipApp) const {
-  std::set<int> used;
+                                                         const std::string& skipApp,
+                                                         const std::set<int>& reserved) const {
+  std::set<int> used = reserved;
   for (const auto& [id, a] : apps_) {
     if (id == skipApp) continue;
     for (const auto& pd : a.def.portDefinitions) used.insert(pd.port);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,9 +37,11 @@ class AppStore {
   // A new app's id must not exist, nor be a group holding apps, nor lie under an app.
   Status checkNewId(const std::string& id) const;
   // Gives every port 0 of the definition a free service port; refuses a fixed
-  // port in the range that another app holds (skipApp: the app being updated).
+  // port in the range that another app holds (skipApp: the app being updated;
+  // reserved: ports given to other apps of the same change).
   Result<conf::AppDefinition> assignServicePorts(conf::AppDefinition def,
-                                                 const std::string& skipApp) const;
+                                                 const std::string& skipApp,
+                                                 const std::set<int>& reserved = {}) const;
   // One stored version of an app (kNotFound when the app or the version is unknown).
   Result<conf::AppDefinition> version(const std::string& id, const std::string& version) const;
   // The version before the current one when it is stored: what a rollback deploys.

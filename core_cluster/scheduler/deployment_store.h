@@ -1,6 +1,7 @@
 // The deployments in progress, at most one per app, and the state mutations
-// that make a deployment durable. A new deployment of an app supersedes the
-// running one in the same commit as the app change that causes it.
+// that make a deployment durable. A deployment may act on several apps in
+// ordered steps; a new deployment of an app supersedes the running one (with
+// every app of it) in the same commit as the app change that causes it.
 #pragma once
 
 #include <cstdint>
@@ -36,15 +37,24 @@ class DeploymentStore {
   // Apps with a deployment in progress (deleted apps' stop deployments too).
   const std::map<std::string, std::string>& byApp() const { return byApp_; }
   size_t size() const { return deployments_.size(); }
+  // The app waits for an earlier step of its deployment: nothing is done to it yet.
+  bool held(const std::string& appId) const;
 
-  // A new deployment of the app (a fresh id), superseding its running one.
+  // A new deployment of one app (a fresh id), superseding its running one.
   DeploymentPlan plan(const std::string& appId, const std::string& action,
                       const std::string& version, int64_t nowMs) const;
+  // A new deployment (given its steps, version, trees; a fresh id), superseding
+  // the running deployments of every app it acts on.
+  DeploymentPlan plan(Deployment d) const;
   // What marks a deployment finished (or cancelled) in the state.
   static state::Mutation doneMutation(const std::string& id);
+  // What records that the deployment moved on to step `next`.
+  static state::Mutation stepMutation(const Deployment& d, size_t next);
 
   // After the commit: the plan's deployment runs, the superseded ones are gone.
   void start(const DeploymentPlan& plan);
+  // After the commit: the deployment moved on to step `next`.
+  void advance(const std::string& id, size_t next);
   // After the commit: the deployment is over.
   void erase(const std::string& id);
 

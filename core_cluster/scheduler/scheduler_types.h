@@ -26,12 +26,34 @@ struct AppState {
   int64_t queuedSinceMs = 0;
 };
 
+// One action of a deployment step on one app.
+struct DeploymentAction {
+  std::string action;  // StartApplication | ScaleApplication | RestartApplication | StopApplication
+  std::string appId;
+  bool operator==(const DeploymentAction&) const = default;
+};
+
+// A deployment: ordered steps (dependencies first), each finished when every
+// app it acts on is done, before the next one starts.
 struct Deployment {
   std::string id;
   std::string version;
-  std::string appId;
-  std::string action;  // StartApplication | ScaleApplication | RestartApplication | StopApplication
+  std::vector<std::vector<DeploymentAction>> steps;
+  size_t currentStep = 0;  // index of the step in progress
+  // Marathon's plan trees: the root group before and after, holding the
+  // affected apps (null for a deployment recovered from an older state).
+  Json original;
+  Json target;
   int64_t startedMs = 0;
+
+  // Every app the deployment acts on, in step order.
+  std::vector<std::string> appIds() const {
+    std::vector<std::string> out;
+    for (const auto& step : steps) {
+      for (const auto& a : step) out.push_back(a.appId);
+    }
+    return out;
+  }
 };
 
 struct SchedulerOptions {
@@ -47,7 +69,27 @@ struct SchedulerOptions {
 struct ChangeResult {
   std::string version;
   std::string deploymentId;
-  Json app;  // for create
+  Json app;    // for create
+  Json steps;  // for a dry run: the steps the change would take
+};
+
+// A change of several apps and groups made as one deployment: a group's
+// POST/PUT/DELETE, a bulk app update, a rollback.
+struct GroupChange {
+  struct App {
+    Json body;             // the app's definition, its id absolute
+    bool partial = false;  // an existing app takes only the fields given (bulk PUT /v2/apps)
+  };
+  struct Group {
+    std::string id;                         // absolute
+    std::vector<std::string> dependencies;  // absolute app or group ids
+  };
+  std::string groupId = "/";  // the group the request names (events, its versions)
+  std::vector<App> apps;      // created or changed
+  std::vector<std::string> removeApps;
+  std::vector<Group> groups;  // defined (kept while empty, their dependencies honoured)
+  std::vector<std::string> removeGroups;
+  bool recordVersion = false;  // store a snapshot of groupId after the change
 };
 
 }  // namespace corral::scheduler

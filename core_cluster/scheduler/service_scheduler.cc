@@ -74,9 +74,13 @@ Status ServiceScheduler::recover(const state::StateMap& state) {
   for (const auto& [key, value] : state) {
     auto taken = apps_.recoverEntry(key, value);
     if (!taken.ok()) return taken.error();
-    if (!*taken) deployments_.recoverEntry(key, value);
+    if (*taken) continue;
+    auto group = groups_.recoverEntry(key, value);
+    if (!group.ok()) return group.error();
+    if (!*group) deployments_.recoverEntry(key, value);
   }
-  log::info("recovered {} apps and {} deployments", apps_.size(), deployments_.size());
+  log::info("recovered {} apps, {} groups and {} deployments", apps_.size(), groups_.all().size(),
+            deployments_.size());
   return Status::Ok();
 }
 
@@ -273,22 +277,56 @@ void ServiceScheduler::reconcileApp(AppState& app, const std::vector<const TaskR
   }
 }
 
-void ServiceScheduler::finishDeploymentIfDone(AppState& app,
-                                              const std::vector<const TaskRecord*>& tasks) {
-  const Deployment* running = deployments_.ofApp(app.def.id);
-  if (!running || !deploymentDone(app.def, taskFacts(app, tasks))) return;
+bool ServiceScheduler::actionDone(const DeploymentAction& a) const {
+  if (a.action == "StopApplication") return !apps_.find(a.appId) && tasksOf(a.appId).empty();
+  const AppState* app = apps_.find(a.appId);
+  // Removed since (by a forced change): nothing of it is left to wait for.
+  if (!app) return tasksOf(a.appId).empty();
+  return deploymentDone(app->def, taskFacts(*app, tasksOf(a.appId)));
+}
+
+void ServiceScheduler::advanceDeployment(const std::string& appId) {
+  const Deployment* running = deployments_.ofApp(appId);
+  if (!running || running->currentStep >= running->steps.size()) return;
   Deployment d = *running;
-  if (Status st = store_.commit({DeploymentStore::doneMutation(d.id)}); !st.ok()) {
+  const auto& step = d.steps[d.currentStep];
+  bool inStep = false;
+  for (const auto& a : step) inStep |= a.appId == appId;
+  if (!inStep) return;
+  for (const auto& a : step) {
+    if (!actionDone(a)) return;
+  }
+  size_t next = d.currentStep + 1;
+  bool last = next >= d.steps.size();
+  state::Mutation m =
+      last ? DeploymentStore::doneMutation(d.id) : DeploymentStore::stepMutation(d, next);
+  if (Status st = store_.commit({m}); !st.ok()) {
     // Still in progress as far as anyone can tell; the next reconcile tries again.
     countCommitFailure();
-    log::error("deployment {} of {} is done but cannot be persisted as done: {}", d.id, d.appId,
-               st.error().message);
+    log::error("deployment {}: step {} is done but cannot be persisted: {}", d.id,
+               d.currentStep + 1, st.error().message);
     return;
   }
-  deployments_.erase(d.id);
+  for (const auto& a : step) {
+    if (a.action != "StopApplication") continue;
+    needed_.erase(a.appId);
+    Json term;
+    term["appId"] = a.appId;
+    bus_.publish("app_terminated_event", term);
+  }
   bus_.publish("deployment_step_success", api::deploymentStepEvent(d));
-  bus_.publish("deployment_success", api::deploymentOutcomeEvent(d));
-  log::info("deployment {} of {} succeeded ({} healthy)", d.id, d.appId, app.def.instances);
+  if (last) {
+    deployments_.erase(d.id);
+    bus_.publish("deployment_success", api::deploymentOutcomeEvent(d));
+    log::info("deployment {} succeeded ({} step(s))", d.id, d.steps.size());
+    return;
+  }
+  deployments_.advance(d.id, next);
+  d.currentStep = next;
+  bus_.publish("deployment_info", api::deploymentStepEvent(d));
+  log::info("deployment {}: step {}/{} started", d.id, next + 1, d.steps.size());
+  // The apps of the new step were held until now.
+  for (const auto& a : d.steps[next]) reconcileOne(a.appId);
 }
 
 void ServiceScheduler::periodicPass() {
@@ -325,10 +363,16 @@ void ServiceScheduler::reconcileOne(const std::string& appId) {
     needsWork_.insert(appId);  // looked at once the driver is there
     return;
   }
+  if (deployments_.held(appId)) {
+    // Its deployment step has not started: nothing is launched or killed for it yet.
+    needed_.erase(appId);
+    needsWork_.erase(appId);
+    return;
+  }
   AppState* app = apps_.find(appId);
   if (!app) {
     // A deleted app's stop deployment is looked at until its tasks are gone.
-    finishStopIfDone(appId);
+    advanceDeployment(appId);
     if (deployments_.ofApp(appId)) {
       needsWork_.insert(appId);
     } else {
@@ -339,7 +383,7 @@ void ServiceScheduler::reconcileOne(const std::string& appId) {
   reconcileApp(*app, tasksOf(appId));
   // Kills sent just now show in the tasks' facts (stopping), so read them again.
   auto tasks = tasksOf(appId);
-  finishDeploymentIfDone(*app, tasks);
+  advanceDeployment(appId);
   updateNeedsWork(appId, tasks);
 }
 
@@ -353,26 +397,6 @@ void ServiceScheduler::updateNeedsWork(const std::string& appId,
   } else {
     needsWork_.erase(appId);
   }
-}
-
-void ServiceScheduler::finishStopIfDone(const std::string& appId) {
-  const Deployment* running = deployments_.ofApp(appId);
-  if (!running || apps_.find(appId) || !tasksOf(appId).empty()) return;
-  needed_.erase(appId);
-  Deployment done = *running;
-  if (Status st = store_.commit({DeploymentStore::doneMutation(done.id)}); !st.ok()) {
-    // Still in progress as far as anyone can tell; the next reconcile tries again.
-    countCommitFailure();
-    log::error("deployment {} (stop {}) is done but cannot be persisted as done: {}", done.id,
-               done.appId, st.error().message);
-    return;
-  }
-  deployments_.erase(done.id);
-  Json term;
-  term["appId"] = done.appId;
-  bus_.publish("app_terminated_event", term);
-  bus_.publish("deployment_success", api::deploymentOutcomeEvent(done));
-  log::info("deployment {} (stop {}) succeeded", done.id, done.appId);
 }
 
 // Rendering lives in the API (api/marathon_json); these keep the

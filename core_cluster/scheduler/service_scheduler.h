@@ -33,6 +33,7 @@
 #include "core_cluster/scheduler/app_store.h"
 #include "core_cluster/scheduler/deployment_policy.h"
 #include "core_cluster/scheduler/deployment_store.h"
+#include "core_cluster/scheduler/group_store.h"
 #include "core_cluster/scheduler/readiness_probes.h"
 #include "core_cluster/scheduler/scheduler_types.h"
 #include "core_cluster/state/state_store.h"
@@ -66,13 +67,19 @@ class ServiceScheduler : public master::Scheduler {
   Result<ChangeResult> restartApp(const std::string& id, bool force);
   // Kills tasks; scale=true lowers instances by the number killed.
   Result<ChangeResult> killTasks(const std::vector<std::string>& taskIds, bool scale, bool wipe);
+  // Without force a deployment is rolled back: its apps return to what they
+  // were (created ones are removed) in a new deployment, whose id is returned.
   Result<ChangeResult> cancelDeployment(const std::string& id, bool force);
+  // Several apps and groups in one deployment with ordered steps
+  // (service_scheduler_groups.cc). dryRun: only the steps it would take.
+  Result<ChangeResult> applyGroupChange(const GroupChange& change, bool force, bool dryRun);
   // DELETE /v2/queue/{app}/delay: launch again now instead of after the backoff.
   Status resetDelay(const std::string& appId);
 
   const std::map<std::string, AppState>& apps() const { return apps_.all(); }
   const AppState* app(const std::string& id) const { return apps_.find(id); }
   const std::map<std::string, Deployment>& deployments() const { return deployments_.all(); }
+  const GroupStore& groups() const { return groups_; }
   // The deployment in progress for an app (one at most), or null.
   const Deployment* deploymentOfApp(const std::string& appId) const {
     return deployments_.ofApp(appId);
@@ -109,8 +116,15 @@ class ServiceScheduler : public master::Scheduler {
   // API change of that app costs, whatever the other apps hold.
   void reconcileOne(const std::string& appId);
   void reconcileApp(AppState& app, const std::vector<const master::TaskRecord*>& tasks);
-  void finishDeploymentIfDone(AppState& app, const std::vector<const master::TaskRecord*>& tasks);
-  void finishStopIfDone(const std::string& appId);
+  // Moves the app's deployment on when every action of its step in progress is done.
+  void advanceDeployment(const std::string& appId);
+  bool actionDone(const DeploymentAction& a) const;
+  // A one-app deployment with its plan trees (before/after: the app's definitions, null for none).
+  DeploymentPlan singleAppPlan(const std::string& action, const std::string& appId,
+                               const conf::AppDefinition* before, const conf::AppDefinition* after,
+                               const std::string& version);
+  // An app change that would close a dependency cycle (kInvalid), or Ok.
+  Status checkDependencies(const conf::AppDefinition& target) const;
   // Whether the app stays on the periodic pass after what was just done to it.
   void updateNeedsWork(const std::string& appId,
                        const std::vector<const master::TaskRecord*>& tasks);
@@ -135,6 +149,7 @@ class ServiceScheduler : public master::Scheduler {
   master::SchedulerDriver* driver_ = nullptr;
   AppStore apps_;
   DeploymentStore deployments_;
+  GroupStore groups_;
   std::set<std::string> killing_;
   std::map<std::string, int> needed_;                    // app id -> instances waiting (> 0)
   std::map<std::string, std::string> announcedWaiting_;  // app id -> reason last published

@@ -28,7 +28,8 @@ std::string ServiceScheduler::startDeployment(const DeploymentPlan& plan) {
   deployments_.start(plan);
   const Deployment& d = plan.deployment;
   bus_.publish("deployment_info", api::deploymentStepEvent(d));
-  log::info("deployment {} started: {} {}", d.id, d.action, d.appId);
+  log::info("deployment {} started: {} step(s) on {} app(s)", d.id, d.steps.size(),
+            d.appIds().size());
   if (driver_) driver_->reviveOffers();
   return d.id;
 }
@@ -54,6 +55,9 @@ Result<ChangeResult> ServiceScheduler::createApp(const Json& body) {
     return e;
   }
   if (Status st = apps_.checkNewId(def->id); !st.ok()) return st.error();
+  if (groups_.find(def->id)) {
+    return makeError(ErrorKind::kConflict, "A group with id [" + def->id + "] already exists.");
+  }
   auto withPorts = apps_.assignServicePorts(*def, "");
   if (!withPorts.ok()) return withPorts.error();
   AppState a;
@@ -63,7 +67,8 @@ Result<ChangeResult> ServiceScheduler::createApp(const Json& body) {
   a.lastConfigChangeAt = v;
   a.lastScalingAt = v;
   a.versions.push_back(v);
-  DeploymentPlan plan = deployments_.plan(a.def.id, "StartApplication", v, wallMs());
+  if (Status st = checkDependencies(a.def); !st.ok()) return st.error();
+  DeploymentPlan plan = singleAppPlan("StartApplication", a.def.id, nullptr, &a.def, v);
   if (Status st = commitWithDeployment(apps_.putMutations(a, true), plan); !st.ok()) {
     return makeError(ErrorKind::kUnavailable, "cannot persist app: " + st.error().message);
   }
@@ -123,8 +128,9 @@ Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const
   a.versions.push_back(v);
   a.failuresInRow = 0;
   a.delayUntilMs = 0;
-  DeploymentPlan plan =
-      deployments_.plan(id, configChanged ? "RestartApplication" : "ScaleApplication", v, wallMs());
+  if (Status st = checkDependencies(a.def); !st.ok()) return st.error();
+  DeploymentPlan plan = singleAppPlan(configChanged ? "RestartApplication" : "ScaleApplication", id,
+                                      &existing->def, &a.def, v);
   if (Status st = commitWithDeployment(apps_.putMutations(a, true), plan); !st.ok()) {
     return makeError(ErrorKind::kUnavailable, "cannot persist app: " + st.error().message);
   }
@@ -154,7 +160,7 @@ Result<ChangeResult> ServiceScheduler::restartApp(const std::string& rawId, bool
   a.def.version = v;
   a.lastConfigChangeAt = v;
   a.versions.push_back(v);
-  DeploymentPlan plan = deployments_.plan(a.def.id, "RestartApplication", v, wallMs());
+  DeploymentPlan plan = singleAppPlan("RestartApplication", a.def.id, &existing->def, &a.def, v);
   if (Status st = commitWithDeployment(apps_.putMutations(a, true), plan); !st.ok()) {
     return makeError(ErrorKind::kUnavailable, "cannot persist app: " + st.error().message);
   }
@@ -175,7 +181,7 @@ Result<ChangeResult> ServiceScheduler::deleteApp(const std::string& rawId, bool 
   if (!apps_.find(id)) return makeError(ErrorKind::kNotFound, "App '" + id + "' does not exist");
   if (auto c = conflictCheck(id, force); !c.ok()) return c.error();
   std::string v = apps_.newVersion();
-  DeploymentPlan plan = deployments_.plan(id, "StopApplication", v, wallMs());
+  DeploymentPlan plan = singleAppPlan("StopApplication", id, &apps_.find(id)->def, nullptr, v);
   if (Status st = commitWithDeployment(apps_.deleteMutations(id), plan); !st.ok()) {
     return makeError(ErrorKind::kUnavailable, "cannot persist deletion: " + st.error().message);
   }
@@ -238,33 +244,6 @@ Result<ChangeResult> ServiceScheduler::killTasks(const std::vector<std::string>&
   for (const auto& [appId, n] : perApp) needsWork_.insert(appId);
   (void)wipe;  // no resident tasks: a wiped task is simply expunged when terminal
   if (failed) return *failed;
-  return r;
-}
-
-Result<ChangeResult> ServiceScheduler::cancelDeployment(const std::string& id, bool force) {
-  const Deployment* found = deployments_.find(id);
-  if (!found) return makeError(ErrorKind::kNotFound, "DeploymentPlan " + id + " does not exist");
-  Deployment d = *found;
-  // Without force: roll back by deploying the previous version of the app.
-  // The rollback's deployment supersedes this one in the same commit.
-  const conf::AppDefinition* previous = force ? nullptr : apps_.previousVersion(d.appId);
-  if (previous) {
-    Json patch = conf::toMarathonJson(*previous);
-    patch.erase("version");
-    auto u = updateApp(d.appId, patch, true);
-    if (!u.ok()) return u.error();
-    bus_.publish("deployment_failed", api::deploymentOutcomeEvent(d));
-    return u;
-  }
-  if (Status st = store_.commit({DeploymentStore::doneMutation(id)}); !st.ok()) {
-    countCommitFailure();
-    return makeError(ErrorKind::kUnavailable,
-                     "cannot persist the cancellation: " + st.error().message);
-  }
-  deployments_.erase(id);
-  bus_.publish("deployment_failed", api::deploymentOutcomeEvent(d));
-  ChangeResult r;
-  r.version = apps_.newVersion();
   return r;
 }
 

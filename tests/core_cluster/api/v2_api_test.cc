@@ -202,7 +202,8 @@ TEST_F(V2ApiTest, ConflictsAre409WithDeploymentsAndForceOverrides) {
   EXPECT_TRUE(j.contains("message"));
   EXPECT_EQ(j["deployments"], Json::array({Json{{"id", dep}}}));
   EXPECT_EQ(send("POST", "/v2/apps/c/restart", "").status, 409);
-  EXPECT_EQ(send("DELETE", "/v2/apps/c", "").status, 409);
+  // DELETE defaults to force=true (Marathon); asked without force it is refused.
+  EXPECT_EQ(send("DELETE", "/v2/apps/c?force=false", "").status, 409);
 
   // Query booleans: true and True both mean yes.
   auto forced = send("PUT", "/v2/apps/c?force=true", R"({"instances":3})");

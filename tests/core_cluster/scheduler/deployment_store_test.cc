@@ -29,7 +29,7 @@ TEST(DeploymentStoreTest, ANewDeploymentOfAnAppSupersedesItsRunningOne) {
   store.start(second);
   EXPECT_EQ(store.size(), 2u);
   EXPECT_EQ(store.find(first.deployment.id), nullptr);
-  EXPECT_EQ(store.ofApp("/web")->action, "ScaleApplication");
+  EXPECT_EQ(store.ofApp("/web")->steps[0][0].action, "ScaleApplication");
   EXPECT_EQ(store.ofApp("/api")->id, other.deployment.id);
   // The state holds exactly what runs.
   EXPECT_EQ(state.size(), 2u);
@@ -48,7 +48,7 @@ TEST(DeploymentStoreTest, ANewDeploymentOfAnAppSupersedesItsRunningOne) {
   const Deployment& d = *recovered.ofApp("/api");
   EXPECT_EQ(d.id, other.deployment.id);
   EXPECT_EQ(d.version, "v1");
-  EXPECT_EQ(d.action, "StartApplication");
+  EXPECT_EQ(d.steps, (std::vector<std::vector<DeploymentAction>>{{{"StartApplication", "/api"}}}));
   EXPECT_EQ(d.startedMs, 1000);
 }
 

@@ -73,7 +73,9 @@ class ServiceSchedulerTest : public ::testing::Test {
 
   size_t deploymentsOf(const std::string& appId) const {
     size_t n = 0;
-    for (const auto& [id, d] : sched_.deployments()) n += d.appId == appId;
+    for (const auto& [id, d] : sched_.deployments()) {
+      for (const auto& a : d.appIds()) n += a == appId;
+    }
     return n;
   }
 
@@ -229,7 +231,7 @@ TEST_F(ServiceSchedulerTest, ScaleUpThenDownYoungestFirst) {
   EXPECT_EQ(deploymentsOf("/s"), 0u);
   auto r = sched_.updateApp("/s", app(R"({"instances":5})"), false);
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(sched_.deployments().at(r->deploymentId).action, "ScaleApplication");
+  EXPECT_EQ(sched_.deployments().at(r->deploymentId).steps[0][0].action, "ScaleApplication");
   offer();
   EXPECT_EQ(driver_.launchedCount(), 5u);
   runAll("/s");
@@ -336,7 +338,7 @@ TEST_F(ServiceSchedulerTest, DeleteKillsTasksThenAppTerminated) {
   EXPECT_FALSE(store_.snapshot().count("/apps/del"));
   ASSERT_EQ(driver_.killed.size(), 2u);
   EXPECT_EQ(events_.count("app_terminated_event"), 0u);
-  EXPECT_EQ(sched_.deployments().at(r->deploymentId).action, "StopApplication");
+  EXPECT_EQ(sched_.deployments().at(r->deploymentId).steps[0][0].action, "StopApplication");
   status(driver_.killed[0], "TASK_KILLED");
   EXPECT_EQ(events_.count("app_terminated_event"), 0u) << "one task is still running";
   status(driver_.killed[1], "TASK_KILLED");
@@ -629,7 +631,8 @@ TEST_F(ServiceSchedulerTest, RecoverRestoresAppsVersionsAndDeployments) {
   EXPECT_EQ(recovered.appVersion("/shop/web", live.versions[1])->cmd, "y");
   ASSERT_EQ(recovered.deployments().size(), 1u);
   EXPECT_EQ(recovered.deployments().begin()->first, u->deploymentId);
-  EXPECT_EQ(recovered.deployments().begin()->second.appId, "/shop/web");
+  EXPECT_EQ(recovered.deployments().begin()->second.appIds(),
+            std::vector<std::string>{"/shop/web"});
   // Service ports stay reserved after a restart.
   auto other = recovered.createApp(app(R"({"id":"/x","cmd":"x","portDefinitions":[{"port":0}]})"));
   ASSERT_TRUE(other.ok());
@@ -666,7 +669,7 @@ TEST_P(RollingUpdateTest, HonoursUpgradeStrategy) {
   auto u = sched_.updateApp("/r", app(R"({"cmd":"v2"})"), false);
   ASSERT_TRUE(u.ok()) << u.error().message;
   std::string v2 = u->version;
-  EXPECT_EQ(sched_.deployments().at(u->deploymentId).action, "RestartApplication");
+  EXPECT_EQ(sched_.deployments().at(u->deploymentId).steps[0][0].action, "RestartApplication");
 
   auto check = [&](const std::string& when) {
     int healthy = 0, total = 0;
