@@ -760,6 +760,35 @@ void parseEnv(Reader& r, const Json& json, AppDefinition& app) {
   }
 }
 
+// Fields of Marathon's app whose only honourable values are corral's own
+// behaviour: every task runs under the default role without a TTY, under no
+// Mesos check and no resource limit. Those values are accepted (and `role` is
+// rendered back); anything else is refused by name rather than dropped.
+void parseUnsupportedRuntime(Reader& r, const Json& json) {
+  if (const Json* role = Reader::get(json, "role")) {
+    if (!role->is_string()) {
+      r.expect(*role, false, "string", "/role");
+    } else if (*role != "*") {
+      r.fail("/role", fmt::format("only the default role \"*\" is supported by corral, got {}",
+                                  show(*role)));
+    }
+  }
+  if (const Json* tty = Reader::get(json, "tty")) {
+    if (!tty->is_boolean()) {
+      r.expect(*tty, false, "boolean", "/tty");
+    } else if (tty->get<bool>()) {
+      r.fail("/tty", "corral does not allocate a TTY to tasks; only false is supported");
+    }
+  }
+  if (Reader::get(json, "check") != nullptr) {
+    r.fail("/check", "Mesos checks are not supported by corral; use healthChecks");
+  }
+  if (Reader::get(json, "resourceLimits") != nullptr) {
+    r.fail("/resourceLimits",
+           "resource limits are not supported by corral: tasks are not capped at their cpus/mem");
+  }
+}
+
 AppDefinition parseInto(Reader& r, const Json& json, std::string_view baseGroup) {
   AppDefinition app;
   if (!json.is_object()) {
@@ -848,6 +877,7 @@ AppDefinition parseInto(Reader& r, const Json& json, std::string_view baseGroup)
   if (const Json* secrets = r.object(json, "secrets", ""); secrets && !secrets->empty()) {
     r.fail("/secrets", "secrets are not supported by corral; pass values through env");
   }
+  parseUnsupportedRuntime(r, json);
   if (const Json* ip = Reader::get(json, "ipAddress")) {
     r.fail("/ipAddress",
            fmt::format("IP-per-task networking is not supported by corral, got {}", show(*ip)));
@@ -918,8 +948,6 @@ Json toJson(const StringMap& m) {
   return out;
 }
 
-Json optionalString(const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); }
-
 Json healthCheckJson(const HealthCheck& hc) {
   Json out = Json::object();
   out["protocol"] = std::string(healthCheckProtocolName(hc.protocol));
@@ -945,9 +973,11 @@ Json healthCheckJson(const HealthCheck& hc) {
 Json toMarathonJson(const AppDefinition& app) {
   Json out = Json::object();
   out["id"] = app.id;
-  out["cmd"] = optionalString(app.cmd);
-  out["args"] = app.args ? Json(*app.args) : Json(nullptr);
-  out["user"] = optionalString(app.user);
+  // Optional fields that are not set are left out, as Marathon leaves them
+  // out (its schema has no nulls).
+  if (app.cmd) out["cmd"] = *app.cmd;
+  if (app.args) out["args"] = *app.args;
+  if (app.user) out["user"] = *app.user;
   out["env"] = toJson(app.env);
   out["instances"] = app.instances;
   out["cpus"] = app.cpus;
@@ -976,7 +1006,6 @@ Json toMarathonJson(const AppDefinition& app) {
   out["backoffFactor"] = app.backoffFactor;
   out["maxLaunchDelaySeconds"] = app.maxLaunchDelaySeconds;
 
-  out["container"] = nullptr;
   if (app.container) {
     Json c = Json::parse(*app.container, nullptr, /*allow_exceptions=*/false);
     if (!c.is_discarded()) out["container"] = std::move(c);
@@ -1003,18 +1032,17 @@ Json toMarathonJson(const AppDefinition& app) {
       Json{{"minimumHealthCapacity", app.upgradeStrategy.minimumHealthCapacity},
            {"maximumOverCapacity", app.upgradeStrategy.maximumOverCapacity}};
   out["labels"] = toJson(app.labels);
-  out["acceptedResourceRoles"] =
-      app.acceptedResourceRoles ? Json(*app.acceptedResourceRoles) : Json(nullptr);
-  out["version"] = optionalString(app.version);
-  out["residency"] = nullptr;
+  if (app.acceptedResourceRoles) out["acceptedResourceRoles"] = *app.acceptedResourceRoles;
+  if (app.version) out["version"] = *app.version;
   if (app.residency) {
     out["residency"] =
         Json{{"relaunchEscalationTimeoutSeconds", app.residency->relaunchEscalationTimeoutSeconds},
              {"taskLostBehavior", app.residency->taskLostBehavior}};
   }
   out["secrets"] = Json::object();
-  out["taskKillGracePeriodSeconds"] =
-      app.taskKillGracePeriodSeconds ? Json(*app.taskKillGracePeriodSeconds) : Json(nullptr);
+  if (app.taskKillGracePeriodSeconds) {
+    out["taskKillGracePeriodSeconds"] = *app.taskKillGracePeriodSeconds;
+  }
   if (app.unreachableStrategy.disabled) {
     out["unreachableStrategy"] = "disabled";
   } else {
@@ -1037,6 +1065,7 @@ Json toMarathonJson(const AppDefinition& app) {
   out["portDefinitions"] = std::move(portDefinitions);
   out["requirePorts"] = app.requirePorts;
   out["networks"] = Json::array({Json{{"mode", "host"}}});
+  out["role"] = "*";  // every task runs under the default role
   return out;
 }
 

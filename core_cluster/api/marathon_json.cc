@@ -27,14 +27,15 @@ void appendString(std::string& out, std::string_view s) {
   }
 }
 
-void appendTime(std::string& out, int64_t ms) {
-  if (ms) {
-    out += '"';
-    out += isoTime(ms);
-    out += '"';
-  } else {
-    out += "null";
-  }
+// `,"name":"<time>"`, or nothing for a time not reached: Marathon leaves
+// such fields out (its schema has no nulls).
+void appendTimeField(std::string& out, std::string_view name, int64_t ms) {
+  if (!ms) return;
+  out += ",\"";
+  out += name;
+  out += "\":\"";
+  out += isoTime(ms);
+  out += '"';
 }
 
 void appendInts(std::string& out, const std::vector<int>& v) {
@@ -125,6 +126,8 @@ Json queueJson(const scheduler::ServiceScheduler& s, int64_t nowMs) {
         Json{{"timeLeftSeconds", static_cast<int>(std::ceil(left))}, {"overdue", left <= 0}};
     item["since"] = isoTime(app->queuedSinceMs ? app->queuedSinceMs : nowMs);
     Json summary;
+    summary["processedOffersCount"] = app->processedOffers;
+    summary["unusedOffersCount"] = app->unusedOffers;
     summary["waitingReason"] = app->waitingReason;
     summary["failuresInRow"] = app->failuresInRow;
     item["processedOffersSummary"] = summary;
@@ -151,11 +154,9 @@ void appendTaskJson(std::string& out, const master::TaskRecord& t, bool appHasHe
   appendInts(out, t.ports);
   out += ",\"servicePorts\":";
   appendInts(out, t.servicePorts);
-  out += ",\"stagedAt\":";
-  appendTime(out, t.stagedAtMs);
-  out += ",\"startedAt\":";
-  appendTime(out, t.startedAtMs);
-  out += ",\"version\":";
+  appendTimeField(out, "stagedAt", t.stagedAtMs);
+  appendTimeField(out, "startedAt", t.startedAtMs);
+  out += ",\"role\":\"*\",\"version\":";
   appendString(out, t.version);
   out += ",\"ipAddresses\":[{\"ipAddress\":";
   appendString(out, t.host);
@@ -164,16 +165,11 @@ void appendTaskJson(std::string& out, const master::TaskRecord& t, bool appHasHe
     out += "{\"alive\":";
     out += *t.healthy ? "true" : "false";
     out += ",\"consecutiveFailures\":" + std::to_string(t.consecutiveFailures);
-    out += ",\"firstSuccess\":";
-    appendTime(out, t.firstSuccessMs);
-    out += ",\"lastFailure\":";
-    appendTime(out, t.lastFailureMs);
-    out += ",\"lastSuccess\":";
-    appendTime(out, t.lastSuccessMs);
-    out += ",\"lastFailureCause\":";
-    if (t.lastFailureCause.empty()) {
-      out += "null";
-    } else {
+    appendTimeField(out, "firstSuccess", t.firstSuccessMs);
+    appendTimeField(out, "lastFailure", t.lastFailureMs);
+    appendTimeField(out, "lastSuccess", t.lastSuccessMs);
+    if (!t.lastFailureCause.empty()) {
+      out += ",\"lastFailureCause\":";
       appendString(out, t.lastFailureCause);
     }
     out += ",\"taskId\":";

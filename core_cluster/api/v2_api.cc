@@ -12,6 +12,7 @@
 #include "base/metrics.h"
 #include "conf/app_definition.h"
 #include "core_cluster/api/groups_api.h"
+#include "core_cluster/api/app_update_request.h"
 #include "core_cluster/api/label_selector.h"
 #include "core_cluster/api/marathon_json.h"
 #include "core_cluster/api/metrics_json.h"
@@ -164,6 +165,12 @@ void V2Api::dispatch(http::Request& req, Reply& reply) {
     if (!best || r.path.size() > best->path.size()) best = &r;
   }
   if (best) return (this->*best->handler)(req, reply, p.substr(best->path.size()));
+  if (p == "/v2/pods" || p.rfind("/v2/pods/", 0) == 0) {
+    return reply.respond(
+        message(404,
+                "pods are not supported by corral: run each container "
+                "of a pod as an app (/v2/apps), in a group if they belong together"));
+  }
   reply.respond(message(404, "Not found: " + req.path));
 }
 
@@ -224,7 +231,14 @@ void V2Api::leader(http::Request& req, Reply& reply, std::string_view) {
   reply.respond(json(200, Json{{"leader", info_.advertisedAddress}}));
 }
 
-void V2Api::eventSubscriptions(http::Request&, Reply& reply, std::string_view) {
+void V2Api::eventSubscriptions(http::Request& req, Reply& reply, std::string_view) {
+  // HTTP callback subscriptions left Marathon in 1.7; the list stays readable
+  // (and empty) for old dashboards, a subscription is refused as Marathon does.
+  if (req.method != "GET") {
+    return reply.respond(message(404,
+                                 "HTTP callback event subscriptions are not supported "
+                                 "(removed in Marathon 1.7): read /v2/events instead"));
+  }
   reply.respond(json(200, Json{{"callbackUrls", Json::array()}}));
 }
 
@@ -256,7 +270,8 @@ void V2Api::info(http::Request&, Reply& ex, std::string_view) {
                                {"zk_compression", true},
                                {"zk_compression_threshold", 65536},
                                {"zk_max_node_size", 1024000}};
-  j["http_config"] = Json{{"http_port", portOf(info_.advertisedAddress)}};
+  // The v2 API is served over plain HTTP only: no HTTPS port (0).
+  j["http_config"] = Json{{"http_port", portOf(info_.advertisedAddress)}, {"https_port", 0}};
   j["event_subscriber"] = Json{{"type", "sse"}, {"http_endpoints", Json::array()}};
   ex.respond(json(200, j));
 }
@@ -391,11 +406,39 @@ void V2Api::appSubresource(http::Request& req, Reply& ex, std::string_view restV
       auto body = parseJson(req.body);
       if (!body.ok()) return ex.respond(message(400, "Invalid JSON: " + body.error().message));
       if (!body->is_object()) return ex.respond(message(400, "Invalid JSON: expected an object"));
-      if (!app) return respondChange(ex, scheduler_.updateApp(id, *body, force), 200, &*body);
+      if (!app) {
+        // PUT creates (201 and where the app now lives); PATCH and a rollback
+        // need an app.
+        if (req.method == "PATCH" || isRollback(*body)) {
+          return ex.respond(message(404, "App '" + id + "' does not exist"));
+        }
+        Json asNew = *body;
+        asNew["id"] = id;
+        auto created = scheduler_.updateApp(id, asNew, force);
+        if (!created.ok()) return respondChange(ex, created, 201, &asNew);
+        http::Response resp =
+            json(201, Json{{"version", created->version}, {"deploymentId", created->deploymentId}});
+        resp.headers.emplace_back("Location", "/v2/apps" + id);
+        resp.headers.emplace_back("Marathon-Deployment-Id", created->deploymentId);
+        return ex.respond(std::move(resp));
+      }
+      auto kind = req.method == "PUT" && !queryBool(req, "partialUpdate", true)
+                      ? AppUpdateKind::kReplace
+                      : AppUpdateKind::kPartial;
+      auto patch = appUpdatePatch(id, *body, kind, [this, &id](const std::string& v) {
+        return scheduler_.appVersion(id, v);
+      });
+      if (!patch.ok()) {
+        if (patch.error().kind != ErrorKind::kInvalid) return ex.respond(fromError(patch.error()));
+        Json asApp = *body;
+        asApp["id"] = id;
+        return ex.respond(
+            validationFailure(kind == AppUpdateKind::kReplace ? asApp : Json(), patch.error()));
+      }
       // A partial update is validated as the app it would produce, so the
       // errors name only what the patch got wrong.
-      Json merged = mergedForValidation(conf::toMarathonJson(app->def), *body);
-      return respondChange(ex, scheduler_.updateApp(id, *body, force), 200, &merged);
+      Json merged = mergedForValidation(conf::toMarathonJson(app->def), *patch);
+      return respondChange(ex, scheduler_.updateApp(id, *patch, force), 200, &merged);
     }
     if (req.method == "DELETE") {
       // Marathon's default here is force=true: a stuck deployment does not keep an app alive.
@@ -469,10 +512,17 @@ void V2Api::tasks(http::Request& req, Reply& ex, std::string_view) {
       ids.push_back(v.get<std::string>());
     }
     if (scaleWithWipe(req)) return ex.respond(message(400, kScaleWipe));
+    // Marathon answers with the tasks it kills, rendered before the kill.
+    std::set<std::string> wanted(ids.begin(), ids.end());
+    std::vector<const master::TaskRecord*> killed;
+    for (const auto* t : scheduler_.tasksOf("")) {
+      if (wanted.count(t->id)) killed.push_back(t);
+    }
+    std::string killedText = tasksJsonText(scheduler_, killed);
     auto r = scheduler_.killTasks(ids, queryBool(req, "scale"), queryBool(req, "wipe"));
     if (!r.ok()) return ex.respond(fromError(r.error()));
     if (queryBool(req, "scale")) return respondChange(ex, r, 200);
-    return ex.respond(json(200, Json::object()));
+    return ex.respond(http::Response::json(200, std::move(killedText)));
   }
   if (req.method != "GET") return ex.respond(message(405, "use GET"));
   // ?status=running (Marathon's form) or ?status=TASK_RUNNING.
@@ -541,6 +591,8 @@ void V2Api::queue(http::Request& req, Reply& ex, std::string_view rest) {
   constexpr std::string_view kDelay = "/delay";
   if (req.method == "DELETE" && endsWith(rest, kDelay) && rest.size() > kDelay.size() + 1) {
     std::string appId(rest.substr(0, rest.size() - kDelay.size()));
+    // Clients build /v2/queue//web/delay from absolute ids, as for /v2/apps.
+    while (appId.size() > 1 && appId[0] == '/' && appId[1] == '/') appId.erase(0, 1);
     auto resolved = conf::resolveAppId(appId);
     if (!resolved.ok()) return ex.respond(message(404, "App '" + appId + "' does not exist"));
     // Marathon: 404 when the app has nothing in the launch queue to delay.

@@ -125,8 +125,7 @@ Result<conf::AppDefinition> AppStore::version(const std::string& id,
     auto found = app->second.find(version);
     if (found != app->second.end()) return found->second;
   }
-  return makeError(ErrorKind::kNotFound,
-                   "Version '" + version + "' of app '" + id + "' does not exist");
+  return makeError(ErrorKind::kNotFound, "App '" + id + "' does not exist in version " + version);
 }
 
 const conf::AppDefinition* AppStore::previousVersion(const std::string& id) const {

@@ -24,6 +24,10 @@ struct AppState {
   Json lastTaskFailure;       // null when none
   std::string waitingReason;  // why instances are not placed, for /v2/queue and events
   int64_t queuedSinceMs = 0;
+  // Offers looked at for the app since it was queued, and those of them it
+  // did not use (Marathon's processedOffersSummary in /v2/queue).
+  int64_t processedOffers = 0;
+  int64_t unusedOffers = 0;
 };
 
 // One action of a deployment step on one app.

@@ -164,7 +164,11 @@ void ServiceScheduler::resourceOffers(const std::vector<master::Offer>& offers) 
       auto ai = agentInfo.find(t->agentId);
       if (ai != agentInfo.end()) placement.addPlaced(appId, ai->second);
     }
-    it->second -= placement.place(appId, app->def, it->second, start, app->waitingReason);
+    int placed = placement.place(appId, app->def, it->second, start, app->waitingReason);
+    const auto looked = static_cast<int64_t>(offers.size());
+    app->processedOffers += looked;
+    app->unusedOffers += looked - std::min<int64_t>(placed, looked);
+    it->second -= placed;
     if (it->second > 0) {
       ++it;
       continue;
@@ -268,7 +272,10 @@ void ServiceScheduler::reconcileApp(AppState& app, const std::vector<const TaskR
   for (const auto& id : step.kill) kill(id, &app.def);
   const std::string& id = app.def.id;
   auto waiting = needed_.find(id);
-  if (step.launch > 0 && waiting == needed_.end()) app.queuedSinceMs = wallMs();
+  if (step.launch > 0 && waiting == needed_.end()) {
+    app.queuedSinceMs = wallMs();
+    app.processedOffers = app.unusedOffers = 0;
+  }
   if (step.launch > 0) {
     needed_[id] = step.launch;
     if (driver_) driver_->reviveOffers();

@@ -8,6 +8,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "core_cluster/api/app_update_request.h"
+#include "core_cluster/api/health_check_events.h"
 #include "core_cluster/api/marathon_events.h"
 #include "core_cluster/api/marathon_json.h"
 #include "core_cluster/scheduler/service_scheduler.h"
@@ -80,6 +82,7 @@ Result<ChangeResult> ServiceScheduler::createApp(const Json& body) {
   ev["uri"] = "/v2/apps" + id;
   ev["appDefinition"] = api::appJson(created);
   bus_.publish("api_post_event", ev);
+  api::publishHealthCheckChanges(bus_, nullptr, &created.def);
   ChangeResult r;
   r.version = v;
   r.deploymentId = startDeployment(plan);
@@ -134,12 +137,14 @@ Result<ChangeResult> ServiceScheduler::updateApp(const std::string& rawId, const
   if (Status st = commitWithDeployment(apps_.putMutations(a, true), plan); !st.ok()) {
     return makeError(ErrorKind::kUnavailable, "cannot persist app: " + st.error().message);
   }
+  conf::AppDefinition replaced = existing->def;
   apps_.put(std::move(a));
   Json ev;
   ev["clientIp"] = "";
   ev["uri"] = "/v2/apps" + id;
   ev["appDefinition"] = api::appJson(*apps_.find(id));
   bus_.publish("api_post_event", ev);
+  api::publishHealthCheckChanges(bus_, &replaced, &apps_.find(id)->def);
   ChangeResult r;
   r.version = v;
   r.deploymentId = startDeployment(plan);
@@ -165,7 +170,9 @@ Result<ChangeResult> ServiceScheduler::restartApp(const std::string& rawId, bool
     return makeError(ErrorKind::kUnavailable, "cannot persist app: " + st.error().message);
   }
   std::string id = a.def.id;
+  conf::AppDefinition replaced = existing->def;
   apps_.put(std::move(a));
+  api::publishHealthCheckChanges(bus_, &replaced, &apps_.find(id)->def);
   ChangeResult r;
   r.version = v;
   r.deploymentId = startDeployment(plan);
@@ -185,7 +192,9 @@ Result<ChangeResult> ServiceScheduler::deleteApp(const std::string& rawId, bool 
   if (Status st = commitWithDeployment(apps_.deleteMutations(id), plan); !st.ok()) {
     return makeError(ErrorKind::kUnavailable, "cannot persist deletion: " + st.error().message);
   }
+  conf::AppDefinition removed = apps_.find(id)->def;
   apps_.erase(id);
+  api::publishHealthCheckChanges(bus_, &removed, nullptr);
   ChangeResult r;
   r.version = v;
   r.deploymentId = startDeployment(plan);

@@ -244,6 +244,11 @@ TEST(ParseApp, NullMeansDefault) {
   EXPECT_FALSE(app.container);
 }
 
+TEST(ParseApp, DefaultRoleAndNoTtyAreAccepted) {
+  AppDefinition app = mustParse(R"({"id":"/a","cmd":"x","role":"*","tty":false})");
+  EXPECT_EQ(toMarathonJson(app)["role"], "*");
+}
+
 TEST(ParseApp, UnknownAndReadOnlyKeysAreIgnored) {
   AppDefinition app = mustParse(R"({"id":"/a","cmd":"x","tasks":[],"tasksRunning":3,
       "versionInfo":{"lastScalingAt":"2024-01-01T00:00:00.000Z"},"deployments":[],
@@ -565,6 +570,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadApp{R"({"secrets":{"s":{"source":"db/pass"}}})", "/secrets",
                "secrets are not supported"},
         BadApp{R"({"ipAddress":{"networkName":"x"}})", "/ipAddress", "not supported"},
+        BadApp{R"({"role":"slave_public"})", "/role",
+               "only the default role \"*\" is supported by corral, got \"slave_public\""},
+        BadApp{R"({"role":5})", "/role", "expected string"},
+        BadApp{R"({"tty":true})", "/tty", "does not allocate a TTY"},
+        BadApp{R"({"tty":"yes"})", "/tty", "expected boolean"},
+        BadApp{R"({"check":{"http":{"portIndex":0,"path":"/"}}})", "/check",
+               "Mesos checks are not supported"},
+        BadApp{R"({"resourceLimits":{"cpus":"unlimited"}})", "/resourceLimits",
+               "resource limits are not supported"},
         BadApp{R"({"unreachableStrategy":"enabled"})", "/unreachableStrategy",
                "must be \"disabled\" or an object, got \"enabled\""},
         BadApp{R"({"unreachableStrategy":{"inactiveAfterSeconds":700}})",
@@ -619,21 +633,20 @@ TEST(ValidationErrorBody, FromValidateApp) {
 
 // ---------------------------------------------------------------- output
 
-TEST(ToMarathonJson, MinimalAppHasEveryField) {
+TEST(ToMarathonJson, MinimalAppHasMarathonsFieldsAndNoNulls) {
   Json out = toMarathonJson(mustParse(R"({"id":"/web","cmd":"sleep 1000"})"));
   Json want = parse(R"({
-    "id": "/web", "cmd": "sleep 1000", "args": null, "user": null, "env": {},
+    "id": "/web", "cmd": "sleep 1000", "env": {},
     "instances": 1, "cpus": 1.0, "mem": 128.0, "disk": 0.0, "gpus": 0, "executor": "",
     "constraints": [], "uris": [], "fetch": [], "storeUrls": [],
     "backoffSeconds": 1, "backoffFactor": 1.15, "maxLaunchDelaySeconds": 300,
-    "container": null, "healthChecks": [], "readinessChecks": [], "dependencies": [],
+    "healthChecks": [], "readinessChecks": [], "dependencies": [],
     "upgradeStrategy": {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 1.0},
-    "labels": {}, "acceptedResourceRoles": null, "version": null, "residency": null,
-    "secrets": {}, "taskKillGracePeriodSeconds": null,
+    "labels": {}, "secrets": {},
     "unreachableStrategy": {"inactiveAfterSeconds": 300, "expungeAfterSeconds": 600},
     "killSelection": "YOUNGEST_FIRST",
     "ports": [0], "portDefinitions": [{"port": 0, "protocol": "tcp", "name": "default", "labels": {}}],
-    "requirePorts": false, "networks": [{"mode": "host"}]
+    "requirePorts": false, "networks": [{"mode": "host"}], "role": "*"
   })");
   EXPECT_EQ(out, want) << out.dump(2);
 }

@@ -8,7 +8,8 @@ temporary work dir), then uses marathon.MarathonClient the way a Marathon user
 would: create an app with 3 instances, list apps and tasks, reach every task
 on its dynamic port, scale 3 -> 5 -> 3, kill a task and see it replaced,
 restart the app, read deployments, the queue, info and versions, delete the
-app. Exits non-zero with a clear message on the first failure; always stops
+app. Then the rest of the client's public methods (run_surface; the group
+calls are the groups test's) with event_stream() parsing every event of it. Exits non-zero with a clear message on the first failure; always stops
 every process it started.
 """
 
@@ -20,11 +21,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
 
 import marathon
+import marathon.models.events
 from marathon.models import MarathonApp, MarathonHealthCheck
 
 NET = "127.30.0."
@@ -284,6 +287,167 @@ def run(cluster):
         pass
 
 
+class StreamReader:
+    """Runs one client.event_stream() in a thread and keeps what it yields
+    (or the exception a client would see)."""
+
+    def __init__(self, client, **kwargs):
+        self.items = []
+        self.error = None
+        self.thread = threading.Thread(target=self._run, args=(client, kwargs), daemon=True)
+        self.thread.start()
+
+    def _run(self, client, kwargs):
+        try:
+            for item in client.event_stream(**kwargs):
+                self.items.append(item)
+        except Exception as e:  # what a client would see: the test reports it
+            self.error = e
+
+    def types(self):
+        return [getattr(e, "event_type", None) for e in self.items]
+
+
+def expect_error(what, call, error, status=None):
+    """`call` raises the documented python3-marathon error (and status)."""
+    try:
+        got = call()
+    except error as e:
+        check(status is None or getattr(e, "status_code", None) == status,
+              "%s raised %s with status %r, want %r" % (what, type(e).__name__,
+                                                       getattr(e, "status_code", None), status))
+        return e
+    raise TestFailure("%s did not raise %s: %r" % (what, error.__name__, got))
+
+
+def run_surface(cluster):
+    """The rest of MarathonClient's public methods (group calls aside), each as
+    Marathon answers it, and event_stream() parsing every event of one app's
+    create, scale, kill, health failure, update, rollback and delete."""
+    client = marathon.MarathonClient(cluster.url, timeout=10)
+    stream = StreamReader(marathon.MarathonClient(cluster.url, timeout=300))
+    wait_for("the event stream attached", lambda: stream.items or stream.error, 10)
+    check(stream.error is None, "event_stream() raised %r" % stream.error)
+
+    app_id = "/surface"
+    client.create_app(app_id, MarathonApp(
+        cmd="exec %s demo-server" % cluster.corral, instances=1, cpus=0.05, mem=16,
+        port_definitions=[{"port": 0, "protocol": "tcp", "name": "http"}],
+        health_checks=[MarathonHealthCheck(protocol="HTTP", path="/health", port_index=0,
+                                           grace_period_seconds=10, interval_seconds=1,
+                                           timeout_seconds=1, max_consecutive_failures=2)],
+        labels={"stage": "one"}))
+    wait_stable(client, app_id, 1)
+    v1 = client.get_app(app_id).version
+
+    # Reading: apps with every embed, endpoints, leader, metrics, subscriptions.
+    got = client.list_apps(embed_tasks=True, embed_counts=True, embed_deployments=True,
+                           embed_last_task_failure=True, app_id="surf")
+    check([a.id for a in got] == [app_id] and got[0].tasks, "list_apps with embeds: %r" % got)
+    check(client.get_app(app_id, embed_tasks=True).tasks, "get_app(embed_tasks) has no tasks")
+    endpoints = client.list_endpoints()
+    check(len(endpoints) == 1 and endpoints[0].app_id == app_id and endpoints[0].task_port,
+          "list_endpoints: %r" % [e.__dict__ for e in endpoints])
+    check(client.get_leader()["leader"].endswith(":%d" % cluster.master_port),
+          "get_leader: %r" % client.get_leader())
+    expect_error("delete_leader", client.delete_leader, marathon.exceptions.ConflictError, 409)
+    check("counters" in client.get_metrics(), "get_metrics lacks counters")
+    check(client.list_event_subscriptions() == [], "list_event_subscriptions")
+    expect_error("create_event_subscription",
+                 lambda: client.create_event_subscription("http://127.0.0.1:1/cb"),
+                 marathon.exceptions.NotFoundError, 404)
+    expect_error("delete_event_subscription",
+                 lambda: client.delete_event_subscription("http://127.0.0.1:1/cb"),
+                 marathon.exceptions.NotFoundError, 404)
+
+    # Scaling by delta and with update_apps (one app: multi-app deployments are
+    # the groups test's), then killing: scale=False replaces, scale=True shrinks.
+    client.scale_app(app_id, delta=2)
+    wait_stable(client, app_id, 3)
+    r = client.update_apps([MarathonApp(id=app_id, instances=2)])
+    check("deploymentId" in r, "update_apps returned %r" % r)
+    tasks = wait_stable(client, app_id, 2)
+    check(client.kill_given_tasks([tasks[0].id]) is True, "kill_given_tasks")
+    wait_for("the task killed by id replaced",
+             lambda: tasks[0].id not in {t.id for t in wait_stable(client, app_id, 2)}, 30)
+    killed = client.kill_tasks(app_id)
+    check(len(killed) >= 2 and all(isinstance(t, marathon.models.MarathonTask) for t in killed),
+          "kill_tasks returned %r" % killed)
+    tasks = wait_stable(client, app_id, 2)
+    r = client.kill_task(app_id, tasks[0].id, scale=True)
+    check("deploymentId" in r, "kill_task(scale=True) returned %r" % r)
+    wait_stable(client, app_id, 1)
+    expect_error("kill_tasks(scale, wipe)", lambda: client.kill_tasks(app_id, scale=True, wipe=True),
+                 marathon.exceptions.MarathonHttpError, 400)
+
+    # A task failing its health check is killed and replaced.
+    task = running_tasks(client, app_id)[0]
+    req = urllib.request.Request("http://%s:%d/health/fail" % (task.host, task.ports[0]),
+                                 method="POST", data=b"")
+    urllib.request.urlopen(req, timeout=3).read()
+    wait_for("the unhealthy task replaced",
+             lambda: task.id not in {t.id for t in running_tasks(client, app_id)} and
+             len(running_tasks(client, app_id)) == 1, 40)
+    wait_stable(client, app_id, 1)
+
+    # update_app, then rollback_app restores the first definition.
+    r = client.update_app(app_id, MarathonApp(labels={"stage": "two"}), force=True)
+    check("deploymentId" in r, "update_app returned %r" % r)
+    wait_stable(client, app_id, 1)
+    r = client.rollback_app(app_id, v1, force=True)
+    check("deploymentId" in r, "rollback_app returned %r" % r)
+    wait_stable(client, app_id, 1)
+    check(client.get_app(app_id).labels == {"stage": "one"},
+          "rollback_app left labels %r" % client.get_app(app_id).labels)
+    expect_error("rollback_app to an unknown version",
+                 lambda: client.rollback_app(app_id, "2001-01-01T00:00:00.000Z"),
+                 marathon.exceptions.NotFoundError, 404)
+
+    # delete_deployment: with a rollback, and forced; reset_delay.
+    r = client.update_app(app_id, MarathonApp(cpus=512), force=True)
+    dep = r["deploymentId"]
+    r = client.delete_deployment(dep)
+    check("deploymentId" in r and r["deploymentId"] != dep, "delete_deployment: %r" % r)
+    wait_stable(client, app_id, 1)
+    check(client.get_app(app_id).cpus == 0.05, "the cancelled deployment was not rolled back")
+    r = client.update_app(app_id, MarathonApp(cpus=512), force=True)
+    check(client.delete_deployment(r["deploymentId"], force=True) == {}, "delete_deployment(force)")
+    wait_for("the forced cancellation", lambda: not client.list_deployments(), 10)
+    client.update_app(app_id, MarathonApp(cpus=0.05), force=True)
+    wait_stable(client, app_id, 1)
+    client.create_app("/surface-huge", MarathonApp(cmd="sleep 600", instances=1, cpus=512, mem=16))
+    queued = wait_for("the unplaceable app queued", lambda: [
+        i for i in client.list_queue(embed_last_unused_offers=True)
+        if i.app.id == "/surface-huge"], 10)
+    check(queued[0].count == 1, "queue item %r" % queued[0].__dict__)
+    client.reset_delay("/surface-huge")
+    client.delete_app("/surface-huge", force=True)
+    expect_error("reset_delay with nothing queued", lambda: client.reset_delay(app_id),
+                 marathon.exceptions.NotFoundError, 404)
+
+    client.delete_app(app_id, force=True)
+    wait_for("the app gone", lambda: client.list_apps() == [], 30)
+
+    # Every event of all that reached event_stream() and parsed.
+    want = {"api_post_event", "deployment_info", "deployment_step_success", "deployment_success",
+            "deployment_failed", "add_health_check_event", "remove_health_check_event",
+            "status_update_event", "instance_changed_event", "health_status_changed_event",
+            "instance_health_changed_event", "failed_health_check_event",
+            "unhealthy_instance_kill_event", "app_terminated_event"}
+    wait_for("every event type on the stream", lambda: stream.error is not None or
+             want <= set(stream.types()), 20)
+    check(stream.error is None, "event_stream() raised %r after %r" % (stream.error, stream.types()))
+    check(all(isinstance(e, marathon.models.events.MarathonEvent) for e in stream.items),
+          "event_stream() yielded %r" % [type(e) for e in stream.items if
+                                         not isinstance(e, marathon.models.events.MarathonEvent)])
+    adds = [e for e in stream.items if e.event_type == "add_health_check_event"]
+    check(adds[0].app_id == app_id and adds[0].version and adds[0].health_check.path == "/health",
+          "add_health_check_event: %r" % adds[0].__dict__)
+    posts = [e for e in stream.items if e.event_type == "api_post_event"]
+    check(all(p.client_ip == MASTER_IP or p.client_ip.startswith("127.") for p in posts),
+          "api_post_event clientIp: %r" % [p.client_ip for p in posts])
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: %s /path/to/corral\n" % sys.argv[0])
@@ -295,6 +459,7 @@ def main():
     try:
         cluster.start()
         run(cluster)
+        run_surface(cluster)
         failed = False
     except TestFailure as e:
         sys.stderr.write("FAIL: %s\n" % e)

@@ -297,6 +297,10 @@ TEST_F(V2ApiTest, QueueShowsWaitingInstancesAndWhy) {
   EXPECT_EQ(q["queue"][0]["app"]["id"], "/huge");
   std::string reason = q["queue"][0]["processedOffersSummary"]["waitingReason"];
   EXPECT_NE(reason.find("cpus"), std::string::npos) << reason;
+  // Marathon's offer counts: every offer looked at went unused.
+  const Json& summary = q["queue"][0]["processedOffersSummary"];
+  EXPECT_GE(summary["processedOffersCount"].get<int>(), 1) << summary.dump();
+  EXPECT_EQ(summary["unusedOffersCount"], summary["processedOffersCount"]);
   EXPECT_TRUE(launched_.empty());
 }
 
@@ -341,6 +345,164 @@ TEST_F(V2ApiTest, VersionsNewestFirst) {
   EXPECT_EQ(bodyJson(old)["cmd"], "one");
   EXPECT_EQ(bodyJson(get("/v2/apps/v/versions/" + v2))["cmd"], "two");
   EXPECT_EQ(get("/v2/apps/v/versions/2001-01-01T00:00:00.000Z").status, 404);
+}
+
+TEST_F(V2ApiTest, RollbackToAVersionRestoresItsWholeDefinition) {
+  create(R"({"id":"/rb","cmd":"one","cpus":0.1,"mem":16,"instances":2,
+             "labels":{"a":"1"},"env":{"E":"x"}})");
+  std::string v1 = bodyJson(get("/v2/apps/rb"))["app"]["version"];
+  auto u = send("PUT", "/v2/apps/rb?force=true",
+                R"({"cmd":"two","instances":3,"labels":{"b":"2"},"env":{}})");
+  ASSERT_EQ(u.status, 200) << u.body;
+  auto r = send("PUT", "/v2/apps/rb?force=true", dumpJson(Json{{"version", v1}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_GT(bodyJson(r)["version"].get<std::string>(), v1) << "a rollback is a new version";
+  Json app = bodyJson(get("/v2/apps/rb"))["app"];
+  EXPECT_EQ(app["cmd"], "one");
+  EXPECT_EQ(app["instances"], 2);
+  EXPECT_EQ(app["labels"], Json({{"a", "1"}}));
+  EXPECT_EQ(app["env"], Json({{"E", "x"}}));
+  EXPECT_EQ(bodyJson(get("/v2/apps/rb/versions"))["versions"].size(), 3u);
+  // The id may come along; nothing else may.
+  EXPECT_EQ(
+      send("PUT", "/v2/apps/rb?force=true", dumpJson(Json{{"id", "/rb"}, {"version", v1}})).status,
+      200);
+  auto mixed = send("PUT", "/v2/apps/rb?force=true", dumpJson(Json{{"version", v1}, {"cmd", "z"}}));
+  EXPECT_EQ(mixed.status, 422) << mixed.body;
+  EXPECT_NE(mixed.body.find("may only be combined with the 'id' field"), std::string::npos);
+  auto unknown = send("PUT", "/v2/apps/rb", R"({"version":"2001-01-01T00:00:00.000Z"})");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(bodyJson(unknown)["message"], "App '/rb' does not exist");
+  auto noApp = send("PUT", "/v2/apps/none", dumpJson(Json{{"version", v1}}));
+  EXPECT_EQ(noApp.status, 404) << noApp.body;
+  EXPECT_EQ(get("/v2/apps/none").status, 404) << "a rollback creates nothing";
+  auto badVersion = get("/v2/apps/rb/versions/2001-01-01T00:00:00.000Z");
+  EXPECT_EQ(bodyJson(badVersion)["message"],
+            "App '/rb' does not exist in version 2001-01-01T00:00:00.000Z");
+}
+
+TEST_F(V2ApiTest, PutCreatesWith201AndLocationPatchDoesNot) {
+  auto r = send("PUT", "/v2/apps/made", R"({"cmd":"x","cpus":0.1,"mem":16})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(r.header("Location").value_or(""), "/v2/apps/made");
+  EXPECT_FALSE(std::string(r.header("Marathon-Deployment-Id").value_or("")).empty());
+  EXPECT_TRUE(bodyJson(r).contains("deploymentId"));
+  EXPECT_EQ(get("/v2/apps/made").status, 200);
+  auto again = send("PUT", "/v2/apps/made?force=true", R"({"cmd":"y"})");
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_FALSE(again.header("Location").has_value());
+  auto patch = send("PATCH", "/v2/apps/ghost", R"({"cmd":"x"})");
+  EXPECT_EQ(patch.status, 404) << patch.body;
+  EXPECT_EQ(get("/v2/apps/ghost").status, 404);
+}
+
+TEST_F(V2ApiTest, PartialUpdateFalseReplacesTheDefinition) {
+  create(R"({"id":"/full","cmd":"one","cpus":0.1,"mem":16,"labels":{"old":"1"},
+             "env":{"OLD":"1"}})");
+  auto kept = send("PUT", "/v2/apps/full?force=true", R"({"labels":{"new":"2"}})");
+  ASSERT_EQ(kept.status, 200) << kept.body;
+  Json app = bodyJson(get("/v2/apps/full"))["app"];
+  EXPECT_EQ(app["env"], Json({{"OLD", "1"}})) << "a partial update keeps what it does not name";
+  auto r = send("PUT", "/v2/apps/full?force=true&partialUpdate=false",
+                R"({"cmd":"two","cpus":0.2,"mem":32})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  app = bodyJson(get("/v2/apps/full"))["app"];
+  EXPECT_EQ(app["cmd"], "two");
+  EXPECT_EQ(app["labels"], Json::object());
+  EXPECT_EQ(app["env"], Json::object());
+  // A replacement is a whole app: without cmd/args it is not one.
+  auto bad = send("PUT", "/v2/apps/full?force=true&partialUpdate=false", R"({"labels":{}})");
+  EXPECT_EQ(bad.status, 422) << bad.body;
+  EXPECT_EQ(bodyJson(get("/v2/apps/full"))["app"]["cmd"], "two");
+}
+
+TEST_F(V2ApiTest, UnsupportedRuntimeFieldsAre422NamingTheField) {
+  for (const auto& [field, value] :
+       std::vector<std::pair<std::string, Json>>{{"tty", true},
+                                                 {"role", "slave_public"},
+                                                 {"check", Json{{"http", Json{{"portIndex", 0}}}}},
+                                                 {"resourceLimits", Json{{"cpus", "unlimited"}}}}) {
+    Json app{{"id", "/rt"}, {"cmd", "x"}, {"cpus", 0.1}, {"mem", 16}};
+    app[field] = value;
+    auto r = send("POST", "/v2/apps", dumpJson(app));
+    ASSERT_EQ(r.status, 422) << field << " " << r.body;
+    EXPECT_EQ(bodyJson(r)["details"][0]["path"], "/" + field) << r.body;
+  }
+  auto ok = send("POST", "/v2/apps",
+                 R"({"id":"/rt","cmd":"x","cpus":0.1,"mem":16,"role":"*","tty":false})");
+  ASSERT_EQ(ok.status, 201) << ok.body;
+  EXPECT_EQ(bodyJson(get("/v2/apps/rt"))["app"]["role"], "*");
+}
+
+TEST_F(V2ApiTest, PostTasksDeleteAnswersWithTheKilledTasks) {
+  withAgent();
+  create(R"({"id":"/k","cmd":"x","cpus":0.1,"mem":16,"instances":2})");
+  ASSERT_TRUE(loop_.runUntil([&] { return launched_.size() == 2; }, 5000));
+  for (const auto& t : launched_) taskStatus(t, "TASK_RUNNING");
+  auto r = send("POST", "/v2/tasks/delete", dumpJson(Json{{"ids", Json::array({launched_[0]})}}));
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = bodyJson(r);
+  ASSERT_EQ(j["tasks"].size(), 1u) << r.body;
+  EXPECT_EQ(j["tasks"][0]["id"], launched_[0]);
+  EXPECT_EQ(j["tasks"][0]["appId"], "/k");
+  auto s = send("POST", "/v2/tasks/delete?scale=true",
+                dumpJson(Json{{"ids", Json::array({launched_[1]})}}));
+  ASSERT_EQ(s.status, 200) << s.body;
+  EXPECT_TRUE(bodyJson(s).contains("deploymentId")) << s.body;
+  EXPECT_TRUE(bodyJson(s).contains("version")) << s.body;
+}
+
+TEST_F(V2ApiTest, HealthCheckEventsFollowTheAppsVersions) {
+  std::vector<std::pair<std::string, Json>> seen;
+  uint64_t token = bus_.subscribe([&](const events::StoredEvent& e) {
+    if (e.type.find("health_check_event") != std::string::npos && e.type[0] != 'f') {
+      seen.emplace_back(e.type, *parseJson(e.data));
+    }
+  });
+  create(R"({"id":"/hc","cmd":"x","cpus":0.1,"mem":16,
+             "healthChecks":[{"protocol":"TCP"},{"protocol":"HTTP","path":"/h"}]})");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, "add_health_check_event");
+  EXPECT_EQ(seen[0].second["appId"], "/hc");
+  EXPECT_EQ(seen[0].second["version"], bodyJson(get("/v2/apps/hc"))["app"]["version"]);
+  EXPECT_EQ(seen[1].second["healthCheck"]["path"], "/h");
+  seen.clear();
+  // One check goes: it is removed, the new version adds the one it keeps.
+  ASSERT_EQ(
+      send("PUT", "/v2/apps/hc?force=true", R"({"healthChecks":[{"protocol":"TCP"}]})").status,
+      200);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].first, "remove_health_check_event");
+  EXPECT_EQ(seen[0].second, Json({{"appId", "/hc"},
+                                  {"eventType", "remove_health_check_event"},
+                                  {"timestamp", seen[0].second["timestamp"]}}));
+  EXPECT_EQ(seen[1].first, "add_health_check_event");
+  EXPECT_EQ(seen[1].second["healthCheck"]["protocol"], "TCP");
+  seen.clear();
+  ASSERT_EQ(send("DELETE", "/v2/apps/hc?force=true", "").status, 200);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, "remove_health_check_event");
+  bus_.unsubscribe(token);
+  // An app without checks announces none.
+  seen.clear();
+  token = bus_.subscribe([&](const events::StoredEvent& e) {
+    if (e.type == "add_health_check_event") seen.emplace_back(e.type, Json());
+  });
+  create(R"({"id":"/plain","cmd":"x","cpus":0.1,"mem":16})");
+  bus_.unsubscribe(token);
+  EXPECT_TRUE(seen.empty());
+}
+
+TEST_F(V2ApiTest, PodsAndCallbackSubscriptionsAreRefusedByName) {
+  auto pods = get("/v2/pods");
+  EXPECT_EQ(pods.status, 404);
+  EXPECT_NE(pods.body.find("pods are not supported"), std::string::npos) << pods.body;
+  EXPECT_EQ(send("POST", "/v2/pods/x", "{}").status, 404);
+  EXPECT_NE(get("/v2/podsx").body.find("Not found"), std::string::npos);
+  auto sub = send("POST", "/v2/eventSubscriptions?callbackUrl=http://127.0.0.1:1/", "");
+  EXPECT_EQ(sub.status, 404);
+  EXPECT_NE(sub.body.find("/v2/events"), std::string::npos) << sub.body;
+  EXPECT_EQ(bodyJson(get("/v2/eventSubscriptions"))["callbackUrls"], Json::array());
 }
 
 TEST_F(V2ApiTest, DeleteThenGone) {
@@ -468,6 +630,7 @@ TEST_F(V2ApiTest, QueueDelayResetNeedsSomethingQueued) {
   EXPECT_EQ(r.status, 404) << "/web is fully launched: " << r.body;
   EXPECT_EQ(send("DELETE", "/v2/queue/nope/delay", "").status, 404);
   EXPECT_EQ(send("DELETE", "/v2/queue/huge/delay", "").status, 204);
+  EXPECT_EQ(send("DELETE", "/v2/queue//huge/delay", "").status, 204) << "as clients write it";
 }
 
 TEST_F(V2ApiTest, DeleteLeaderIsRefusedWithOneMaster) {
@@ -481,7 +644,7 @@ TEST_F(V2ApiTest, InfoHasMarathonsSchemaFieldsAndTheServedPort) {
   api_->setAdvertisedAddress("127.0.0.1:" + std::to_string(port_));
   Json info = bodyJson(get("/v2/info"));
   EXPECT_EQ(info["http_config"]["http_port"], port_);
-  EXPECT_FALSE(info["http_config"].contains("https_port")) << "corral serves no https";
+  EXPECT_EQ(info["http_config"]["https_port"], 0) << "Marathon's schema requires it; no https";
   EXPECT_EQ(info["leader"], "127.0.0.1:" + std::to_string(port_));
   const Json& mc = info["marathon_config"];
   EXPECT_TRUE(mc["features"].is_array());
