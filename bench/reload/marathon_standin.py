@@ -17,6 +17,7 @@ import time
 from bench.reload.catalog import AddRoute, RemoveRoute, Replace
 
 VERSION = "2026-12-01T00:00:00.000Z"
+KEEPALIVE_S = 5
 
 
 def task_id(app_id: str, b) -> str:
@@ -109,7 +110,17 @@ class MarathonStandIn:
                     with stand_in.lock:
                         stand_in.stream = self.connection
                     stand_in.stream_ready.set()
-                    stand_in.done.wait(24 * 3600)
+                    # A comment line every few seconds, as a live Marathon stream has
+                    # bytes: corral's follower takes 35 s of silence for a dead stream
+                    # and reloads everything (20 s at 100k apps), mid-phase.
+                    for _ in range(24 * 3600 // KEEPALIVE_S):
+                        if stand_in.done.wait(KEEPALIVE_S):
+                            break
+                        try:
+                            with stand_in.lock:
+                                self.connection.sendall(b": keepalive\n\n")
+                        except OSError:
+                            break
                     self.close_connection = True
                     return None
                 return self.send_body(404, b'{"message":"not here"}')

@@ -24,11 +24,11 @@ def tree(root: int) -> list[int]:
                 continue
     if root not in parents:
         return []
-    out, todo = [], [root]
-    while todo and len(out) < 100000:
-        p = todo.pop()
+    out, pending = [], [root]
+    while pending and len(out) < 100000:
+        p = pending.pop()
         out.append(p)
-        todo.extend(c for c, pp in parents.items() if pp == p)
+        pending.extend(c for c, pp in parents.items() if pp == p)
     return out
 
 
