@@ -284,6 +284,25 @@ def run(cluster):
         pass
 
 
+def drive(cluster, run, passed):
+    """Starts `cluster`, runs run(cluster), always stops it (its logs shown on
+    failure); the exit code, with "PASS: <passed>" on success."""
+    failed = True
+    try:
+        cluster.start()
+        run(cluster)
+        failed = False
+    except Exception as e:
+        sys.stderr.write("FAIL: %s: %s\n" % (type(e).__name__, e))
+        traceback.print_exc()
+    finally:
+        cluster.stop(dump_logs=failed)
+    if failed:
+        return 1
+    print("PASS: " + passed)
+    return 0
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: %s /path/to/corral\n" % sys.argv[0])
