@@ -70,7 +70,9 @@ TlsStream::ReadStatus TlsStream::readPlain(char* out, size_t cap, size_t* n) {
     case SSL_ERROR_ZERO_RETURN:
       return ReadStatus::kClosed;
     default:
-      if (role_ == Role::kClient && !handshakeDone() && SSL_get_verify_result(ssl_) != X509_V_OK) {
+      // A certificate the client refused: say why in X.509's words.
+      if (role_ == Role::kClient && !handshakeDone() &&
+          ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
         ERR_clear_error();
         error_ = std::string("TLS: the server's certificate cannot be verified: ") +
                  X509_verify_cert_error_string(SSL_get_verify_result(ssl_));

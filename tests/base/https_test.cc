@@ -238,7 +238,9 @@ TEST(Endpoint, Parses) {
   for (const char* bad : {"ftp://x:1", "https://", "https://h:99999", "h:port", ""}) {
     auto r = parseEndpoint(bad, 8080);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_EQ(r.error().kind, ErrorKind::kInvalid);
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().kind, ErrorKind::kInvalid);
+    }
   }
 }
 
