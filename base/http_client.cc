@@ -4,6 +4,8 @@
 
 #include "base/http_response_parser.h"
 #include "base/log.h"
+#include "base/tls/tls_context.h"
+#include "base/tls/tls_stream.h"
 
 namespace corral::http {
 
@@ -146,28 +148,80 @@ class ClientCall {
     }
     out_ += "Connection: close\r\n\r\n";
     out_ += req_.body;
-    auto* w = new uv_write_t;
-    w->data = this;
-    uv_buf_t buf = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
-    ++pendingRequests_;
-    uv_write(w, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1, [](uv_write_t* req, int status) {
-      auto* c = static_cast<ClientCall*>(req->data);
-      delete req;
-      Busy busy(c);
-      --c->pendingRequests_;
-      if (status < 0 && !c->done_) c->fail(std::string("write failed: ") + uv_strerror(status));
-    });
+    if (options_.tls) {
+      // The request waits for the handshake; the first read makes the ClientHello.
+      tls_ = std::make_unique<tls::TlsStream>(tls::TlsStream::Role::kClient, options_.tls->raw(),
+                                              options_.tls, host_);
+      requestPending_ = true;
+      if (!pumpTls()) return;
+    } else {
+      writeRaw(std::move(out_));
+    }
     uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_), allocReadBuffer,
                   [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
                     auto* c = static_cast<ClientCall*>(s->data);
                     Busy busy(c);
-                    if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
+                    if (n > 0) c->onReceived(buf->base, static_cast<size_t>(n));
                     delete[] buf->base;
                     if (n == UV_EOF)
                       c->onEof();
                     else if (n < 0)
                       c->fail(std::string("read failed: ") + uv_strerror(static_cast<int>(n)));
                   });
+  }
+
+  void writeRaw(std::string bytes) {
+    if (done_ || bytes.empty()) return;
+    struct Write {
+      uv_write_t req;
+      std::string data;
+      ClientCall* call;
+    };
+    auto* w = new Write{{}, std::move(bytes), this};
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    ++pendingRequests_;
+    uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1,
+             [](uv_write_t* req, int status) {
+               auto* w = reinterpret_cast<Write*>(req);
+               ClientCall* c = w->call;
+               delete w;
+               Busy busy(c);
+               --c->pendingRequests_;
+               if (status < 0 && !c->done_) {
+                 c->fail(std::string("write failed: ") + uv_strerror(status));
+               }
+             });
+  }
+
+  // Bytes from the socket: decrypted first over TLS.
+  void onReceived(const char* data, size_t n) {
+    if (done_) return;
+    if (!tls_) {
+      onData(data, n);
+      return;
+    }
+    tls_->feedEncrypted(std::string_view(data, n));
+    pumpTls();
+  }
+
+  // Runs the TLS layer: the handshake, the request once it is done, the
+  // plaintext received. False when the call failed or finished.
+  bool pumpTls() {
+    std::string plain;
+    tls::TlsStream::ReadStatus status = tls_->readAllPlain(&plain);
+    if (status != tls::TlsStream::ReadStatus::kError && requestPending_ && tls_->handshakeDone()) {
+      requestPending_ = false;
+      if (!tls_->writePlain(out_)) status = tls::TlsStream::ReadStatus::kError;
+      out_.clear();
+    }
+    writeRaw(tls_->takeEncrypted());
+    if (status == tls::TlsStream::ReadStatus::kError) {
+      fail("HTTPS to " + host_ + ":" + std::to_string(port_) + ": " + tls_->error());
+      return false;
+    }
+    if (!plain.empty()) onData(plain.data(), plain.size());
+    if (status == tls::TlsStream::ReadStatus::kClosed) onEof();
+    return !done_;
   }
 
   void onData(const char* data, size_t n) {
@@ -292,6 +346,8 @@ class ClientCall {
   ClientOptions options_;
   std::unique_ptr<Timer> timer_;
   uv_tcp_t* tcp_ = nullptr;
+  std::unique_ptr<tls::TlsStream> tls_;  // null for plain HTTP
+  bool requestPending_ = false;          // TLS: the request waits for the handshake
   uv_getaddrinfo_t* gai_ = nullptr;
   int pendingRequests_ = 0;  // libuv requests (resolve, connect, write) pointing at this
   int busy_ = 0;             // frames of this call on the stack
@@ -325,6 +381,32 @@ CancelHandle openStream(Loop& loop, const std::string& host, int port, Request r
   CancelHandle handle([call] { call->release(); });
   call->startStream(std::move(callbacks));
   return handle;
+}
+
+std::string Endpoint::hostPort() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<Endpoint> parseEndpoint(std::string_view text, int defaultPort) {
+  Endpoint e;
+  std::string_view rest = text;
+  if (rest.substr(0, 8) == "https://") {
+    e.https = true;
+    rest.remove_prefix(8);
+  } else if (rest.substr(0, 7) == "http://") {
+    rest.remove_prefix(7);
+  } else if (rest.find("://") != std::string_view::npos) {
+    return makeError(ErrorKind::kInvalid,
+                     "'" + std::string(text) + "': only http:// and https:// are spoken");
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  if (!splitHostPort(rest, defaultPort, &e.host, &e.port)) {
+    return makeError(ErrorKind::kInvalid, "'" + std::string(text) +
+                                              "': expected host:port, http://host:port or "
+                                              "https://host:port");
+  }
+  return e;
 }
 
 bool splitHostPort(std::string_view hostPort, int defaultPort, std::string* host, int* port) {

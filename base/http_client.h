@@ -12,11 +12,20 @@
 #include "base/loop.h"
 #include "base/result.h"
 
+namespace corral::tls {
+class Context;
+}  // namespace corral::tls
+
 namespace corral::http {
 
 struct ClientOptions {
   uint64_t timeoutMs = 10000;  // whole exchange for fetch(); connect+headers for streams
   size_t maxBodyBytes = 256 * 1024 * 1024;
+  // Speak HTTPS with this client context (tls::loadClientContext): the
+  // server's certificate must chain to its CAs and name the host dialled (a
+  // DNS name or an IP address SAN); else the call fails before any request
+  // byte is sent. Null: plain HTTP.
+  std::shared_ptr<const tls::Context> tls;
 };
 
 using FetchCallback = std::function<void(Result<Response>)>;
@@ -40,6 +49,16 @@ struct StreamCallbacks {
 // stream (no callback runs afterwards).
 [[nodiscard]] CancelHandle openStream(Loop& loop, const std::string& host, int port, Request req,
                                       StreamCallbacks callbacks, ClientOptions options = {});
+
+// Where a master is: "host:port", "http://host:port" or "https://host:port"
+// (a trailing "/" allowed).
+struct Endpoint {
+  std::string host;
+  int port = 0;
+  bool https = false;
+  std::string hostPort() const;
+};
+Result<Endpoint> parseEndpoint(std::string_view text, int defaultPort);
 
 // Splits "host:port" (or "[v6]:port"); defaultPort when absent.
 bool splitHostPort(std::string_view hostPort, int defaultPort, std::string* host, int* port);

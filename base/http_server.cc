@@ -11,6 +11,8 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/tls/tls_context.h"
+#include "base/tls/tls_stream.h"
 
 namespace corral::http {
 
@@ -43,6 +45,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     tcp_ = new uv_tcp_t;
     uv_tcp_init(loop.raw(), tcp_);
     tcp_->data = this;
+    if (const auto& ctx = server->options_.tls) {
+      tls_ = std::make_unique<tls::TlsStream>(tls::TlsStream::Role::kServer, ctx->raw(), ctx);
+    }
   }
 
   ~Connection() { closeAndDelete(tcp_); }
@@ -66,7 +71,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     uv_read_start(reinterpret_cast<uv_stream_t*>(tcp_), allocReadBuffer,
                   [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
                     auto* c = static_cast<Connection*>(s->data);
-                    if (n > 0) c->onData(buf->base, static_cast<size_t>(n));
+                    if (n > 0) c->onReceived(buf->base, static_cast<size_t>(n));
                     delete[] buf->base;
                     if (n < 0) c->close();
                   });
@@ -92,8 +97,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t buffered() const { return writeQueueBytes_; }
   size_t streamLimit() const { return server_->options_.maxStreamBufferBytes; }
 
+  // Plaintext for the client: encrypted first on a TLS connection.
   void send(std::string data) {
     if (closed_) return;
+    if (!tls_) {
+      sendRaw(std::move(data));
+      return;
+    }
+    if (!tls_->writePlain(data)) {
+      log::debug("http: TLS to {} failed: {}", remote_, tls_->error());
+      close();
+      return;
+    }
+    sendRaw(tls_->takeEncrypted());
+  }
+
+  void sendRaw(std::string data) {
+    if (closed_ || data.empty()) return;
     auto* w = new WriteReq;
     w->data = std::move(data);
     w->conn = this;
@@ -126,6 +146,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     busy_ = false;
     active_.reset();
     if (!keepAlive) {
+      if (tls_) {
+        tls_->shutdown();  // close_notify: the body ends here, not truncated
+        sendRaw(tls_->takeEncrypted());
+      }
       closeAfterWrite_ = true;
       if (writeQueueBytes_ == 0) close();
       return;
@@ -140,6 +164,43 @@ class Connection : public std::enable_shared_from_this<Connection> {
     idle_.start(server_->options_.idleTimeoutMs, 0, [this] {
       if (!busy_) close();
     });
+  }
+
+  // Bytes from the socket: decrypted first on a TLS connection.
+  void onReceived(const char* data, size_t n) {
+    if (!tls_) {
+      onData(data, n);
+      return;
+    }
+    if (closed_ || closeAfterWrite_) return;
+    if (!tls_->handshakeDone() && !sawBytes_ && looksLikePlainHttp(data[0])) {
+      refusePlainHttp();
+      return;
+    }
+    sawBytes_ = true;
+    tls_->feedEncrypted(std::string_view(data, n));
+    std::string plain;
+    tls::TlsStream::ReadStatus status = tls_->readAllPlain(&plain);
+    // Handshake messages and alerts go out whatever happened.
+    sendRaw(tls_->takeEncrypted());
+    if (status == tls::TlsStream::ReadStatus::kError) {
+      log::debug("http: TLS from {} failed: {}", remote_, tls_->error());
+      close();
+      return;
+    }
+    if (!plain.empty()) onData(plain.data(), plain.size());
+    if (status == tls::TlsStream::ReadStatus::kClosed) close();
+  }
+
+  // A TLS record starts with its content type (22 for a handshake); an HTTP
+  // request starts with a method's capital letter.
+  static bool looksLikePlainHttp(char first) { return first >= 'A' && first <= 'Z'; }
+
+  void refusePlainHttp() {
+    log::debug("http: plain HTTP from {} on a TLS port: refused", remote_);
+    Response r = messageResponse(400, "Bad Request: this port serves HTTPS; use https://");
+    sendRaw(formatResponseHead(r, static_cast<long long>(r.body.size()), false) + r.body);
+    closeAfterWrite_ = true;
   }
 
   void onData(const char* data, size_t n) {
@@ -216,6 +277,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Timer idle_;
   Timer headerTimer_;
   RequestParser parser_;
+  std::unique_ptr<tls::TlsStream> tls_;  // null on a plain HTTP server
+  bool sawBytes_ = false;                // anything received yet (TLS only)
   std::string inbuf_;
   std::string remote_;
   bool busy_ = false;

@@ -11,6 +11,10 @@
 #include "base/loop.h"
 #include "base/result.h"
 
+namespace corral::tls {
+class Context;
+}  // namespace corral::tls
+
 namespace corral::http {
 
 class Connection;
@@ -57,6 +61,10 @@ struct ServerOptions {
   // accepted (one log line per burst, counted in
   // corral_http_connections_refused_total).
   size_t maxConnections = 4096;
+  // Serve HTTPS with this server context (tls/tls_context.h); null: plain
+  // HTTP. A plain HTTP request to a TLS server is answered 400 in plain text
+  // and the connection closed.
+  std::shared_ptr<const tls::Context> tls;
 };
 
 class Server {

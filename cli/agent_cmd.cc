@@ -5,6 +5,7 @@
 #include "base/http_client.h"
 #include "base/log.h"
 #include "cli/commands.h"
+#include "cli/master_endpoints.h"
 #include "cli/serve.h"
 #include "core_cluster/agent_daemon/agent_daemon.h"
 #include "core_cluster/auth/credentials.h"
@@ -13,11 +14,17 @@ namespace corral::cli {
 
 namespace {
 
-int runAgent(agent::AgentDaemonOptions o, const std::string& master,
-             const std::string& credentialFile) {
+struct AgentFlags {
+  std::string master = "127.0.0.1:8080";
+  std::string credential;
+  std::string caFile;
+  std::string httpCredentialsFile;
+};
+
+int runAgent(agent::AgentDaemonOptions o, const AgentFlags& f) {
   log::setComponent("agent " + o.ip);
-  if (!credentialFile.empty()) {
-    auto c = auth::loadCredential(credentialFile);
+  if (!f.credential.empty()) {
+    auto c = auth::loadCredential(f.credential);
     if (!c.ok()) {
       log::error("--credential: {}", c.error().message);
       return 2;
@@ -25,10 +32,18 @@ int runAgent(agent::AgentDaemonOptions o, const std::string& master,
     o.masterAuthorization = auth::basicAuthorization(c->principal, c->secret);
     log::info("authenticating to the master as principal '{}'", c->principal);
   }
-  if (!http::splitHostPort(master, 8080, &o.masterHost, &o.masterPort)) {
-    log::error("--master: expected host:port, got '{}'", master);
-    return 2;
+  if (!f.httpCredentialsFile.empty()) {
+    auto users = auth::loadHttpUsersFile(f.httpCredentialsFile);
+    if (!users.ok()) {
+      return startupFailed("agent", makeError(ErrorKind::kInvalid,
+                                              "--http-credentials-file: " + users.error().message));
+    }
+    for (auto& u : *users) o.httpUsers.add(std::move(u));
   }
+  auto endpoints = masterEndpoints({f.master}, f.caFile);
+  if (!endpoints.ok()) return startupFailed("agent", endpoints.error());
+  http::splitHostPort(endpoints->hostPorts.front(), 8080, &o.masterHost, &o.masterPort);
+  o.masterTls = endpoints->tls;
   Loop loop;
   auto d = agent::AgentDaemon::create(loop, o);
   if (!d.ok()) return startupFailed("agent", d.error());
@@ -48,22 +63,29 @@ int runAgent(agent::AgentDaemonOptions o, const std::string& master,
 
 void addAgentCommand(CLI::App& app, int& exitCode) {
   auto o = std::make_shared<agent::AgentDaemonOptions>();
-  auto master = std::make_shared<std::string>("127.0.0.1:8080");
-  auto credential = std::make_shared<std::string>();
+  auto f = std::make_shared<AgentFlags>();
   auto* cmd = app.add_subcommand("agent", "Run an agent that runs tasks for the master");
   cmd->add_option("--ip", o->ip, "Address to bind; tasks get it as $HOST")->capture_default_str();
   cmd->add_option("--port", o->port, "Agent API port")->capture_default_str();
-  cmd->add_option("--master", *master, "Master address host:port")->capture_default_str();
+  cmd->add_option("--master", f->master,
+                  "Master address: host:port, http://host:port or https://host:port")
+      ->capture_default_str();
   cmd->add_option("--resources", o->resources,
                   "Mesos syntax, e.g. 'cpus:4;mem:4096;disk:10000;ports:[31000-32000]'")
       ->capture_default_str();
   cmd->add_option("--attributes", o->attributes, "Mesos syntax, e.g. 'rack:a;zone:z1'");
   cmd->add_option("--work-dir", o->workDir, "Sandboxes and the agent id")->capture_default_str();
-  cmd->add_option("--credential", *credential,
+  cmd->add_option("--credential", f->credential,
                   "File with this agent's 'principal secret' (Mesos' format; mode 600), for a "
                   "master started with --credentials");
-  cmd->callback(
-      [o, master, credential, &exitCode] { exitCode = runAgent(*o, *master, *credential); });
+  cmd->add_option("--http-credentials-file", f->httpCredentialsFile,
+                  "File of HTTP users who may read /state, /files/* and /metrics (the master's "
+                  "format: 'user:password' a line; mode 600). With it or --credential those "
+                  "endpoints need the master's token or such a user");
+  cmd->add_option("--ca-file", f->caFile,
+                  "PEM CA certificate(s) that an https:// master's certificate must chain to "
+                  "(default: the system's CA store)");
+  cmd->callback([o, f, &exitCode] { exitCode = runAgent(*o, *f); });
 }
 
 }  // namespace corral::cli

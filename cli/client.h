@@ -14,6 +14,10 @@ std::string defaultMaster();
 // event stream authenticate with: --master-credentials, else
 // $CORRAL_MASTER_CREDENTIALS; "" for none.
 std::string& masterCredentialsFile();
+// The CA file an https:// master's certificate must chain to: --ca-file, else
+// $CORRAL_CA_FILE; "" for the system's CA store.
+std::string& caFile();
+// `hostPort` may be "host:port", "http://host:port" or "https://host:port".
 Result<http::Response> call(const std::string& hostPort, const std::string& method,
                             const std::string& target, const std::string& body = "",
                             uint64_t timeoutMs = 10000);

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/loop.h"
 #include "base/sse.h"
+#include "base/tls/tls_context.h"
 #include "cli/client.h"
 #include "cli/commands.h"
 #include "cli/up_credentials.h"
@@ -30,21 +31,45 @@ std::string& masterCredentialsFile() {
   return file;
 }
 
+std::string& caFile() {
+  static std::string file = [] {
+    const char* env = std::getenv("CORRAL_CA_FILE");
+    return std::string(env ? env : "");
+  }();
+  return file;
+}
+
 namespace {
+
+// The master's address and, for https://, the TLS context trusting caFile().
+struct Target {
+  http::Endpoint endpoint;
+  http::ClientOptions options;
+};
+
+Result<Target> targetOf(const std::string& address, uint64_t timeoutMs) {
+  auto e = http::parseEndpoint(address, 8080);
+  if (!e.ok()) return makeError(ErrorKind::kInvalid, "bad master address: " + e.error().message);
+  Target t{*e, http::ClientOptions{.timeoutMs = timeoutMs, .tls = nullptr}};
+  if (e->https) {
+    auto ctx = tls::loadClientContext(caFile());
+    if (!ctx.ok()) return ctx.error();
+    t.options.tls = std::move(*ctx);
+  }
+  return t;
+}
 
 // The Authorization header for the master ("" without credentials). Without
 // --master-credentials, a master on loopback gets the admin of a `corral up`
 // run from this directory (.corral/credentials/admin), so that the README's
 // `corral up` then `corral app list` works as shown; credentials never go to
 // another machine unasked.
-Result<std::string> masterAuthorization(const std::string& hostPort) {
+Result<std::string> masterAuthorization(const http::Endpoint& master) {
   std::string file = masterCredentialsFile();
   if (file.empty()) {
-    std::string host;
-    int port = 0;
+    const std::string& host = master.host;
     std::error_code ec;
-    bool loopback = http::splitHostPort(hostPort, 8080, &host, &port) &&
-                    (host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1");
+    bool loopback = host.rfind("127.", 0) == 0 || host == "localhost" || host == "::1";
     if (!loopback || !std::filesystem::exists(upAdminFile(".corral"), ec)) return std::string();
     file = upAdminFile(".corral");
   }
@@ -58,11 +83,8 @@ Result<std::string> masterAuthorization(const std::string& hostPort) {
 Result<http::Response> call(const std::string& hostPort, const std::string& method,
                             const std::string& target, const std::string& body,
                             uint64_t timeoutMs) {
-  std::string host;
-  int port;
-  if (!http::splitHostPort(hostPort, 8080, &host, &port)) {
-    return makeError(ErrorKind::kInvalid, "bad master address '" + hostPort + "'");
-  }
+  auto where = targetOf(hostPort, timeoutMs);
+  if (!where.ok()) return where.error();
   Loop loop;
   std::optional<Result<http::Response>> out;
   http::Request req;
@@ -70,12 +92,12 @@ Result<http::Response> call(const std::string& hostPort, const std::string& meth
   req.target = target;
   req.body = body;
   if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-  auto authorization = masterAuthorization(hostPort);
+  auto authorization = masterAuthorization(where->endpoint);
   if (!authorization.ok()) return authorization.error();
   if (!authorization->empty()) req.headers.emplace_back("Authorization", *authorization);
   CancelHandle call = http::fetch(
-      loop, host, port, req, [&](Result<http::Response> r) { out = std::move(r); },
-      http::ClientOptions{.timeoutMs = timeoutMs});
+      loop, where->endpoint.host, where->endpoint.port, req,
+      [&](Result<http::Response> r) { out = std::move(r); }, where->options);
   loop.runUntil([&] { return out.has_value(); }, timeoutMs + 1000);
   if (!out) return makeError(ErrorKind::kUnavailable, "no answer from " + hostPort);
   return std::move(*out);
@@ -149,16 +171,18 @@ int taskLogs(const std::string& master, const std::string& taskId, const std::st
 }
 
 int events(const std::string& master, const std::vector<std::string>& types) {
-  std::string host;
-  int port;
-  if (!http::splitHostPort(master, 8080, &host, &port)) return 2;
+  auto where = targetOf(master, 10000);
+  if (!where.ok()) {
+    std::cerr << "error: " << where.error().message << "\n";
+    return 2;
+  }
   Loop loop;
   std::string target = "/v2/events";
   for (size_t i = 0; i < types.size(); ++i) target += (i ? "&" : "?") + ("event_type=" + types[i]);
   http::Request req;
   req.target = target;
   req.headers.emplace_back("Accept", "text/event-stream");
-  auto authorization = masterAuthorization(master);
+  auto authorization = masterAuthorization(where->endpoint);
   if (!authorization.ok()) {
     std::cerr << "error: " << authorization.error().message << "\n";
     return 2;
@@ -169,7 +193,7 @@ int events(const std::string& master, const std::vector<std::string>& types) {
   bool done = false;
   int rc = 0;
   auto h = http::openStream(
-      loop, host, port, req,
+      loop, where->endpoint.host, where->endpoint.port, req,
       http::StreamCallbacks{.onHead =
                                 [&](const http::Response& r) {
                                   if (r.status != 200) {
@@ -185,7 +209,8 @@ int events(const std::string& master, const std::vector<std::string>& types) {
                                     rc = 1;
                                   }
                                   done = true;
-                                }});
+                                }},
+      where->options);
   loop.runUntil([&] { return done; }, UINT64_MAX / 4);
   return rc;
 }
@@ -195,7 +220,7 @@ int events(const std::string& master, const std::vector<std::string>& types) {
 void addClientCommands(CLI::App& app, int& exitCode) {
   auto master = std::make_shared<std::string>(defaultMaster());
   auto* appCmd = app.add_subcommand("app", "Manage apps (Marathon v2 API)");
-  appCmd->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
+  appCmd->add_option("--master", *master, "Master host:port or https://host:port ($CORRAL_MASTER)");
   appCmd->require_subcommand(1);
 
   auto force = std::make_shared<bool>(false);
@@ -250,7 +275,8 @@ void addClientCommands(CLI::App& app, int& exitCode) {
   });
 
   auto* taskCmd = app.add_subcommand("task", "Inspect and kill tasks");
-  taskCmd->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
+  taskCmd->add_option("--master", *master,
+                      "Master host:port or https://host:port ($CORRAL_MASTER)");
   taskCmd->require_subcommand(1);
   taskCmd->add_subcommand("list", "List tasks")->callback([=, &exitCode] {
     exitCode = taskList(*master);
@@ -269,13 +295,16 @@ void addClientCommands(CLI::App& app, int& exitCode) {
 
   auto types = std::make_shared<std::vector<std::string>>();
   auto* ev = app.add_subcommand("events", "Follow the event stream");
-  ev->add_option("--master", *master, "Master host:port ($CORRAL_MASTER)");
+  ev->add_option("--master", *master, "Master host:port or https://host:port ($CORRAL_MASTER)");
   ev->add_option("--type", *types, "Only these event types (repeatable)");
   ev->callback([=, &exitCode] { exitCode = events(*master, *types); });
   for (auto* group : {appCmd, taskCmd, ev}) {
     group->add_option("--master-credentials", masterCredentialsFile(),
                       "File with 'user:password' of a v2 API user (mode 600) "
                       "($CORRAL_MASTER_CREDENTIALS)");
+    group->add_option("--ca-file", caFile(),
+                      "PEM CA certificate(s) an https:// master's certificate must chain to "
+                      "($CORRAL_CA_FILE; default: the system's CA store)");
   }
   // `corral app list --master X` as well as `corral app --master X list`.
   for (auto* group : {appCmd, taskCmd}) {

@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "cli/commands.h"
+#include "cli/master_endpoints.h"
 #include "cli/serve_command.h"
 #include "dns/dns_service.h"
 
@@ -31,6 +32,7 @@ struct DnsFlags {
   bool includeUnhealthy = false;
   int workers = 0;
   std::string masterCredentials;
+  std::string caFile;
   TakeoverFlags takeover;
   std::string flagsFile;
 };
@@ -39,7 +41,9 @@ void defineDnsFlags(CLI::App* cmd, DnsFlags* f) {
   cmd->add_option("--listen", f->listen, "UDP+TCP address")->capture_default_str();
   cmd->add_option("--http-listen", f->httpListen, "Mesos-DNS HTTP API and /metrics")
       ->capture_default_str();
-  cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")
+  cmd->add_option("--master", f->masters,
+                  "Marathon/corral master host:port, http://host:port or https://host:port "
+                  "(repeatable)")
       ->capture_default_str();
   cmd->add_option(
       "--master-credentials", f->masterCredentials,
@@ -56,6 +60,9 @@ void defineDnsFlags(CLI::App* cmd, DnsFlags* f) {
   cmd->add_flag("--include-unhealthy", f->includeUnhealthy,
                 "Also list tasks failing health checks");
   cmd->add_option("--workers", f->workers, "UDP/TCP worker loops (default: one per core)");
+  cmd->add_option("--ca-file", f->caFile,
+                  "PEM CA certificate(s) that https:// masters' certificates must chain to "
+                  "(default: the system's CA store)");
   f->takeover.add(cmd);
   cmd->add_option("--flags-file", f->flagsFile,
                   "More of these flags, one per line; re-read on SIGHUP and, when valid, applied "
@@ -85,7 +92,10 @@ Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
   c.naming.options.ttl = f.ttl;
   c.naming.options.enforceRfc952 = f.enforceRfc952;
   c.naming.options.onlyHealthy = !f.includeUnhealthy;
-  c.naming.masters = f.masters;
+  auto masters = masterEndpoints(f.masters, f.caFile);
+  if (!masters.ok()) return masters.error();
+  c.naming.masters = masters->hostPorts;
+  c.masterTls = masters->tls;
   if (host != "0.0.0.0" && host != "::") c.naming.options.nameServerIps.push_back(host);
   if (!f.masterCredentials.empty()) {
     auto h = auth::loadBasicAuthorization(f.masterCredentials);

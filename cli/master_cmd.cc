@@ -7,7 +7,9 @@
 #include "base/clock.h"
 #include "base/http_client.h"
 #include "base/log.h"
+#include "base/tls/tls_context.h"
 #include "cli/commands.h"
+#include "cli/serve.h"
 #include "core_cluster/api/v2_api.h"
 #include "core_cluster/auth/credentials.h"
 #include "core_cluster/auth/http_users.h"
@@ -31,7 +33,22 @@ struct MasterFlags {
   std::vector<std::string> httpCredentials;    // admin user:password
   std::vector<std::string> viewerCredentials;  // viewer user:password
   std::string httpCredentialsFile;
+  std::string tlsCert;  // --tls-cert: with --tls-key, the API speaks HTTPS
+  std::string tlsKey;
+  int httpsPort = 0;  // --https-port: HTTPS there, plain HTTP stays on --listen
 };
+
+// The API's TLS context from the flags; null without --tls-cert.
+Result<tls::ContextPtr> tlsFrom(const MasterFlags& f) {
+  if (f.tlsCert.empty() != f.tlsKey.empty()) {
+    return makeError(ErrorKind::kInvalid, "--tls-cert and --tls-key go together");
+  }
+  if (f.httpsPort != 0 && f.tlsCert.empty()) {
+    return makeError(ErrorKind::kInvalid, "--https-port needs --tls-cert and --tls-key");
+  }
+  if (f.tlsCert.empty()) return tls::ContextPtr();
+  return tls::loadServerContext(f.tlsCert, f.tlsKey);
+}
 
 // The v2 API's users from the flags; an error names the flag.
 Result<auth::HttpUsers> httpUsersFrom(const MasterFlags& f) {
@@ -47,13 +64,9 @@ Result<auth::HttpUsers> httpUsersFrom(const MasterFlags& f) {
     }
   }
   if (!f.httpCredentialsFile.empty()) {
-    auto text = auth::readSecretFile(f.httpCredentialsFile);
-    if (!text.ok())
-      return makeError(ErrorKind::kInvalid, "--http-credentials-file: " + text.error().message);
-    auto list = auth::parseHttpUsers(*text);
+    auto list = auth::loadHttpUsersFile(f.httpCredentialsFile);
     if (!list.ok()) {
-      return makeError(ErrorKind::kInvalid, "--http-credentials-file: " + f.httpCredentialsFile +
-                                                ": " + list.error().message);
+      return makeError(ErrorKind::kInvalid, "--http-credentials-file: " + list.error().message);
     }
     for (auto& u : *list) users.add(std::move(u));
   }
@@ -77,6 +90,8 @@ int runMaster(const MasterFlags& f) {
     log::error("{}", users.error().message);
     return 2;
   }
+  auto tlsContext = tlsFrom(f);
+  if (!tlsContext.ok()) return startupFailed("master", tlsContext.error());
   master::MasterOptions mo;
   if (!f.agentCredentials.empty()) {
     auto creds = auth::loadCredentials(f.agentCredentials);
@@ -130,7 +145,7 @@ int runMaster(const MasterFlags& f) {
   info.advertisedAddress = host + ":" + std::to_string(port);
   info.frameworkId = f.frameworkName;
   api::V2Api v2(sched, m, bus, info);
-  http::Server server(loop, [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
+  http::Handler handler = [&](http::Request& req, std::shared_ptr<http::Exchange> ex) {
     // /internal/* authenticates agents itself (their credentials, not API users).
     if (m.handleInternal(req, ex)) return;
     if (auth::refuseUnlessAllowed(*users, req,
@@ -138,20 +153,34 @@ int runMaster(const MasterFlags& f) {
       return;
     }
     v2.handle(req, ex);
-  });
+  };
+  // --listen speaks HTTPS with a certificate, unless --https-port puts HTTPS
+  // on a port of its own (Marathon's --https_port) and leaves --listen plain.
+  http::ServerOptions listenOptions;
+  if (f.httpsPort == 0) listenOptions.tls = *tlsContext;
+  http::Server server(loop, handler, listenOptions);
   auto bound = server.listen(host, port);
-  if (!bound.ok()) {
-    log::error("{}", bound.error().message);
-    return 1;
+  if (!bound.ok()) return startupFailed("master", bound.error());
+  std::unique_ptr<http::Server> httpsServer;
+  int httpsBound = 0;
+  if (f.httpsPort != 0) {
+    http::ServerOptions httpsOptions;
+    httpsOptions.tls = *tlsContext;
+    httpsServer = std::make_unique<http::Server>(loop, handler, httpsOptions);
+    auto b = httpsServer->listen(host, f.httpsPort);
+    if (!b.ok()) return startupFailed("master", b.error());
+    httpsBound = *b;
   }
   v2.setAdvertisedAddress(host + ":" + std::to_string(*bound));
   m.start();
   sched.start();
-  log::info("master listening on http://{}:{} (v2 API, /v2/events, /metrics); state in {}", host,
-            *bound, f.workDir);
+  log::info("master listening on {}://{}:{} (v2 API, /v2/events, /metrics); state in {}",
+            listenOptions.tls ? "https" : "http", host, *bound, f.workDir);
+  if (httpsServer) log::info("master listening on https://{}:{} as well", host, httpsBound);
   SignalWatcher signals(loop, {SIGTERM, SIGINT}, [&](int sig) {
     log::info("signal {}: shutting down", sig);
     server.close();
+    if (httpsServer) httpsServer->close();
     bus.closeAll();
     loop.stop();
   });
@@ -193,6 +222,14 @@ void addMasterCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--http-credentials-file", flags->httpCredentialsFile,
                   "File of API users, one a line: 'user:password' or 'admin user:password' or "
                   "'viewer user:password' (mode 600)");
+  cmd->add_option("--tls-cert", flags->tlsCert,
+                  "PEM certificate (chain) of the API: with --tls-key, --listen speaks HTTPS "
+                  "(TLS 1.2+); clients then use https:// and --ca-file");
+  cmd->add_option("--tls-key", flags->tlsKey, "PEM private key (unencrypted) of --tls-cert");
+  cmd->add_option("--https-port,--https_port", flags->httpsPort,
+                  "Serve HTTPS on this port of the --listen host and keep --listen plain HTTP "
+                  "(Marathon's --https_port); without it --listen itself is HTTPS")
+      ->check(CLI::Range(1, 65535));
   cmd->callback([flags, &exitCode] { exitCode = runMaster(*flags); });
 }
 

@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/loop.h"
 #include "cli/commands.h"
+#include "cli/master_endpoints.h"
 #include "cli/serve_command.h"
 #include "proxy/proxy_service.h"
 
@@ -32,12 +33,15 @@ struct ProxyFlags {
   std::string serviceBind = "0.0.0.0";
   std::string accessLog;
   std::string masterCredentials;
+  std::string caFile;
   TakeoverFlags takeover;
   std::string flagsFile;
 };
 
 void defineProxyFlags(CLI::App* cmd, ProxyFlags* f) {
-  cmd->add_option("--master", f->masters, "Marathon/corral master host:port (repeatable)")
+  cmd->add_option("--master", f->masters,
+                  "Marathon/corral master host:port, http://host:port or https://host:port "
+                  "(repeatable)")
       ->capture_default_str();
   cmd->add_option("--master-credentials", f->masterCredentials,
                   "File with 'user:password' of a v2 API user (a viewer is enough; mode 600), for "
@@ -66,6 +70,9 @@ void defineProxyFlags(CLI::App* cmd, ProxyFlags* f) {
   cmd->add_option("--access-log", f->accessLog,
                   "One line per HTTP request to this file (appended; '-': standard output); "
                   "off by default");
+  cmd->add_option("--ca-file", f->caFile,
+                  "PEM CA certificate(s) that https:// masters' certificates must chain to "
+                  "(default: the system's CA store)");
   f->takeover.add(cmd);
   cmd->add_option("--flags-file", f->flagsFile,
                   "More of these flags, one per line; re-read on SIGHUP and, when valid, applied "
@@ -75,7 +82,10 @@ void defineProxyFlags(CLI::App* cmd, ProxyFlags* f) {
 // The service configuration of `f`; the error names the flag at fault.
 Result<proxy::ProxyServiceConfig> toConfig(const ProxyFlags& f) {
   proxy::ProxyServiceConfig c;
-  c.masters = f.masters;
+  auto masters = masterEndpoints(f.masters, f.caFile);
+  if (!masters.ok()) return masters.error();
+  c.masters = masters->hostPorts;
+  c.masterTls = masters->tls;
   c.labels.groups = f.groups;
   c.labels.strictMode = f.strictMode;
   c.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());

@@ -192,7 +192,8 @@ int runUp(const UpFlags& f) {
         Part{"agent-" + ip,
              {exe, "agent", "--ip", ip, "--port", std::to_string(kAgentPort), "--master", master,
               "--resources", res, "--attributes", "rack:r" + std::to_string(i % 2), "--work-dir",
-              wd + "/agent-" + ip, "--credential", creds->agentFile},
+              wd + "/agent-" + ip, "--credential", creds->agentFile, "--http-credentials-file",
+              creds->apiUsersFile},
              wd + "/logs/agent-" + ip + ".log"});
   }
   if (!f.noDns) {

@@ -62,6 +62,7 @@ class DnsService::Impl {
     registry::FollowerOptions fo;
     fo.masters = config_.naming.masters;
     fo.authorization = config_.masterAuthorization;
+    fo.tls = config_.masterTls;
     fo.metricsLabels = "consumer=\"dns\"";
     // A 1 ms window still merges a burst read at once and keeps event ->
     // answer well under the 10 ms goal (the 5 ms default alone took half of it).
@@ -165,19 +166,24 @@ class DnsService::Impl {
     }
     // Raw `this`: agentPollCall_ is this object's cancel handle for the call
     // (a newer poll replaces, and so cancels, an older one still in flight).
-    agentPollCall_ = http::fetch(loop_, host, port, req, [this, source](Result<http::Response> r) {
-      if (!r.ok() || stopped_) return;
-      if (r->status == 404) {
-        agentListAvailable_ = false;
-        return;
-      }
-      auto agents = parseAgents(r->body);
-      if (!agents || agentsKey(*agents) == knownAgentsKey_) return;
-      knownAgentsKey_ = agentsKey(*agents);
-      log::info("{} active agent(s) known from {}", agents->size(), source);
-      builder_.setKnownAgents(std::move(*agents));
-      pipeline_->rebuild();
-    });
+    http::ClientOptions copts;
+    copts.tls = config_.masterTls;
+    agentPollCall_ = http::fetch(
+        loop_, host, port, req,
+        [this, source](Result<http::Response> r) {
+          if (!r.ok() || stopped_) return;
+          if (r->status == 404) {
+            agentListAvailable_ = false;
+            return;
+          }
+          auto agents = parseAgents(r->body);
+          if (!agents || agentsKey(*agents) == knownAgentsKey_) return;
+          knownAgentsKey_ = agentsKey(*agents);
+          log::info("{} active agent(s) known from {}", agents->size(), source);
+          builder_.setKnownAgents(std::move(*agents));
+          pipeline_->rebuild();
+        },
+        copts);
   }
 
   Loop& loop_;

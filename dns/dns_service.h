@@ -15,6 +15,10 @@
 #include "dns/dns_server.h"
 #include "dns/registry_zone.h"
 
+namespace corral::tls {
+class Context;
+}  // namespace corral::tls
+
 namespace corral {
 class Loop;
 }
@@ -30,6 +34,8 @@ struct DnsServiceConfig {
   uint64_t registryCoalesceMs = 1;  // see registry::FollowerOptions
   // Sent to the masters (registry::FollowerOptions::authorization); "" for none.
   std::string masterAuthorization;
+  // HTTPS to the masters (registry::FollowerOptions::tls); null: plain HTTP.
+  std::shared_ptr<const tls::Context> masterTls;
 };
 
 class DnsService {

@@ -4,11 +4,11 @@
 
 #include "base/clock.h"
 #include "base/http_message.h"
+#include "base/tls/tls_stream.h"
 #include "conf/proxy_labels.h"
 #include "proxy/access_log.h"
 #include "proxy/balancer.h"
 #include "proxy/basic_auth.h"
-#include "proxy/tls_stream.h"
 #include "proxy/upstream_pool.h"
 
 namespace corral::proxy {
@@ -19,6 +19,7 @@ namespace {
 constexpr size_t kTlsReadBytes = 16 * 1024 + 512;
 
 using http::equalsIgnoreCase;
+using tls::TlsStream;
 
 // Whether `name` is one of the comma-separated tokens of a Connection value.
 bool listedIn(std::string_view connection, std::string_view name) {
@@ -186,7 +187,8 @@ void HttpSession::start() {
   localPort_ = std::to_string(localPort(client_.get()));
   uv_tcp_nodelay(&client_->tcp, 1);
   if (options_.tlsStore) {
-    tls_ = std::make_unique<TlsStream>(options_.tlsStore);
+    tls_ = std::make_unique<TlsStream>(TlsStream::Role::kServer,
+                                       options_.tlsStore->defaultContext(), options_.tlsStore);
     tlsIn_ = std::make_unique<char[]>(kTlsReadBytes);
   }
   armIdle();

@@ -27,10 +27,13 @@
 #include "proxy/tcp_tunnel.h"
 #include "proxy/tls_context.h"
 
+namespace corral::tls {
+class TlsStream;
+}  // namespace corral::tls
+
 namespace corral::proxy {
 
 class UpstreamPool;
-class TlsStream;
 class AccessLog;
 
 struct SessionOptions {
@@ -174,7 +177,7 @@ class HttpSession {
   Deadline deadline_ = Deadline::kNone;
   uint64_t deadlineAt_ = 0;  // loop time (ms) at which deadline_ expires
   uint64_t timerAt_ = 0;     // loop time timer_ fires at; 0: not armed
-  std::unique_ptr<TlsStream> tls_;
+  std::unique_ptr<tls::TlsStream> tls_;
   std::unique_ptr<char[]> tlsIn_;
   std::string tlsOut_;      // encrypted, not yet handed to libuv
   std::string tlsWriting_;  // encrypted, in the uv_write in flight

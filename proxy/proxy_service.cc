@@ -169,6 +169,7 @@ class ProxyService::Impl {
     registry::FollowerOptions fo;
     fo.masters = config_.masters;
     fo.authorization = config_.masterAuthorization;
+    fo.tls = config_.masterTls;
     fo.metricsLabels = "consumer=\"proxy\"";
     fo.coalesceMs = config_.registryCoalesceMs;
     auto follower = registry::MarathonFollower::create(loop_, fo);

@@ -18,6 +18,10 @@
 #include "base/result.h"
 #include "conf/proxy_labels.h"
 
+namespace corral::tls {
+class Context;
+}  // namespace corral::tls
+
 namespace corral {
 class Loop;
 }
@@ -47,6 +51,8 @@ struct ProxyServiceConfig {
   std::string accessLog;
   // Sent to the masters (registry::FollowerOptions::authorization); "" for none.
   std::string masterAuthorization;
+  // HTTPS to the masters (registry::FollowerOptions::tls); null: plain HTTP.
+  std::shared_ptr<const tls::Context> masterTls;
 };
 
 class ProxyService {

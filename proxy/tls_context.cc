@@ -1,8 +1,8 @@
 #include "proxy/tls_context.h"
 
+#include "base/tls/tls_context.h"
+
 #include <dirent.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
@@ -10,34 +10,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace corral::proxy {
 
 namespace {
 
-// TLS 1.2 suites: forward secret key exchange and AEAD only. TLS 1.3 suites
-// are all AEAD and not configurable in BoringSSL.
-constexpr const char* kCiphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-
 std::string lowerCase(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-// The last BoringSSL error as text ("" when none), clearing the queue.
-std::string sslError() {
-  unsigned long code = ERR_peek_last_error();
-  ERR_clear_error();
-  if (code == 0) return "";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof(buf));
-  return buf;
 }
 
 struct FileStamp {
@@ -82,25 +63,6 @@ std::vector<std::string> namesOf(X509* leaf) {
   return names;
 }
 
-int selectAlpn(SSL*, const uint8_t** out, uint8_t* outLen, const uint8_t* in, unsigned inLen,
-               void*) {
-  static constexpr uint8_t kHttp11[] = {'h', 't', 't', 'p', '/', '1', '.', '1'};
-  // The client's list: length-prefixed protocol names.
-  for (unsigned i = 0; i < inLen;) {
-    unsigned len = in[i];
-    if (i + 1 + len > inLen) break;
-    if (len == sizeof(kHttp11) && std::memcmp(in + i + 1, kHttp11, len) == 0) {
-      *out = in + i + 1;
-      *outLen = static_cast<uint8_t>(len);
-      return SSL_TLSEXT_ERR_OK;
-    }
-    i += 1 + len;
-  }
-  // Only HTTP/1.1 is spoken: a client that offers only other protocols is
-  // told so (RFC 7301 no_application_protocol) rather than misunderstood.
-  return SSL_TLSEXT_ERR_ALERT_FATAL;
-}
-
 int onServerName(SSL* ssl, int*, void* arg) {
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (name == nullptr) return SSL_TLSEXT_ERR_OK;  // the default certificate
@@ -109,61 +71,18 @@ int onServerName(SSL* ssl, int*, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-Result<std::string> readFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return makeError(ErrorKind::kUnavailable,
-                     "TLS certificate " + path + ": cannot read: " + std::strerror(errno));
-  }
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// An SSL_CTX serving the certificate chain and key of one PEM file.
+// An SSL_CTX serving the certificate chain and key of one PEM file, switching
+// to the certificate for the client's SNI.
 Result<SSL_CTX*> loadContext(const std::string& path, const TlsStore* store,
                              std::vector<std::string>* names) {
-  auto pem = readFile(path);
+  auto pem = tls::readFileText("TLS certificate", path);
   if (!pem) return pem.error();
-  auto fail = [&](std::string what) -> Error {
-    std::string detail = sslError();
-    return makeError(ErrorKind::kInvalid, "TLS certificate " + path + ": " + what +
-                                              (detail.empty() ? "" : " (" + detail + ")"));
-  };
-  ERR_clear_error();
-  bssl::UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()));
-  if (!ctx) return fail("cannot create a TLS context");
-  bssl::UniquePtr<BIO> certs(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  bssl::UniquePtr<X509> leaf(PEM_read_bio_X509(certs.get(), nullptr, nullptr, nullptr));
-  if (!leaf) return fail("no PEM certificate in the file");
-  if (SSL_CTX_use_certificate(ctx.get(), leaf.get()) != 1) return fail("certificate refused");
-  // The intermediates that follow the leaf.
-  for (;;) {
-    bssl::UniquePtr<X509> next(PEM_read_bio_X509(certs.get(), nullptr, nullptr, nullptr));
-    if (!next) break;
-    if (SSL_CTX_add1_chain_cert(ctx.get(), next.get()) != 1) {
-      return fail("chain certificate refused");
-    }
-  }
-  ERR_clear_error();  // the end of the certificates reads as an error
-  bssl::UniquePtr<BIO> keys(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  bssl::UniquePtr<EVP_PKEY> key(PEM_read_bio_PrivateKey(keys.get(), nullptr, nullptr, nullptr));
-  if (!key)
-    return fail("no PEM private key in the file (an unencrypted key must follow the chain)");
-  if (SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1 ||
-      SSL_CTX_check_private_key(ctx.get()) != 1) {
-    return fail("the private key does not match the certificate");
-  }
-  if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1 ||
-      SSL_CTX_set_max_proto_version(ctx.get(), TLS1_3_VERSION) != 1 ||
-      SSL_CTX_set_strict_cipher_list(ctx.get(), kCiphers) != 1) {
-    return fail("cannot restrict protocol versions and ciphers");
-  }
-  SSL_CTX_set_alpn_select_cb(ctx.get(), selectAlpn, nullptr);
-  SSL_CTX_set_tlsext_servername_callback(ctx.get(), onServerName);
-  SSL_CTX_set_tlsext_servername_arg(ctx.get(), const_cast<TlsStore*>(store));
-  *names = namesOf(leaf.get());
-  return ctx.release();
+  auto ctx = tls::newServerContext(*pem, *pem, "TLS certificate " + path);
+  if (!ctx) return ctx.error();
+  SSL_CTX_set_tlsext_servername_callback(*ctx, onServerName);
+  SSL_CTX_set_tlsext_servername_arg(*ctx, const_cast<TlsStore*>(store));
+  *names = namesOf(SSL_CTX_get0_certificate(*ctx));
+  return *ctx;
 }
 
 }  // namespace

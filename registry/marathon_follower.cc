@@ -49,7 +49,8 @@ bool isRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// "http://host:port/path?q" or "/path": the host:port (or `current`) and the target.
+// "http://host:port/path?q" (https:// as well: the scheme of the follower's
+// masters is kept) or "/path": the host:port (or `current`) and the target.
 bool parseLocation(std::string_view location, const std::string& current, std::string* hostPort,
                    std::string* target) {
   if (!location.empty() && location.front() == '/') {
@@ -57,9 +58,11 @@ bool parseLocation(std::string_view location, const std::string& current, std::s
     *target = std::string(location);
     return true;
   }
-  constexpr std::string_view kScheme = "http://";
-  if (location.substr(0, kScheme.size()) != kScheme) return false;
-  location.remove_prefix(kScheme.size());
+  size_t scheme = location.substr(0, 7) == "http://"    ? 7
+                  : location.substr(0, 8) == "https://" ? 8
+                                                        : 0;
+  if (scheme == 0) return false;
+  location.remove_prefix(scheme);
   auto slash = location.find('/');
   *hostPort = std::string(location.substr(0, slash));
   *target = slash == std::string_view::npos ? "/" : std::string(location.substr(slash));
@@ -267,6 +270,7 @@ void MarathonFollower::openEvents(const std::string& hostPort) {
   };
   http::ClientOptions copts;
   copts.timeoutMs = options_.requestTimeoutMs;
+  copts.tls = options_.tls;
   stream_ = http::openStream(loop_, host, port, std::move(req), std::move(cbs), copts);
 }
 
@@ -568,7 +572,8 @@ void MarathonFollower::get(const std::string& hostPort, const std::string& targe
   if (!options_.authorization.empty()) {
     hr.headers.emplace_back("Authorization", options_.authorization);
   }
-  http::ClientOptions copts{.timeoutMs = options_.requestTimeoutMs, .maxBodyBytes = kMaxBodyBytes};
+  http::ClientOptions copts{
+      .timeoutMs = options_.requestTimeoutMs, .maxBodyBytes = kMaxBodyBytes, .tls = options_.tls};
   // Raw `this`: requests_ holds the fetch's cancel handle (base/loop.h).
   req->handle = http::fetch(
       loop_, host, port, std::move(hr),

@@ -56,6 +56,9 @@ struct FollowerOptions {
   // The Authorization header sent with every request to the masters
   // ("Basic ..." of an API user; a viewer is enough); "" for none.
   std::string authorization;
+  // HTTPS to the masters with this client context (masters given as
+  // https://); null: plain HTTP.
+  std::shared_ptr<const tls::Context> tls;
 };
 
 using Subscriber = std::function<void(std::shared_ptr<const Snapshot>, const Diff&)>;

@@ -16,6 +16,7 @@
 #include "base/metrics.h"
 #include "core_cluster/agent_daemon/task_groups.h"
 #include "core_cluster/auth/credentials.h"
+#include "core_cluster/auth/refusal.h"
 #include "core_cluster/state/file_io.h"
 
 namespace corral::agent {
@@ -30,13 +31,6 @@ http::Response json(int status, const Json& body) {
 
 http::Response invalid(const Error& e) {
   return json(400, Json{{"message", e.message}, {"path", e.path}});
-}
-
-metrics::Counter& authFailures() {
-  static auto& c = metrics::global().counter(
-      "corral_agent_auth_failures_total",
-      "Calls to /internal/* refused: they did not carry the current master's token.");
-  return c;
 }
 
 std::vector<PortRange> toPortRanges(const conf::Ranges& r) {
@@ -137,7 +131,7 @@ void AgentDaemon::postToMaster(const std::string& path, std::string body,
                               masterCalls_.done(key);
                               callback(std::move(r));
                             },
-                            http::ClientOptions{.timeoutMs = 5000}));
+                            http::ClientOptions{.timeoutMs = 5000, .tls = options_.masterTls}));
 }
 
 void AgentDaemon::registerWithMaster() {
@@ -318,16 +312,21 @@ void AgentDaemon::launch(TaskLaunch l) {
   log::info("launching task {} of {} on ports {}", l.taskId, l.appId, Json(l.ports).dump());
 }
 
-bool AgentDaemon::fromCurrentMaster(const http::Request& req, http::Exchange& ex) {
+bool AgentDaemon::hasMasterToken(const http::Request& req) const {
   auto token = auth::parseBearer(req.header("Authorization").value_or(""));
-  if (token && !masterToken_.empty() && auth::constantTimeEquals(*token, masterToken_)) {
-    return true;
-  }
-  authFailures().inc();
-  log::warn("refused {} {} from {}: {}", req.method, req.path, req.remoteAddress,
-            masterToken_.empty() ? "not registered with a master yet"
-            : token              ? "not the current master's token"
-                                 : "no master token");
+  return token && !masterToken_.empty() && auth::constantTimeEquals(*token, masterToken_);
+}
+
+bool AgentDaemon::fromCurrentMaster(const http::Request& req, http::Exchange& ex) {
+  if (hasMasterToken(req)) return true;
+  bool token = auth::parseBearer(req.header("Authorization").value_or("")).has_value();
+  auth::RefusalReason reason = masterToken_.empty() ? auth::RefusalReason::kNotRegistered
+                               : token              ? auth::RefusalReason::kWrongToken
+                                                    : auth::RefusalReason::kNoToken;
+  auth::noteRefusal(auth::RefusalEndpoint::kAgent, reason, req,
+                    reason == auth::RefusalReason::kNotRegistered
+                        ? "not registered with a master yet"
+                        : "calls to /internal/* need the current master's token");
   http::Response r = json(401, Json{{"message",
                                      "calls to /internal/* need the current master's "
                                      "token (Authorization: Bearer)"}});
@@ -336,9 +335,31 @@ bool AgentDaemon::fromCurrentMaster(const http::Request& req, http::Exchange& ex
   return false;
 }
 
+bool AgentDaemon::mayRead(const http::Request& req, http::Exchange& ex) {
+  if (!options_.secured() || hasMasterToken(req)) return true;
+  auto authorization = req.header("Authorization");
+  if (authorization && options_.httpUsers.authenticate(*authorization)) return true;
+  auth::RefusalReason reason = !authorization ? auth::RefusalReason::kNoCredentials
+                               : auth::parseBearer(*authorization)
+                                   ? auth::RefusalReason::kWrongToken
+                                   : auth::RefusalReason::kWrongCredentials;
+  auth::noteRefusal(auth::RefusalEndpoint::kAgent, reason, req,
+                    "needs the master's token or an HTTP user's credentials");
+  http::Response r = json(401, Json{{"message",
+                                     "this agent's endpoints need credentials: the master's "
+                                     "token or an HTTP user (corral agent "
+                                     "--http-credentials-file)"}});
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"corral-agent\"");
+  ex.respond(std::move(r));
+  return false;
+}
+
 void AgentDaemon::handle(http::Request& req, std::shared_ptr<http::Exchange> ex) {
   const std::string& p = req.path;
+  // Liveness stays open (load balancers, `corral up`'s checks); everything
+  // else reads tasks, their environment or files, or commands them.
   if (p == "/ping" || p == "/health") return ex->respond(http::Response::text(200, "pong\n"));
+  if (p.rfind("/internal/", 0) != 0 && !mayRead(req, *ex)) return;
   if (p == "/metrics") {
     return ex->respond(
         http::Response::text(200, metrics::global().render(), "text/plain; version=0.0.4"));

@@ -17,7 +17,12 @@
 #include "base/loop.h"
 #include "conf/resources.h"
 #include "core_cluster/agent/task_runner.h"
+#include "core_cluster/auth/http_users.h"
 #include "core_cluster/wire/agent_messages.h"
+
+namespace corral::tls {
+class Context;
+}  // namespace corral::tls
 
 namespace corral::agent {
 
@@ -36,6 +41,15 @@ struct AgentDaemonOptions {
   // Sent with every call to the master (Authorization header: "Basic ..." of
   // the agent's --credential); "" when the master takes agents without one.
   std::string masterAuthorization;
+  // HTTPS to the master with this client context (--master https://...);
+  // null: plain HTTP.
+  std::shared_ptr<const tls::Context> masterTls;
+  // HTTP users (--http-credentials-file; any role, every endpoint only reads)
+  // who may read /state, /files/* and /metrics besides the master.
+  auth::HttpUsers httpUsers;
+  // Whether /state, /files/* and /metrics need the master's token or an HTTP
+  // user: on in a secured cluster (with a --credential or HTTP users).
+  bool secured() const { return !masterAuthorization.empty() || httpUsers.enabled(); }
 };
 
 class AgentDaemon {
@@ -60,6 +74,9 @@ class AgentDaemon {
   // True when the request carries the token of the master we registered with;
   // otherwise answers 401 (logged, counted) and returns false.
   bool fromCurrentMaster(const http::Request& req, http::Exchange& ex);
+  // The master's token or an HTTP user, when the agent is secured.
+  bool mayRead(const http::Request& req, http::Exchange& ex);
+  bool hasMasterToken(const http::Request& req) const;
   void launch(TaskLaunch task);
   void launchPending();
   void killFromMaster(const std::vector<std::string>& taskIds, const char* why);

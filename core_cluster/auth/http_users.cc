@@ -8,20 +8,11 @@
 #include "base/metrics.h"
 #include "core_cluster/auth/config_lines.h"
 #include "core_cluster/auth/credentials.h"
+#include "core_cluster/auth/refusal.h"
 
 namespace corral::auth {
 
-namespace {
-
-metrics::Counter& refusals(const char* reason) {
-  return metrics::global().counter(
-      "corral_api_auth_refusals_total",
-      "v2 API requests refused: no or wrong credentials "
-      "(unauthenticated), or a viewer asking for a change (forbidden).",
-      std::string("reason=\"") + reason + "\"");
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Result<HttpUser> parseHttpUser(std::string_view text, HttpRole role) {
   text = trimBlanks(text);
@@ -62,6 +53,14 @@ Result<std::vector<HttpUser>> parseHttpUsers(std::string_view text) {
   return out;
 }
 
+Result<std::vector<HttpUser>> loadHttpUsersFile(const std::string& path) {
+  auto text = readSecretFile(path);
+  if (!text.ok()) return text.error();
+  auto list = parseHttpUsers(*text);
+  if (!list.ok()) return makeError(ErrorKind::kInvalid, path + ": " + list.error().message);
+  return list;
+}
+
 std::optional<HttpRole> HttpUsers::authenticate(std::string_view authorization) const {
   auto basic = parseBasicAuthorization(authorization);
   if (!basic) return std::nullopt;
@@ -91,9 +90,10 @@ bool refuseUnlessAllowed(const HttpUsers& users, const http::Request& req,
     case ApiAccess::kAllowed:
       return false;
     case ApiAccess::kUnauthenticated: {
-      refusals("unauthenticated").inc();
-      log::warn("API: {} {} from {} refused: {} credentials", req.method, req.path,
-                req.remoteAddress, req.header("Authorization") ? "wrong" : "no");
+      bool sent = req.header("Authorization").has_value();
+      noteRefusal(RefusalEndpoint::kApi,
+                  sent ? RefusalReason::kWrongCredentials : RefusalReason::kNoCredentials, req,
+                  sent ? "wrong credentials" : "no credentials");
       http::Response r = http::Response::json(
           401, R"({"message":"Invalid username or password: this API needs credentials"})");
       r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"corral\"");
@@ -101,9 +101,8 @@ bool refuseUnlessAllowed(const HttpUsers& users, const http::Request& req,
       return true;
     }
     case ApiAccess::kForbidden:
-      refusals("forbidden").inc();
-      log::warn("API: {} {} from {} refused: a viewer may only read", req.method, req.path,
-                req.remoteAddress);
+      noteRefusal(RefusalEndpoint::kApi, RefusalReason::kViewerWrite, req,
+                  "a viewer may only read");
       respond(http::Response::json(
           403, R"({"message":"Not Authorized to perform this action: the user is a viewer"})"));
       return true;

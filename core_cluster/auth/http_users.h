@@ -27,6 +27,9 @@ Result<HttpUser> parseHttpUser(std::string_view text, HttpRole role);
 // A users file: one per line, "user:password" (an admin), "admin user:password"
 // or "viewer user:password"; blank lines and # comments are skipped.
 Result<std::vector<HttpUser>> parseHttpUsers(std::string_view text);
+// The users of such a file (read like a secret: mode 600); the error names
+// the file.
+Result<std::vector<HttpUser>> loadHttpUsersFile(const std::string& path);
 
 // What the API does with a request.
 enum class ApiAccess {

@@ -1,5 +1,7 @@
 #include "core_cluster/master/master.h"
 
+#include "core_cluster/auth/refusal.h"
+
 #include <nlohmann/json.hpp>
 
 #include <random>
@@ -29,14 +31,6 @@ http::Response errorResponse(int status, const std::string& message) {
   Json j;
   j["message"] = message;
   return jsonResponse(status, j);
-}
-
-metrics::Counter& agentAuthRefusals(const char* reason) {
-  return metrics::global().counter(
-      "corral_master_agent_auth_refusals_total",
-      "Calls to the master's /internal/* refused: no or wrong agent credential "
-      "(unauthenticated), or a principal speaking for another's agent (forbidden).",
-      std::string("reason=\"") + reason + "\"");
 }
 
 http::Response invalid(const Error& e) {
@@ -444,19 +438,19 @@ void Master::sendToAgent(const AgentRecord& agent, const std::string& path, std:
   }
   req.body = std::move(body);
   uint64_t key = agentCalls_.nextKey();
-  agentCalls_.add(key, http::fetch(
-                           loop_, agent.hostname, agent.port, std::move(req),
-                           [this, key, done = std::move(done)](Result<http::Response> r) {
-                             auto finished = std::move(done);
-                             agentCalls_.done(key);
-                             if (!r.ok()) return finished(false, r.error().message);
-                             if (r->status >= 300)
-                               return finished(
-                                   false,
+  agentCalls_.add(
+      key, http::fetch(
+               loop_, agent.hostname, agent.port, std::move(req),
+               [this, key, done = std::move(done)](Result<http::Response> r) {
+                 auto finished = std::move(done);
+                 agentCalls_.done(key);
+                 if (!r.ok()) return finished(false, r.error().message);
+                 if (r->status >= 300)
+                   return finished(false,
                                    "agent answered " + std::to_string(r->status) + ": " + r->body);
-                             finished(true, "");
-                           },
-                           http::ClientOptions{.timeoutMs = 5000}));
+                 finished(true, "");
+               },
+               http::ClientOptions{.timeoutMs = 5000, .tls = nullptr}));  // agents: plain
 }
 
 void Master::rescindOffersFor(const std::string& agentId) {
@@ -572,9 +566,11 @@ bool Master::authenticateAgent(const http::Request& req, const std::string& agen
   if (!options_.agentCredentials.enabled()) return true;
   auto who = options_.agentCredentials.authenticate(req.header("Authorization").value_or(""));
   if (!who) {
-    agentAuthRefusals("unauthenticated").inc();
-    log::warn("refused {} {} from {}: {} agent credential", req.method, req.path, req.remoteAddress,
-              req.header("Authorization") ? "wrong" : "no");
+    bool sent = req.header("Authorization").has_value();
+    auth::noteRefusal(
+        auth::RefusalEndpoint::kMasterInternal,
+        sent ? auth::RefusalReason::kWrongCredentials : auth::RefusalReason::kNoCredentials, req,
+        sent ? "wrong agent credential" : "no agent credential");
     http::Response r = errorResponse(401, "agents need a credential (corral agent --credential)");
     r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"corral-agents\"");
     ex.respond(std::move(r));
@@ -584,9 +580,10 @@ bool Master::authenticateAgent(const http::Request& req, const std::string& agen
   if (agentId.empty()) return true;
   auto s = sessions_.find(agentId);
   if (s != sessions_.end() && s->second.principal != *who) {
-    agentAuthRefusals("forbidden").inc();
-    log::warn("refused {} {} from {}: principal '{}' speaks for agent {} of principal '{}'",
-              req.method, req.path, req.remoteAddress, *who, agentId, s->second.principal);
+    auth::noteRefusal(auth::RefusalEndpoint::kMasterInternal, auth::RefusalReason::kWrongPrincipal,
+                      req,
+                      "principal '" + *who + "' speaks for agent " + agentId + " of principal '" +
+                          s->second.principal + "'");
     ex.respond(errorResponse(403, "agent " + agentId + " belongs to another principal"));
     return false;
   }
@@ -609,9 +606,10 @@ void Master::onRegister(http::Request& req, std::shared_ptr<http::Exchange> ex,
   bool known = !id.empty() && agents_.count(id);
   if (auto s = sessions_.find(id);
       known && s != sessions_.end() && s->second.principal != principal) {
-    agentAuthRefusals("forbidden").inc();
-    log::warn("refused registration of agent {} from {}: it belongs to principal '{}', not '{}'",
-              id, req.remoteAddress, s->second.principal, principal);
+    auth::noteRefusal(auth::RefusalEndpoint::kMasterInternal, auth::RefusalReason::kWrongPrincipal,
+                      req,
+                      "agent " + id + " belongs to principal '" + s->second.principal + "', not '" +
+                          principal + "'");
     return ex->respond(errorResponse(403, "agent " + id + " belongs to another principal"));
   }
   std::vector<state::Mutation> batch;

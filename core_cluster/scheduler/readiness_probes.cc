@@ -48,22 +48,22 @@ void ReadinessProbes::probe(const conf::AppDefinition& def,
     http::Request req;
     req.target = rc.path;
     uint64_t key = checks_.nextKey();
-    checks_.add(key, http::fetch(
-                         loop_, t->host, t->ports[portIndex], std::move(req),
-                         [this, key, id = t->id, appId = def.id, codes = rc.httpStatusCodesForReady,
-                          name = rc.name](Result<http::Response> r) {
-                           checks_.done(key);
-                           inFlight_.erase(id);
-                           if (!r.ok()) return;
-                           if (std::find(codes.begin(), codes.end(), r->status) == codes.end())
-                             return;
-                           ready_.insert(id);
-                           due_.erase(id);
-                           log::info("task {} is ready ({} answered {})", id, name, r->status);
-                           onReady_(appId);
-                         },
-                         http::ClientOptions{.timeoutMs =
-                                                 static_cast<uint64_t>(rc.timeoutSeconds) * 1000}));
+    checks_.add(
+        key, http::fetch(
+                 loop_, t->host, t->ports[portIndex], std::move(req),
+                 [this, key, id = t->id, appId = def.id, codes = rc.httpStatusCodesForReady,
+                  name = rc.name](Result<http::Response> r) {
+                   checks_.done(key);
+                   inFlight_.erase(id);
+                   if (!r.ok()) return;
+                   if (std::find(codes.begin(), codes.end(), r->status) == codes.end()) return;
+                   ready_.insert(id);
+                   due_.erase(id);
+                   log::info("task {} is ready ({} answered {})", id, name, r->status);
+                   onReady_(appId);
+                 },
+                 http::ClientOptions{.timeoutMs = static_cast<uint64_t>(rc.timeoutSeconds) * 1000,
+                                     .tls = nullptr}));
   }
 }
 

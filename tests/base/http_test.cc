@@ -63,7 +63,8 @@ class HttpTest : public ::testing::Test {
                                                " body=" + req.body);
           ex->respond(std::move(r));
         },
-        ServerOptions{.maxHeaderBytes = 4096, .maxBodyBytes = 1024, .idleTimeoutMs = 5000});
+        ServerOptions{
+            .maxHeaderBytes = 4096, .maxBodyBytes = 1024, .idleTimeoutMs = 5000, .tls = nullptr});
     auto port = server_->listen("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.error().message;
     port_ = *port;
@@ -327,7 +328,7 @@ TEST(HttpServerLimits, HalfSentRequestsAreClosedByTheHeaderReadTimeout) {
   Loop loop;
   Server server(
       loop, [](Request&, std::shared_ptr<Exchange> ex) { ex->respond(Response::text(200, "ok")); },
-      ServerOptions{.idleTimeoutMs = 60000, .headerReadTimeoutMs = 200});
+      ServerOptions{.idleTimeoutMs = 60000, .headerReadTimeoutMs = 200, .tls = nullptr});
   auto port = server.listen("127.0.0.1", 0);
   ASSERT_TRUE(port.ok());
   constexpr int kClients = 50;
@@ -362,7 +363,7 @@ TEST(HttpServerLimits, TheConnectionCapRefusesTheNextConnection) {
   Loop loop;
   Server server(
       loop, [](Request&, std::shared_ptr<Exchange> ex) { ex->respond(Response::text(200, "ok")); },
-      ServerOptions{.maxConnections = 3});
+      ServerOptions{.maxConnections = 3, .tls = nullptr});
   auto port = server.listen("127.0.0.1", 0);
   ASSERT_TRUE(port.ok());
   auto& refused = metrics::global().counter(

@@ -41,7 +41,7 @@ inline http::Response fetchSync(Loop& loop, int port, const std::string& method,
   CancelHandle call = http::fetch(
       loop, "127.0.0.1", port, std::move(req),
       [&out](Result<http::Response> r) { out.emplace(std::move(r)); },
-      http::ClientOptions{.timeoutMs = 5000});
+      http::ClientOptions{.timeoutMs = 5000, .tls = nullptr});
   EXPECT_TRUE(loop.runUntil([&out] { return out.has_value(); }, 6000));
   if (!out || !out->ok()) {
     ADD_FAILURE() << method << " " << target

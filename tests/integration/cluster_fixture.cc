@@ -36,7 +36,8 @@ Json HttpResult::json() const {
 
 HttpResult Client::request(const std::string& method, const std::string& host, int port,
                            const std::string& target, const std::string& body,
-                           http::Headers headers, uint64_t timeoutMs) {
+                           http::Headers headers, uint64_t timeoutMs,
+                           std::shared_ptr<const tls::Context> tls) {
   http::Request req;
   req.method = method;
   req.target = target;
@@ -61,7 +62,7 @@ HttpResult Client::request(const std::string& method, const std::string& host, i
         }
         *result = std::move(out);
       },
-      http::ClientOptions{.timeoutMs = timeoutMs});
+      http::ClientOptions{.timeoutMs = timeoutMs, .tls = std::move(tls)});
   loop_.runUntil([&] { return result->has_value(); }, timeoutMs + 2000);
   if (!result->has_value()) {
     HttpResult out;
@@ -108,7 +109,7 @@ EventStream::EventStream(Client& client, const std::string& host, int port,
     if (alive.lock()) ended_ = true;
   };
   handle_ = http::openStream(client_.loop(), host, port, std::move(req), std::move(cb),
-                             http::ClientOptions{.timeoutMs = 5000});
+                             http::ClientOptions{.timeoutMs = 5000, .tls = nullptr});
   client_.loop().runUntil([this] { return status_ != 0 || ended_; }, 5000);
 }
 
@@ -386,10 +387,11 @@ void ClusterFixture::startAgent(size_t i) {
   std::vector<std::string> args{corralBin(),    "agent",
                                 "--ip",         a.ip,
                                 "--port",       std::to_string(a.port),
-                                "--master",     masterIp_ + ":" + std::to_string(masterPort_),
+                                "--master",     masterUrl(),
                                 "--resources",  "cpus:4;mem:4096;disk:1000;ports:[31000-31100]",
                                 "--attributes", a.attributes,
                                 "--work-dir",   a.workDir};
+  if (masterTls_) args.insert(args.end(), {"--ca-file", masterCaFile_});
   args.insert(args.end(), agentArgs_.begin(), agentArgs_.end());
   a.child = spawnChild("agent " + a.ip, args, dir_ + "/agent" + std::to_string(i) + ".log");
   ASSERT_GT(a.child.pid, 0);
@@ -407,12 +409,17 @@ bool ClusterFixture::waitAgentsActive(size_t n, uint64_t timeoutMs) {
       timeoutMs);
 }
 
+std::string ClusterFixture::masterUrl() const {
+  return (masterTls_ ? "https://" : "") + masterIp_ + ":" + std::to_string(masterPort_);
+}
+
 HttpResult ClusterFixture::api(const std::string& method, const std::string& target,
                                const std::string& body, http::Headers headers) {
   for (const auto& h : apiHeaders_) {
     if (!http::findHeader(headers, h.first)) headers.push_back(h);
   }
-  return client_.request(method, masterIp_, masterPort_, target, body, std::move(headers));
+  return client_.request(method, masterIp_, masterPort_, target, body, std::move(headers), 10000,
+                         masterTls_);
 }
 
 Json ClusterFixture::getJson(const std::string& target) {
@@ -454,7 +461,7 @@ bool ClusterFixture::waitAppStable(const std::string& appId, int instances, uint
 }
 
 Json ClusterFixture::agentState(const AgentProc& a) {
-  auto r = client_.request("GET", a.ip, a.port, "/state", "", {}, 3000);
+  auto r = client_.request("GET", a.ip, a.port, "/state", "", agentHeaders_, 3000);
   return r.status == 200 ? r.json() : Json();
 }
 

@@ -20,6 +20,7 @@
 #include "base/http_client.h"
 #include "base/json.h"
 #include "base/loop.h"
+#include "base/tls/tls_context.h"
 
 namespace corral::it {
 
@@ -36,9 +37,11 @@ struct HttpResult {
 class Client {
  public:
   Loop& loop() { return loop_; }
+  // With `tls`, HTTPS (the server's certificate verified against it).
   HttpResult request(const std::string& method, const std::string& host, int port,
                      const std::string& target, const std::string& body = "",
-                     http::Headers headers = {}, uint64_t timeoutMs = 10000);
+                     http::Headers headers = {}, uint64_t timeoutMs = 10000,
+                     std::shared_ptr<const tls::Context> tls = nullptr);
   // Runs the loop for ms milliseconds.
   void pump(uint64_t ms);
   // Polls pred every pollMs until it holds or timeoutMs passes.
@@ -122,6 +125,7 @@ class ClusterFixture : public ::testing::Test {
   bool waitAgentsActive(size_t n, uint64_t timeoutMs = 20000);
 
   // Master API.
+  std::string masterUrl() const;  // https://ip:port with masterTls_, else ip:port
   HttpResult api(const std::string& method, const std::string& target, const std::string& body = "",
                  http::Headers headers = {});
   Json getJson(const std::string& target);
@@ -151,6 +155,11 @@ class ClusterFixture : public ::testing::Test {
   std::vector<std::string> masterArgs_;
   std::vector<std::string> agentArgs_;  // appended to every agent's command line
   http::Headers apiHeaders_;            // sent with every api() call (e.g. Authorization)
+  http::Headers agentHeaders_;          // sent with agentState() (a secured agent's reads)
+  // A master serving HTTPS (--tls-cert): api() speaks HTTPS trusting this
+  // context, agents get --master https://… --ca-file masterCaFile_.
+  std::shared_ptr<const tls::Context> masterTls_;
+  std::string masterCaFile_;
   Child master_;
   std::vector<AgentProc> agents_;
   std::vector<Child> retired_;  // children already stopped, for the log dump

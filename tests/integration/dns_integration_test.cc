@@ -264,7 +264,7 @@ class Http {
           }
           *out = std::move(h);
         },
-        http::ClientOptions{.timeoutMs = 5000});
+        http::ClientOptions{.timeoutMs = 5000, .tls = nullptr});
     loop_.runUntil([&] { return out->has_value(); }, 7000);
     return out->has_value() ? **out : HttpResult{};
   }

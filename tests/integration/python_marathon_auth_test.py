@@ -13,9 +13,7 @@ tasks but every change is refused (403); no or wrong credentials are refused
 
 import os
 import sys
-import tempfile
 import time
-import traceback
 
 import marathon
 from marathon.exceptions import MarathonHttpError
@@ -106,24 +104,15 @@ def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: %s /path/to/corral\n" % sys.argv[0])
         return 2
-    cluster = SecureCluster(os.path.abspath(sys.argv[1]))
-    failed = True
-    try:
-        cluster.start()
-        wait_for("the agent ACTIVE", lambda: len(marathon.MarathonClient(
-            cluster.url, username="admin", password="admin-pw").list_apps()) == 0 and
-            agent_active(cluster), 20)
-        run(cluster)
-        failed = False
-    except Exception as e:
-        sys.stderr.write("FAIL: %s: %s\n" % (type(e).__name__, e))
-        traceback.print_exc()
-    finally:
-        cluster.stop(dump_logs=failed)
-    if failed:
-        return 1
-    print("PASS: python3-marathon with credentials")
-    return 0
+    return base.drive(SecureCluster(os.path.abspath(sys.argv[1])), run_when_active,
+                      "python3-marathon with credentials")
+
+
+def run_when_active(cluster):
+    wait_for("the agent ACTIVE", lambda: len(marathon.MarathonClient(
+        cluster.url, username="admin", password="admin-pw").list_apps()) == 0 and
+        agent_active(cluster), 20)
+    run(cluster)
 
 
 def agent_active(cluster):

@@ -448,31 +448,36 @@ def run_surface(cluster):
           "api_post_event clientIp: %r" % [p.client_ip for p in posts])
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.stderr.write("usage: %s /path/to/corral\n" % sys.argv[0])
-        return 2
-    corral = os.path.abspath(sys.argv[1])
-    start = time.monotonic()
-    cluster = Cluster(corral)
+def drive(cluster, run, passed):
+    """Starts `cluster`, runs run(cluster), always stops it (its logs shown on
+    failure); the exit code, with "PASS: <passed>" on success."""
     failed = True
     try:
         cluster.start()
         run(cluster)
-        run_surface(cluster)
         failed = False
-    except TestFailure as e:
-        sys.stderr.write("FAIL: %s\n" % e)
-        traceback.print_exc()
     except Exception as e:
-        sys.stderr.write("FAIL: unexpected %s: %s\n" % (type(e).__name__, e))
+        sys.stderr.write("FAIL: %s: %s\n" % (type(e).__name__, e))
         traceback.print_exc()
     finally:
         cluster.stop(dump_logs=failed)
     if failed:
         return 1
-    print("PASS: python3-marathon drove the cluster end to end in %.1fs" % (time.monotonic() - start))
+    print("PASS: " + passed)
     return 0
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.stderr.write("usage: %s /path/to/corral\n" % sys.argv[0])
+        return 2
+    corral = os.path.abspath(sys.argv[1])
+
+    def everything(cluster):
+        run(cluster)
+        run_surface(cluster)
+
+    return drive(Cluster(corral), everything, "python3-marathon drove the cluster end to end")
 
 
 if __name__ == "__main__":

@@ -10,39 +10,15 @@
 #include <fstream>
 
 #include "core_cluster/auth/credentials.h"
-#include "tests/integration/cluster_fixture.h"
+#include "tests/integration/secure_cluster.h"
 
 namespace corral::it {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string writeSecret(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-  ::chmod(path.c_str(), 0600);
-  return path;
-}
-
-http::Headers basic(const std::string& user, const std::string& password) {
-  return {{"Authorization", auth::basicAuthorization(user, password)}};
-}
-
-std::string sleepApp(const std::string& id) {
-  return R"({"id":")" + id + R"(","cmd":"sleep 300","instances":1,"cpus":0.1,"mem":16})";
-}
-
-class SecurityTest : public ClusterFixture {
+class SecurityTest : public SecureClusterFixture {
  protected:
-  void startSecureCluster(int net, int agents) {
-    std::string agentCred = writeSecret(dir_ + "/agent.credential", "agent-1 agent-secret\n");
-    std::string accepted = writeSecret(dir_ + "/credentials", "agent-1 agent-secret\n");
-    std::string users =
-        writeSecret(dir_ + "/api-users", "admin:admin-pw\nviewer watcher:watch-pw\n");
-    agentArgs_ = {"--credential", agentCred};
-    apiHeaders_ = basic("admin", "admin-pw");
-    startCluster(net, agents, {"--credentials", accepted, "--http-credentials-file", users});
-  }
-
   // No task of the app anywhere: not in the master, not on any agent.
   void expectNothingLaunched(const std::string& taskPrefix) {
     for (const auto& a : agents_) {
@@ -73,7 +49,7 @@ TEST_F(SecurityTest, AgentRefusesCallsThatDoNotComeFromItsMaster) {
   }
   client_.pump(300);
   expectNothingLaunched("evil");
-  auto m = client_.request("GET", a.ip, a.port, "/metrics");
+  auto m = client_.request("GET", a.ip, a.port, "/metrics", "", agentHeaders_);
   EXPECT_NE(m.body.find("corral_agent_auth_failures_total 8"), std::string::npos);
   // The real master still commands it.
   ASSERT_EQ(api("POST", "/v2/apps", sleepApp("/good")).status, 201);

@@ -14,14 +14,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/tls/tls_stream.h"
 #include "proxy/tls_context.h"
-#include "proxy/tls_stream.h"
 #include "tests/proxy/tls_test_certs.h"
 
 namespace corral::proxy {
 namespace {
 
 using test::CertDir;
+using tls::TlsStream;
 
 // A BoringSSL client over memory BIOs.
 class TestClient {
@@ -128,7 +129,7 @@ class TlsStoreTest : public ::testing::Test {
   }
 
   std::string servedFor(const char* sni) {
-    TlsStream server(store_);
+    TlsStream server(TlsStream::Role::kServer, store_->defaultContext(), store_);
     TestClient client(sni);
     if (!client.handshake(server)) return "handshake failed: " + server.error();
     return client.servedSans();
@@ -171,7 +172,7 @@ TEST_F(TlsStoreTest, CommonNameWhenNoSans) {
 }
 
 TEST_F(TlsStoreTest, NegotiatesHttp11AndCarriesData) {
-  TlsStream server(store_);
+  TlsStream server(TlsStream::Role::kServer, store_->defaultContext(), store_);
   TestClient client("a.example.test");
   ASSERT_TRUE(client.handshake(server)) << server.error();
   EXPECT_EQ(client.alpn(), "http/1.1");
@@ -198,21 +199,21 @@ TEST_F(TlsStoreTest, NegotiatesHttp11AndCarriesData) {
 }
 
 TEST_F(TlsStoreTest, RefusesClientsOfferingOnlyOtherProtocols) {
-  TlsStream server(store_);
+  TlsStream server(TlsStream::Role::kServer, store_->defaultContext(), store_);
   TestClient client("a.example.test", "h2");
   EXPECT_FALSE(client.handshake(server));
   EXPECT_NE(server.error().find("handshake"), std::string::npos) << server.error();
 }
 
 TEST_F(TlsStoreTest, RefusesTls11) {
-  TlsStream server(store_);
+  TlsStream server(TlsStream::Role::kServer, store_->defaultContext(), store_);
   TestClient client("a.example.test", "http/1.1", TLS1_1_VERSION);
   EXPECT_FALSE(client.handshake(server));
   EXPECT_FALSE(server.handshakeDone());
 }
 
 TEST_F(TlsStoreTest, GarbageIsAHandshakeError) {
-  TlsStream server(store_);
+  TlsStream server(TlsStream::Role::kServer, store_->defaultContext(), store_);
   server.feedEncrypted("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
   char buf[16];
   size_t n = 0;

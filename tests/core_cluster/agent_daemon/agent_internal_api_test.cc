@@ -15,6 +15,7 @@
 #include "base/loop.h"
 #include "base/metrics.h"
 #include "core_cluster/agent_daemon/agent_daemon.h"
+#include "core_cluster/auth/refusal.h"
 #include "tests/core_cluster/cluster_test_util.h"
 
 namespace corral::agent {
@@ -50,6 +51,7 @@ class AgentInternalApiTest : public ::testing::Test {
     o.resources = "cpus:1;mem:128;disk:100;ports:[41100-41110]";
     o.heartbeatMs = 60000;
     o.masterAuthorization = "Basic YWdlbnQ6c2VjcmV0";
+    o.httpUsers.add(auth::HttpUser{"reader", "read-pw", auth::HttpRole::kViewer});
     auto d = AgentDaemon::create(loop_, o);
     ASSERT_TRUE(d.ok()) << d.error().message;
     daemon_ = std::move(*d);
@@ -77,7 +79,8 @@ class AgentInternalApiTest : public ::testing::Test {
 
   // The task's state in the agent's /state, "" when the agent does not know it.
   std::string taskState(const std::string& taskId) {
-    auto r = fetchSync(loop_, daemon_->port(), "GET", "/state");
+    auto r = fetchSync(loop_, daemon_->port(), "GET", "/state", "",
+                       {{"Authorization", "Bearer the-token"}});
     auto j = parseJson(r.body);
     if (!j.ok()) return "?";
     for (const auto& t : (*j)["tasks"]) {
@@ -169,6 +172,42 @@ TEST_F(AgentInternalApiTest, CallsWithoutTheMastersTokenAreRefusedAndNothingRuns
   size_t at = m.find("\ncorral_agent_auth_failures_total ");
   ASSERT_NE(at, std::string::npos);
   EXPECT_GE(std::stod(m.substr(at + 34)), 4.0);
+}
+
+TEST_F(AgentInternalApiTest, ReadsNeedTheMastersTokenOrAnHttpUser) {
+  const std::string reader = "Basic cmVhZGVyOnJlYWQtcHc=";  // reader:read-pw
+  const std::string wrong = "Basic cmVhZGVyOm5vcGU=";       // reader:nope
+  for (const char* target : {"/state", "/files/read?taskId=a&path=stdout", "/metrics"}) {
+    for (const std::string& auth : {std::string(), wrong, std::string("Bearer forged")}) {
+      http::Headers h;
+      if (!auth.empty()) h.emplace_back("Authorization", auth);
+      auto r = fetchSync(loop_, daemon_->port(), "GET", target, "", h);
+      EXPECT_EQ(r.status, 401) << target << " with '" << auth << "'";
+      EXPECT_EQ(r.body.find("agent-1"), std::string::npos) << r.body;
+    }
+    EXPECT_NE(fetchSync(loop_, daemon_->port(), "GET", target, "",
+                        {{"Authorization", "Bearer the-token"}})
+                  .status,
+              401)
+        << target;
+    EXPECT_NE(
+        fetchSync(loop_, daemon_->port(), "GET", target, "", {{"Authorization", reader}}).status,
+        401)
+        << target;
+  }
+  auto state = fetchSync(loop_, daemon_->port(), "GET", "/state", "", {{"Authorization", reader}});
+  EXPECT_EQ(state.status, 200);
+  EXPECT_NE(state.body.find("agent-1"), std::string::npos);
+  // Liveness stays open; an HTTP user is no master: /internal/* still refuses it.
+  EXPECT_EQ(fetchSync(loop_, daemon_->port(), "GET", "/ping").status, 200);
+  EXPECT_EQ(call("/internal/kill", R"({"taskId":"x"})", reader).status, 401);
+  EXPECT_GE(auth::refusalCount(auth::RefusalEndpoint::kAgent, auth::RefusalReason::kNoCredentials),
+            3u);
+  EXPECT_GE(
+      auth::refusalCount(auth::RefusalEndpoint::kAgent, auth::RefusalReason::kWrongCredentials),
+      3u);
+  EXPECT_GE(auth::refusalCount(auth::RefusalEndpoint::kAgent, auth::RefusalReason::kWrongToken),
+            3u);
 }
 
 }  // namespace

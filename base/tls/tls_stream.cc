@@ -1,10 +1,11 @@
-#include "proxy/tls_stream.h"
+#include "base/tls/tls_stream.h"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
-namespace corral::proxy {
+namespace corral::tls {
 
 namespace {
 
@@ -23,14 +24,29 @@ std::string errorText(const char* what) {
 
 }  // namespace
 
-TlsStream::TlsStream(TlsStorePtr store) : store_(std::move(store)) {
-  ssl_ = SSL_new(store_->defaultContext());
-  // Read side: bytes the client sent; write side: bytes for the client.
+TlsStream::TlsStream(Role role, SSL_CTX* ctx, std::shared_ptr<const void> keep,
+                     const std::string& peerName)
+    : keep_(std::move(keep)), role_(role) {
+  ssl_ = SSL_new(ctx);
+  // Read side: bytes the peer sent; write side: bytes for the peer.
   // An empty read side means "more to come", not end of stream.
   BIO* in = BIO_new(BIO_s_mem());
   BIO_set_mem_eof_return(in, -1);
   SSL_set_bio(ssl_, in, BIO_new(BIO_s_mem()));
-  SSL_set_accept_state(ssl_);
+  if (role_ == Role::kServer) {
+    SSL_set_accept_state(ssl_);
+    return;
+  }
+  SSL_set_connect_state(ssl_);
+  if (peerName.empty()) return;
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl_);
+  // An address is checked against the certificate's IP SANs, a name against
+  // its DNS SANs (and sent as SNI, which an address never is).
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, peerName.c_str()) != 1) {
+    ERR_clear_error();
+    X509_VERIFY_PARAM_set1_host(param, peerName.data(), peerName.size());
+    SSL_set_tlsext_host_name(ssl_, peerName.c_str());
+  }
 }
 
 TlsStream::~TlsStream() { SSL_free(ssl_); }
@@ -54,8 +70,26 @@ TlsStream::ReadStatus TlsStream::readPlain(char* out, size_t cap, size_t* n) {
     case SSL_ERROR_ZERO_RETURN:
       return ReadStatus::kClosed;
     default:
-      error_ = errorText(handshakeDone() ? "TLS record error" : "TLS handshake failed");
+      // A certificate the client refused: say why in X.509's words.
+      if (role_ == Role::kClient && !handshakeDone() &&
+          ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+        ERR_clear_error();
+        error_ = std::string("TLS: the server's certificate cannot be verified: ") +
+                 X509_verify_cert_error_string(SSL_get_verify_result(ssl_));
+      } else {
+        error_ = errorText(handshakeDone() ? "TLS record error" : "TLS handshake failed");
+      }
       return ReadStatus::kError;
+  }
+}
+
+TlsStream::ReadStatus TlsStream::readAllPlain(std::string* out) {
+  char buf[16 * 1024];
+  for (;;) {
+    size_t got = 0;
+    ReadStatus status = readPlain(buf, sizeof(buf), &got);
+    if (status != ReadStatus::kData) return status;
+    out->append(buf, got);
   }
 }
 
@@ -107,4 +141,4 @@ std::string_view TlsStream::alpn() const {
   return std::string_view(reinterpret_cast<const char*>(data), len);
 }
 
-}  // namespace corral::proxy
+}  // namespace corral::tls
