@@ -16,6 +16,7 @@ namespace {
 int runAgent(agent::AgentDaemonOptions o, const std::string& master,
              const std::string& credentialFile) {
   log::setComponent("agent " + o.ip);
+  o.taskLauncher = "/proc/self/exe";  // this binary runs kTaskLauncherCommand
   if (!credentialFile.empty()) {
     auto c = auth::loadCredential(credentialFile);
     if (!c.ok()) {
@@ -62,6 +63,13 @@ void addAgentCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--credential", *credential,
                   "File with this agent's 'principal secret' (Mesos' format; mode 600), for a "
                   "master started with --credentials");
+  cmd->add_option("--default-user", o->defaultUser,
+                  "User that tasks of apps without a 'user' run as, when the agent runs as root")
+      ->capture_default_str();
+  cmd->add_option_function<bool>(
+      "--isolate-pids", [o](bool on) { o->isolatePids = on; },
+      "true/false: each task in its own PID namespace, so it cannot see or signal another task's "
+      "processes (root only; default true when the kernel allows it)");
   cmd->callback(
       [o, master, credential, &exitCode] { exitCode = runAgent(*o, *master, *credential); });
 }

@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,16 @@ struct AgentDaemonOptions {
   // Sent with every call to the master (Authorization header: "Basic ..." of
   // the agent's --credential); "" when the master takes agents without one.
   std::string masterAuthorization;
+  // Tasks of apps without a `user` run as this user when the agent is root.
+  std::string defaultUser = "nobody";
+  // Each task in its own PID namespace (root only). nullopt: on when the
+  // agent is root and the kernel allows it.
+  std::optional<bool> isolatePids;
+  // The program that starts tasks as their user (core_cluster/agent/
+  // task_launcher.h): `corral agent` sets its own binary, /proc/self/exe.
+  // Empty: tasks run as the agent's own user (in-process tests, whose binary
+  // is no launcher).
+  std::string taskLauncher;
 };
 
 class AgentDaemon {
