@@ -127,7 +127,7 @@ TEST(RrlTest, KindsOfAnswerHaveTheirOwnBudget) {
 TEST(RrlTest, WindowIsHowLongAFloodIsRemembered) {
   auto src = v4("192.0.2.77");
   for (uint32_t window : {1u, 4u}) {
-    ResponseRateLimiter l(config(10, 0), 9, window);
+    ResponseRateLimiter l(config(10, 0, window), 9);
     // A flood of 1000 in one instant sinks the balance to -rate*window.
     EXPECT_EQ(sentOf(l, src, 1000, 10000), 10);
     // It is paid back at `rate` per second: nothing until `window` seconds passed.
