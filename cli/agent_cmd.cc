@@ -23,6 +23,7 @@ struct AgentFlags {
 
 int runAgent(agent::AgentDaemonOptions o, const AgentFlags& f) {
   log::setComponent("agent " + o.ip);
+  o.taskLauncher = "/proc/self/exe";  // this binary runs kTaskLauncherCommand
   if (!f.credential.empty()) {
     auto c = auth::loadCredential(f.credential);
     if (!c.ok()) {
@@ -85,6 +86,13 @@ void addAgentCommand(CLI::App& app, int& exitCode) {
   cmd->add_option("--ca-file", f->caFile,
                   "PEM CA certificate(s) that an https:// master's certificate must chain to "
                   "(default: the system's CA store)");
+  cmd->add_option("--default-user", o->defaultUser,
+                  "User that tasks of apps without a 'user' run as, when the agent runs as root")
+      ->capture_default_str();
+  cmd->add_option_function<bool>(
+      "--isolate-pids", [o](bool on) { o->isolatePids = on; },
+      "true/false: each task in its own PID namespace, so it cannot see or signal another task's "
+      "processes (root only; default true when the kernel allows it)");
   cmd->callback([o, f, &exitCode] { exitCode = runAgent(*o, *f); });
 }
 

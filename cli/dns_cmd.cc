@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "base/http_client.h"
@@ -19,6 +20,10 @@ namespace corral::cli {
 
 namespace {
 
+// Knot's recommended rate: far above what one resolver behind a /24 asks for
+// the same kind of answer, far below what makes an amplifier.
+constexpr uint32_t kDefaultRrlRate = 20;
+
 struct DnsFlags {
   std::string listen = "0.0.0.0:53";
   std::string httpListen = "0.0.0.0:8123";
@@ -31,6 +36,8 @@ struct DnsFlags {
   bool enforceRfc952 = false;
   bool includeUnhealthy = false;
   int workers = 0;
+  dns::RrlConfig rrl;
+  std::optional<uint32_t> rrlRate;  // none: kDefaultRrlRate unless listening on loopback
   std::string masterCredentials;
   std::string caFile;
   TakeoverFlags takeover;
@@ -63,6 +70,30 @@ void defineDnsFlags(CLI::App* cmd, DnsFlags* f) {
   cmd->add_option("--ca-file", f->caFile,
                   "PEM CA certificate(s) that https:// masters' certificates must chain to "
                   "(default: the system's CA store)");
+  cmd->add_option_function<uint32_t>(
+      "--rrl-rate", [f](uint32_t rate) { f->rrlRate = rate; },
+      "Response rate limiting: UDP answers per second to one source prefix (/24, /56) and kind "
+      "of answer; 0 turns it off (default: 20, or off when --listen is a loopback address)");
+  cmd->add_option("--rrl-slip", f->rrl.slip,
+                  "Every Nth answer over the rate goes out empty with TC (the client retries "
+                  "over TCP), the others are dropped; 0: drop all, 1: truncate all")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option_function<unsigned>(
+         "--rrl-ipv4-prefix",
+         [f](unsigned n) { f->rrl.ipv4PrefixLength = static_cast<uint8_t>(n); },
+         "IPv4 sources sharing one rate limit: this prefix length (default 24)")
+      ->check(CLI::Range(0, 32));
+  cmd->add_option_function<unsigned>(
+         "--rrl-ipv6-prefix",
+         [f](unsigned n) { f->rrl.ipv6PrefixLength = static_cast<uint8_t>(n); },
+         "IPv6 sources sharing one rate limit: this prefix length (default 56)")
+      ->check(CLI::Range(0, 128));
+  cmd->add_option("--rrl-window", f->rrl.windowSeconds,
+                  "Seconds a flood is remembered: a prefix is answered again once its rate over "
+                  "about this window is below --rrl-rate")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   f->takeover.add(cmd);
   cmd->add_option("--flags-file", f->flagsFile,
                   "More of these flags, one per line; re-read on SIGHUP and, when valid, applied "
@@ -87,6 +118,11 @@ Result<dns::DnsServiceConfig> toConfig(const DnsFlags& f) {
   c.server.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
   c.server.resolvers = f.resolvers;
   c.server.forwarding = !f.noForward && !f.resolvers.empty();
+  c.server.rrl = f.rrl;
+  // Loopback sources cannot be spoofed from elsewhere: nothing to limit there
+  // unless asked (benchmarks and tests query from one source).
+  bool loopback = host.rfind("127.", 0) == 0 || host == "::1";
+  c.server.rrl.ratePerSecond = f.rrlRate.value_or(loopback ? 0 : kDefaultRrlRate);
   c.naming.domain = f.domain;
   c.naming.framework = f.frameworkName;
   c.naming.options.ttl = f.ttl;

@@ -3,8 +3,10 @@
 #include <CLI/CLI.hpp>
 
 #include <csignal>
+#include <string_view>
 
 #include "cli/commands.h"
+#include "core_cluster/agent/task_launcher.h"
 
 namespace {
 
@@ -25,6 +27,11 @@ void raiseOpenFileLimit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The agent's task launcher (core_cluster/agent/task_launcher.h), before
+  // anything changes signal dispositions the task would inherit.
+  if (argc > 1 && std::string_view(argv[1]) == corral::agent::kTaskLauncherCommand) {
+    return corral::agent::runTaskLauncher(argc, argv);
+  }
   std::signal(SIGPIPE, SIG_IGN);
   raiseOpenFileLimit();
   CLI::App app{"corral: cluster, service scheduler, reverse proxy and DNS in one binary"};

@@ -1,5 +1,7 @@
 #include "dns/dns_server.h"
 
+#include <random>
+
 #include "base/log.h"
 #include "dns/forwarder.h"
 #include "dns/tcp_server.h"
@@ -25,6 +27,10 @@ class DnsWorker : public reload::WorkerService {
     ctx_.options.forwarding = config.forwarding;
     ctx_.options.maxUdpSize = config.maxUdpSize;
     ctx_.metrics = &metrics;
+    if (config.rrl.ratePerSecond != 0) {
+      rrl_ = std::make_unique<ResponseRateLimiter>(config.rrl, std::random_device{}());
+      ctx_.rrl = rrl_.get();
+    }
   }
 
   // On the caller's thread, before the loop runs.
@@ -67,6 +73,7 @@ class DnsWorker : public reload::WorkerService {
  private:
   WorkerContext ctx_;
   std::unique_ptr<Forwarder> forwarder_;
+  std::unique_ptr<ResponseRateLimiter> rrl_;
   UdpServer udp_;
   TcpServer tcp_;
 };

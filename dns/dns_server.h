@@ -14,6 +14,7 @@
 #include "base/result.h"
 #include "dns/metrics.h"
 #include "dns/resolver.h"
+#include "dns/rrl.h"
 #include "dns/zone.h"
 
 namespace corral::reload {
@@ -32,6 +33,9 @@ struct ServerConfig {
   size_t maxUdpSize = kDefaultEdnsSize;
   size_t maxTcpConnections = 1024;  // per worker
   uint32_t tcpIdleTimeoutMs = 10000;
+  // Response rate limiting of UDP answers (off when rate is 0); one table
+  // per worker.
+  RrlConfig rrl;
 };
 
 class DnsServer {

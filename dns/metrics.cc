@@ -93,6 +93,10 @@ void DnsMetrics::mergeFrom(const DnsMetrics& other) {
   add(zonesApplied_, other.zonesApplied_);
   add(tcpConnections_, other.tcpConnections_);
   add(tcpRejected_, other.tcpRejected_);
+  for (size_t i = 0; i < kRrlCategories; ++i) {
+    add(rrlDropped_[i], other.rrlDropped_[i]);
+    add(rrlSlipped_[i], other.rrlSlipped_[i]);
+  }
 }
 
 std::string DnsMetrics::prometheusText() const {
@@ -132,6 +136,19 @@ std::string DnsMetrics::prometheusText() const {
   counter("corral_dns_tcp_connections_total", "TCP connections accepted.", load(tcpConnections_));
   counter("corral_dns_tcp_rejected_total", "TCP connections closed at the connection limit.",
           load(tcpRejected_));
+  auto byCategory = [&](const char* name, const char* help,
+                        const std::array<std::atomic<uint64_t>, kRrlCategories>& slots) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+    for (size_t i = 0; i < kRrlCategories; ++i) {
+      out += fmt::format("{}{{category=\"{}\"}} {}\n", name, toString(static_cast<RrlCategory>(i)),
+                         load(slots[i]));
+    }
+  };
+  byCategory("corral_dns_rrl_dropped_total",
+             "Answers dropped by response rate limiting, by kind of answer.", rrlDropped_);
+  byCategory("corral_dns_rrl_slipped_total",
+             "Answers sent truncated (TC, empty) by response rate limiting, by kind of answer.",
+             rrlSlipped_);
   return out;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "dns/rrl.h"
+
 namespace corral::dns {
 
 class DnsMetrics {
@@ -18,6 +20,15 @@ class DnsMetrics {
   void countZoneApplied() { zonesApplied_.fetch_add(1, std::memory_order_relaxed); }
   void countTcpConnection() { tcpConnections_.fetch_add(1, std::memory_order_relaxed); }
   void countTcpRejected() { tcpRejected_.fetch_add(1, std::memory_order_relaxed); }
+  // An answer the rate limiter held back (kDrop) or sent truncated (kSlip).
+  void countRateLimited(RrlAction action, RrlCategory category) {
+    auto& slot = action == RrlAction::kSlip ? rrlSlipped_ : rrlDropped_;
+    slot[static_cast<size_t>(category)].fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t rateLimited(RrlAction action, RrlCategory category) const {
+    const auto& slot = action == RrlAction::kSlip ? rrlSlipped_ : rrlDropped_;
+    return slot[static_cast<size_t>(category)].load(std::memory_order_relaxed);
+  }
 
   uint64_t queries(uint16_t qtype) const;
   uint64_t responses(uint16_t rcode) const;
@@ -48,6 +59,9 @@ class DnsMetrics {
   std::atomic<uint64_t> zonesApplied_{0};
   std::atomic<uint64_t> tcpConnections_{0};
   std::atomic<uint64_t> tcpRejected_{0};
+  static constexpr size_t kRrlCategories = static_cast<size_t>(RrlCategory::kCount);
+  std::array<std::atomic<uint64_t>, kRrlCategories> rrlDropped_{};
+  std::array<std::atomic<uint64_t>, kRrlCategories> rrlSlipped_{};
 };
 
 // "A", "SRV", ... or "TYPE65" for the rest.

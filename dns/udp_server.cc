@@ -1,6 +1,7 @@
 #include "dns/udp_server.h"
 
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -44,6 +45,12 @@ void UdpServer::onReadable(int fd) {
     }
     int n = recvmmsg(fd_, b.inMsgs.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;  // EAGAIN (drained) or an error on the socket
+    if (ctx_.rrl != nullptr) {
+      timespec ts{};
+      clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+      nowMs_ =
+          static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+    }
     unsigned m = 0;
     for (int i = 0; i < n; ++i) {
       const msghdr& h = b.inMsgs[i].msg_hdr;
@@ -84,7 +91,19 @@ size_t UdpServer::handle(std::span<const uint8_t> query, const sockaddr* addr, u
     ctx.metrics->countDropped();
     return 0;
   }
-  if (r.disposition == Disposition::kNotOurs && r.recursionDesired && ctx.forwarder != nullptr) {
+  bool forwardIt =
+      r.disposition == Disposition::kNotOurs && r.recursionDesired && ctx.forwarder != nullptr;
+  uint16_t rcode = forwardIt ? kRcodeNoError : r.rcode;
+  RrlAction action = limit(addr, rcode);
+  if (action == RrlAction::kDrop) return 0;
+  if (action == RrlAction::kSlip) {
+    // Over the rate: an empty truncated answer instead, so a real client
+    // retries over TCP while a spoofed victim gets nothing larger than it sent.
+    r.size = writeEmptyResponse(query, rcode, true, Transport::kUdp, ctx.options, out);
+    r.rcode = rcode;
+    r.truncated = true;
+    if (r.size == 0) return 0;
+  } else if (forwardIt) {
     forward(query, addr);
     return 0;
   }
@@ -96,6 +115,14 @@ size_t UdpServer::handle(std::span<const uint8_t> query, const sockaddr* addr, u
   }
   std::memcpy(slot, out.data(), r.size);
   return r.size;
+}
+
+RrlAction UdpServer::limit(const sockaddr* addr, uint16_t rcode) {
+  if (ctx_.rrl == nullptr) return RrlAction::kSend;
+  RrlCategory category = categoryOf(rcode);
+  RrlAction action = ctx_.rrl->check(addr, category, nowMs_);
+  if (action != RrlAction::kSend) ctx_.metrics->countRateLimited(action, category);
+  return action;
 }
 
 void UdpServer::forward(std::span<const uint8_t> query, const sockaddr* addr) {

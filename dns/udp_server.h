@@ -37,10 +37,14 @@ class UdpServer {
   void forward(std::span<const uint8_t> query, const sockaddr* addr);
   // Answers on the socket the query came in on.
   void send(int fd, std::span<const uint8_t> response, const sockaddr* addr);
+  // Response rate limiting: kSend, or the answer was counted and is to be
+  // dropped (kDrop) or replaced by an empty TC one (kSlip).
+  RrlAction limit(const sockaddr* addr, uint16_t rcode);
 
   WorkerContext& ctx_;
   int fd_ = -1;  // the socket being read (its listener owns it)
   bool closed_ = false;
+  uint64_t nowMs_ = 0;  // monotonic, read once per batch for the rate limiter
   std::unique_ptr<Batch> batch_;
 };
 

@@ -342,7 +342,8 @@ Status httpGetToFile(const std::string& url, const std::string& destFile, double
   return s;
 }
 
-Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTimeoutSeconds) {
+Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTimeoutSeconds,
+                const TaskUser* readAs) {
   const std::string& u = uri.uri;
   auto fail = [&](const std::string& why) -> Status {
     return makeError(ErrorKind::kUnavailable, fmt::format("failed to fetch '{}': {}", u, why));
@@ -386,6 +387,10 @@ Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTime
     return fail(fmt::format("cannot create {}: {}", dest.parent_path().string(), ec.message()));
 
   if (kind == Kind::kLocal) {
+    if (readAs != nullptr) {
+      Status may = userMayRead(source, *readAs);
+      if (!may.ok()) return fail(may.error().message);
+    }
     fs::copy(source, dest, fs::copy_options::overwrite_existing | fs::copy_options::recursive, ec);
     if (ec) return fail(ec.message());
   } else {
@@ -409,9 +414,9 @@ Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTime
 }
 
 Status fetchAll(const std::vector<FetchUri>& uris, const std::string& sandbox,
-                double httpTimeoutSeconds) {
+                double httpTimeoutSeconds, const TaskUser* readAs) {
   for (const auto& uri : uris) {
-    Status s = fetchOne(uri, sandbox, httpTimeoutSeconds);
+    Status s = fetchOne(uri, sandbox, httpTimeoutSeconds, readAs);
     if (!s.ok()) return s;
   }
   return Status::Ok();

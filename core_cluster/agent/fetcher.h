@@ -9,18 +9,22 @@
 
 #include "base/result.h"
 #include "core_cluster/agent/task_types.h"
+#include "core_cluster/agent/task_user.h"
 
 namespace corral::agent {
 
 // Fetches each URI in order into `sandbox` (an existing directory). Stops at the first failure,
 // whose message names the URI and the reason.
+// readAs: local sources must be readable by this user (see userMayRead);
+// null: the agent's own user, no check.
 Status fetchAll(const std::vector<FetchUri>& uris, const std::string& sandbox,
-                double httpTimeoutSeconds = 60);
+                double httpTimeoutSeconds = 60, const TaskUser* readAs = nullptr);
 
 // One URI: an absolute local path or file:// URI is copied (directories recursively); http:// is
 // downloaded (HTTP/1.1 GET, redirects not followed, only 200 accepted); archives are extracted
 // into the sandbox when `extract` is set and `executable` is not; `executable` sets mode 0755.
-Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTimeoutSeconds = 60);
+Status fetchOne(const FetchUri& uri, const std::string& sandbox, double httpTimeoutSeconds = 60,
+                const TaskUser* readAs = nullptr);
 
 // Blocking HTTP/1.1 GET of an http:// URL into destFile (created or truncated).
 // The timeout applies to connect and to each read/write.

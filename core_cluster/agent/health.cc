@@ -12,6 +12,7 @@
 #include "base/http_response_parser.h"
 #include "base/log.h"
 #include "base/loop.h"
+#include "core_cluster/agent/task_launcher.h"
 
 namespace corral::agent {
 
@@ -322,6 +323,9 @@ void HealthChecker::onTcpRead(const char* data, ssize_t n) {
 }
 
 void HealthChecker::startCommandProbe(std::vector<std::string> argv, bool isCurl) {
+  if (target_.user) {
+    argv = launcherArgv(target_.launcherPath, LauncherArgs{*target_.user, false, std::move(argv)});
+  }
   auto* p = new CommandProbe();
   p->owner = this;
   p->process.data = p;

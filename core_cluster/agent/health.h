@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core_cluster/agent/task_types.h"
+#include "core_cluster/agent/task_user.h"
 
 namespace corral::http {
 class ResponseParser;
@@ -68,6 +69,10 @@ class HealthChecker {
     int port = 0;      // resolved from portIndex/port; 0 for COMMAND
     std::string sandbox;
     std::vector<std::string> env;  // "K=V", for COMMAND
+    // COMMAND probes run as this user through the task launcher at
+    // launcherPath (none: as the agent's own user).
+    std::optional<TaskUser> user;
+    std::string launcherPath;
   };
   // reason: why it failed or was ignored; empty when healthy.
   using ResultCallback = std::function<void(Outcome outcome, const std::string& reason)>;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,12 +20,14 @@
 #include "core_cluster/agent/fetcher.h"
 #include "core_cluster/agent/health.h"
 #include "core_cluster/agent/sandbox.h"
+#include "core_cluster/agent/task_launcher.h"
 
 namespace corral::agent {
 namespace fs = std::filesystem;
 
 struct TaskRunner::Task {
   TaskLaunch launch;
+  std::optional<TaskUser> user;  // none: runs as the runner's own user
   std::vector<uint16_t> ports;
   std::string sandbox;
   std::vector<std::string> env;  // "K=V", the process's whole environment
@@ -72,6 +75,7 @@ struct TaskRunner::FetchJob {
   std::string taskId;
   std::vector<FetchUri> uris;
   std::string sandbox;
+  std::optional<TaskUser> user;  // the fetched files are given to this user
   double timeout = 60;
   Status result;
 };
@@ -100,7 +104,7 @@ std::string joinPorts(const std::vector<uint16_t>& ports) {
 // The agent's own environment, then the task's variables, then the app's env (the app wins,
 // as in Marathon).
 std::vector<std::string> buildEnv(const TaskLaunch& l, const std::vector<uint16_t>& ports,
-                                  const std::string& sandbox) {
+                                  const std::string& sandbox, const std::optional<TaskUser>& user) {
   std::map<std::string, std::string> vars;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
     std::string_view kv(*e);
@@ -121,6 +125,11 @@ std::vector<std::string> buildEnv(const TaskLaunch& l, const std::vector<uint16_
   vars["MARATHON_APP_VERSION"] = l.appVersion;
   vars["MESOS_SANDBOX"] = sandbox;
   vars["MESOS_DIRECTORY"] = sandbox;
+  if (user) {
+    vars["USER"] = user->name;
+    vars["LOGNAME"] = user->name;
+    vars["HOME"] = user->home;
+  }
   for (const auto& [k, v] : l.env) vars[k] = v;
   std::vector<std::string> out;
   out.reserve(vars.size());
@@ -229,6 +238,8 @@ Status TaskRunner::launch(const TaskLaunch& l) {
   if (shuttingDown_) return makeError(ErrorKind::kUnavailable, "the agent is shutting down", "");
   Status valid = validate(l);
   if (!valid.ok()) return valid;
+  auto user = resolveTaskUser(l.user, options_.runAs);
+  if (!user.ok()) return user.error();
 
   std::vector<uint16_t> ports = l.ports;
   if (ports_ != nullptr) {
@@ -250,6 +261,13 @@ Status TaskRunner::launch(const TaskLaunch& l) {
   std::error_code ec;
   fs::path sandbox = fs::absolute(fs::path(l.sandboxRoot) / l.taskId, ec);
   if (!ec) fs::create_directories(sandbox, ec);
+  // The sandbox is the task user's alone: another task (another user) cannot
+  // read it; the agent, root, still serves it through /files.
+  if (!ec && *user &&
+      (::chown(sandbox.c_str(), (*user)->uid, (*user)->gid) != 0 ||
+       ::chmod(sandbox.c_str(), 0700) != 0)) {
+    ec = std::error_code(errno, std::generic_category());
+  }
   if (ec) {
     releasePorts();
     return makeError(ErrorKind::kInternal,
@@ -265,14 +283,15 @@ Status TaskRunner::launch(const TaskLaunch& l) {
   auto owned = std::make_unique<Task>();
   Task& task = *owned;
   task.launch = l;
+  task.user = std::move(*user);
   task.ports = std::move(ports);
   task.sandbox = sandbox.string();
-  task.env = buildEnv(l, task.ports, task.sandbox);
+  task.env = buildEnv(l, task.ports, task.sandbox, task.user);
   task.runner = this;
   tasks_.emplace(l.taskId, std::move(owned));
 
-  log::info("task {} accepted: app {} ports [{}] sandbox {}", l.taskId, l.appId,
-            joinPorts(task.ports), task.sandbox);
+  log::info("task {} accepted: app {} ports [{}] sandbox {} user {}", l.taskId, l.appId,
+            joinPorts(task.ports), task.sandbox, task.user ? task.user->name : currentUserName());
   post(task, TaskState::kStaging, "", StatusReason::kNone);
   if (!l.fetch.empty()) {
     startFetch(task);
@@ -288,6 +307,7 @@ void TaskRunner::startFetch(Task& task) {
   job->taskId = task.launch.taskId;
   job->uris = task.launch.fetch;
   job->sandbox = task.sandbox;
+  job->user = task.user;
   job->timeout = options_.httpFetchTimeoutSeconds;
   job->work.data = job;
   task.fetching = true;
@@ -302,7 +322,8 @@ void TaskRunner::startFetch(Task& task) {
       loop_, &job->work,
       [](uv_work_t* w) {
         auto* j = static_cast<FetchJob*>(w->data);
-        j->result = fetchAll(j->uris, j->sandbox, j->timeout);
+        j->result = fetchAll(j->uris, j->sandbox, j->timeout, j->user ? &*j->user : nullptr);
+        if (j->result.ok() && j->user) j->result = chownTree(j->sandbox, *j->user);
       },
       [](uv_work_t* w, int status) {
         std::unique_ptr<FetchJob> j(static_cast<FetchJob*>(w->data));
@@ -339,6 +360,13 @@ void TaskRunner::spawn(Task& task) {
   };
   int outFd = openLog("stdout");
   int errFd = openLog("stderr");
+  if (task.user && outFd >= 0 && errFd >= 0 &&
+      (::fchown(outFd, task.user->uid, task.user->gid) != 0 ||
+       ::fchown(errFd, task.user->uid, task.user->gid) != 0)) {
+    ::close(outFd);
+    ::close(errFd);
+    outFd = errFd = -1;
+  }
   if (outFd < 0 || errFd < 0) {
     std::string why = std::strerror(errno);
     if (outFd >= 0) ::close(outFd);
@@ -350,6 +378,12 @@ void TaskRunner::spawn(Task& task) {
 
   std::vector<std::string> argv =
       l.cmd.empty() ? l.args : std::vector<std::string>{"/bin/sh", "-c", l.cmd};
+  // Another user: through the launcher, which drops privileges (and isolates
+  // the task's processes) before it execs the command.
+  if (task.user) {
+    argv = launcherArgv(options_.runAs.launcherPath,
+                        LauncherArgs{*task.user, options_.runAs.isolatePids, std::move(argv)});
+  }
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
@@ -407,6 +441,9 @@ void TaskRunner::spawn(Task& task) {
     }
     target.sandbox = task.sandbox;
     target.env = task.env;
+    // COMMAND checks run as the task's user too (without a namespace of their own).
+    if (task.user) target.launcherPath = options_.runAs.launcherPath;
+    target.user = task.user;
     task.policies.emplace_back(spec.gracePeriodSeconds, spec.maxConsecutiveFailures,
                                task.startedAt);
     // The task owns the checker, and the runner the task: raw pointers are safe (rule 2).
@@ -659,6 +696,7 @@ TaskInfo TaskRunner::infoOf(const Task& t) const {
   info.ports = t.ports;
   info.hostIp = t.launch.hostIp;
   info.sandbox = t.sandbox;
+  info.user = t.user ? t.user->name : "";
   info.message = t.message;
   info.exitStatus = t.exitStatus;
   info.termSignal = t.termSignal;

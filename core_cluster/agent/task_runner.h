@@ -15,6 +15,7 @@
 #include "base/result.h"
 #include "core_cluster/agent/port_pool.h"
 #include "core_cluster/agent/task_types.h"
+#include "core_cluster/agent/task_user.h"
 
 namespace corral::agent {
 
@@ -49,6 +50,9 @@ class TaskRunner {
     // disk.
     size_t maxCompletedTasks = 100;
     double httpFetchTimeoutSeconds = 60;
+    // Whom tasks run as. The default runs them as the runner's own user; the
+    // agent daemon switches users when it runs as root.
+    RunAsPolicy runAs;
   };
 
   TaskRunner(uv_loop_t* loop, PortPool* ports, StatusCallback onStatus);

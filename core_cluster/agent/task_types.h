@@ -70,6 +70,9 @@ struct TaskLaunch {
   std::optional<double> killGracePeriodSeconds;  // none = TaskRunner::kDefaultKillGraceSeconds
   std::vector<FetchUri> fetch;
   std::vector<HealthCheckSpec> healthChecks;
+  // The app's `user` (Marathon's field): "" = the agent's --default-user when
+  // it runs as root, else the agent's own user (see task_user.h).
+  std::string user;
 };
 
 // Why a status was sent, beyond the state itself (maps to Mesos reasons / Marathon events).
@@ -109,6 +112,7 @@ struct TaskInfo {
   std::vector<uint16_t> ports;
   std::string hostIp;
   std::string sandbox;  // absolute path of <sandboxRoot>/<taskId>
+  std::string user;     // whom the task runs as ("" = the agent's own user)
   std::string message;  // last status message
   std::optional<int> exitStatus;
   std::optional<int> termSignal;

@@ -14,6 +14,8 @@
 #include "base/http_client.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "core_cluster/agent/task_launcher.h"
+#include "core_cluster/agent/task_user.h"
 #include "core_cluster/agent_daemon/task_groups.h"
 #include "core_cluster/auth/credentials.h"
 #include "core_cluster/auth/refusal.h"
@@ -41,6 +43,27 @@ std::vector<PortRange> toPortRanges(const conf::Ranges& r) {
   return out;
 }
 
+// Root runs tasks as their users (each in its own PID namespace unless told
+// otherwise or the kernel refuses); anyone else runs them as itself.
+RunAsPolicy runAsPolicyFor(const AgentDaemonOptions& o) {
+  RunAsPolicy p;
+  p.switchUser = geteuid() == 0 && !o.taskLauncher.empty();
+  p.defaultUser = o.defaultUser;
+  p.launcherPath = o.taskLauncher;
+  if (!p.switchUser) {
+    log::info("tasks run as '{}', the agent's own user", currentUserName());
+    return p;
+  }
+  bool able = canIsolatePids();
+  p.isolatePids = o.isolatePids.value_or(able);
+  if (p.isolatePids && !able) {
+    log::warn("--isolate-pids: this kernel or container does not allow PID namespaces");
+  }
+  log::info("tasks run as their app's user (default '{}'){}", p.defaultUser,
+            p.isolatePids ? ", each in its own PID namespace" : "");
+  return p;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<AgentDaemon>> AgentDaemon::create(Loop& loop, AgentDaemonOptions options) {
@@ -56,6 +79,15 @@ Result<std::unique_ptr<AgentDaemon>> AgentDaemon::create(Loop& loop, AgentDaemon
   if (ec)
     return makeError(ErrorKind::kUnavailable,
                      "cannot create work dir " + options.workDir + ": " + ec.message());
+  if (geteuid() == 0 && !options.taskLauncher.empty()) {
+    auto user = lookupUser(options.defaultUser);
+    if (!user.ok())
+      return makeError(ErrorKind::kInvalid, "--default-user: " + user.error().message);
+    // Task users reach their sandboxes (0700, their own) by absolute path:
+    // the directories above need search permission for them, never read.
+    std::string changed = makeTraversable(options.workDir + "/sandboxes");
+    if (!changed.empty()) log::info("made traversable for task users (o+x): {}", changed);
+  }
   std::unique_ptr<AgentDaemon> d(
       new AgentDaemon(loop, std::move(options), std::move(*res), std::move(*pool)));
   if (Status st = d->start(); !st.ok()) return st.error();
@@ -92,8 +124,10 @@ Status AgentDaemon::start() {
   // After the listen: a runner is only torn down through shutdown(), which a
   // daemon that failed to start never gets (no request reaches the handler
   // before the loop runs).
-  runner_ = std::make_unique<TaskRunner>(loop_.raw(), &pool_,
-                                         [this](const TaskStatus& st) { onStatus(st); });
+  TaskRunner::Options runnerOptions;
+  runnerOptions.runAs = runAsPolicyFor(options_);
+  runner_ = std::make_unique<TaskRunner>(
+      loop_.raw(), &pool_, [this](const TaskStatus& st) { onStatus(st); }, runnerOptions);
   options_.port = *port;
   log::info("agent API listening on {}:{}; resources {}", options_.ip, options_.port,
             resources_.toString());

@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,16 @@ struct AgentDaemonOptions {
   // Whether /state, /files/* and /metrics need the master's token or an HTTP
   // user: on in a secured cluster (with a --credential or HTTP users).
   bool secured() const { return !masterAuthorization.empty() || httpUsers.enabled(); }
+  // Tasks of apps without a `user` run as this user when the agent is root.
+  std::string defaultUser = "nobody";
+  // Each task in its own PID namespace (root only). nullopt: on when the
+  // agent is root and the kernel allows it.
+  std::optional<bool> isolatePids;
+  // The program that starts tasks as their user (core_cluster/agent/
+  // task_launcher.h): `corral agent` sets its own binary, /proc/self/exe.
+  // Empty: tasks run as the agent's own user (in-process tests, whose binary
+  // is no launcher).
+  std::string taskLauncher;
 };
 
 class AgentDaemon {

@@ -63,6 +63,7 @@ Json launchPayload(const conf::AppDefinition& d) {
   for (const auto& hc : d.healthChecks) checks.push_back(healthCheckPayload(hc));
   j["healthChecks"] = checks;
   if (d.taskKillGracePeriodSeconds) j["killGracePeriodSeconds"] = *d.taskKillGracePeriodSeconds;
+  if (d.user && !d.user->empty()) j["user"] = *d.user;
   return j;
 }
 

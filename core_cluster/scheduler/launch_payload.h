@@ -1,5 +1,5 @@
 // What an agent needs to run one instance of an app (command, environment,
-// fetch list, health checks, kill grace period), as the launch message's
+// fetch list, health checks, kill grace period, user), as the launch message's
 // payload. Built from the definition alone.
 #pragma once
 

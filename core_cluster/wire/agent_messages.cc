@@ -225,7 +225,7 @@ Result<agent::TaskLaunch> taskLaunchFrom(const Json& value, const Where& where) 
        {f->name("taskId", &l.taskId), f->string("appId", &l.appId),
         f->string("appVersion", &l.appVersion), f->string("cmd", &l.cmd),
         f->strings("args", &l.args), f->strings("portNames", &l.portNames),
-        f->string("hostIp", &l.hostIp),
+        f->string("hostIp", &l.hostIp), f->string("user", &l.user),
         f->number("killGracePeriodSeconds", &l.killGracePeriodSeconds, 0, kMaxSeconds)}) {
     if (!st.ok()) return st.error();
   }
@@ -323,6 +323,7 @@ Json taskLaunchJson(const agent::TaskLaunch& l) {
   j["ports"] = l.ports;
   j["portNames"] = l.portNames;
   j["hostIp"] = l.hostIp;
+  if (!l.user.empty()) j["user"] = l.user;
   if (l.killGracePeriodSeconds) j["killGracePeriodSeconds"] = *l.killGracePeriodSeconds;
   Json fetch = Json::array();
   for (const auto& u : l.fetch) {

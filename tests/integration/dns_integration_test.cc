@@ -1314,5 +1314,141 @@ TEST_F(DnsCluster, HostileInputNeverStopsTheServerFromAnsweringOthers) {
   EXPECT_TRUE(running(dns_));
 }
 
+// ------------------------------------------------ rate limiting and sizes
+
+// A UDP socket bound to `source` (any loopback address works on Linux) and
+// connected to the server.
+int udpSocketFrom(const std::string& source, const std::string& ip, int port) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// makeQuery plus an OPT record advertising `udpSize`.
+std::string makeEdnsQuery(uint16_t id, const std::string& name, uint16_t type, uint16_t udpSize) {
+  std::string q = makeQuery(id, name, type);
+  q[11] = 1;  // ARCOUNT
+  q += std::string("\x00\x00\x29", 3);
+  q += static_cast<char>(udpSize >> 8);
+  q += static_cast<char>(udpSize & 0xff);
+  q += std::string("\x00\x00\x00\x00\x00\x00", 6);
+  return q;
+}
+
+struct Reply {
+  uint16_t id = 0;
+  bool tc = false;
+  int answers = 0;
+  size_t size = 0;
+};
+
+Reply parseReply(const std::string& r) {
+  Reply out;
+  if (r.size() < 12) return out;
+  auto u8 = [&](size_t i) { return static_cast<uint8_t>(r[i]); };
+  out.id = static_cast<uint16_t>(u8(0) << 8 | u8(1));
+  out.tc = (u8(2) & 0x02) != 0;
+  out.answers = u8(6) << 8 | u8(7);
+  out.size = r.size();
+  return out;
+}
+
+TEST_F(DnsCluster, RateLimitingHoldsBackAFloodFromOneSourceWhileOthersAreAnswered) {
+  // Loopback turns RRL off unless asked; /32 so that .77 and .78 are apart.
+  startCluster(60, 0, {"--rrl-rate", "20", "--rrl-slip", "2", "--rrl-ipv4-prefix", "32"});
+  int flood = udpSocketFrom("127.0.0.77", dnsIp_, dnsPort_);
+  int other = udpSocketFrom("127.0.0.78", dnsIp_, dnsPort_);
+  ASSERT_GE(flood, 0);
+  ASSERT_GE(other, 0);
+  const int kFlood = 600;
+  const int kOther = 10;
+  auto t0 = Clock::now();
+  int otherAnswered = 0;
+  int answered = 0, slipped = 0, total = 0;
+  Reply r;
+  // Replies are read as they come, so that none is lost to a full socket buffer.
+  auto take = [&](int timeoutMs) {
+    while (true) {
+      std::string got = recvFor(flood, timeoutMs);
+      if (got.empty()) return;
+      r = parseReply(got);
+      ++total;
+      if (r.tc && r.answers == 0) {
+        ++slipped;
+      } else if (!r.tc && r.answers == 1) {
+        ++answered;
+      }
+    }
+  };
+  for (int i = 0; i < kFlood; ++i) {
+    std::string q = makeQuery(static_cast<uint16_t>(i), "leader.mesos", 1);
+    ASSERT_EQ(::send(flood, q.data(), q.size(), 0), static_cast<ssize_t>(q.size()));
+    take(0);
+    if (i % (kFlood / kOther) == 0) {
+      // The other source, at well under the rate, in the middle of the flood.
+      std::string oq = makeQuery(static_cast<uint16_t>(50000 + i), "leader.mesos", 1);
+      ASSERT_EQ(::send(other, oq.data(), oq.size(), 0), static_cast<ssize_t>(oq.size()));
+      Reply o = parseReply(recvFor(other, 2000));
+      if (o.id == 50000 + i && !o.tc && o.answers == 1) ++otherAnswered;
+    }
+  }
+  int64_t floodMs = msSince(t0);
+  take(500);
+  ::close(flood);
+  ::close(other);
+  EXPECT_EQ(otherAnswered, kOther);
+  // One second's worth at the start, plus what the rate refills while the flood lasts.
+  EXPECT_GE(answered, 20);
+  EXPECT_LE(answered, 20 + 20 * (floodMs / 1000 + 1)) << "in " << floodMs << " ms";
+  int limited = kFlood - answered;
+  // slip 2: every other limited answer comes back empty with TC, the rest are dropped.
+  EXPECT_NEAR(slipped, limited / 2, 2) << total << " replies";
+  EXPECT_EQ(total, answered + slipped);
+  EXPECT_EQ(metric("corral_dns_rrl_slipped_total"), slipped);
+  EXPECT_EQ(metric("corral_dns_rrl_dropped_total"), limited - slipped);
+}
+
+TEST_F(DnsCluster, LargeSrvAnswersOverUdpNeverExceedTheClientsEdnsSize) {
+  startCluster(61, 2);
+  // 100 tasks: their SRV set is ~5 KB, far above any UDP size we answer with.
+  createApp(appBody("/big", 100, Json{{"cmd", "exec sleep 600"}, {"cpus", 0.01}, {"mem", 4}}));
+  ASSERT_TRUE(waitAppStable("/big", 100, false, 120000)) << tasks("/big").size() << " tasks";
+  ASSERT_TRUE(waitFor([&] { return srvEndpoints("big").size() == 100; }, 10000, 200))
+      << srvEndpoints("big").size() << " SRV records over TCP";
+  int fd = udpSocket(dnsIp_, dnsPort_);
+  ASSERT_GE(fd, 0);
+  struct Case {
+    int ednsSize;  // -1: no EDNS
+    size_t limit;
+  };
+  // Ours is 1232 (the default EDNS size): a client asking for more gets 1232.
+  for (Case c : {Case{-1, 512}, Case{512, 512}, Case{1232, 1232}, Case{4096, 1232},
+                 Case{65535, 1232}, Case{100, 512}}) {
+    std::string q = c.ednsSize < 0 ? makeQuery(7, "_big._tcp.marathon.mesos", 33)
+                                   : makeEdnsQuery(7, "_big._tcp.marathon.mesos", 33,
+                                                   static_cast<uint16_t>(c.ednsSize));
+    ASSERT_EQ(::send(fd, q.data(), q.size(), 0), static_cast<ssize_t>(q.size()));
+    Reply r = parseReply(recvFor(fd, 2000));
+    EXPECT_EQ(r.id, 7) << "EDNS " << c.ednsSize;
+    EXPECT_GT(r.size, 0u) << "EDNS " << c.ednsSize;
+    EXPECT_LE(r.size, c.limit) << "EDNS " << c.ednsSize;
+    EXPECT_TRUE(r.tc) << "EDNS " << c.ednsSize;
+  }
+  ::close(fd);
+  // dig retries over TCP after TC and gets all 100.
+  EXPECT_EQ(dig_->endpoints("_big._tcp.marathon.mesos", false).size(), 100u);
+}
+
 }  // namespace
 }  // namespace corral

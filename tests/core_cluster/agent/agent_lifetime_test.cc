@@ -89,7 +89,7 @@ class AgentLifetimeTest : public ::testing::Test {
 
 TEST_F(AgentLifetimeTest, CheckerDestroyedWithAnHttpProbeInFlightCallsNothing) {
   SilentListener server;
-  HealthChecker::Target target{"127.0.0.1", server.port(), "", {}};
+  HealthChecker::Target target{"127.0.0.1", server.port(), "", {}, std::nullopt, ""};
   auto c = checker(slowCheck(HealthCheckSpec::Protocol::kHttp), target);
   c->start();
   ASSERT_TRUE(runUntil([&] { return server.connected(); }));
@@ -105,7 +105,8 @@ TEST_F(AgentLifetimeTest, CheckerDestroyedWithACommandProbeInFlightKillsItAndCal
   HealthCheckSpec spec = slowCheck(HealthCheckSpec::Protocol::kCommand);
   spec.command = "echo $$ > " + pidFile.string() + ".tmp && mv " + pidFile.string() + ".tmp " +
                  pidFile.string() + " && exec sleep 30";
-  auto c = checker(spec, HealthChecker::Target{"127.0.0.1", 0, dir_.path().string(), {}});
+  auto c = checker(
+      spec, HealthChecker::Target{"127.0.0.1", 0, dir_.path().string(), {}, std::nullopt, ""});
   c->start();
   ASSERT_TRUE(runUntil([&] { return fs::exists(pidFile); }));
   pid_t pid = std::stoi(testing::readFile(pidFile));
@@ -124,7 +125,8 @@ TEST_F(AgentLifetimeTest, StoppedCheckerKeepsItsKilledProbeUntilReapedThenSaysId
   HealthCheckSpec spec = slowCheck(HealthCheckSpec::Protocol::kCommand);
   spec.command = "echo $$ > " + pidFile.string() + ".tmp && mv " + pidFile.string() + ".tmp " +
                  pidFile.string() + " && exec sleep 30";
-  auto c = checker(spec, HealthChecker::Target{"127.0.0.1", 0, dir_.path().string(), {}});
+  auto c = checker(
+      spec, HealthChecker::Target{"127.0.0.1", 0, dir_.path().string(), {}, std::nullopt, ""});
   c->start();
   ASSERT_TRUE(runUntil([&] { return fs::exists(pidFile); }));
   c->stop();

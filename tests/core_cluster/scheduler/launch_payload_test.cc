@@ -12,7 +12,7 @@ TEST(LaunchPayloadTest, CarriesCommandEnvironmentPortsFetchChecksAndGrace) {
   auto j = parseJson(R"({"id":"/web","cmd":"serve $PORT0","env":{"A":"1"},
       "portDefinitions":[{"port":0,"name":"http"},{"port":0}],
       "fetch":[{"uri":"http://127.0.0.1/x.tgz","extract":true}],
-      "taskKillGracePeriodSeconds":7,
+      "taskKillGracePeriodSeconds":7,"user":"daemon",
       "healthChecks":[{"protocol":"MESOS_HTTP","path":"/health","portIndex":1},
                       {"protocol":"TCP"},{"protocol":"COMMAND","command":{"value":"true"}}]})");
   ASSERT_TRUE(j.ok());
@@ -27,6 +27,7 @@ TEST(LaunchPayloadTest, CarriesCommandEnvironmentPortsFetchChecksAndGrace) {
   EXPECT_EQ(p["fetch"][0]["uri"], "http://127.0.0.1/x.tgz");
   EXPECT_EQ(p["fetch"][0]["extract"], true);
   EXPECT_EQ(p["killGracePeriodSeconds"], 7);
+  EXPECT_EQ(p["user"], "daemon");
   ASSERT_EQ(p["healthChecks"].size(), 3u);
   EXPECT_EQ(p["healthChecks"][0]["protocol"], "HTTP");
   EXPECT_EQ(p["healthChecks"][0]["path"], "/health");
@@ -48,6 +49,7 @@ TEST(LaunchPayloadTest, ArgsInsteadOfCmdAndNoGraceWhenUnset) {
   EXPECT_EQ(p["portNames"], Json::array());
   EXPECT_EQ(p["healthChecks"], Json::array());
   EXPECT_FALSE(p.contains("killGracePeriodSeconds"));
+  EXPECT_FALSE(p.contains("user"));  // the agent's default user
 }
 
 }  // namespace

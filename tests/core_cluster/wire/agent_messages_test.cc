@@ -18,6 +18,7 @@ TEST(AgentMessages, LaunchRoundTrips) {
   l.portNames = {"http", ""};
   l.hostIp = "10.0.0.2";
   l.killGracePeriodSeconds = 2.5;
+  l.user = "daemon";
   l.fetch.push_back(agent::FetchUri{"http://x/y.tgz", false, true, "bin/y"});
   agent::HealthCheckSpec h;
   h.protocol = agent::HealthCheckSpec::Protocol::kTcp;
@@ -34,6 +35,7 @@ TEST(AgentMessages, LaunchRoundTrips) {
   EXPECT_EQ(b.ports, l.ports);
   EXPECT_EQ(b.portNames, l.portNames);
   EXPECT_EQ(b.killGracePeriodSeconds, 2.5);
+  EXPECT_EQ(b.user, "daemon");
   ASSERT_EQ(b.fetch.size(), 1u);
   EXPECT_FALSE(b.fetch[0].extract);
   EXPECT_TRUE(b.fetch[0].executable);
@@ -57,6 +59,9 @@ TEST(AgentMessages, ErrorsNameTheFieldAndItsPath) {
   EXPECT_EQ(m.error().kind, ErrorKind::kInvalid);
   EXPECT_EQ(m.error().message, "tasks[0].killGracePeriodSeconds: expected a number");
   EXPECT_EQ(m.error().path, "/tasks/0/killGracePeriodSeconds");
+  auto user = parseLaunchRequest(R"({"tasks":[{"taskId":"a","cmd":"true","user":["root"]}]})");
+  ASSERT_FALSE(user.ok());
+  EXPECT_EQ(user.error().message, "tasks[0].user: expected a string");
   auto k = parseKillRequest(R"({"taskId":"a","gracePeriodSeconds":1e400})");
   EXPECT_FALSE(k.ok());
   auto big = parseLaunchRequest(R"({"tasks":[{"taskId":"a","ports":[18446744073709551615]}]})");
