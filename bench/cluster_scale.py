@@ -15,7 +15,8 @@ usage: bench/cluster_scale.py [--corral build/cli/corral] [--apps 10000] [--task
                               [--agents 10] [--subscribers 10]
 Prints one JSON line per measurement; docs/BENCHMARKS.md records the figures.
 """
-import argparse, http.client, json, os, re, shutil, signal, statistics, sys, tempfile, threading, time
+import argparse, json, os, re, shutil, signal, statistics, sys, tempfile, threading, time
+import http.client as httpclient
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,7 +63,7 @@ class Subscriber(threading.Thread):
     def __init__(self, master):
         super().__init__(daemon=True)
         host, port = master.rsplit(":", 1)
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=600)
+        self.conn = httpclient.HTTPConnection(host, int(port), timeout=600)
         self.events = []
         self.lock = threading.Lock()
         self.ready = threading.Event()
@@ -80,7 +81,7 @@ class Subscriber(threading.Thread):
                 elif line.startswith("data: "):
                     with self.lock:
                         self.events.append((time.perf_counter(), etype, line[6:]))
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, httpclient.HTTPException):
             pass
 
     def find(self, pred, after):
@@ -206,8 +207,11 @@ def main():
             ev0, cpu0 = metric(master, "corral_events_published_total"), proc_cpu_s(mproc.pid)
             list(pool.map(lambda tid: http("DELETE", f"http://{master}/v2/apps/{tid.rsplit('.', 1)[0].replace('_', '/')}"
                                                      f"/tasks/{tid}", timeout=60), batch))
-            wait(lambda: running_count(master) >= total and not json.loads(
-                http("GET", f"http://{master}/v2/deployments")[1]), args.timeout, "replacements")
+            def replaced():
+                body = http("GET", f"http://{master}/v2/tasks?status=running", timeout=120)[1].decode()
+                return (body.count('"state":"TASK_RUNNING"') >= total
+                        and not any(tid in body for tid in batch))
+            wait(replaced, args.timeout, "replacements")
             ev1, cpu1 = metric(master, "corral_events_published_total"), proc_cpu_s(mproc.pid)
             events = ev1 - ev0
             emit(bench="event_cpu", subscribers=n, apps=args.apps, tasks=total, tasks_replaced=len(batch),
