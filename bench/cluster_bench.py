@@ -37,6 +37,41 @@ def wait(pred, timeout, what):
     raise SystemExit(f"timed out waiting for {what}")
 
 
+def start_master(corral, work, logs, master, extra=()):
+    """Starts `corral master` on master (host:port) in its own session; returns the Popen."""
+    return subprocess.Popen([corral, "master", "--listen", master, "--work-dir", f"{work}/master", *extra],
+                            stdout=logs, stderr=logs, start_new_session=True)
+
+
+def start_agents(corral, work, logs, master, agents, per_agent, ip_prefix="127.0.9."):
+    """Starts `agents` agents on ip_prefix.2, .3, ... each with room for per_agent tasks;
+    waits until the master lists them ACTIVE. Returns their Popens."""
+    procs = []
+    for i in range(agents):
+        ip = f"{ip_prefix}{i + 2}"
+        procs.append(subprocess.Popen(
+            [corral, "agent", "--ip", ip, "--port", str(free_port(ip)), "--master", master,
+             "--resources", f"cpus:{per_agent};mem:{per_agent * 16};disk:1000;ports:[20000-{20000 + per_agent + 100}]",
+             "--work-dir", f"{work}/agent-{i}"], stdout=logs, stderr=logs, start_new_session=True))
+    wait(lambda: len([a for a in json.loads(http("GET", f"http://{master}/v1/agents")[1])["agents"]
+                      if a["status"] == "ACTIVE"]) == agents, 60, "agents")
+    return procs
+
+
+def stop_all(procs):
+    """SIGTERM to each process group (agents stop their tasks), SIGKILL after 20 s."""
+    for p in reversed(procs):
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corral", default=os.path.join(os.path.dirname(__file__), "..", "build", "cli", "corral"))
@@ -52,17 +87,9 @@ def main():
     procs = []
     logs = open(os.path.join(work, "cluster.log"), "w")
     try:
-        procs.append(subprocess.Popen([corral, "master", "--listen", master, "--work-dir", f"{work}/master"],
-                                      stdout=logs, stderr=logs, start_new_session=True))
+        procs.append(start_master(corral, work, logs, master))
         per_agent = (args.tasks + args.agents - 1) // args.agents + 10
-        for i in range(args.agents):
-            ip = f"127.0.9.{i + 2}"
-            procs.append(subprocess.Popen(
-                [corral, "agent", "--ip", ip, "--port", str(free_port(ip)), "--master", master,
-                 "--resources", f"cpus:{per_agent};mem:{per_agent * 16};disk:1000;ports:[20000-{20000 + per_agent + 100}]",
-                 "--work-dir", f"{work}/agent-{i}"], stdout=logs, stderr=logs, start_new_session=True))
-        wait(lambda: len([a for a in json.loads(http("GET", f"http://{master}/v1/agents")[1])["agents"]
-                          if a["status"] == "ACTIVE"]) == args.agents, 30, "agents")
+        procs += start_agents(corral, work, logs, master, args.agents, per_agent)
         app = {"id": "/bench", "cmd": "exec sleep 3600", "instances": args.tasks, "cpus": 0.01, "mem": 1,
                "portDefinitions": [{"port": 0}]}
         t0 = time.time()
@@ -110,16 +137,7 @@ def main():
                           "p99_ms": q(0.99), "max_ms": q(1.0)}), flush=True)
         http("DELETE", f"http://{master}/v2/apps/bench")
     finally:
-        for p in reversed(procs):
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        stop_all(procs)
         logs.close()
         shutil.rmtree(work, ignore_errors=True)
 

@@ -326,6 +326,13 @@ void MarathonFollower::onStreamData(std::string_view chunk) {
 }
 
 void MarathonFollower::onComment(std::string_view text) {
+  // corral's master confirms a resume: every event after our id follows, even
+  // when ids skip (corral's own event types, filtered out of this stream, take
+  // ids too), so the next-id check would be a false alarm.
+  if (text.rfind("resumed ", 0) == 0 && resumeCheck_ && text.substr(8) == lastEventId_) {
+    resumeCheck_ = false;
+    return;
+  }
   if (text.rfind("resync-required", 0) == 0) {
     lastEventId_.clear();
     startFullSync("the server no longer holds the events after our Last-Event-ID");

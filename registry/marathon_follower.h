@@ -9,9 +9,10 @@
 // * Leader: asks /v2/leader and streams from the leader; on failure it moves to
 //   the next configured address. Redirects (3xx + Location) are followed.
 // * Resume: reconnects send Last-Event-ID. The server either replays what was
-//   missed, or says ": resync-required", or ignores the header (the next id
-//   does not follow ours, or it sends no ids at all): the latter two trigger a
-//   full reload of /v2/apps on the same stream.
+//   missed (corral's master says so first: ": resumed <id>"), or says
+//   ": resync-required", or ignores the header (without the confirmation, the
+//   next id does not follow ours, or it sends no ids at all): the latter two
+//   trigger a full reload of /v2/apps on the same stream.
 // * Reconnects back off exponentially with jitter (backoffInitialMs ..
 //   backoffMaxMs). A stream without a byte for deadStreamMs is dropped.
 // * Bursts are coalesced: at most one snapshot per coalesceMs after the first

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <iterator>
 
 #include "base/clock.h"
 #include "core_cluster/scheduler/service_scheduler.h"
@@ -194,21 +195,83 @@ std::string tasksJsonText(const scheduler::ServiceScheduler& s,
   return out;
 }
 
+const std::string& AppRenderCache::definitionText(const scheduler::AppState& app) {
+  std::string key = app.def.version.value_or("");
+  key += '\n';
+  key += app.lastConfigChangeAt;
+  key += '\n';
+  key += app.lastScalingAt;
+  Entry& e = entries_[app.def.id];
+  if (e.key != key || e.text.empty()) {
+    e.text = dumpJson(appJson(app));
+    e.key = std::move(key);
+    ++renders_;
+  }
+  return e.text;
+}
+
+void AppRenderCache::retainOnly(const std::map<std::string, scheduler::AppState>& apps) {
+  if (entries_.size() <= apps.size()) return;
+  std::erase_if(entries_, [&apps](const auto& e) { return !apps.count(e.first); });
+}
+
+void appendAppJson(std::string& out, const scheduler::ServiceScheduler& s,
+                   const scheduler::AppState& app, bool embedTasks, bool embedCounts,
+                   bool embedDeployments, bool embedLastTaskFailure, AppRenderCache* cache) {
+  std::string uncached;
+  if (!cache) uncached = dumpJson(appJson(app));
+  const std::string& def = cache ? cache->definitionText(app) : uncached;
+  out.append(def, 0, def.size() - 1);  // without its closing '}'
+  const bool wantTasks = embedTasks || embedCounts;
+  auto tasks = wantTasks ? s.tasksOf(app.def.id) : std::vector<const master::TaskRecord*>{};
+  const bool checks = !app.def.healthChecks.empty();
+  if (embedCounts) {
+    int staged = 0, running = 0, healthy = 0, unhealthy = 0;
+    for (const auto* t : tasks) {
+      if (t->state == conf::TaskState::kStaging || t->state == conf::TaskState::kStarting) {
+        ++staged;
+      }
+      if (t->state == conf::TaskState::kRunning) {
+        ++running;
+        if (checks && t->healthy.has_value()) (*t->healthy ? healthy : unhealthy)++;
+      }
+    }
+    fmt::format_to(std::back_inserter(out),
+                   ",\"tasksStaged\":{},\"tasksRunning\":{},\"tasksHealthy\":{},"
+                   "\"tasksUnhealthy\":{}",
+                   staged, running, healthy, unhealthy);
+  }
+  if (embedDeployments) {
+    out += ",\"deployments\":[";
+    if (const auto* d = s.deploymentOfApp(app.def.id)) {
+      out += "{\"id\":";
+      appendString(out, d->id);
+      out += '}';
+    }
+    out += ']';
+  }
+  if (embedLastTaskFailure && !app.lastTaskFailure.is_null()) {
+    out += ",\"lastTaskFailure\":";
+    out += dumpJson(app.lastTaskFailure);
+  }
+  if (embedTasks) {
+    out.reserve(out.size() + tasks.size() * 400 + 16);
+    out += ",\"tasks\":[";
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (i) out += ',';
+      appendTaskJson(out, *tasks[i], checks);
+    }
+    out += ']';
+  }
+  out += '}';
+}
+
 std::string appJsonText(const scheduler::ServiceScheduler& s, const scheduler::AppState& app,
                         bool embedTasks, bool embedCounts, bool embedDeployments,
-                        bool embedLastTaskFailure) {
-  std::string out = dumpJson(appJson(s, app, embedCounts, embedDeployments, embedLastTaskFailure));
-  if (!embedTasks) return out;
-  auto tasks = s.tasksOf(app.def.id);
-  out.pop_back();  // the closing '}'
-  out.reserve(out.size() + tasks.size() * 400 + 16);
-  out += ",\"tasks\":[";
-  bool checks = !app.def.healthChecks.empty();
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    if (i) out += ',';
-    appendTaskJson(out, *tasks[i], checks);
-  }
-  out += "]}";
+                        bool embedLastTaskFailure, AppRenderCache* cache) {
+  std::string out;
+  appendAppJson(out, s, app, embedTasks, embedCounts, embedDeployments, embedLastTaskFailure,
+                cache);
   return out;
 }
 

@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/json.h"
@@ -37,9 +39,36 @@ void appendTaskJson(std::string& out, const master::TaskRecord& t, bool appHasHe
 // {"tasks":[...]}
 std::string tasksJsonText(const scheduler::ServiceScheduler& s,
                           const std::vector<const master::TaskRecord*>& tasks);
-// One app object; with tasks embedded when asked.
+// Each app's definition rendered once (what appJson(app) holds, as text) and
+// reused until the app changes: a listing of 10,000 apps then costs string
+// appends, not 10,000 JSON trees. Every change of an app's definition or
+// scale gives it a new version and versionInfo, which key the entry.
+class AppRenderCache {
+ public:
+  // dumpJson(appJson(app)) for the app as it is now.
+  const std::string& definitionText(const scheduler::AppState& app);
+  // Forgets the entries of apps that are gone.
+  void retainOnly(const std::map<std::string, scheduler::AppState>& apps);
+  size_t size() const { return entries_.size(); }
+  uint64_t renders() const { return renders_; }
+
+ private:
+  struct Entry {
+    std::string key;  // version, lastConfigChangeAt, lastScalingAt
+    std::string text;
+  };
+  std::unordered_map<std::string, Entry> entries_;
+  uint64_t renders_ = 0;
+};
+
+// One app object; with tasks embedded when asked. With a cache, the
+// definition comes from it.
 std::string appJsonText(const scheduler::ServiceScheduler& s, const scheduler::AppState& app,
                         bool embedTasks, bool embedCounts, bool embedDeployments,
-                        bool embedLastTaskFailure);
+                        bool embedLastTaskFailure, AppRenderCache* cache = nullptr);
+// Appends the same to out.
+void appendAppJson(std::string& out, const scheduler::ServiceScheduler& s,
+                   const scheduler::AppState& app, bool embedTasks, bool embedCounts,
+                   bool embedDeployments, bool embedLastTaskFailure, AppRenderCache* cache);
 
 }  // namespace corral::api

@@ -310,6 +310,7 @@ void V2Api::apps(http::Request& req, Reply& ex, std::string_view) {
       if (!parsed.ok()) return ex.respond(message(422, parsed.error().message));
       selector = std::move(*parsed);
     }
+    renderCache_.retainOnly(scheduler_.apps());
     std::string list = "{\"apps\":[";
     bool first = true;
     for (const auto& [id, a] : scheduler_.apps()) {
@@ -318,7 +319,7 @@ void V2Api::apps(http::Request& req, Reply& ex, std::string_view) {
       if (selector && !selector->matches(a.def.labels)) continue;
       if (!first) list += ',';
       first = false;
-      list += appJsonText(scheduler_, a, tasks, counts, deps, ltf);
+      appendAppJson(list, scheduler_, a, tasks, counts, deps, ltf, &renderCache_);
     }
     list += "]}";
     return ex.respond(http::Response::json(200, std::move(list)));
@@ -400,7 +401,8 @@ void V2Api::appSubresource(http::Request& req, Reply& ex, std::string_view restV
       auto e = embeds(req);
       bool ltf = e.empty() || e.count("app.lastTaskFailure") || e.count("apps.lastTaskFailure");
       return ex.respond(http::Response::json(
-          200, "{\"app\":" + appJsonText(scheduler_, *app, true, true, true, ltf) + "}"));
+          200,
+          "{\"app\":" + appJsonText(scheduler_, *app, true, true, true, ltf, &renderCache_) + "}"));
     }
     if (req.method == "PUT" || req.method == "PATCH") {
       auto body = parseJson(req.body);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/http_server.h"
+#include "core_cluster/api/marathon_json.h"
 #include "core_cluster/api/reply.h"
 #include "core_cluster/api/tasks_text.h"
 #include "core_cluster/events/event_bus.h"
@@ -31,6 +32,8 @@ class V2Api {
   // The address clients reach this master at, once its port is bound
   // (/v2/leader, /v2/info's http_port).
   void setAdvertisedAddress(std::string address) { info_.advertisedAddress = std::move(address); }
+  // Each app's rendered definition, reused by /v2/apps and /v2/apps/{id}.
+  const AppRenderCache& renderCache() const { return renderCache_; }
 
   // One entry of the route table: an exact path, or a prefix that owns every
   // path below it ("/v2/apps" owns "/v2/apps/x/y", handed "/x/y" as `rest`).
@@ -67,6 +70,7 @@ class V2Api {
   master::Master& master_;
   events::EventBus& bus_;
   ApiInfo info_;
+  AppRenderCache renderCache_;
 };
 
 // Marathon accepts "true"/"True"/"1" for query booleans.

@@ -1,5 +1,6 @@
 #include "core_cluster/events/event_bus.h"
 
+#include <charconv>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -23,10 +24,24 @@ metrics::Counter& slowCutoffs() {
                                              "Event stream subscribers cut off for lagging.");
   return c;
 }
+metrics::Counter& resumes() {
+  static auto& c = metrics::global().counter(
+      "corral_event_stream_resumes_total",
+      "Event stream reconnects resumed from their Last-Event-ID (missed events replayed).");
+  return c;
+}
+metrics::Counter& resyncsAsked() {
+  static auto& c = metrics::global().counter(
+      "corral_event_stream_resyncs_required_total",
+      "Event stream reconnects whose Last-Event-ID could not be resumed (told to re-read).");
+  return c;
+}
 }  // namespace
 
 EventBus::EventBus(Loop& loop, EventBusOptions options)
     : options_(options), heartbeat_(loop), detachTimer_(loop) {
+  resumes();  // listed from the start (at 0)
+  resyncsAsked();
   heartbeat_.start(options_.heartbeatMs, options_.heartbeatMs, [this] { heartbeat(); });
   metrics::global().gaugeFn(
       "corral_event_stream_subscribers", "Open /v2/events streams.",
@@ -50,9 +65,11 @@ uint64_t EventBus::publish(const std::string& type, Json data) {
   toMarathonShape(type, data, clientIp_);
   StoredEvent e{nextId_++, type, dumpJson(data)};
   eventsPublished().inc();
+  // Formatted once for every subscriber that takes it.
+  std::string wire;
   for (size_t i = 0; i < streams_.size();) {
     auto s = streams_[i];
-    deliver(*s, e);
+    deliver(*s, e, wire);
     // end() keeps a keep-alive connection open, so a cut-off stream is not closed().
     if (s->exchange->closed() || s->cutOff) {
       streams_.erase(streams_.begin() + static_cast<long>(i));
@@ -66,7 +83,7 @@ uint64_t EventBus::publish(const std::string& type, Json data) {
   return nextId_ - 1;
 }
 
-void EventBus::deliver(Stream& s, const StoredEvent& e) {
+void EventBus::deliver(Stream& s, const StoredEvent& e, std::string& wire) {
   if (s.cutOff) return;
   if (s.filter.empty() ? !isMarathonEventType(e.type) : !s.filter.count(e.type)) return;
   if (s.exchange->bufferedBytes() > options_.maxSubscriberBufferBytes) {
@@ -76,7 +93,8 @@ void EventBus::deliver(Stream& s, const StoredEvent& e) {
     s.exchange->end();
     return;
   }
-  s.exchange->write(sse::format(std::to_string(e.id), e.type, e.data));
+  if (wire.empty()) wire = sse::format(std::to_string(e.id), e.type, e.data);
+  s.exchange->write(wire);
 }
 
 void EventBus::heartbeat() {
@@ -98,16 +116,19 @@ int EventBus::attach(const http::Request& request, std::shared_ptr<http::Exchang
                               {"Cache-Control", "no-cache, no-store, must-revalidate"},
                               {"X-Accel-Buffering", "no"}});
   // Resume: replay what the client missed when we still hold it; otherwise tell
-  // it (with a comment) that it must resync from /v2/apps.
+  // it that it must resync from /v2/apps.
   if (auto last = request.header("Last-Event-ID")) {
-    uint64_t lastId = std::strtoull(std::string(*last).c_str(), nullptr, 10);
-    bool covered = !recent_.empty() ? recent_.front().id <= lastId + 1 : lastId + 1 >= nextId_;
-    if (covered) {
+    uint64_t after = 0;
+    if (canResumeAfter(*last, &after)) {
+      exchange->write(": resumed " + std::to_string(after) + "\n\n");
       for (const auto& e : recent_) {
-        if (e.id > lastId) deliver(*s, e);
+        std::string wire;
+        if (e.id > after) deliver(*s, e, wire);
       }
+      resumes().inc();
     } else {
       exchange->write(": resync-required\n\n");
+      resyncsAsked().inc();
     }
   }
   std::string remote = request.remoteAddress;
@@ -125,6 +146,16 @@ int EventBus::attach(const http::Request& request, std::shared_ptr<http::Exchang
   d["remoteAddress"] = remote;
   publish("event_stream_attached", d);
   return 200;
+}
+
+bool EventBus::canResumeAfter(std::string_view lastEventId, uint64_t* after) const {
+  const char* end = lastEventId.data() + lastEventId.size();
+  auto [stop, ec] = std::from_chars(lastEventId.data(), end, *after);
+  if (lastEventId.empty() || ec != std::errc() || stop != end) return false;
+  // Issued by this process: not from before a restart, not ahead of us.
+  if (*after < firstId_ || *after > lastId()) return false;
+  // Everything after it is still held.
+  return *after == lastId() || (!recent_.empty() && recent_.front().id <= *after + 1);
 }
 
 void EventBus::publishDetached() {

@@ -1,5 +1,15 @@
 // The scheduler's event stream: Marathon's /v2/events as server-sent events,
 // plus an increasing id and Last-Event-ID resume while events are retained.
+//
+// A reconnect's Last-Event-ID gets one unambiguous answer, as a comment before
+// anything else on the stream:
+//   ": resumed <id>"    every retained event after <id> follows (ids are not
+//                       contiguous on a filtered stream: corral's own event
+//                       types take ids too), then the live ones;
+//   ": resync-required" the id is not one this process issued and still
+//                       holds (older than the retention, from before a
+//                       restart, ahead of the last id, or not a number): the
+//                       client must re-read /v2/apps.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +18,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/http_server.h"
@@ -50,8 +61,9 @@ class EventBus {
 
   size_t subscriberCount() const { return streams_.size(); }
   uint64_t lastId() const { return nextId_ - 1; }
-  // Continue numbering after a restart (ids must keep increasing).
-  void setNextId(uint64_t id) { nextId_ = id; }
+  // Continue numbering after a restart (ids must keep increasing). Ids below
+  // `id` are from another process: a Last-Event-ID among them asks for a resync.
+  void setNextId(uint64_t id) { nextId_ = firstId_ = id; }
   void closeAll();
 
  private:
@@ -61,12 +73,16 @@ class EventBus {
     std::string remote;
     bool cutOff = false;  // ended for lagging; dropped at the next publish
   };
-  void deliver(Stream& s, const StoredEvent& e);
+  // wire: the event in SSE form, formatted by the first stream that takes it.
+  void deliver(Stream& s, const StoredEvent& e, std::string& wire);
   void heartbeat();
   void publishDetached();
+  // Whether every event after lastId is still held (and lastId is ours).
+  bool canResumeAfter(std::string_view lastEventId, uint64_t* after) const;
 
   EventBusOptions options_;
   uint64_t nextId_ = 1;
+  uint64_t firstId_ = 1;  // the first id this process issued
   std::deque<StoredEvent> recent_;
   std::vector<std::shared_ptr<Stream>> streams_;
   std::vector<std::pair<uint64_t, std::function<void(const StoredEvent&)>>> local_;

@@ -29,6 +29,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -41,6 +42,7 @@
 #include "base/http_client.h"
 #include "base/json.h"
 #include "base/loop.h"
+#include "tests/integration/http_relay.h"
 
 extern char** environ;
 
@@ -608,7 +610,7 @@ class DnsCluster : public ::testing::Test {
     std::vector<std::string> args{corralBin(),     "dns",
                                   "--listen",      dnsIp_ + ":" + std::to_string(dnsPort_),
                                   "--http-listen", dnsIp_ + ":" + std::to_string(dnsHttpPort_),
-                                  "--master",      master(),
+                                  "--master",      dnsMaster_ ? dnsMaster_() : master(),
                                   "--workers",     "2",
                                   "--no-forward"};
     args.insert(args.end(), dnsArgs.begin(), dnsArgs.end());
@@ -658,8 +660,11 @@ class DnsCluster : public ::testing::Test {
 
   // corral_registry_connected{consumer="dns"} from /metrics; -1 if absent.
   double registryConnected() { return metric("corral_registry_connected"); }
-  double metric(const std::string& name) {
-    auto r = dnsHttp("/metrics");
+  double metric(const std::string& name) { return metricIn(dnsHttp("/metrics"), name); }
+  double masterMetric(const std::string& name) {
+    return metricIn(api("GET", "/metrics/prometheus"), name);
+  }
+  static double metricIn(const HttpResult& r, const std::string& name) {
     std::istringstream in(r.body);
     std::string line;
     while (std::getline(in, line)) {
@@ -744,6 +749,9 @@ class DnsCluster : public ::testing::Test {
   std::string dnsAddr() const { return dnsIp_ + ":" + std::to_string(dnsPort_); }
 
   Http http_;
+  // Where corral dns follows the master (set before startCluster; called once
+  // the master is up); unset: the master itself.
+  std::function<std::string()> dnsMaster_;
   std::string dir_;
   std::string prefix_;
   std::string masterIp_;
@@ -1105,6 +1113,101 @@ TEST_F(DnsCluster, MasterDownKeepsLastGoodAnswersAndRestartFollowsAgain) {
   ASSERT_TRUE(waitAppStable("/fresh", 1));
   auto fresh = apiEndpoints("/fresh");
   EXPECT_TRUE(waitFor([&] { return ares.endpoints("_fresh._tcp.marathon.mesos") == fresh; }, 5000));
+}
+
+// --------------------------------------------------- Last-Event-ID resume
+
+// The DNS server's event stream is cut (a relay between it and the master
+// drops the connection and refuses new ones while the cluster changes): on
+// reconnect it resumes with Last-Event-ID and gets only what it missed, the
+// master confirming the resume; it does not re-read /v2/apps.
+TEST_F(DnsCluster, DroppedEventStreamResumesWithLastEventIdWithoutReloading) {
+  std::unique_ptr<testing::HttpRelay> relay;
+  dnsMaster_ = [&] {
+    relay = std::make_unique<testing::HttpRelay>(prefix_ + "8", masterIp_, masterPort_);
+    EXPECT_TRUE(relay->ok());
+    return relay->address();
+  };
+  startCluster(141, 1);
+  createApp(appBody("/web", 1));
+  ASSERT_TRUE(waitAppStable("/web", 1));
+  ASSERT_TRUE(waitFor([&] { return srvEndpoints("web") == apiEndpoints("/web"); }, 5000));
+  ASSERT_EQ(metric("corral_registry_resyncs_total"), 1) << "one initial load";
+  const int appsReads = relay->count("GET /v2/apps?");
+  ASSERT_EQ(appsReads, 1);
+  const double resumesBefore = masterMetric("corral_event_stream_resumes_total");
+
+  relay->cut();
+  ASSERT_TRUE(waitFor([&] { return registryConnected() == 0; }, 5000));
+  // Missed while cut: a scale-up (status updates, a deployment, corral's own
+  // launch-queue events, which take ids the DNS stream is not sent) and a new app.
+  scale("/web", 3);
+  createApp(appBody("/late", 1));
+  ASSERT_TRUE(waitAppStable("/web", 3));
+  ASSERT_TRUE(waitAppStable("/late", 1));
+  auto web = apiEndpoints("/web");
+  auto late = apiEndpoints("/late");
+  EXPECT_NE(srvEndpoints("web"), web) << "the DNS server saw the change while cut off";
+  relay->resume();
+
+  ASSERT_TRUE(waitFor([&] { return srvEndpoints("web") == web; }, 15000))
+      << "the missed scale-up never arrived";
+  ASSERT_TRUE(waitFor([&] { return srvEndpoints("late") == late; }, 5000));
+  EXPECT_EQ(registryConnected(), 1);
+  // Resumed, not reloaded: no second /v2/apps read, no resync counted.
+  EXPECT_EQ(metric("corral_registry_resyncs_total"), 1);
+  EXPECT_EQ(relay->count("GET /v2/apps?"), appsReads);
+  EXPECT_GE(masterMetric("corral_event_stream_resumes_total"), resumesBefore + 1);
+  int resumedStreams = 0;
+  for (const auto& h : relay->heads()) {
+    resumedStreams +=
+        h.rfind("GET /v2/events", 0) == 0 && h.find("Last-Event-ID: ") != std::string::npos;
+  }
+  EXPECT_GE(resumedStreams, 1);
+  // Live again: the next change applies incrementally.
+  scale("/web", 2);
+  ASSERT_TRUE(waitAppStable("/web", 2));
+  auto two = apiEndpoints("/web");
+  EXPECT_TRUE(waitFor([&] { return srvEndpoints("web") == two; }, 5000));
+  EXPECT_EQ(metric("corral_registry_resyncs_total"), 1);
+}
+
+// After a master restart the DNS server's Last-Event-ID names an event of the
+// previous process: the new master asks for a resync instead of replaying
+// nothing, and the DNS server re-reads /v2/apps, so what changed while it was
+// away is not missed.
+TEST_F(DnsCluster, LastEventIdFromBeforeAMasterRestartIsReReadNotMissed) {
+  std::unique_ptr<testing::HttpRelay> relay;
+  dnsMaster_ = [&] {
+    relay = std::make_unique<testing::HttpRelay>(prefix_ + "8", masterIp_, masterPort_);
+    EXPECT_TRUE(relay->ok());
+    return relay->address();
+  };
+  startCluster(142, 1);
+  createApp(appBody("/web", 1));
+  ASSERT_TRUE(waitAppStable("/web", 1));
+  ASSERT_TRUE(waitFor([&] { return srvEndpoints("web") == apiEndpoints("/web"); }, 5000));
+  ASSERT_EQ(metric("corral_registry_resyncs_total"), 1);
+
+  relay->cut();
+  ASSERT_TRUE(waitFor([&] { return registryConnected() == 0; }, 5000));
+  stopChild(master_);
+  startMaster();
+  ASSERT_TRUE(waitAgentsActive(1));
+  // Changed on the new master before the DNS server is back.
+  scale("/web", 2);
+  createApp(appBody("/late", 1));
+  ASSERT_TRUE(waitAppStable("/web", 2));
+  ASSERT_TRUE(waitAppStable("/late", 1));
+  auto web = apiEndpoints("/web");
+  auto late = apiEndpoints("/late");
+  relay->resume();
+
+  ASSERT_TRUE(waitFor([&] { return srvEndpoints("web") == web; }, 15000));
+  ASSERT_TRUE(waitFor([&] { return srvEndpoints("late") == late; }, 5000));
+  EXPECT_EQ(metric("corral_registry_resyncs_total"), 2) << "one reload after the restart";
+  EXPECT_GE(masterMetric("corral_event_stream_resyncs_required_total"), 1);
+  EXPECT_EQ(relay->count("GET /v2/apps?"), 2);
 }
 
 // --------------------------------------------------------- hostile input

@@ -53,6 +53,9 @@ class FakeMarathon {
     prune();
     return id;
   }
+  // An event this stream's subscribers do not get (like corral's own event
+  // types on an unfiltered stream): it takes an id, so the ids they see skip.
+  void skipId() { ++lastId_; }
   void writeRaw(const std::string& bytes) {
     for (auto& s : streams_) s->write(bytes);
   }
@@ -75,6 +78,7 @@ class FakeMarathon {
   bool honorLastEventId = true;
   bool sendIds = true;
   size_t retain = 1000;        // events kept for Last-Event-ID replay
+  bool confirmResume = false;  // say ": resumed <id>" before a replay, as corral's master does
   std::string leader;          // what /v2/leader says ("" = ourselves)
   std::string eventsRedirect;  // non-empty: /v2/events answers 307 to this host:port
 
@@ -134,6 +138,7 @@ class FakeMarathon {
         uint64_t lastId = std::strtoull(std::string(*last).c_str(), nullptr, 10);
         bool covered = events_.empty() ? lastId >= lastId_ : events_.front().id <= lastId + 1;
         if (covered) {
+          if (confirmResume) ex->write(": resumed " + std::string(*last) + "\n\n");
           for (const auto& e : events_) {
             if (e.id > lastId) ex->write(format(e));
           }

@@ -218,6 +218,55 @@ TEST_F(FollowerTest, ResumesWithLastEventIdAfterTheStreamDrops) {
   expectQuiet();
 }
 
+// corral's master confirms a resume (": resumed <id>"): the replay is trusted
+// even though its ids skip (events of types this stream does not get took
+// ids), so nothing is reloaded.
+TEST_F(FollowerTest, ConfirmedResumeWithSkippedIdsDoesNotReload) {
+  FakeMarathon m(loop_, "127.0.0.1");
+  ASSERT_TRUE(m.ok());
+  m.setApp(makeApp("/web", 0));
+  m.confirmResume = true;
+  auto f = makeFollower({m.address()});
+  f->start();
+  ASSERT_TRUE(waitFor([&] { return f->live() && m.openStreams() == 1; }));
+  m.publish("status_update_event", statusEvent("/web", "web.0", "TASK_RUNNING", 31000));
+  ASSERT_TRUE(waitFor([&] { return taskCount(*f, "/web") == 1; }));
+  m.dropStreams();
+  ASSERT_TRUE(waitFor([&] { return !f->connected(); }));
+  m.skipId();  // id 2 goes to events this stream is not sent
+  m.publish("status_update_event", statusEvent("/web", "web.1", "TASK_RUNNING", 31001));
+  ASSERT_TRUE(waitFor([&] { return m.streamsOpened == 2 && f->live(); }));
+  ASSERT_TRUE(waitFor([&] { return taskCount(*f, "/web") == 2 && f->lastEventId() == "3"; }));
+  EXPECT_EQ(m.lastEventIds, (std::vector<std::string>{"", "1"}));
+  EXPECT_EQ(m.appsFetches, 1);
+  EXPECT_EQ(metric("corral_registry_resyncs_total"), 1.0);
+  f.reset();
+  m.close();
+  expectQuiet();
+}
+
+// Without the confirmation the same skip is indistinguishable from a server
+// that ignored Last-Event-ID: the follower reloads rather than trust it.
+TEST_F(FollowerTest, UnconfirmedResumeWithSkippedIdsReloads) {
+  FakeMarathon m(loop_, "127.0.0.1");
+  ASSERT_TRUE(m.ok());
+  m.setApp(makeApp("/web", 0));
+  auto f = makeFollower({m.address()});
+  f->start();
+  ASSERT_TRUE(waitFor([&] { return f->live() && m.openStreams() == 1; }));
+  m.publish("status_update_event", statusEvent("/web", "web.0", "TASK_RUNNING", 31000));
+  ASSERT_TRUE(waitFor([&] { return taskCount(*f, "/web") == 1; }));
+  m.dropStreams();
+  ASSERT_TRUE(waitFor([&] { return !f->connected(); }));
+  m.skipId();
+  m.publish("status_update_event", statusEvent("/web", "web.1", "TASK_RUNNING", 31001));
+  ASSERT_TRUE(waitFor([&] { return m.appsFetches == 2 && f->live(); }));
+  EXPECT_EQ(metric("corral_registry_resyncs_total"), 2.0);
+  f.reset();
+  m.close();
+  expectQuiet();
+}
+
 TEST_F(FollowerTest, ResyncRequiredTriggersAFullReload) {
   FakeMarathon m(loop_, "127.0.0.1");
   ASSERT_TRUE(m.ok());

@@ -245,6 +245,43 @@ TEST_F(V2ApiTest, AppListFilters) {
   for (const auto& a : apps) EXPECT_TRUE(a["tasks"].is_array());
 }
 
+// Each app's definition is rendered once and reused by later listings until
+// the app changes: a change (scale, new definition) shows at once, a deleted
+// app's entry goes, and the listing is the same JSON the tree rendering gave.
+TEST_F(V2ApiTest, AppListRendersEachAppOnceUntilItChanges) {
+  create(R"({"id":"/web","cmd":"sleep 1","cpus":0.1,"mem":16,"instances":0})");
+  create(R"({"id":"/db","cmd":"sleep 2","cpus":0.1,"mem":16,"instances":0})");
+  Json first = bodyJson(get("/v2/apps?embed=apps.tasks"))["apps"];
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(api_->renderCache().renders(), 2u);
+  Json again = bodyJson(get("/v2/apps?embed=apps.tasks"))["apps"];
+  EXPECT_EQ(again, first);
+  EXPECT_EQ(api_->renderCache().renders(), 2u) << "nothing changed: nothing re-rendered";
+  for (const auto& a : again) {
+    const scheduler::AppState* app = sched_->app(a["id"].get<std::string>());
+    ASSERT_NE(app, nullptr);
+    Json tree = appJson(*sched_, *app, true, true, false);
+    tree["tasks"] = Json::array();
+    EXPECT_EQ(a, tree) << "cached text and the JSON tree agree";
+  }
+
+  ASSERT_EQ(send("PUT", "/v2/apps/web?force=true", R"({"instances":0,"cmd":"sleep 5"})").status,
+            200);
+  Json changed = bodyJson(get("/v2/apps/web"))["app"];
+  EXPECT_EQ(changed["cmd"], "sleep 5");
+  EXPECT_EQ(api_->renderCache().renders(), 3u) << "only the changed app is rendered again";
+  Json list = bodyJson(get("/v2/apps"))["apps"];
+  for (const auto& a : list) {
+    EXPECT_EQ(a["cmd"], a["id"] == "/web" ? "sleep 5" : "sleep 2");
+  }
+  EXPECT_EQ(api_->renderCache().renders(), 3u);
+
+  ASSERT_EQ(send("DELETE", "/v2/apps/db?force=true", "").status, 200);
+  ASSERT_EQ(sched_->app("/db"), nullptr);
+  EXPECT_EQ(bodyJson(get("/v2/apps"))["apps"].size(), 1u);
+  EXPECT_EQ(api_->renderCache().size(), 1u) << "a deleted app's entry is dropped";
+}
+
 TEST_F(V2ApiTest, TasksWithStatusFilterAndAppTasks) {
   withAgent();
   create(R"({"id":"/web","cmd":"sleep 100","instances":2,"cpus":0.1,"mem":16})");

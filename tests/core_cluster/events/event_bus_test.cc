@@ -207,6 +207,34 @@ TEST_F(EventBusTest, LastEventIdTooOldAsksForResync) {
   EXPECT_EQ(c.types(), (std::vector<std::string>{"event_stream_attached"}));
 }
 
+TEST_F(EventBusTest, ResumeIsConfirmedBeforeTheReplay) {
+  start();
+  for (int i = 1; i <= 3; ++i) bus_->publish(marathonType(i), Json::object());
+  SseClient& c = attach("/v2/events", {{"Last-Event-ID", "1"}});
+  waitEvents(c, 3);
+  EXPECT_EQ(c.raw.rfind(": resumed 1\n\n", 0), 0u) << c.raw;
+}
+
+// Only ids this process issued and still holds resume: one from before a
+// restart (below the first id), one ahead of the last id (another master, a
+// clock stepped back) or garbage asks for a resync, never a silent empty replay.
+TEST_F(EventBusTest, UnknownLastEventIdAsksForResync) {
+  start();
+  bus_->setNextId(1000);
+  for (int i = 1; i <= 3; ++i) bus_->publish(marathonType(i), Json::object());  // 1000..1002
+  SseClient& ok = attach("/v2/events", {{"Last-Event-ID", "1000"}});
+  waitEvents(ok, 3);
+  EXPECT_EQ(ok.types(),
+            (std::vector<std::string>{marathonType(2), marathonType(3), "event_stream_attached"}));
+  for (const char* id : {"999", "5", "100000", "abc", "1001x", "-1"}) {
+    SseClient& c = attach("/v2/events", {{"Last-Event-ID", id}});
+    waitEvents(c, 1);
+    EXPECT_NE(c.raw.find(": resync-required\n\n"), std::string::npos) << id << ": " << c.raw;
+    EXPECT_EQ(c.raw.find("resumed"), std::string::npos) << id;
+    EXPECT_EQ(c.types(), (std::vector<std::string>{"event_stream_attached"})) << id;
+  }
+}
+
 TEST_F(EventBusTest, HeartbeatComment) {
   start(EventBusOptions{.heartbeatMs = 30});
   SseClient& c = attach();
