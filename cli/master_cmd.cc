@@ -172,6 +172,7 @@ int runMaster(const MasterFlags& f) {
     httpsBound = *b;
   }
   v2.setAdvertisedAddress(host + ":" + std::to_string(*bound));
+  v2.setHttpsPort(listenOptions.tls ? *bound : httpsBound);
   m.start();
   sched.start();
   log::info("master listening on {}://{}:{} (v2 API, /v2/events, /metrics); state in {}",

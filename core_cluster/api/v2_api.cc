@@ -11,8 +11,8 @@
 #include "base/log.h"
 #include "base/metrics.h"
 #include "conf/app_definition.h"
-#include "core_cluster/api/groups_api.h"
 #include "core_cluster/api/app_update_request.h"
+#include "core_cluster/api/groups_api.h"
 #include "core_cluster/api/label_selector.h"
 #include "core_cluster/api/marathon_json.h"
 #include "core_cluster/api/metrics_json.h"
@@ -271,7 +271,8 @@ void V2Api::info(http::Request&, Reply& ex, std::string_view) {
                                {"zk_compression_threshold", 65536},
                                {"zk_max_node_size", 1024000}};
   // The v2 API is served over plain HTTP only: no HTTPS port (0).
-  j["http_config"] = Json{{"http_port", portOf(info_.advertisedAddress)}, {"https_port", 0}};
+  j["http_config"] =
+      Json{{"http_port", portOf(info_.advertisedAddress)}, {"https_port", info_.httpsPort}};
   j["event_subscriber"] = Json{{"type", "sse"}, {"http_endpoints", Json::array()}};
   ex.respond(json(200, j));
 }

@@ -22,6 +22,7 @@ struct ApiInfo {
   std::string frameworkId;
   std::string version = "1.10.0-corral";
   std::string zkUrl;  // empty: embedded state
+  int httpsPort = 0;  // the port serving the API over TLS; 0: none (/v2/info)
 };
 
 class V2Api {
@@ -32,6 +33,7 @@ class V2Api {
   // The address clients reach this master at, once its port is bound
   // (/v2/leader, /v2/info's http_port).
   void setAdvertisedAddress(std::string address) { info_.advertisedAddress = std::move(address); }
+  void setHttpsPort(int port) { info_.httpsPort = port; }
   // Each app's rendered definition, reused by /v2/apps and /v2/apps/{id}.
   const AppRenderCache& renderCache() const { return renderCache_; }
 

@@ -64,6 +64,11 @@ TEST_F(TlsClusterTest, ApiOverHttpsWithCredentialsAndAgentsRegisteredOverHttps) 
                                 basic("watcher", "watch-pw"), 5000, masterTls_);
   EXPECT_EQ(viewer.status, 200);
   EXPECT_NE(viewer.body.find("\"/web\""), std::string::npos) << viewer.body;
+  // /v2/info names the port that serves HTTPS (Marathon's https_port).
+  auto info = api("GET", "/v2/info");
+  ASSERT_EQ(info.status, 200);
+  EXPECT_NE(info.body.find("\"https_port\":" + std::to_string(masterPort_)), std::string::npos)
+      << info.body;
 }
 
 TEST_F(TlsClusterTest, PlainHttpAndAnotherCaAreRefusedBeforeAnyRequest) {
