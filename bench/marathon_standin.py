@@ -43,11 +43,18 @@ def free_port(ip="127.0.0.1", attempts=100):
 
 
 class StaticCatalog:
-    """A catalog given as a list of Marathon app objects (tasks embedded)."""
+    """A catalog given as a list of Marathon app objects (tasks embedded).
+
+    A catalog is what StandIn serves: `body`, the /v2/apps answer (bytes), and
+    `app(id)`, one app object for /v2/apps/{id} (None: 404)."""
 
     def __init__(self, apps):
         self.apps = apps
         self.body = json.dumps({"apps": apps}).encode()
+        self._by_id = {a["id"]: a for a in apps}
+
+    def app(self, app_id):
+        return self._by_id.get(app_id)
 
 
 class StandIn:
@@ -62,7 +69,6 @@ class StandIn:
         self.event_id = 0
         # Wall-clock (time.time()) when the last /v2/apps body was fully written.
         self.apps_served_at = None
-        by_id = {a["id"]: a for a in getattr(catalog, "apps", [])}
         stand_in = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -86,8 +92,11 @@ class StandIn:
                     self.send_body(200, stand_in.catalog.body)
                     stand_in.apps_served_at = time.time()
                     return None
-                if path.startswith("/v2/apps/") and path[len("/v2/apps"):] in by_id:
-                    return self.send_body(200, json.dumps({"app": by_id[path[len("/v2/apps"):]]}).encode())
+                if path.startswith("/v2/apps/"):
+                    app = stand_in.catalog.app(path[len("/v2/apps"):])
+                    if app is None:
+                        return self.send_body(404, b'{"message":"App does not exist"}')
+                    return self.send_body(200, json.dumps({"app": app}).encode())
                 if path == "/ping":
                     return self.send_body(200, b"pong", "text/plain")
                 if path == "/v2/events":
@@ -128,6 +137,8 @@ class StandIn:
 
     def send_raw(self, data):
         with self.lock:
+            if self.stream is None:
+                raise RuntimeError("the follower has not opened the Marathon event stream")
             self.stream.sendall(data)
 
     def event_bytes(self, etype, data):

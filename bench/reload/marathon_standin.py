@@ -3,17 +3,16 @@
 /v2/apps/<id>?embed=app.tasks (one app, for the follower's re-reads) and one
 /v2/events SSE stream into which the benchmark writes the events a real
 Marathon would send for each catalog change (as bench/dns_event_bench.py's
-StandIn does for corral dns)."""
+StandIn does for corral dns). The server is bench/marathon_standin.py's StandIn;
+this module is the catalog of routes it serves and the events of each change."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import socket
-import socketserver
 import threading
 import time
 
+from bench.marathon_standin import StandIn
 from bench.reload.catalog import AddRoute, RemoveRoute, Replace
 
 VERSION = "2026-12-01T00:00:00.000Z"
@@ -60,83 +59,32 @@ def app_json(route, with_tasks: bool = True) -> dict:
     return app
 
 
-class MarathonStandIn:
+class RouteCatalog:
+    """The routes as Marathon apps: the first /v2/apps answer rendered once,
+    each app rendered from the current routes when the follower re-reads it."""
+
     def __init__(self, routes: list):
         # The stand-in's own copy of the model (the follower's re-reads read it).
         self.routes = {r.app_id: type(r)(r.app_id, r.vhost, r.path, list(r.backends)) for r in routes}
         self.body = json.dumps({"apps": [app_json(r) for r in routes]}).encode()
         self.lock = threading.Lock()
-        self.stream = None
-        self.stream_ready = threading.Event()
-        self.done = threading.Event()
-        self.event_id = 0
-        stand_in = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def app(self, app_id: str):
+        with self.lock:
+            r = self.routes.get(app_id)
+            return app_json(r) if r else None
 
-            def log_message(self, *a):
-                pass
 
-            def send_body(self, status, body, ctype="application/json"):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                path = self.path.split("?", 1)[0]
-                if path == "/v2/leader":
-                    return self.send_body(200, json.dumps({"leader": stand_in.address}).encode())
-                if path == "/v2/apps":
-                    with stand_in.lock:
-                        body = stand_in.body
-                    return self.send_body(200, body)
-                if path.startswith("/v2/apps/"):
-                    with stand_in.lock:
-                        r = stand_in.routes.get(path[len("/v2/apps"):])
-                        body = json.dumps({"app": app_json(r)}).encode() if r else None
-                    if body is None:
-                        return self.send_body(404, b'{"message":"App does not exist"}')
-                    return self.send_body(200, body)
-                if path == "/v2/events":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.send_header("Cache-Control", "no-cache")
-                    self.end_headers()
-                    self.wfile.flush()
-                    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    with stand_in.lock:
-                        stand_in.stream = self.connection
-                    stand_in.stream_ready.set()
-                    # A comment line every few seconds, as a live Marathon stream has
-                    # bytes: corral's follower takes 35 s of silence for a dead stream
-                    # and reloads everything (20 s at 100k apps), mid-phase.
-                    for _ in range(24 * 3600 // KEEPALIVE_S):
-                        if stand_in.done.wait(KEEPALIVE_S):
-                            break
-                        try:
-                            with stand_in.lock:
-                                self.connection.sendall(b": keepalive\n\n")
-                        except OSError:
-                            break
-                    self.close_connection = True
-                    return None
-                return self.send_body(404, b'{"message":"not here"}')
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.address = "127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+class MarathonStandIn(StandIn):
+    def __init__(self, routes: list):
+        # A comment line every few seconds, as a live Marathon stream has bytes:
+        # corral's follower takes 35 s of silence for a dead stream and reloads
+        # everything (20 s at 100k apps), mid-phase.
+        super().__init__(RouteCatalog(routes), heartbeat_s=KEEPALIVE_S)
 
     def _event(self, etype: str, data: dict) -> bytes:
-        self.event_id += 1
         data = dict(data, eventType=etype, timestamp=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()))
-        return f"id: {self.event_id}\nevent: {etype}\ndata: {json.dumps(data)}\n\n".encode()
+        return self.event_bytes(etype, data)
 
     def _status(self, app_id: str, b, state: str) -> bytes:
         return self._event("status_update_event", {
@@ -150,31 +98,25 @@ class MarathonStandIn:
         killed; a new route is its app definition (api_post_event), then its
         tasks running; a removed route is app_terminated_event."""
         out = []
-        with self.lock:
+        routes = self.catalog.routes
+        with self.catalog.lock:
             for ev in events:
                 if isinstance(ev, Replace):
                     out.append(self._status(ev.app_id, ev.new, "TASK_RUNNING"))
                     out.append(self._status(ev.app_id, ev.old, "TASK_KILLED"))
-                    r = self.routes.get(ev.app_id)
+                    r = routes.get(ev.app_id)
                     if r is not None:
                         r.backends = [ev.new if b == ev.old else b for b in r.backends]
                 elif isinstance(ev, AddRoute):
                     r = ev.route
-                    self.routes[r.app_id] = type(r)(r.app_id, r.vhost, r.path, list(r.backends))
+                    routes[r.app_id] = type(r)(r.app_id, r.vhost, r.path, list(r.backends))
                     out.append(self._event("api_post_event", {
                         "clientIp": "127.0.0.1", "uri": "/v2/apps" + r.app_id,
                         "appDefinition": app_json(r, with_tasks=False)}))
                     out.extend(self._status(r.app_id, b, "TASK_RUNNING") for b in r.backends)
                 elif isinstance(ev, RemoveRoute):
-                    self.routes.pop(ev.app_id, None)
+                    routes.pop(ev.app_id, None)
                     out.append(self._event("app_terminated_event", {"appId": ev.app_id}))
                 else:
                     raise TypeError(f"unknown event {ev!r}")
-            if self.stream is None:
-                raise RuntimeError("corral proxy has not opened the Marathon event stream")
-            self.stream.sendall(b"".join(out))
-
-    def stop(self) -> None:
-        self.done.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.send_raw(b"".join(out))
