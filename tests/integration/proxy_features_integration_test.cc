@@ -140,7 +140,7 @@ TEST_F(ProxyTest, BlueGreenColoursShareOnePortAndTheOldOneDrains) {
                 {"HAPROXY_0_PORT", std::to_string(port)}};
   };
   deploy("/shop-blue", 2, labels("blue", "2026-12-01T10:00:00Z"), false, "", port);
-  ASSERT_TRUE(waitBackends("/shop-blue", 2));
+  ASSERT_TRUE(waitBackendsAnswering("/shop-blue", 2));
   ASSERT_TRUE(client_.waitFor([&] { return viaPort(port).status == 200; }, 10000, 50));
   std::map<std::string, int> seen;
   for (int i = 0; i < 10; ++i) ++seen[taskOf(viaPort(port))];
@@ -148,7 +148,7 @@ TEST_F(ProxyTest, BlueGreenColoursShareOnePortAndTheOldOneDrains) {
   for (const auto& [task, n] : seen) EXPECT_TRUE(startsWith(task, "shop-blue.")) << task;
 
   deploy("/shop-green", 2, labels("green", "2026-12-01T11:00:00Z"), false, "", altPort);
-  ASSERT_TRUE(waitBackends("/shop-green", 2));
+  ASSERT_TRUE(waitBackendsAnswering("/shop-green", 2));
   // Green's two tasks up: blue's two drain (min(2, 2, 2 + 2 - 2)).
   ASSERT_TRUE(
       client_.waitFor([&] { return startsWith(taskOf(viaPort(port)), "shop-green."); }, 10000, 50));

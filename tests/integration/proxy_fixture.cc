@@ -114,6 +114,21 @@ bool ProxyFixture::waitBackends(const std::string& id, size_t n, uint64_t timeou
   return client_.waitFor([&] { return routedBackends(id).size() == n; }, timeoutMs, 50);
 }
 
+bool ProxyFixture::waitBackendsAnswering(const std::string& id, size_t n, uint64_t timeoutMs) {
+  if (!waitBackends(id, n, timeoutMs)) return false;
+  for (const std::string& backend : routedBackends(id)) {
+    auto colon = backend.rfind(':');
+    if (colon == std::string::npos) return false;
+    std::string host = backend.substr(0, colon);
+    int port = std::stoi(backend.substr(colon + 1));
+    bool answers = client_.waitFor(
+        [&] { return client_.request("GET", host, port, "/", "", {}, 1000).status > 0; }, timeoutMs,
+        50);
+    if (!answers) return false;
+  }
+  return true;
+}
+
 std::string ProxyFixture::taskOf(const HttpResult& r) {
   auto t = http::findHeader(r.headers, "X-Demo-Task");
   return t ? std::string(*t) : "";

@@ -38,6 +38,9 @@ class ProxyFixture : public ClusterFixture {
   // The task ports the proxy routes for an app port (from /routes).
   std::set<std::string> routedBackends(const std::string& id);
   bool waitBackends(const std::string& id, size_t n, uint64_t timeoutMs = 15000);
+  // waitBackends, then until each of them answers HTTP itself: a task is
+  // TASK_RUNNING (and routed) a moment before its server listens.
+  bool waitBackendsAnswering(const std::string& id, size_t n, uint64_t timeoutMs = 15000);
 
   static std::string taskOf(const HttpResult& r);
   static bool startsWith(const std::string& s, const std::string& p);
