@@ -356,6 +356,40 @@ def misc_cases(api, port):
     api.case("events without Accept", "GET", "/v2/events", 406, None, ctype=None)
 
 
+def groups_cases(api):
+    """Groups and one multi-app deployment, as Marathon's groups RAML has them."""
+    def app(app_id, **extra):
+        return dict({"id": app_id, "cmd": "sleep 600", "cpus": 0.01, "mem": 8}, **extra)
+
+    group = {"id": "/cg", "apps": [app("/cg/db"), app("/cg/web", dependencies=["/cg/db"])]}
+    api.case("create group", "POST", "/v2/groups", 201, S.DEPLOYMENT_RESULT, body=group)
+    api.case("create an existing group", "POST", "/v2/groups", 409, S.ERROR, body=group)
+    got = api.case("group by a client's //id", "GET", "/v2/groups//cg", 200, S.GROUP)
+    api.check(got is not None and len(got.get("apps", [])) == 2, "group /cg apps: %r" % got)
+    api.case("group with embeds", "GET",
+             "/v2/groups/cg?embed=group.apps&embed=group.apps.tasks&embed=group.apps.counts",
+             200, S.GROUP)
+    wait_no_deployments(api)
+    api.case("group versions", "GET", "/v2/groups/cg/versions", 200, ["datetime"])
+    plan = api.case("group dry run", "PUT", "/v2/groups/cg" + q(dryRun="true"), 200,
+                    {"steps": ["object"]}, body={"id": "/cg", "apps": [app("/cg/db")]})
+    api.check(plan is not None and plan.get("steps"), "dry run plan: %r" % plan)
+    got = api.case("group after the dry run", "GET", "/v2/groups/cg", 200, S.GROUP)
+    api.check(got is not None and len(got.get("apps", [])) == 2,
+              "a dry run changed the group: %r" % got)
+    api.case("scale a group", "PUT", "/v2/groups/cg", 200, S.DEPLOYMENT_RESULT,
+             body={"scaleBy": 2})
+    wait_no_deployments(api)
+    web = api.case("a scaled app", "GET", "/v2/apps/cg/web", 200, S.APP_SINGLE)
+    api.check(web is not None and web["app"]["instances"] == 2, "scaleBy 2: %r" % web)
+    api.case("a dependency cycle", "POST", "/v2/groups", 422, S.ERROR,
+             body={"id": "/cyc", "apps": [app("/cyc/a", dependencies=["/cyc/b"]),
+                                          app("/cyc/b", dependencies=["/cyc/a"])]})
+    api.case("delete group", "DELETE", "/v2/groups/cg", 200, S.DEPLOYMENT_RESULT)
+    wait_no_deployments(api)
+    api.case("deleted group", "GET", "/v2/groups/cg", 404, S.ERROR)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: %s /path/to/corral\n" % sys.argv[0])
@@ -376,6 +410,7 @@ def main():
         misc_cases(api, port)
         refusal_cases(api)
         apps_cases(api, corral)
+        groups_cases(api)
         if api.failures:
             sys.stderr.write("FAIL: %d of %d cases departed from Marathon's API:\n  %s\n" %
                              (len(api.failures), api.cases, "\n  ".join(api.failures)))
