@@ -189,6 +189,16 @@ def run(cluster):
     status, old = request(cluster, "GET", "/v2/groups/g/versions/" + v1)
     check(status == 200 and len(old["apps"]) == 3, "version %s after restart: %r" % (v1, old))
 
+    # 7. scale_group and list_groups, as python3-marathon sends them.
+    scaled = client.scale_group("/g", 2)
+    check("deploymentId" in scaled, "scale_group returned %r" % scaled)
+    wait_for("the group scale deployed", lambda: not client.list_deployments(), 60)
+    check([client.get_app(a).instances for a in ("/g/db", "/g/api", "/g/web")] == [2, 2, 2],
+          "instances after scale_group(2): %r" %
+          [client.get_app(a).instances for a in ("/g/db", "/g/api", "/g/web")])
+    check("/g" in [g.id for g in client.list_groups()],
+          "list_groups: %r" % [g.id for g in client.list_groups()])
+
     client.delete_group("/g", force=True)
     wait_for("group deleted", lambda: request(cluster, "GET", "/v2/groups/g")[0] == 404, 30)
 
