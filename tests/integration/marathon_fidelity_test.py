@@ -18,9 +18,7 @@ every process it started.
 import json
 import os
 import sys
-import threading
 import time
-import traceback
 import urllib.error
 import urllib.request
 
@@ -51,24 +49,7 @@ def request(cluster, method, path, accept="application/json", body=None):
         return e.code, e.read().decode()
 
 
-class StreamReader:
-    """Runs one client.event_stream() in a thread and keeps what it yields."""
-
-    def __init__(self, client, **kwargs):
-        self.items = []
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(client, kwargs), daemon=True)
-        self.thread.start()
-
-    def _run(self, client, kwargs):
-        try:
-            for item in client.event_stream(**kwargs):
-                self.items.append(item)
-        except Exception as e:  # what a client would see: the test reports it
-            self.error = e
-
-    def types(self):
-        return [getattr(e, "event_type", None) for e in self.items]
+StreamReader = pmt.StreamReader
 
 
 def run(cluster):
@@ -166,26 +147,7 @@ def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: %s /path/to/corral\n" % sys.argv[0])
         return 2
-    start = time.monotonic()
-    cluster = pmt.Cluster(os.path.abspath(sys.argv[1]))
-    failed = True
-    try:
-        cluster.start()
-        run(cluster)
-        failed = False
-    except pmt.TestFailure as e:
-        sys.stderr.write("FAIL: %s\n" % e)
-        traceback.print_exc()
-    except Exception as e:
-        sys.stderr.write("FAIL: unexpected %s: %s\n" % (type(e).__name__, e))
-        traceback.print_exc()
-    finally:
-        cluster.stop(dump_logs=failed)
-    if failed:
-        return 1
-    print("PASS: python3-marathon saw Marathon's events, metrics and task lists in %.1fs" %
-          (time.monotonic() - start))
-    return 0
+    return pmt.drive(pmt.Cluster(os.path.abspath(sys.argv[1])), run, "python3-marathon saw Marathon's events, metrics and task lists")
 
 
 if __name__ == "__main__":

@@ -20,9 +20,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
-import traceback
 import urllib.error
 import urllib.request
 
@@ -58,28 +55,7 @@ def request(cluster, method, path, body=None):
         return e.code, json.loads(text) if text else None
 
 
-class StreamReader:
-    """Runs one client.event_stream() in a thread and keeps what it yields."""
-
-    def __init__(self, client):
-        self.items = []
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(client,), daemon=True)
-        self.thread.start()
-
-    def _run(self, client):
-        try:
-            for item in client.event_stream():
-                self.items.append(item)
-        except Exception as e:  # what a client would see: the test reports it
-            self.error = e
-
-    def of(self, cls, deployment_id=None):
-        out = [e for e in list(self.items) if isinstance(e, cls)]
-        if deployment_id is not None:
-            out = [e for e in out if getattr(getattr(e, "plan", None), "id", None) == deployment_id
-                   or getattr(e, "id", None) == deployment_id]
-        return out
+StreamReader = pmt.StreamReader
 
 
 def app(app_id, deps=()):
@@ -207,26 +183,7 @@ def main():
     if len(sys.argv) != 2:
         sys.stderr.write("usage: %s /path/to/corral\n" % sys.argv[0])
         return 2
-    start = time.monotonic()
-    cluster = pmt.Cluster(os.path.abspath(sys.argv[1]))
-    failed = True
-    try:
-        cluster.start()
-        run(cluster)
-        failed = False
-    except pmt.TestFailure as e:
-        sys.stderr.write("FAIL: %s\n" % e)
-        traceback.print_exc()
-    except Exception as e:
-        sys.stderr.write("FAIL: unexpected %s: %s\n" % (type(e).__name__, e))
-        traceback.print_exc()
-    finally:
-        cluster.stop(dump_logs=failed)
-    if failed:
-        return 1
-    print("PASS: python3-marathon deployed, changed, rolled back and recovered a group in %.1fs" %
-          (time.monotonic() - start))
-    return 0
+    return pmt.drive(pmt.Cluster(os.path.abspath(sys.argv[1])), run, "python3-marathon deployed, changed, rolled back and recovered a group")
 
 
 if __name__ == "__main__":

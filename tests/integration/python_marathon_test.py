@@ -307,6 +307,14 @@ class StreamReader:
     def types(self):
         return [getattr(e, "event_type", None) for e in self.items]
 
+    def of(self, cls, deployment_id=None):
+        """The events of type cls (of one deployment: its plan's id or its own)."""
+        out = [e for e in list(self.items) if isinstance(e, cls)]
+        if deployment_id is not None:
+            out = [e for e in out if getattr(getattr(e, "plan", None), "id", None) == deployment_id
+                   or getattr(e, "id", None) == deployment_id]
+        return out
+
 
 def expect_error(what, call, error, status=None):
     """`call` raises the documented python3-marathon error (and status)."""

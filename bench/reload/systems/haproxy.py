@@ -33,19 +33,15 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
 
-from bench.reload.systems.base import System
 from bench.reload.systems.peer_common import (
     Controller,
-    alive,
-    children_of,
+    MasterWorkerPeer,
     hard_fd_limit,
     run_pinned,
-    stop_tree,
     verify_routing,
 )
 
@@ -68,7 +64,7 @@ def check_path(route) -> None:
         raise ValueError(f"haproxy adapter routes '/' or one-segment prefixes like '/p3/', not {route.path!r}")
 
 
-class HAProxy(System):
+class HAProxy(MasterWorkerPeer):
     name = "haproxy"
 
     def __init__(
@@ -260,13 +256,6 @@ backend no_route
         self.start_phases = phases
         self.ctl = Controller(self.name, routes, self._sync)
 
-    def apply(self, events: list) -> None:
-        self.ctl.submit(events)
-
-    def wait_idle(self, timeout: float = 600) -> None:
-        """Block until every submitted change is in the running proxy (for tests)."""
-        self.ctl.wait_idle(timeout)
-
     def _sync(self, replaces: list, structural: bool) -> None:
         if replaces:
             # Runtime API first: replaced tasks go live now, even when a reload follows.
@@ -304,16 +293,3 @@ backend no_route
         phases["reload_s"] = time.monotonic() - t1
         phases["total_s"] = time.monotonic() - t0
         self.reloads.append(phases)
-
-    def pids(self) -> list[int]:
-        if not self.master_pid or not alive(self.master_pid):
-            return []
-        return [self.master_pid] + children_of(self.master_pid)
-
-    def stop(self) -> None:
-        if self.ctl is not None:
-            self.ctl.close()
-        if self.popen is not None and self.popen.poll() is None:
-            # SIGTERM to the master: hard stop of every worker, old ones included.
-            stop_tree(self.master_pid, self.popen, signal.SIGTERM)
-        self.popen = None

@@ -30,15 +30,13 @@ import signal
 import subprocess
 import time
 
-from bench.reload.systems.base import System
 from bench.reload.systems.peer_common import (
     Controller,
-    alive,
+    MasterWorkerPeer,
     children_of,
     cmdline,
     hard_fd_limit,
     run_pinned,
-    stop_tree,
     verify_routing,
 )
 
@@ -57,7 +55,7 @@ def hash_size(n: int) -> int:
     return size
 
 
-class Nginx(System):
+class Nginx(MasterWorkerPeer):
     name = "nginx"
 
     def __init__(
@@ -213,13 +211,6 @@ http {{
         self.start_phases = phases
         self.ctl = Controller(self.name, routes, self._sync)
 
-    def apply(self, events: list) -> None:
-        self.ctl.submit(events)
-
-    def wait_idle(self, timeout: float = 600) -> None:
-        """Block until every submitted change is in the running proxy (for tests)."""
-        self.ctl.wait_idle(timeout)
-
     def _sync(self, replaces: list, structural: bool) -> None:
         # No runtime API in open-source nginx: every change is a reload.
         t0 = time.monotonic()
@@ -233,16 +224,3 @@ http {{
         phases["reload_s"] = time.monotonic() - t1
         phases["total_s"] = time.monotonic() - t0
         self.reloads.append(phases)
-
-    def pids(self) -> list[int]:
-        if not self.master_pid or not alive(self.master_pid):
-            return []
-        return [self.master_pid] + children_of(self.master_pid)
-
-    def stop(self) -> None:
-        if self.ctl is not None:
-            self.ctl.close()
-        if self.popen is not None and self.popen.poll() is None:
-            # SIGTERM: fast shutdown of master and workers, old ones included.
-            stop_tree(self.master_pid, self.popen, signal.SIGTERM)
-        self.popen = None

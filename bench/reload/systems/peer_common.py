@@ -23,6 +23,7 @@ import threading
 import time
 
 from bench.reload.catalog import AddRoute, RemoveRoute, Replace, Route, apply_event
+from bench.reload.systems.base import System
 
 
 def children_of(pid: int) -> list[int]:
@@ -272,3 +273,34 @@ class Controller:
                 self._idle.notify_all()
             if self._stopping or self._error is not None:
                 return
+
+
+class MasterWorkerPeer(System):
+    """What the HAProxy and nginx adapters share: a master process (`popen`,
+    `master_pid`) with workers of one or more generations, and a Controller
+    (`ctl`) that applies submitted batches in its own thread."""
+
+    ctl = None
+    popen = None
+    master_pid = 0
+
+    def apply(self, events: list) -> None:
+        self.ctl.submit(events)
+
+    def wait_idle(self, timeout: float = 600) -> None:
+        """Block until every submitted change is in the running proxy (for tests)."""
+        self.ctl.wait_idle(timeout)
+
+    def pids(self) -> list[int]:
+        if not self.master_pid or not alive(self.master_pid):
+            return []
+        return [self.master_pid] + children_of(self.master_pid)
+
+    def stop(self) -> None:
+        if self.ctl is not None:
+            self.ctl.close()
+        if self.popen is not None and self.popen.poll() is None:
+            # SIGTERM to the master: both stop every worker at once, old
+            # generations included.
+            stop_tree(self.master_pid, self.popen, signal.SIGTERM)
+        self.popen = None
