@@ -58,11 +58,13 @@ class StaticCatalog:
 
 
 class StandIn:
-    """A Marathon stand-in: leader, apps and one SSE stream we write into."""
+    """A Marathon stand-in: leader, apps and the SSE streams we write into (every
+    follower's: a proxy taking over from another opens its own beside the old
+    one's, and both must see every event)."""
 
     def __init__(self, catalog, ip="127.0.0.1", heartbeat_s=10.0):
         self.catalog = catalog
-        self.stream = None
+        self.streams = []
         self.stream_ready = threading.Event()
         self.lock = threading.Lock()
         self.done = threading.Event()
@@ -100,15 +102,18 @@ class StandIn:
                 if path == "/ping":
                     return self.send_body(200, b"pong", "text/plain")
                 if path == "/v2/events":
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.send_header("Cache-Control", "no-cache")
-                    self.end_headers()
-                    self.wfile.write(b": connected\n\n")
-                    self.wfile.flush()
-                    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    # Headers and registration under the lock that every send takes: no
+                    # event is written before the headers, and none sent after the
+                    # follower saw the headers (and asked for /v2/apps) misses it.
                     with stand_in.lock:
-                        stand_in.stream = self.connection
+                        self.send_response(200)
+                        self.send_header("Content-Type", "text/event-stream")
+                        self.send_header("Cache-Control", "no-cache")
+                        self.end_headers()
+                        self.wfile.write(b": connected\n\n")
+                        self.wfile.flush()
+                        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        stand_in.streams.append(self.connection)
                     stand_in.stream_ready.set()
                     stand_in.done.wait(24 * 3600)
                     self.close_connection = True
@@ -130,16 +135,27 @@ class StandIn:
     def _heartbeat(self, every):
         while not self.done.wait(every):
             try:
-                if self.stream is not None:
+                if self.streams:
                     self.send_raw(b": keepalive\n\n")
-            except OSError:
+            except (OSError, RuntimeError):
                 pass
 
     def send_raw(self, data):
+        """Writes data to every open event stream; a stream its follower closed is
+        dropped (a proxy generation that exited after a takeover)."""
         with self.lock:
-            if self.stream is None:
+            if not self.streams:
                 raise RuntimeError("the follower has not opened the Marathon event stream")
-            self.stream.sendall(data)
+            alive = []
+            for conn in self.streams:
+                try:
+                    conn.sendall(data)
+                    alive.append(conn)
+                except OSError:
+                    pass
+            if not alive:
+                raise RuntimeError("every follower closed its Marathon event stream")
+            self.streams = alive
 
     def event_bytes(self, etype, data):
         self.event_id += 1

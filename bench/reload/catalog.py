@@ -61,6 +61,16 @@ class RemoveRoute:
     app_id: str
 
 
+@dataclass
+class Upgrade:
+    """Replace the running proxy process by a new one (same binary, same
+    routes) the system's own hitless way: corral's --takeover, HAProxy's
+    master-CLI reload (the master re-executes its binary), nginx's binary
+    upgrade (USR2, WINCH, QUIT). Routes do not change."""
+
+    seq: int
+
+
 def backend_for(k: int) -> Backend:
     """The k-th backend identity: distinct 127.a.b.c addresses (no .0/.255 octets)."""
     a = 1 + k // 62500
@@ -114,6 +124,8 @@ def apply_event(routes_by_id: dict, ev) -> None:
         routes_by_id[ev.route.app_id] = ev.route
     elif isinstance(ev, RemoveRoute):
         routes_by_id.pop(ev.app_id, None)
+    elif isinstance(ev, Upgrade):
+        pass
     else:
         raise TypeError(f"unknown event {ev!r}")
 

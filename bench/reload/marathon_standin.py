@@ -60,14 +60,25 @@ def app_json(route, with_tasks: bool = True) -> dict:
 
 
 class RouteCatalog:
-    """The routes as Marathon apps: the first /v2/apps answer rendered once,
-    each app rendered from the current routes when the follower re-reads it."""
+    """The routes as Marathon apps: /v2/apps rendered from the current routes
+    (once, and again only after a change: a proxy generation that takes over
+    mid-run loads the catalog as it is then), each app rendered from the current
+    routes when the follower re-reads it."""
 
     def __init__(self, routes: list):
         # The stand-in's own copy of the model (the follower's re-reads read it).
         self.routes = {r.app_id: type(r)(r.app_id, r.vhost, r.path, list(r.backends)) for r in routes}
-        self.body = json.dumps({"apps": [app_json(r) for r in routes]}).encode()
         self.lock = threading.Lock()
+        self.changed = False  # set by MarathonStandIn.send under the lock
+        self._body = json.dumps({"apps": [app_json(r) for r in routes]}).encode()
+
+    @property
+    def body(self) -> bytes:
+        with self.lock:
+            if self.changed:
+                self._body = json.dumps({"apps": [app_json(r) for r in self.routes.values()]}).encode()
+                self.changed = False
+            return self._body
 
     def app(self, app_id: str):
         with self.lock:
@@ -100,6 +111,7 @@ class MarathonStandIn(StandIn):
         out = []
         routes = self.catalog.routes
         with self.catalog.lock:
+            self.catalog.changed = True
             for ev in events:
                 if isinstance(ev, Replace):
                     out.append(self._status(ev.app_id, ev.new, "TASK_RUNNING"))

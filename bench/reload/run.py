@@ -12,6 +12,10 @@ and each runs these phases on the same catalog and the same event sequence:
   rate1/10/100  task replacements at 1, 10 and 100 per second
   burst500   500 replacements submitted at once
   addremove  new routes added and removed again
+  upgrade    the proxy process replaced by a new one under load, the system's
+             own hitless way (corral --takeover; HAProxy master-CLI reload, which
+             re-executes the binary; nginx USR2 binary upgrade), twice, the second
+             after the first generation has drained
 Load in every phase: wrk keep-alive over the routes (spread.lua), wrk with
 Connection: close (churn), 1,000 long-lived keep-alive connections and an
 open-loop probe (loadgen.py). Figures: failed requests and resets, probe
@@ -32,6 +36,7 @@ import fcntl
 import importlib
 import inspect
 import json
+import math
 import os
 import platform
 import random
@@ -52,7 +57,7 @@ sys.path.insert(0, ROOT)
 
 from bench.reload import httpprobe, proc  # noqa: E402
 from bench.reload.backends import Backends  # noqa: E402
-from bench.reload.catalog import AddRoute, RemoveRoute, Replace, EventSource, apply_event, make_catalog  # noqa: E402
+from bench.reload.catalog import AddRoute, RemoveRoute, Replace, Upgrade, EventSource, apply_event, make_catalog  # noqa: E402
 from bench.reload.systems.base import System  # noqa: E402
 
 SYSTEM_CPU, LOAD_CPU = 0, 1
@@ -101,7 +106,12 @@ def phase_plan(short):
     if short:
         return [("steady", "rate", 0, 2), ("rate10", "rate", 10, 2)]
     return [("steady", "rate", 0, 10), ("rate1", "rate", 1, 10), ("rate10", "rate", 10, 10),
-            ("rate100", "rate", 100, 5), ("burst500", "burst", 500, 10), ("addremove", "addremove", 2, 10)]
+            ("rate100", "rate", 100, 5), ("burst500", "burst", 500, 10), ("addremove", "addremove", 2, 10),
+            ("upgrade", "upgrade", 2, 16)]
+
+
+# Phases whose changes make a reloading peer load its whole configuration again.
+RELOADING_KINDS = ("addremove", "upgrade")
 
 
 def make_events(kind, amount, seconds, source, model):
@@ -125,6 +135,11 @@ def make_events(kind, amount, seconds, source, model):
             ev = source.add_route() if i % 2 == 0 else source.remove_route()
             apply_event(model, ev)
             evs.append((i / amount, ev))
+    elif kind == "upgrade":
+        # Spread so that each old generation has drained (its long-lived clients
+        # ask every 10 s and get Connection: close) before the next upgrade.
+        step = seconds * 0.85 / max(1, amount - 1)
+        evs = [(i * step, Upgrade(i + 1)) for i in range(amount)]
     return evs
 
 
@@ -260,6 +275,8 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
     name, kind, amount, _ = phase
     sampler = Sampler(system)
     sampler.start()
+    upgrades_before = len(system.upgrade_seconds())
+    upgrades_asked = sum(1 for _, ev in events if isinstance(ev, Upgrade))
     cpu0 = proc.cpu_seconds(system.pids())
     checker = LiveChecker(port, model)
     change_times = []
@@ -287,6 +304,8 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
             applied += len(batch)
             for ev in batch:
                 change_times.append(t_submit)
+                if isinstance(ev, Upgrade):
+                    continue  # timed by the system itself (upgrade_seconds)
                 route = ev.route if isinstance(ev, AddRoute) else (
                     routes_before.get(id(ev)) if isinstance(ev, RemoveRoute) else model.get(ev.app_id))
                 checker.submit(ev, t_submit, route)
@@ -305,11 +324,15 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
         raise RuntimeError(f"loadgen exited {rc} (see {work}/loadgen.log)")
     with open(lg_out) as f:
         lgr = json.load(f)
+    ups = system.upgrade_seconds()[upgrades_before:]
+    upgrades = {"asked": upgrades_asked, "completed": len(ups),
+                "p50_s": percentile(ups, 50), "max_s": max(ups) if ups else None}
     return summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_out, cpu1 - cpu0,
-                           sampler.max_procs, duration)
+                           sampler.max_procs, duration, upgrades)
 
 
-def summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_out, cpu_s, max_procs, duration):
+def summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_out, cpu_s, max_procs, duration,
+                    upgrades):
     samples = lgr["probe"]["samples"]
     lat = [l for _, l in samples if l is not None]
     times = sorted(change_times)
@@ -344,11 +367,30 @@ def summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_o
         "cpu_s": cpu_s,
         "cpu_per_change_ms": (cpu_s * 1000.0 / applied) if applied else None,
         "max_processes": max_procs,
+        "upgrades": upgrades,
         "timeline": {"t0": lgr["t0"], "samples": samples, "changes": times},
     }
 
 
 # ------------------------------------------------------------------ one system at one R
+
+
+def predicted_start(measured, R):
+    """(seconds, why) a system's start at R routes is predicted to take from its
+    two largest measured starts (growth exponent between them, at least linear),
+    or (None, "") with nothing measured at fewer routes."""
+    pts = sorted(p for p in measured if p[0] < R)
+    if not pts:
+        return None, ""
+    r2, t2 = pts[-1]
+    k = 1.0
+    if len(pts) >= 2:
+        r1, t1 = pts[-2]
+        if t1 > 0 and t2 > t1:
+            k = max(1.0, min(3.0, math.log(t2 / t1) / math.log(r2 / r1)))
+    predicted = t2 * (R / r2) ** k
+    return predicted, (f"its start took {t2:.1f} s at {r2} routes and grows as routes^{k:.1f}, "
+                       f"so ~{predicted:.0f} s at {R}")
 
 
 def write_targets(routes, path, n, seed):
@@ -364,6 +406,8 @@ def run_system(args, cls, routes, seed, plan, work):
     os.makedirs(system_dir, exist_ok=True)
     port = free_port()
     system = cls(system_dir, port, SYSTEM_CPU, args.corral)
+    if hasattr(system, "start_timeout_s"):  # the peers bound each configuration load
+        system.start_timeout_s = args.start_budget_s
     # The system and the harness each get their own copy of the routes.
     mine = make_catalog(len(routes), seed)
     model = {r.app_id: r for r in mine}
@@ -382,9 +426,22 @@ def run_system(args, cls, routes, seed, plan, work):
         source = EventSource(make_catalog(len(routes), seed), seed)
         scratch = {r.app_id: r for r in make_catalog(len(routes), seed)}
         result["phases"] = {}
+        result["skipped_phases"] = {}
         for phase in plan:
             name, kind, amount, seconds = phase
             events = make_events(kind, amount, seconds, source, scratch)
+            cost = system.config_load_seconds()
+            if kind in RELOADING_KINDS and cost is not None and cost > args.max_reload_s:
+                # The system answers these changes by loading its whole configuration,
+                # which it has shown takes longer than the phase itself: the phase would
+                # only measure a queue of reloads (the figure that says so is the cost).
+                why = (f"one configuration load takes {cost:.0f} s at {len(routes)} routes "
+                       f"(> --max-reload-s {args.max_reload_s:.0f})")
+                result["skipped_phases"][name] = why
+                log(f"{cls.name} R={len(routes)} {name}: skipped, {why}")
+                # The reloading phases come last, so no later phase's events build on
+                # the routes this one would have added or removed.
+                continue
             log(f"{cls.name} R={len(routes)} {name}: {len(events)} change(s) over {seconds}s")
             result["phases"][name] = run_phase(args, system, port, model, events, phase, targets, system_dir)
             ph = result["phases"][name]
@@ -445,6 +502,12 @@ def markdown(meta, results, extra, plan_names):
                 f"{ph['max_processes']} | {fmt(bpr, 0)} |")
     if meta.get("errors"):
         lines += [""] + [f"* {e['system']} with {e['routes']} routes failed: {e['error']}" for e in meta["errors"]]
+    notes = [f"* {s['system']} with {s['routes']} routes {s['why']}" for s in meta.get("skipped", [])]
+    for r in results:
+        notes += [f"* {r['system']} with {r['routes']} routes, phase {name} not run: {why}"
+                  for name, why in r.get("skipped_phases", {}).items()]
+    if notes:
+        lines += ["", "Not run (each reason measured in this run):", ""] + notes
     lines += ["", "Start (first snapshot served) and memory:", "",
               "| system | routes | start s | memory MiB (Pss) |", "| --- | ---: | ---: | ---: |"]
     for r in sorted(results, key=lambda r: (r["system"], r["routes"])):
@@ -549,6 +612,11 @@ def main():
     ap.add_argument("--lead-s", type=float, default=None, help="quiet seconds before a phase's first change")
     ap.add_argument("--tail-s", type=float, default=None, help="quiet seconds after its last change")
     ap.add_argument("--probe-rate", type=float, default=500, help="open-loop probe requests per second")
+    ap.add_argument("--start-budget-s", type=float, default=300,
+                    help="a system predicted (from its smaller runs) to need longer to start is not run at that R, "
+                         "and a start that does is stopped")
+    ap.add_argument("--max-reload-s", type=float, default=30,
+                    help="phases that make a peer reload its whole configuration are not run once one load takes longer")
     ap.add_argument("--long-lived", type=int, default=1000)
     ap.add_argument("--wrk-conns", type=int, default=32)
     ap.add_argument("--wrk-delay-ms", type=int, default=10, help="pause per keep-alive wrk request (bounds the load)")
@@ -581,20 +649,34 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="corral-reload-work-")
     # The backends use fixed ports (catalog.BACKEND_PORTS): one run at a time.
+    # (Run this script directly, not under flock(1) on the same file: that would
+    # hold the lock this process then waits for.)
     lock = open("/tmp/corral-reload-bench.lock", "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log("waiting for /tmp/corral-reload-bench.lock: another reload benchmark run holds it")
+        fcntl.flock(lock, fcntl.LOCK_EX)
     t_run = time.monotonic()
     backends = Backends(work, LOAD_CPU)
     backends.start()
-    results, errors = [], []
+    results, errors, skipped = [], [], []
     # A SIGTERM (ctest's timeout, Ctrl-C's cousin) unwinds like an exception, so every
     # process this run started is stopped by the finally clauses on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
+        starts = {}  # system -> [(routes, start seconds)], for the start budget
         for R in routes_list:
             routes = make_catalog(R, args.seed)
             for rnd in range(args.rounds):
                 for cls in classes:
+                    predicted, why = predicted_start(starts.get(cls.name, []), R)
+                    if predicted is not None and predicted > args.start_budget_s:
+                        why = f"not run: {why}, over --start-budget-s {args.start_budget_s:.0f}"
+                        if rnd == 0:
+                            log(f"{cls.name} with {R} routes {why}")
+                            skipped.append({"system": cls.name, "routes": R, "why": why})
+                        continue
                     log(f"round {rnd + 1}: {cls.name} with {R} routes")
                     try:
                         res = run_system(args, cls, routes, args.seed, plan, work)
@@ -604,6 +686,7 @@ def main():
                         continue
                     res["round"] = rnd + 1
                     results.append(res)
+                    starts.setdefault(cls.name, []).append((R, res["start_s"]))
     finally:
         backends.stop()
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -614,6 +697,7 @@ def main():
             "systems": [c.name for c in classes], "window_s": WINDOW_S, "probe_rate": args.probe_rate,
             "long_lived": args.long_lived, "runtime_s": None}
     meta["errors"] = errors
+    meta["skipped"] = skipped
     extra = derived(results, plan_names)
     meta["runtime_s"] = time.monotonic() - t_run
     md = markdown(meta, results, extra, plan_names)

@@ -29,12 +29,23 @@ class System(abc.ABC):
 
     @abc.abstractmethod
     def apply(self, events: list) -> None:
-        """Submit a batch of events (Replace / AddRoute / RemoveRoute) the system's
-        own way; returns once submitted (the harness probes for "live")."""
+        """Submit a batch of events (Replace / AddRoute / RemoveRoute / Upgrade)
+        the system's own way; returns once submitted (the harness probes for
+        "live"; an Upgrade is timed by the system, see upgrade_seconds)."""
 
     @abc.abstractmethod
     def pids(self) -> list[int]:
         """All live processes of this system (CPU, RSS and the generation count)."""
+
+    def upgrade_seconds(self) -> list[float]:
+        """For each Upgrade event applied so far: seconds from its submission until
+        the new process generation served."""
+        return []
+
+    def config_load_seconds(self) -> float | None:
+        """What one whole-configuration reload costs this system now (seconds), or
+        None when changes never reload a configuration (corral)."""
+        return None
 
     @abc.abstractmethod
     def stop(self) -> None:

@@ -1,7 +1,9 @@
 """corral proxy under the reload benchmark: it follows a Marathon stand-in in
 this process (marathon_standin.py) exactly as it follows a real Marathon, with
 one worker pinned to the system's core; changes are the SSE events Marathon
-would send (status_update_event, api_post_event, app_terminated_event)."""
+would send (status_update_event, api_post_event, app_terminated_event). An
+Upgrade starts the next generation with the same --takeover path (the hitless
+upgrade of docs/TAKEOVER.md)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 from bench.reload import httpprobe, proc
+from bench.reload.catalog import Upgrade
 from bench.reload.marathon_standin import MarathonStandIn
 from bench.reload.systems.base import System
 
@@ -22,6 +26,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+DRAIN_TIMEOUT_S = 30  # as HAProxy's hard-stop-after and nginx's worker_shutdown_timeout here
+# What a new generation logs once it accepts on every socket (reload/takeover.cc).
+SERVING_LINE = b"takeover: serving every socket"
+
+
 class CorralSystem(System):
     name = "corral"
 
@@ -30,6 +39,28 @@ class CorralSystem(System):
         self.standin = None
         self.proc = None
         self.admin_port = 0
+        self.takeover_path = ""
+        self.generation = 0
+        self.lock = threading.Lock()
+        self.draining: list[subprocess.Popen] = []  # earlier generations, until they exit
+        self.upgrades: list[float] = []
+        self.upgrade_failures = 0
+
+    def _spawn(self) -> subprocess.Popen:
+        """One proxy generation. Every generation names the same --takeover path:
+        the first binds the sockets, each later one takes them over from the one
+        serving and that one drains (docs/TAKEOVER.md)."""
+        self.generation += 1
+        log = open(os.path.join(self.work_dir, f"corral-proxy-{self.generation}.log"), "ab")
+        try:
+            return subprocess.Popen(
+                ["taskset", "-c", str(self.cpu), self.corral_bin, "proxy", f"--master={self.standin.address}",
+                 "--group=external", f"--http-listen=127.0.0.1:{self.http_port}", "--https-listen=",
+                 f"--admin-listen=127.0.0.1:{self.admin_port}", "--workers=1",
+                 f"--takeover={self.takeover_path}", f"--drain-timeout={DRAIN_TIMEOUT_S}"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        finally:
+            log.close()
 
     def start(self, routes: list) -> None:
         if not os.access(self.corral_bin, os.X_OK):
@@ -37,17 +68,13 @@ class CorralSystem(System):
         os.makedirs(self.work_dir, exist_ok=True)
         self.standin = MarathonStandIn(routes)
         self.admin_port = _free_port()
-        log = open(os.path.join(self.work_dir, "corral-proxy.log"), "ab")
-        self.proc = subprocess.Popen(
-            ["taskset", "-c", str(self.cpu), self.corral_bin, "proxy", f"--master={self.standin.address}",
-             "--group=external", f"--http-listen=127.0.0.1:{self.http_port}", "--https-listen=",
-             f"--admin-listen=127.0.0.1:{self.admin_port}", "--workers=1"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.takeover_path = os.path.join(self.work_dir, "takeover.sock")
+        self.proc = self._spawn()
         timeout = 60 + len(routes) / 1000
         if not self.standin.stream_ready.wait(timeout):
             self.stop()
             raise RuntimeError(f"corral proxy did not open the event stream in {timeout:.0f}s "
-                               f"(see {self.work_dir}/corral-proxy.log)")
+                               f"(see {self.work_dir}/corral-proxy-1.log)")
         try:
             httpprobe.wait_serving(self.http_port, routes, timeout)
         except RuntimeError:
@@ -55,19 +82,66 @@ class CorralSystem(System):
             raise
 
     def apply(self, events: list) -> None:
-        self.standin.send(events)
+        changes = [ev for ev in events if not isinstance(ev, Upgrade)]
+        if changes:
+            self.standin.send(changes)
+        for ev in events:
+            if isinstance(ev, Upgrade):
+                self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Starts the next generation and returns; a thread times it until the new
+        process says it serves every socket (the old one then stops accepting)."""
+        t0 = time.monotonic()
+        new = self._spawn()
+        log_path = os.path.join(self.work_dir, f"corral-proxy-{self.generation}.log")
+        with self.lock:
+            self.draining = [p for p in self.draining if p.poll() is None]
+            self.draining.append(self.proc)
+            self.proc = new
+
+        def watch():
+            end = t0 + 60 + DRAIN_TIMEOUT_S  # a third generation waits for the oldest to drain
+            while time.monotonic() < end and new.poll() is None:
+                try:
+                    with open(log_path, "rb") as f:
+                        if SERVING_LINE in f.read():
+                            with self.lock:
+                                self.upgrades.append(time.monotonic() - t0)
+                            return
+                except OSError:
+                    pass
+                time.sleep(0.002)
+            with self.lock:
+                self.upgrade_failures += 1
+
+        threading.Thread(target=watch, daemon=True).start()
+
+    def upgrade_seconds(self) -> list[float]:
+        with self.lock:
+            return list(self.upgrades)
 
     def pids(self) -> list[int]:
-        return proc.tree(self.proc.pid) if self.proc is not None and self.proc.poll() is None else []
+        out = []
+        with self.lock:
+            procs = [p for p in self.draining + [self.proc] if p is not None]
+        for p in procs:
+            if p.poll() is None:
+                out += proc.tree(p.pid)
+        return sorted(set(out))
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        with self.lock:
+            procs = [p for p in self.draining + [self.proc] if p is not None]
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
             try:
-                self.proc.wait(10)
+                p.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                p.kill()
+                p.wait(5)
         if self.standin is not None:
             self.standin.stop()
             self.standin = None

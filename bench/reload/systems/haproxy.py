@@ -119,6 +119,10 @@ defaults
   mode http
   balance roundrobin
   option http-keep-alive
+  # On a reload the old worker keeps idle client connections until their next
+  # request (answered, then closed) instead of closing them under a client that
+  # may be sending: the setting for reloads without failed requests.
+  option idle-close-on-response
   http-reuse always
   option redispatch
   retries 3
@@ -256,7 +260,7 @@ backend no_route
         self.start_phases = phases
         self.ctl = Controller(self.name, routes, self._sync)
 
-    def _sync(self, replaces: list, structural: bool) -> None:
+    def _sync(self, replaces: list, structural: bool, upgrade: bool = False) -> None:
         if replaces:
             # Runtime API first: replaced tasks go live now, even when a reload follows.
             t0 = time.monotonic()
@@ -275,7 +279,9 @@ backend no_route
                 if bad:
                     raise RuntimeError(f"haproxy runtime API refused a server change: {bad[0]}")
             self.runtime_batches.append(time.monotonic() - t0)
-        if structural:
+        # An upgrade is the same master-CLI reload: the master re-executes its
+        # binary (a new one, when the file was replaced) and hands the listeners on.
+        if structural or upgrade:
             self._reload()
 
     def _reload(self) -> None:

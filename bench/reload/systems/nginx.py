@@ -33,6 +33,7 @@ import time
 from bench.reload.systems.peer_common import (
     Controller,
     MasterWorkerPeer,
+    alive,
     children_of,
     cmdline,
     hard_fd_limit,
@@ -84,6 +85,7 @@ class Nginx(MasterWorkerPeer):
         self.ctl: Controller | None = None
         self.reloads: list[dict] = []
         self.control_cpu_s = 0.0
+        self.old_masters: list[int] = []  # masters of earlier binaries, draining
 
     # ------------------------------------------------------------ rendering
 
@@ -99,7 +101,7 @@ class Nginx(MasterWorkerPeer):
         # every connection slot up front, hence the same cap as maxconn's).
         fds = min(hard_fd_limit(), 100_200)
         parts = [
-            f"""daemon off;
+            f"""daemon on;
 worker_processes 1;
 worker_rlimit_nofile {fds};
 worker_shutdown_timeout {ms}ms;
@@ -181,13 +183,70 @@ http {{
     def _wait_new_worker(self, old: set[int], timeout: float) -> set[int]:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f"nginx master exited ({self.popen.returncode}); see {self.errlog}")
+            self.popen.poll()  # reap the first master once a binary upgrade retired it
+            if not alive(self.master_pid):
+                raise RuntimeError(f"nginx master {self.master_pid} exited; see {self.errlog}")
             cur = self._serving_workers()
             if cur and not (cur & old):
                 return cur
             time.sleep(0.01)
         raise RuntimeError(f"nginx: no new worker within {timeout:.0f} s; see {self.errlog}")
+
+    def _binary_upgrade(self) -> None:
+        """nginx's documented executable upgrade: USR2 makes the master start its
+        binary again (a new master inheriting the listening sockets, which writes
+        the pid file; the old one's becomes nginx.pid.oldbin); once the new
+        master's worker serves, WINCH stops the old workers gracefully and QUIT
+        the old master (it exits when its workers have finished, bounded by
+        worker_shutdown_timeout)."""
+        old_master = self.master_pid
+        pid_file = os.path.join(self.work_dir, "nginx.pid")
+        os.kill(old_master, signal.SIGUSR2)
+        end = time.monotonic() + self.start_timeout_s
+        new_master = 0
+        while time.monotonic() < end:
+            try:
+                with open(pid_file) as f:
+                    pid = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != old_master and alive(pid):
+                new_master = pid
+                break
+            if not alive(old_master):
+                raise RuntimeError(f"nginx master exited during the binary upgrade; see {self.errlog}")
+            time.sleep(0.01)
+        if not new_master:
+            raise RuntimeError(f"nginx: no new master within {self.start_timeout_s:.0f} s of USR2; see {self.errlog}")
+        self.master_pid = new_master
+        self._workers = self._wait_new_worker(set(), self.start_timeout_s)
+        os.kill(old_master, signal.SIGWINCH)
+        os.kill(old_master, signal.SIGQUIT)
+        self.old_masters.append(old_master)
+
+    def pids(self) -> list[int]:
+        out = set(super().pids())
+        self.old_masters = [m for m in self.old_masters if alive(m)]
+        for m in self.old_masters:
+            out.add(m)
+            out.update(children_of(m))
+        return sorted(out)
+
+    def stop(self) -> None:
+        for m in self.old_masters:
+            if alive(m):
+                try:
+                    os.kill(m, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        super().stop()
+        for m in self.old_masters:
+            for pid in [m] + children_of(m):
+                if alive(pid):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
 
     # ------------------------------------------------------------ System
 
@@ -204,14 +263,38 @@ http {{
             start_new_session=True,
         )
         log.close()
-        self.master_pid = self.popen.pid  # taskset execs nginx: same pid
+        # Daemonized (as packaged nginx runs): the master refuses a binary upgrade
+        # while the process that started it is still its parent. The launcher
+        # exits once the master has forked; the pid file names the master.
+        try:
+            rc = self.popen.wait(self.start_timeout_s)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            raise RuntimeError(f"nginx did not daemonize within {self.start_timeout_s:.0f} s; see {self.errlog}")
+        if rc != 0:
+            raise RuntimeError(f"nginx exited {rc} at start; see {self.errlog}")
+        end = time.monotonic() + 10
+        while not self.master_pid:
+            try:
+                with open(os.path.join(self.work_dir, "nginx.pid")) as f:
+                    self.master_pid = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                pass
+            if not self.master_pid:
+                if time.monotonic() > end:
+                    raise RuntimeError(f"nginx wrote no pid file within 10 s; see {self.errlog}")
+                time.sleep(0.01)
         self._workers = self._wait_new_worker(set(), self.start_timeout_s)
         verify_routing(self.http_port, routes, 60, "nginx start")
         phases["total_s"] = time.monotonic() - t0
         self.start_phases = phases
         self.ctl = Controller(self.name, routes, self._sync)
 
-    def _sync(self, replaces: list, structural: bool) -> None:
+    def _sync(self, replaces: list, structural: bool, upgrade: bool = False) -> None:
+        if upgrade:
+            self._binary_upgrade()
+            if not replaces and not structural:
+                return
         # No runtime API in open-source nginx: every change is a reload.
         t0 = time.monotonic()
         with self.ctl.lock:

@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 
-from bench.reload.catalog import AddRoute, RemoveRoute, Replace, Route, apply_event
+from bench.reload.catalog import AddRoute, RemoveRoute, Replace, Route, Upgrade, apply_event
 from bench.reload.systems.base import System
 
 
@@ -150,7 +150,11 @@ def stop_tree(master_pid: int, popen: subprocess.Popen, graceful: int, wait_s: f
     except ProcessLookupError:
         pass
     end = time.monotonic() + wait_s
-    while time.monotonic() < end and popen.poll() is None:
+    # The master may not be popen's process (nginx's binary upgrade leaves a new
+    # master that the old one started): wait for the pid itself, reaping popen.
+    while time.monotonic() < end and (alive(master_pid) or popen.poll() is None):
+        if popen.poll() is not None and not alive(master_pid):
+            break
         time.sleep(0.05)
     tree += [p for p in children_of(master_pid) if p not in tree]
     for pid in tree:
@@ -176,8 +180,11 @@ class Controller:
     the model, and calls sync(replaces, structural) on the adapter: replaces are
     (app_id, slot index, new Backend) for the Replace events of the batch whose
     route the running proxy already has;
-    structural is True when the rendered configuration must change. An error stops
-    the controller and is raised by the next apply() or by wait_idle()."""
+    structural is True when the rendered configuration must change; upgrade is True
+    when the batch asks for a new process generation (an Upgrade event). An error
+    stops the controller and is raised by the next apply() or by wait_idle().
+    upgrade_seconds holds, per Upgrade event, the time from its submission until
+    the sync that carried it out returned (the new generation serves)."""
 
     def __init__(self, name: str, routes: list, sync):
         self.name = name
@@ -192,6 +199,8 @@ class Controller:
         self._stopping = False
         self.batches = 0
         self.syncs = 0
+        self.upgrade_seconds: list[float] = []
+        self._upgrade_submitted: dict[int, float] = {}
         self._thread = threading.Thread(target=self._run, name=f"{name}-controller", daemon=True)
         self._thread.start()
 
@@ -200,6 +209,10 @@ class Controller:
             raise RuntimeError(f"{self.name} controller failed: {self._error}") from self._error
         with self._idle:
             self._busy = True
+            now = time.monotonic()
+            for ev in events:
+                if isinstance(ev, Upgrade):
+                    self._upgrade_submitted[id(ev)] = now
         self._queue.put(list(events))
 
     def check(self) -> None:
@@ -245,8 +258,11 @@ class Controller:
             try:
                 with self.lock:
                     known = set(self.routes_by_id)
-                    replaces, structural = [], False
+                    replaces, structural, upgrade = [], False, False
                     for ev in events:
+                        if isinstance(ev, Upgrade):
+                            upgrade = True
+                            continue
                         if isinstance(ev, Replace):
                             # A route added in this same batch is not in the running proxy yet;
                             # the slot is the backend's index (renders keep the model's order).
@@ -263,8 +279,13 @@ class Controller:
                         else:
                             raise TypeError(f"unknown event {ev!r}")
                         apply_event(self.routes_by_id, ev)
-                self._sync(replaces, structural)
+                self._sync(replaces, structural, upgrade)
                 self.syncs += 1
+                done = time.monotonic()
+                with self._idle:
+                    for ev in events:
+                        if isinstance(ev, Upgrade):
+                            self.upgrade_seconds.append(done - self._upgrade_submitted.pop(id(ev), done))
             except BaseException as e:  # surfaced to the harness by submit()/wait_idle()
                 self._error = e
             with self._idle:
@@ -291,6 +312,18 @@ class MasterWorkerPeer(System):
         """Block until every submitted change is in the running proxy (for tests)."""
         self.ctl.wait_idle(timeout)
 
+    def upgrade_seconds(self) -> list[float]:
+        return list(self.ctl.upgrade_seconds) if self.ctl is not None else []
+
+    def config_load_seconds(self) -> float | None:
+        """The longest configuration load (check + reload, or start) seen so far:
+        what one more reload will cost."""
+        loads = [p.get("total_s", 0.0) for p in getattr(self, "reloads", [])]
+        start = getattr(self, "start_phases", None)
+        if start:
+            loads.append(start.get("total_s", 0.0))
+        return max(loads) if loads else None
+
     def pids(self) -> list[int]:
         if not self.master_pid or not alive(self.master_pid):
             return []
@@ -299,8 +332,9 @@ class MasterWorkerPeer(System):
     def stop(self) -> None:
         if self.ctl is not None:
             self.ctl.close()
-        if self.popen is not None and self.popen.poll() is None:
+        if self.popen is not None and (self.popen.poll() is None or alive(self.master_pid)):
             # SIGTERM to the master: both stop every worker at once, old
-            # generations included.
+            # generations included. (nginx's master is not popen's process: it
+            # runs daemonized so that its binary upgrade works.)
             stop_tree(self.master_pid, self.popen, signal.SIGTERM)
         self.popen = None

@@ -38,10 +38,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from bench.reload.catalog import AddRoute, Backend, EventSource, RemoveRoute, Replace, Route, make_catalog  # noqa: E402
+from bench.reload.catalog import AddRoute, Backend, EventSource, RemoveRoute, Replace, Route, Upgrade, make_catalog  # noqa: E402
 from bench.reload.systems.haproxy import HAProxy  # noqa: E402
 from bench.reload.systems.nginx import Nginx  # noqa: E402
-from bench.reload.systems.peer_common import http_get, route_answers  # noqa: E402
+from bench.reload.systems.peer_common import alive, http_get, route_answers  # noqa: E402
 
 PEERS = {"haproxy": HAProxy, "nginx": Nginx}
 
@@ -292,6 +292,18 @@ def run_one(peer, n, stand, cpu, work_root):
                 seen.add(via)
             assert e.old.header() not in seen
         out["listen_socket_kept"] = listen_inode(port) == inode0
+
+        # 5. An upgrade (a new process generation, the peer's own way): routes keep
+        # answering, the listening socket is the same, and the old generation goes.
+        before = set(sysm.pids())
+        sysm.apply([Upgrade(1)])
+        sysm.wait_idle(600)
+        assert len(sysm.upgrade_seconds()) == 1, f"{peer}: upgrade not timed"
+        out["upgrade_s"] = round(sysm.upgrade_seconds()[0], 3)
+        for r in list(by_id.values())[:20]:
+            assert route_answers(port, r), f"{peer}: {r.vhost} broken after the upgrade"
+        assert listen_inode(port) == inode0, f"{peer}: the upgrade bound a new listening socket"
+        wait_until(sysm, lambda: not (set(sysm.pids()) & before - {sysm.master_pid}), 60, "old generation gone")
         out["procs_end"] = len(sysm.pids())
         out["rss_mb_end"] = round(rss_kb(sysm.pids()) / 1024, 1)
         out["reloads"] = [{k: round(v, 3) for k, v in r.items()} for r in sysm.reloads]
@@ -300,7 +312,13 @@ def run_one(peer, n, stand, cpu, work_root):
     finally:
         pids = sysm.pids()
         sysm.stop()
-        left = [p for p in pids if os.path.exists(f"/proc/{p}")]
+        # A daemonized master's workers are reaped by init, not by us: give the
+        # exit a moment before calling anything left running.
+        end = time.monotonic() + 3
+        left = [p for p in pids if alive(p)]
+        while left and time.monotonic() < end:
+            time.sleep(0.05)
+            left = [p for p in pids if alive(p)]
         out["left_running"] = left
     assert not out["left_running"], f"{peer}: processes left after stop: {left}"
     return out
