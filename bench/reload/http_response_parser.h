@@ -31,7 +31,7 @@ class HttpResponseParser {
 
   // The peer closed the connection: kDone when the body runs until close and
   // the head was complete, else kNeedMore (the answer is missing or cut short:
-  // the tool counts both as "closed", like loadgen.py's IncompleteReadError).
+  // the tool counts both as "closed").
   State finishOnClose();
 
   bool started() const { return started_; }

@@ -21,7 +21,8 @@
 //
 // Prints "ready <t0>" once the long-lived connections are open; ends when the
 // duration is over, stdin is closed and no check is pending, and writes the
-// figures to --out as JSON (loadgen.py's layout plus "live").
+// figures to --out as JSON (the layout run.py reads: t0, duration, rate,
+// open_long_s, probe, long_lived, live).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -92,7 +93,8 @@ Ns fromSeconds(double s) { return static_cast<Ns>(std::llround(s * kSecond)); }
   std::exit(2);
 }
 
-// loadgen.py's failure kind names, so the driver's figures keep their meaning.
+// The failure kind names the benchmark has always reported (run.py counts
+// "reset" as a TCP reset).
 std::string errnoKind(int err) {
   switch (err) {
     case ECONNRESET:
@@ -248,7 +250,7 @@ struct LongLived {
   uint32_t conn = kNone;
   const std::string* request = nullptr;
   bool reopening = false;  // the connection is being opened again after a drop or failure
-  bool given_up = false;   // reopening failed: loadgen.py stops such a connection too
+  bool given_up = false;   // reopening failed: this connection stops
 };
 
 struct Check {
@@ -620,8 +622,7 @@ void LoadTool::onAnswer(uint32_t ci, Ns now) {
       long_busy_--;
       long_requests_++;
       if (status != 200) long_failures_["status_" + std::to_string(status)]++;
-      if (close_after)
-        onIdleClosed(ci);  // the proxy said it closes: counted as dropped, like loadgen.py's at_eof
+      if (close_after) onIdleClosed(ci);  // the proxy said it closes: counted as dropped
       longNext(li, now);
       break;
     }
