@@ -141,6 +141,7 @@ class LiveChecks:
     def __init__(self, pipe):
         self.pipe = pipe
         self.pending = {}  # app_id -> [(check id, event)] not yet cancelled
+        self.lines = {}  # check id -> its line, for the log of a check that never went live
         self.next_id = 0
 
     def submit(self, batch, t_submit, route_of):
@@ -154,7 +155,8 @@ class LiveChecks:
                 app_id, mode, want = ev.app_id, "gone", "-"
             self.next_id += 1
             self.pending.setdefault(app_id, []).append((self.next_id, ev))
-            self.pipe.write(f"check {self.next_id} {t_submit:.6f} {mode} {route.vhost} {route.probe_path()} {want}\n")
+            self.lines[str(self.next_id)] = f"{mode} {route.vhost} {route.probe_path()} {want}"
+            self.pipe.write(f"check {self.next_id} {t_submit:.6f} {self.lines[str(self.next_id)]}\n")
         self.pipe.flush()
 
     def cancel_superseded(self, model, app_ids):
@@ -299,6 +301,10 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
     with open(lg_out) as f:
         lgr = json.load(f)
     lives = [(c["status"], c["s"]) for c in lgr["live"]]
+    for c in lgr["live"]:
+        if c["status"] == "timeout":
+            log(f"  {system.name} {name}: check `{checks.lines.get(c['id'])}` never went live "
+                f"({c['answers']} answers, the last: {c['last']})")
     return summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_out, cpu1 - cpu0,
                            sampler.max_procs, duration)
 
