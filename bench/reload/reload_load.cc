@@ -15,9 +15,11 @@
 //      check <id> <t_submit> serves  <host> <path> <backend>,<backend>,...
 //      check <id> <t_submit> gone    <host> <path> -
 //      cancel <id>
-//    each polling the route on its own keep-alive connection until the change
-//    answers; live seconds = answer time - t_submit (CLOCK_MONOTONIC, the
-//    clock of Python's time.monotonic()).
+//    each polling the route until the change answers, every poll on a new
+//    connection (what a new client sees: on a held one HAProxy keeps sending
+//    a client to a replaced server's old address for as long as its pooled
+//    server connection lives); live seconds = answer time - t_submit
+//    (CLOCK_MONOTONIC, the clock of Python's time.monotonic()).
 //
 // Prints "ready <t0>" once the long-lived connections are open; ends when the
 // duration is over, stdin is closed and no check is pending, and writes the
@@ -188,8 +190,11 @@ std::vector<std::string> splitWords(std::string_view line) {
   return words;
 }
 
-std::string requestFor(const std::string& host, const std::string& path) {
-  return "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
+// close: the proxy closes after answering, so its side, not ours, keeps the
+// TIME_WAIT of a connection per request (our ephemeral ports would run out).
+std::string requestFor(const std::string& host, const std::string& path, bool close) {
+  return "GET " + path + " HTTP/1.1\r\nHost: " + host + (close ? "\r\nConnection: close" : "") +
+         "\r\n\r\n";
 }
 
 void jsonString(FILE* f, std::string_view s) {
@@ -640,8 +645,10 @@ void LoadTool::onAnswer(uint32_t ci, Ns now) {
     }
     case Role::kCheck: {
       uint32_t ki = c.owner;
-      if (close_after) closeSocket(ci);
-      checkAnswer(ki, status, c.parser.backend(), now);
+      // Asked with Connection: close: the next poll is a new client.
+      std::string backend(c.parser.backend());
+      closeSocket(ci);
+      checkAnswer(ki, status, backend, now);
       break;
     }
   }
@@ -855,7 +862,7 @@ void LoadTool::command(std::string_view line, Ns now) {
     die("bad check mode '" + w[3] + "' (backend, serves or gone)");
   }
   if (w[5].empty() || w[5][0] != '/') die("check path must start with '/': '" + shown + "'");
-  k.request = requestFor(w[4], w[5]);
+  k.request = requestFor(w[4], w[5], /*close=*/true);
   uint32_t ki = static_cast<uint32_t>(checks_.size());
   check_by_id_[k.id] = ki;
   checks_.push_back(std::move(k));
@@ -985,7 +992,7 @@ int LoadTool::run() {
   char line[4096];
   while (std::fgets(line, sizeof line, tf)) {
     std::vector<std::string> w = splitWords(std::string_view(line, std::strcspn(line, "\n")));
-    if (w.size() == 2) target_requests_.push_back(requestFor(w[0], w[1]));
+    if (w.size() == 2) target_requests_.push_back(requestFor(w[0], w[1], /*close=*/false));
   }
   std::fclose(tf);
   if (target_requests_.empty()) die("no \"host path\" lines in " + opt_.targets);

@@ -4,8 +4,9 @@
 checks its figures: probe samples on schedule, failures by kind (status_503,
 bad_response, refused), idle closes not counted against the probe but counted
 as dropped long-lived connections, chunked answers, and the live checks
-(backend / serves / gone going live after the change, cancel -> superseded,
-an unmet check timing out), and that a bad command stops it.
+(backend / serves / gone going live after the change, every poll on a new
+connection, cancel -> superseded, an unmet check timing out), and that a bad
+command stops it.
 Usage: reload_load_test.py path/to/reload_load"""
 
 import json
@@ -31,6 +32,8 @@ class Server:
         self.port = self.sock.getsockname()[1]
         self.switch_to = "A"
         self.conns = []
+        self.check_reuse = 0  # check polls that came on a connection used before
+        self.check_keepalive = 0  # check polls without Connection: close
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -54,6 +57,7 @@ class Server:
 
     def _serve(self, c):
         buf = b""
+        served = 0
         with c:
             for _ in range(1000000):
                 while b"\r\n\r\n" not in buf:
@@ -66,11 +70,16 @@ class Server:
                     buf += data
                 head, _, buf = buf.partition(b"\r\n\r\n")
                 path = head.split(b"\r\n")[0].split(b" ")[1].decode()
+                close = b"\r\nconnection: close" in head.lower()
+                if path in ("/switch", "/never", "/gone"):
+                    self.check_reuse += served > 0
+                    self.check_keepalive += not close
+                served += 1
                 try:
                     c.sendall(self._answer(path))
                 except OSError:
                     return
-                if path in ("/closeidle", "/bad"):
+                if close or path in ("/closeidle", "/bad"):
                     return
 
     def close(self):
@@ -181,6 +190,10 @@ def main():
     expect(live.get("3", {}).get("status") == "timeout" and live["3"]["s"] is None, f"check 3 {live.get('3')}")
     c4 = live.get("4", {})
     expect(c4.get("status") == "live" and c4["s"] < 0.1, f"check 4 {c4}")
+    # Every poll is a new client (a held connection can stay on a replaced server).
+    expect(live.get("3", {}).get("answers", 0) > 100, f"check 3 polled too little: {live.get('3')}")
+    expect(server.check_reuse == 0 and server.check_keepalive == 0,
+           f"check polls reused {server.check_reuse} connections, {server.check_keepalive} without Connection: close")
     server.close()
 
     # Nothing listening: every probe is refused.
