@@ -303,12 +303,12 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
     lives = [(c["status"], c["s"]) for c in lgr["live"]]
     # The probe's own share of its latency: how late reload_load took requests up.
     tool = lgr["tool"]
-    log(f"  load tool wake-up lag p50 {tool['wake_lag_p50_ms']:.3f} ms, p99 {tool['wake_lag_p99_ms']:.3f} ms, "
-        f"max {tool['wake_lag_max_ms']:.3f} ms")
+    log(f"  load tool ({tool['sched']} scheduling) wake-up lag p50 {tool['wake_lag_p50_ms']:.3f} ms, "
+        f"p99 {tool['wake_lag_p99_ms']:.3f} ms, max {tool['wake_lag_max_ms']:.3f} ms")
     for c in lgr["live"]:
         if c["status"] == "timeout":
             log(f"  {system.name} {name}: check `{checks.lines.get(c['id'])}` never went live "
-                f"({c['answers']} answers, the last: {c['last']})")
+                f"({c['answers']} answers, the last: {c['last']}; backends seen: {c['seen']})")
     return summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_out, cpu1 - cpu0,
                            sampler.max_procs, duration)
 
