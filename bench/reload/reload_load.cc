@@ -16,9 +16,10 @@
 //      check <id> <t_submit> gone    <host> <path> -
 //      cancel <id>
 //    each polling the route until the change answers, every poll on a new
-//    connection (what a new client sees: on a held one HAProxy keeps sending
-//    a client to a replaced server's old address for as long as its pooled
-//    server connection lives); live seconds = answer time - t_submit
+//    connection: "live" is what a new client sees, as with the Python checker
+//    this replaces (a held connection can stay with a draining old process
+//    of a reloading peer, or with the server connection a proxy keeps for
+//    the client's session); live seconds = answer time - t_submit
 //    (CLOCK_MONOTONIC, the clock of Python's time.monotonic()).
 //
 // Prints "ready <t0>" once the long-lived connections are open; ends when the
