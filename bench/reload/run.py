@@ -572,6 +572,10 @@ def main():
         sys.exit(f"{args.load_tool} is missing: run scripts/build.sh reload_load (or pass --load-tool)")
     if (os.cpu_count() or 1) < 2:
         sys.exit("needs 2 CPUs: the system under test on core 0, the load on core 1")
+    # This driver (and, for corral, the Marathon stand-in serving its event
+    # stream, a thread here) belongs on the load core too: left free it ran
+    # on the proxy's core and its bursts showed up as the proxy's latency.
+    os.sched_setaffinity(0, {LOAD_CPU})
     if args.lead_s is None:
         args.lead_s = 0.5 if args.short else 1.0
     if args.tail_s is None:
