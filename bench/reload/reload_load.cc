@@ -82,6 +82,8 @@ constexpr Ns kCheckPollSlow = 500'000;
 // its pending checks while it reloads (their polls would become the load the
 // benchmark measures). A lone check polls at the full rate.
 constexpr double kCheckPollBudget = 4'000;
+// A check's polls are at most its age / this apart (1%).
+constexpr Ns kCheckResolution = 100;
 constexpr size_t kMaxCommandLine = 4096;
 constexpr uint32_t kNone = UINT32_MAX;
 constexpr uint32_t kStdinTag = UINT32_MAX;
@@ -914,7 +916,13 @@ void LoadTool::checkAnswer(uint32_t ki, int status, std::string_view backend, Ns
 
 void LoadTool::checkRetry(uint32_t ki, Ns delay, Ns now) {
   Ns budget = fromSeconds(static_cast<double>(checks_pending_ - 1) / kCheckPollBudget);
-  timers_.push({now + std::max(delay, budget), TimerKind::kCheckPoll, ki, ++check_poll_gen_[ki]});
+  // A change not live after a while is timed to within kCheckResolution of
+  // its age: a peer taking a second per change is asked every 10 ms, not
+  // thousands of times a second for as long as it takes (that load would
+  // count as its CPU per change).
+  Ns relative = (now - checks_[ki].t_submit) / kCheckResolution;
+  timers_.push({now + std::max({delay, budget, relative}), TimerKind::kCheckPoll, ki,
+                ++check_poll_gen_[ki]});
 }
 
 void LoadTool::checkFinish(uint32_t ki, CheckStatus status, Ns now) {

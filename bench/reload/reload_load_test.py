@@ -191,7 +191,8 @@ def main():
     c4 = live.get("4", {})
     expect(c4.get("status") == "live" and c4["s"] < 0.1, f"check 4 {c4}")
     # Every poll is a new client (a held connection can stay on a replaced server).
-    expect(live.get("3", {}).get("answers", 0) > 100, f"check 3 polled too little: {live.get('3')}")
+    # ... and they thin out as a check ages (1% of its age apart): without it check 3 polls 1,000+ times a second.
+    expect(100 < live.get("3", {}).get("answers", 0) < 600, f"check 3 polled {live.get('3')} times in 1 s")
     expect(server.check_reuse == 0 and server.check_keepalive == 0,
            f"check polls reused {server.check_reuse} connections, {server.check_keepalive} without Connection: close")
     server.close()
