@@ -2,7 +2,8 @@
 """CTest `bench_reload_short`: runs the reload benchmark in --short mode and
 checks that corral lost nothing (0 failed requests, 0 resets, no long-lived
 connection dropped, every change live) and that results.json carries every
-figure for every system and phase. Usage: check_short.py path/to/corral"""
+figure for every system and phase.
+Usage: check_short.py path/to/corral [path/to/reload_load]"""
 
 import json
 import os
@@ -56,9 +57,10 @@ def missing_fields(doc):
 
 def main():
     corral = sys.argv[1]
+    load_tool = ["--load-tool", sys.argv[2]] if len(sys.argv) > 2 else []
     out = tempfile.mkdtemp(prefix="corral-reload-short-")
-    p = subprocess.run([sys.executable, os.path.join(HERE, "run.py"), "--short", "--corral", corral, "--out", out],
-                       timeout=600)
+    p = subprocess.run([sys.executable, os.path.join(HERE, "run.py"), "--short", "--corral", corral, *load_tool,
+                        "--out", out], timeout=600)
     if p.returncode != 0:
         sys.exit(f"run.py --short exited {p.returncode}")
     with open(os.path.join(out, "results.json")) as f:

@@ -4,7 +4,7 @@ routes while the same changes are made to them under load (issue 8).
 
 Topology on a 2-core machine: the system under test pinned to core 0; the
 backends (one nginx answering for every 127.a.b.c:2000x, bench/reload/backends.py),
-wrk, the probe process (loadgen.py) and this driver on core 1.
+wrk, the load tool (reload_load) and this driver on core 1.
 
 For each route count R, systems alternate (corral, haproxy, nginx, corral, ...)
 and each runs these phases on the same catalog and the same event sequence:
@@ -18,19 +18,21 @@ and each runs these phases on the same catalog and the same event sequence:
              after the first generation has drained
 Load in every phase: wrk keep-alive over the routes (spread.lua), wrk with
 Connection: close (churn), 1,000 long-lived keep-alive connections and an
-open-loop probe (loadgen.py). Figures: failed requests and resets, probe
-p50/p99/p99.9 in a window after each change against steady state, event ->
-route live (polling the route until the change answers), proxy CPU per change,
-memory per route and the number of live processes.
+open-loop probe, all three in bench/reload/reload_load.cc (native: a Python
+probe's own p99 was 6-15 ms, above what must be judged). Figures: failed
+requests and resets, probe p50/p99/p99.9 in a window after each change against
+steady state, event -> route live (reload_load polls the route until the
+change answers), proxy CPU per change, memory per route and the number of
+live processes.
 
 Output: <out>/results.json, <out>/*.png and <out>/summary.md (also printed).
 Usage: bench/reload/run.py [--short] [--out DIR] [--systems corral,haproxy,nginx]
                            [--routes 100,1000,10000,100000] [--rounds 1]
                            [--corral build/cli/corral]
+                           [--load-tool build/bench/reload_load]
 """
 
 import argparse
-import concurrent.futures
 import datetime
 import fcntl
 import importlib
@@ -143,62 +145,55 @@ def make_events(kind, amount, seconds, source, model):
     return evs
 
 
-class LiveChecker:
-    """Polls the proxy until each submitted change answers: a replacement when
-    its new backend answers the route, an added route when it answers from its
-    backends, a removed one when it no longer answers 200. A change a later
-    one undid before it was seen (same route changed again) is not timed."""
+class LiveChecks:
+    """Has the load tool time each change to live: one `check` line per event
+    on its stdin (a replacement is live when its new backend answers the route,
+    an added route when it answers from its backends, a removed one when it no
+    longer answers 200). A change that a later one undid before it was seen
+    (the same app changed again) is cancelled: the tool reports it superseded
+    unless it was already live."""
 
-    def __init__(self, port, model, threads=16):
-        self.port = port
-        self.model = model
-        self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads)
-        self.futures = []
+    def __init__(self, pipe):
+        self.pipe = pipe
+        self.pending = {}  # app_id -> [(check id, event)] not yet cancelled
+        self.lines = {}  # check id -> its line, for the log of a check that never went live
+        self.next_id = 0
 
-    def submit(self, ev, t_submit, route_of_ev):
-        self.futures.append(self.pool.submit(self._check, ev, t_submit, route_of_ev))
-
-    def _check(self, ev, t_submit, route):
-        # A check that waited in the pool's queue past its deadline still looks once;
-        # a queued check only ever overstates the time to live, never hides a change.
-        end = t_submit + LIVE_TIMEOUT_S
-        for polls in range(100000):
-            if polls and time.monotonic() > end:
-                break
-            pause = 0.002
+    def submit(self, batch, t_submit, route_of):
+        for ev in batch:
+            route = route_of(ev)
             if isinstance(ev, Replace):
-                cur = self.model.get(ev.app_id)
-                if cur is None or ev.new not in cur.backends:
-                    return ("superseded", None)
-                status, backend = httpprobe.get(self.port, route.vhost, route.probe_path())
-                if status == 200 and backend == ev.new.header():
-                    return ("live", time.monotonic() - t_submit)
-                if status == 200 and backend != ev.old.header():
-                    # Another backend of the route answered: the balancer may simply not
-                    # have come round to the new one yet, so ask again soon (on a route of
-                    # n backends round robin needs up to n answers to show the change).
-                    pause = 0.0002
+                app_id, mode, want = ev.app_id, "backend", ev.new.header()
             elif isinstance(ev, AddRoute):
-                if ev.route.app_id not in self.model:
-                    return ("superseded", None)
-                if httpprobe.serves(self.port, ev.route):
-                    return ("live", time.monotonic() - t_submit)
-            elif isinstance(ev, RemoveRoute):
-                if ev.app_id in self.model:
-                    return ("superseded", None)
-                status, _ = httpprobe.get(self.port, route.vhost, route.probe_path())
-                if status not in (0, 200):
-                    return ("live", time.monotonic() - t_submit)
-            time.sleep(pause)
-        return ("timeout", None)
+                app_id, mode, want = ev.route.app_id, "serves", ",".join(b.header() for b in ev.route.backends)
+            else:
+                app_id, mode, want = ev.app_id, "gone", "-"
+            self.next_id += 1
+            self.pending.setdefault(app_id, []).append((self.next_id, ev))
+            self.lines[str(self.next_id)] = f"{mode} {route.vhost} {route.probe_path()} {want}"
+            self.pipe.write(f"check {self.next_id} {t_submit:.6f} {self.lines[str(self.next_id)]}\n")
+        self.pipe.flush()
 
-    def results(self):
-        out = [f.result() for f in self.futures]
-        self.futures = []
-        return out
+    def cancel_superseded(self, model, app_ids):
+        """Cancels the pending checks of app_ids whose change the model no longer holds."""
+        for app_id in app_ids:
+            keep = []
+            for cid, ev in self.pending.get(app_id, []):
+                if isinstance(ev, Replace):
+                    cur = model.get(app_id)
+                    holds = cur is not None and ev.new in cur.backends
+                else:
+                    holds = (app_id in model) == isinstance(ev, AddRoute)
+                if holds:
+                    keep.append((cid, ev))
+                else:
+                    self.pipe.write(f"cancel {cid}\n")
+            self.pending[app_id] = keep
+        self.pipe.flush()
 
-    def close(self):
-        self.pool.shutdown(wait=True)
+
+def app_of(ev):
+    return ev.route.app_id if isinstance(ev, AddRoute) else ev.app_id
 
 
 def parse_wrk(text):
@@ -241,18 +236,19 @@ def run_phase(args, system, port, model, events, phase, targets_file, work):
     name, kind, amount, seconds = phase
     lead, tail = args.lead_s, args.tail_s  # quiet time before the first and after the last change
     duration = seconds + lead + tail
-    lg_out = os.path.join(work, f"loadgen-{system.name}-{name}.json")
+    lg_out = os.path.join(work, f"load-{system.name}-{name}.json")
     lg = subprocess.Popen(
-        ["taskset", "-c", str(LOAD_CPU), sys.executable, os.path.join(HERE, "loadgen.py"), "--port", str(port),
+        ["taskset", "-c", str(LOAD_CPU), args.load_tool, "--port", str(port),
          "--targets", targets_file, "--duration", str(duration), "--rate", str(args.probe_rate),
-         "--long", str(args.long_lived), "--out", lg_out],
-        stdout=subprocess.PIPE, stderr=open(os.path.join(work, "loadgen.log"), "ab"), text=True)
+         "--long", str(args.long_lived), "--live-timeout", str(LIVE_TIMEOUT_S), "--out", lg_out],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(os.path.join(work, "reload_load.log"), "ab"),
+        text=True)
     ready, _, _ = select.select([lg.stdout], [], [], 60)
     line = lg.stdout.readline() if ready else ""
     if not line.startswith("ready "):
         lg.kill()
         lg.wait(5)
-        raise RuntimeError(f"loadgen did not start on port {port} (see {work}/loadgen.log)")
+        raise RuntimeError(f"reload_load did not start on port {port} (see {work}/reload_load.log)")
     t0 = float(line.split()[1])
     wrks = []
     for label, conns, pause, extra in (("keepalive", args.wrk_conns, args.wrk_delay_ms, []),
@@ -278,7 +274,7 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
     upgrades_before = len(system.upgrade_seconds())
     upgrades_asked = sum(1 for _, ev in events if isinstance(ev, Upgrade))
     cpu0 = proc.cpu_seconds(system.pids())
-    checker = LiveChecker(port, model)
+    checks = LiveChecks(lg.stdin)
     change_times = []
     applied = 0
     t_start = t0 + lead
@@ -302,31 +298,38 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
             t_submit = time.monotonic()
             system.apply(batch)
             applied += len(batch)
-            for ev in batch:
-                change_times.append(t_submit)
-                if isinstance(ev, Upgrade):
-                    continue  # timed by the system itself (upgrade_seconds)
-                route = ev.route if isinstance(ev, AddRoute) else (
-                    routes_before.get(id(ev)) if isinstance(ev, RemoveRoute) else model.get(ev.app_id))
-                checker.submit(ev, t_submit, route)
-        lives = checker.results()
+            change_times += [t_submit] * len(batch)
+            routed = [ev for ev in batch if not isinstance(ev, Upgrade)]  # an upgrade is timed by the system
+            checks.submit(routed, t_submit, lambda ev: ev.route if isinstance(ev, AddRoute) else (
+                routes_before[id(ev)] if isinstance(ev, RemoveRoute) else model.get(ev.app_id)))
+            checks.cancel_superseded(model, {app_of(ev) for ev in routed})
+        lg.stdin.close()  # no more checks: the tool ends once the pending ones are settled
     finally:
-        checker.close()
         sampler.stop()
-    # The rest of the phase runs its course (the tail shows the recovery).
-    rc = lg.wait(duration + 30)
+    # The rest of the phase runs its course (the tail shows the recovery); a
+    # check still pending at the end settles within LIVE_TIMEOUT_S.
+    rc = lg.wait(duration + LIVE_TIMEOUT_S + 30)
     cpu1 = proc.cpu_seconds(system.pids())
     wrk_out = {}
     for label, p in wrks:
         out, _ = p.communicate(timeout=duration + 30)
         wrk_out[label] = parse_wrk(out)
     if rc != 0:
-        raise RuntimeError(f"loadgen exited {rc} (see {work}/loadgen.log)")
+        raise RuntimeError(f"reload_load exited {rc} (see {work}/reload_load.log)")
     with open(lg_out) as f:
         lgr = json.load(f)
     ups = system.upgrade_seconds()[upgrades_before:]
     upgrades = {"asked": upgrades_asked, "completed": len(ups),
                 "p50_s": percentile(ups, 50), "max_s": max(ups) if ups else None}
+    lives = [(c["status"], c["s"]) for c in lgr["live"]]
+    # The probe's own share of its latency: how late reload_load took requests up.
+    tool = lgr["tool"]
+    log(f"  load tool ({tool['sched']} scheduling) wake-up lag p50 {tool['wake_lag_p50_ms']:.3f} ms, "
+        f"p99 {tool['wake_lag_p99_ms']:.3f} ms, max {tool['wake_lag_max_ms']:.3f} ms")
+    for c in lgr["live"]:
+        if c["status"] == "timeout":
+            log(f"  {system.name} {name}: check `{checks.lines.get(c['id'])}` never went live "
+                f"({c['answers']} answers, the last: {c['last']}; backends seen: {c['seen']})")
     return summarize_phase(name, kind, amount, applied, lives, change_times, lgr, wrk_out, cpu1 - cpu0,
                            sampler.max_procs, duration, upgrades)
 
@@ -608,6 +611,8 @@ def main():
     ap.add_argument("--routes", default=None, help="route counts (default 100,1000,10000,100000; short: 100,1000)")
     ap.add_argument("--rounds", type=int, default=1, help="rounds per R (systems alternate within each)")
     ap.add_argument("--corral", default=os.path.join(ROOT, "build", "cli", "corral"))
+    ap.add_argument("--load-tool", default=None,
+                    help="the probe and checker, reload_load (default: build/bench/reload_load beside --corral's build)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lead-s", type=float, default=None, help="quiet seconds before a phase's first change")
     ap.add_argument("--tail-s", type=float, default=None, help="quiet seconds after its last change")
@@ -627,8 +632,17 @@ def main():
     for tool in ("wrk", "nginx", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: run scripts/install-deps.sh")
+    if args.load_tool is None:
+        args.load_tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(args.corral))), "bench",
+                                      "reload_load")
+    if not os.access(args.load_tool, os.X_OK):
+        sys.exit(f"{args.load_tool} is missing: run scripts/build.sh reload_load (or pass --load-tool)")
     if (os.cpu_count() or 1) < 2:
         sys.exit("needs 2 CPUs: the system under test on core 0, the load on core 1")
+    # This driver (and, for corral, the Marathon stand-in serving its event
+    # stream, a thread here) belongs on the load core too: left free it ran
+    # on the proxy's core and its bursts showed up as the proxy's latency.
+    os.sched_setaffinity(0, {LOAD_CPU})
     if args.lead_s is None:
         args.lead_s = 0.5 if args.short else 1.0
     if args.tail_s is None:
