@@ -16,7 +16,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RESULT_FIELDS = ("system", "routes", "round", "start_s", "memory_kib", "processes_idle", "phases")
 PHASE_FIELDS = {
     "": ("phase", "kind", "amount", "changes", "duration_s", "failed_requests", "resets", "wrk", "probe",
-         "during_changes", "long_lived", "event_to_live", "cpu_s", "cpu_per_change_ms", "cpu_per_change_excess_ms", "max_processes",
+         "during_changes", "long_lived", "event_to_live", "cpu_s", "cpu_per_change_ms", "cpu_per_change_excess_ms", "max_processes", "upgrades",
          "timeline"),
     "probe": ("sent", "failed", "failures", "p50_ms", "p99_ms", "p999_ms", "max_ms"),
     "during_changes": ("window_s", "samples", "p50_ms", "p99_ms", "p999_ms"),
@@ -78,6 +78,16 @@ def main():
                                 f"wrk {ph['wrk']})")
             if ph.get("resets") != 0:
                 problems.append(f"{where}: {ph.get('resets')} resets")
+            if ph.get("kind") == "upgrade":
+                # A takeover closes held connections gracefully (the answer carries
+                # Connection: close): not a drop, but the new generation must serve
+                # and at most two processes may run.
+                ups = ph.get("upgrades", {})
+                if ups.get("completed") != ups.get("asked"):
+                    problems.append(f"{where}: {ups.get('completed')} of {ups.get('asked')} upgrades served")
+                if ph.get("max_processes", 0) > 2:
+                    problems.append(f"{where}: {ph['max_processes']} processes at once")
+                continue
             if ph.get("long_lived", {}).get("dropped") != 0:
                 problems.append(f"{where}: {ph['long_lived']['dropped']} long-lived connections dropped")
             if ph.get("event_to_live", {}).get("timeouts") != 0:

@@ -15,7 +15,9 @@
 //      check <id> <t_submit> serves  <host> <path> <backend>,<backend>,...
 //      check <id> <t_submit> gone    <host> <path> -
 //      cancel <id>
-//    each polling the route until the change answers, every poll on a new
+//    (each check line may end with a fanout: requests per poll round, sent at
+//    once, e.g. the route's backend count), each polling the route until the
+//    change answers, every poll on a new
 //    connection: "live" is what a new client sees, as with the Python checker
 //    this replaces (a held connection can stay with a draining old process
 //    of a reloading peer, or with the server connection a proxy keeps for
@@ -84,6 +86,7 @@ constexpr Ns kCheckPollSlow = 500'000;
 constexpr double kCheckPollBudget = 4'000;
 // A check's polls are at most its age / this apart (1%).
 constexpr Ns kCheckResolution = 100;
+constexpr uint32_t kMaxFanout = 32;
 constexpr size_t kMaxCommandLine = 4096;
 constexpr uint32_t kNone = UINT32_MAX;
 constexpr uint32_t kStdinTag = UINT32_MAX;
@@ -271,7 +274,13 @@ struct Check {
   CheckMode mode = CheckMode::kBackend;
   std::string request;
   std::vector<std::string> wants;
-  uint32_t conn = kNone;
+  // Requests per poll round, sent at once: a route balanced round robin over n
+  // backends shows a replaced one to one of n requests, so a round of n sees the
+  // change at its first chance instead of after a random walk of single polls.
+  uint32_t fanout = 1;
+  std::vector<uint32_t> conns;  // one per request of a round, kept across rounds
+  uint32_t inflight = 0;        // requests of the current round not answered yet
+  bool round_saw_200 = false;   // another backend answered: the next round comes soon
   CheckStatus status = CheckStatus::kPending;
   Ns live_after = 0;
   // What it saw, for the driver's log when a check never goes live.
@@ -333,6 +342,7 @@ class LoadTool {
   void readCommands(Ns now);
   void command(std::string_view line, Ns now);
   void checkPoll(uint32_t ki, Ns now);
+  void checkRoundEnd(uint32_t ki, Ns now);
   void checkAnswer(uint32_t ki, int status, std::string_view backend, Ns now);
   void checkRetry(uint32_t ki, Ns delay, Ns now);
   void checkFinish(uint32_t ki, CheckStatus status, Ns now);
@@ -689,8 +699,8 @@ void LoadTool::onFailure(uint32_t ci, const std::string& kind, Ns now) {
       break;
     }
     case Role::kCheck:
-      // Not the change yet: ask again on a new connection.
-      checkRetry(c.owner, kCheckPollSlow, now);
+      // Not the change yet: the next round asks again on new connections.
+      checkRoundEnd(c.owner, now);
       break;
   }
 }
@@ -837,10 +847,10 @@ void LoadTool::command(std::string_view line, Ns now) {
       checkFinish(it->second, CheckStatus::kSuperseded, now);
     return;
   }
-  if (w[0] != "check" || w.size() != 7) {
+  if (w[0] != "check" || (w.size() != 7 && w.size() != 8)) {
     die("bad command '" + shown +
-        "' (want: check <id> <t_submit> <backend|serves|gone> <host> <path> <want>, or cancel "
-        "<id>)");
+        "' (want: check <id> <t_submit> <backend|serves|gone> <host> <path> <want> [<fanout>], "
+        "or cancel <id>)");
   }
   Check k;
   k.id = w[1];
@@ -869,6 +879,13 @@ void LoadTool::command(std::string_view line, Ns now) {
   }
   if (w[5].empty() || w[5][0] != '/') die("check path must start with '/': '" + shown + "'");
   k.request = requestFor(w[4], w[5], /*close=*/true);
+  if (w.size() == 8) {
+    char* fend = nullptr;
+    unsigned long f = std::strtoul(w[7].c_str(), &fend, 10);
+    if (fend == w[7].c_str() || *fend != '\0' || f < 1 || f > kMaxFanout)
+      die("bad fanout in '" + shown + "' (1.." + std::to_string(kMaxFanout) + ")");
+    k.fanout = static_cast<uint32_t>(f);
+  }
   uint32_t ki = static_cast<uint32_t>(checks_.size());
   check_by_id_[k.id] = ki;
   checks_.push_back(std::move(k));
@@ -880,9 +897,23 @@ void LoadTool::command(std::string_view line, Ns now) {
 
 void LoadTool::checkPoll(uint32_t ki, Ns now) {
   Check& k = checks_[ki];
-  if (k.status != CheckStatus::kPending) return;
-  if (k.conn == kNone) k.conn = newConn(Role::kCheck, ki);
-  startRequest(k.conn, &k.request, now);
+  if (k.status != CheckStatus::kPending || k.inflight > 0) return;
+  while (k.conns.size() < k.fanout) k.conns.push_back(newConn(Role::kCheck, ki));
+  k.inflight = k.fanout;
+  k.round_saw_200 = false;
+  // A request that fails at once ends here (checkRoundEnd) before the next starts;
+  // one that shows the change finishes the check, which frees the round.
+  std::vector<uint32_t> round = k.conns;
+  for (uint32_t ci : round) {
+    if (checks_[ki].status != CheckStatus::kPending) break;
+    startRequest(ci, &checks_[ki].request, now);
+  }
+}
+
+void LoadTool::checkRoundEnd(uint32_t ki, Ns now) {
+  Check& k = checks_[ki];
+  if (k.status != CheckStatus::kPending || k.inflight == 0) return;
+  if (--k.inflight == 0) checkRetry(ki, k.round_saw_200 ? kCheckPollFast : kCheckPollSlow, now);
 }
 
 void LoadTool::checkAnswer(uint32_t ki, int status, std::string_view backend, Ns now) {
@@ -910,12 +941,13 @@ void LoadTool::checkAnswer(uint32_t ki, int status, std::string_view backend, Ns
     checkFinish(ki, CheckStatus::kLive, now);
     return;
   }
-  checkRetry(ki, (k.mode == CheckMode::kBackend && status == 200) ? kCheckPollFast : kCheckPollSlow,
-             now);
+  if (k.mode == CheckMode::kBackend && status == 200) k.round_saw_200 = true;
+  checkRoundEnd(ki, now);
 }
 
 void LoadTool::checkRetry(uint32_t ki, Ns delay, Ns now) {
-  Ns budget = fromSeconds(static_cast<double>(checks_pending_ - 1) / kCheckPollBudget);
+  Ns budget = fromSeconds(static_cast<double>(checks_pending_ - 1) * checks_[ki].fanout /
+                          kCheckPollBudget);
   // A change not live after a while is timed to within kCheckResolution of
   // its age: a peer taking a second per change is asked every 10 ms, not
   // thousands of times a second for as long as it takes (that load would
@@ -930,10 +962,9 @@ void LoadTool::checkFinish(uint32_t ki, CheckStatus status, Ns now) {
   k.status = status;
   checks_pending_--;
   check_poll_gen_[ki]++;  // its pending poll timer, if any, is stale now
-  if (k.conn != kNone) {
-    freeConn(k.conn);
-    k.conn = kNone;
-  }
+  for (uint32_t ci : k.conns) freeConn(ci);  // answers still on their way are stale
+  k.conns.clear();
+  k.inflight = 0;
 }
 
 // ------------------------------------------------------------------ the loop

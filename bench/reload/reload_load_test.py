@@ -134,6 +134,7 @@ def main():
     send(f"check 3 {t_submit:.6f} backend h /never Z")
     send(f"check 4 {t_submit:.6f} gone h /gone -")
     send(f"check 5 {t_submit:.6f} serves h /switch B,C")
+    send(f"check 6 {t_submit:.6f} backend h /never Z 3")  # rounds of 3 requests at once
     time.sleep(0.3)
     server.switch_to = "B"
     t_flip = time.monotonic()
@@ -179,7 +180,10 @@ def main():
     expect(ll["reopened"] >= ll["dropped"], f"reopened {ll['reopened']} < dropped {ll['dropped']}")
 
     live = {c["id"]: c for c in doc["live"]}
-    expect(set(live) == {"1", "2", "3", "4", "5"}, f"live ids {sorted(live)}")
+    expect(set(live) == {"1", "2", "3", "4", "5", "6"}, f"live ids {sorted(live)}")
+    c6 = live.get("6", {})
+    expect(c6.get("status") == "timeout" and c6.get("answers", 0) >= 3 and c6["answers"] % 3 == 0,
+           f"check 6 (fanout 3) {c6}: want timeout after whole rounds of 3 answers")
     earliest = t_flip - t_submit
     for cid in ("1", "5"):
         c = live.get(cid, {})

@@ -106,7 +106,7 @@ def load_system(name):
 def phase_plan(short):
     """(name, kind, rate or count, seconds): the same for every system."""
     if short:
-        return [("steady", "rate", 0, 2), ("rate10", "rate", 10, 2)]
+        return [("steady", "rate", 0, 2), ("rate10", "rate", 10, 2), ("upgrade", "upgrade", 1, 2)]
     return [("steady", "rate", 0, 10), ("rate1", "rate", 1, 10), ("rate10", "rate", 10, 10),
             ("rate100", "rate", 100, 5), ("burst500", "burst", 500, 10), ("addremove", "addremove", 2, 10),
             ("upgrade", "upgrade", 2, 16)]
@@ -162,15 +162,19 @@ class LiveChecks:
     def submit(self, batch, t_submit, route_of):
         for ev in batch:
             route = route_of(ev)
+            fanout = 1
             if isinstance(ev, Replace):
                 app_id, mode, want = ev.app_id, "backend", ev.new.header()
+                # One request per backend in each poll round: the balancer shows the new
+                # backend to one request in n, so a round of n sees it at its first chance.
+                fanout = max(1, min(len(route.backends), 32))
             elif isinstance(ev, AddRoute):
                 app_id, mode, want = ev.route.app_id, "serves", ",".join(b.header() for b in ev.route.backends)
             else:
                 app_id, mode, want = ev.app_id, "gone", "-"
             self.next_id += 1
             self.pending.setdefault(app_id, []).append((self.next_id, ev))
-            self.lines[str(self.next_id)] = f"{mode} {route.vhost} {route.probe_path()} {want}"
+            self.lines[str(self.next_id)] = f"{mode} {route.vhost} {route.probe_path()} {want} {fanout}"
             self.pipe.write(f"check {self.next_id} {t_submit:.6f} {self.lines[str(self.next_id)]}\n")
         self.pipe.flush()
 
@@ -304,11 +308,12 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
                 routes_before[id(ev)] if isinstance(ev, RemoveRoute) else model.get(ev.app_id)))
             checks.cancel_superseded(model, {app_of(ev) for ev in routed})
         lg.stdin.close()  # no more checks: the tool ends once the pending ones are settled
+        # The rest of the phase runs its course (the tail shows the recovery, and
+        # old generations still draining count as processes); a check still
+        # pending at the end settles within LIVE_TIMEOUT_S.
+        rc = lg.wait(duration + LIVE_TIMEOUT_S + 30)
     finally:
         sampler.stop()
-    # The rest of the phase runs its course (the tail shows the recovery); a
-    # check still pending at the end settles within LIVE_TIMEOUT_S.
-    rc = lg.wait(duration + LIVE_TIMEOUT_S + 30)
     cpu1 = proc.cpu_seconds(system.pids())
     wrk_out = {}
     for label, p in wrks:
@@ -605,7 +610,7 @@ def plots(out_dir, results, extra, plan_names):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--short", action="store_true", help="CI mode: R=100,1000, steady and 10 changes/s, 3 s each")
+    ap.add_argument("--short", action="store_true", help="CI mode: R=100,1000, steady, 10 changes/s and one upgrade, 2 s each")
     ap.add_argument("--out", default=None, help="output directory (default: a new one under /tmp)")
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS))
     ap.add_argument("--routes", default=None, help="route counts (default 100,1000,10000,100000; short: 100,1000)")

@@ -14,7 +14,9 @@ for a configuration that changes under load.
   name (also a tree lookup).
 * One backend per route with one server line per task. Task replacement (the
   common event) needs no reload: the Runtime API moves the server slot to the
-  new address (`set server <be>/<srv> addr <ip> port <port>`), sent through the
+  new address (`set server <be>/<srv> addr <ip> port <port>`, between `state
+  maint` and `state ready` so that its idle connections to the old address are
+  purged rather than reused), sent through the
   master CLI to the current worker (`@1`), so it can never reach an old worker
   that is still draining. The configuration is rendered from the model (which
   the Runtime API changes are folded into) before each reload, so a reload never
@@ -264,10 +266,14 @@ backend no_route
         if replaces:
             # Runtime API first: replaced tasks go live now, even when a reload follows.
             t0 = time.monotonic()
-            cmds = [
-                f"@1 set server {backend_name(app_id)}/s{slot + 1} addr {b.ip} port {b.port}"
-                for app_id, slot, b in replaces
-            ]
+            # Maintenance around the move: entering it purges the server's idle
+            # connections, which `http-reuse always` would otherwise go on using
+            # to the old address (seen: the old task still answering 15 s later).
+            cmds = []
+            for app_id, slot, b in replaces:
+                srv = f"{backend_name(app_id)}/s{slot + 1}"
+                cmds += [f"@1 set server {srv} state maint", f"@1 set server {srv} addr {b.ip} port {b.port}",
+                         f"@1 set server {srv} state ready"]
             # Batches of commands per connection keep each answer readable.
             for i in range(0, len(cmds), 100):
                 out = self._master(";".join(cmds[i : i + 100]))
