@@ -104,10 +104,14 @@ class MarathonStandIn(StandIn):
             "ipAddresses": [{"ipAddress": b.ip, "protocol": "IPv4"}]})
 
     def send(self, events: list) -> None:
-        """Writes the events a Marathon would send for these catalog changes, in
-        one write: a replacement is the new task running, then the old one
-        killed; a new route is its app definition (api_post_event), then its
-        tasks running; a removed route is app_terminated_event."""
+        self.send_raw(self.render(events))
+
+    def render(self, events: list) -> bytes:
+        """The bytes a Marathon would send for these catalog changes, in one
+        write (and the catalog changed accordingly): a replacement is the new
+        task running, then the old one killed; a new route is its app
+        definition (api_post_event), then its tasks running; a removed route is
+        app_terminated_event."""
         out = []
         routes = self.catalog.routes
         with self.catalog.lock:
@@ -131,4 +135,4 @@ class MarathonStandIn(StandIn):
                     out.append(self._event("app_terminated_event", {"appId": ev.app_id}))
                 else:
                     raise TypeError(f"unknown event {ev!r}")
-        self.send_raw(b"".join(out))
+        return b"".join(out)

@@ -182,8 +182,10 @@ def main():
     live = {c["id"]: c for c in doc["live"]}
     expect(set(live) == {"1", "2", "3", "4", "5", "6"}, f"live ids {sorted(live)}")
     c6 = live.get("6", {})
-    expect(c6.get("status") == "timeout" and c6.get("answers", 0) >= 3 and c6["answers"] % 3 == 0,
-           f"check 6 (fanout 3) {c6}: want timeout after whole rounds of 3 answers")
+    # Check 6 polls /never like check 3, on the same schedule, but 3 requests a round.
+    c3_answers = live.get("3", {}).get("answers", 0)
+    expect(c6.get("status") == "timeout" and c6.get("answers", 0) >= 2.5 * c3_answers > 0,
+           f"check 6 (fanout 3) {c6}: want about 3x check 3's {c3_answers} answers")
     earliest = t_flip - t_submit
     for cid in ("1", "5"):
         c = live.get(cid, {})

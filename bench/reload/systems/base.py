@@ -27,6 +27,13 @@ class System(abc.ABC):
         """Start serving routes (list[Route]); blocks until every route is served
         (raises on failure)."""
 
+    def prepare(self, events: list):
+        """What apply() is then given for this batch. The harness's own work that
+        a real deployment does elsewhere (rendering Marathon's event stream for
+        corral) goes here, before the change is timed; a system's own work (a
+        peer rendering its configuration) stays in apply()."""
+        return events
+
     @abc.abstractmethod
     def apply(self, events: list) -> None:
         """Submit a batch of events (Replace / AddRoute / RemoveRoute / Upgrade)

@@ -81,13 +81,19 @@ class CorralSystem(System):
             self.stop()
             raise
 
-    def apply(self, events: list) -> None:
+    def prepare(self, events: list):
+        """Marathon's side of the batch: its event-stream bytes, rendered before
+        the change is timed (a real Marathon renders them, not corral)."""
         changes = [ev for ev in events if not isinstance(ev, Upgrade)]
-        if changes:
-            self.standin.send(changes)
-        for ev in events:
-            if isinstance(ev, Upgrade):
-                self._upgrade()
+        upgrades = len(events) - len(changes)
+        return (self.standin.render(changes) if changes else b"", upgrades)
+
+    def apply(self, events) -> None:
+        data, upgrades = events if isinstance(events, tuple) else self.prepare(events)
+        if data:
+            self.standin.send_raw(data)
+        for _ in range(upgrades):
+            self._upgrade()
 
     def _upgrade(self) -> None:
         """Starts the next generation and returns; a thread times it until the new
