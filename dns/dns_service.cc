@@ -125,9 +125,12 @@ class DnsService::Impl {
   }
 
   uint16_t dnsPort() const { return server_ ? server_->port() : 0; }
+  // Answering from the loaded catalog: the published zone was built from a
+  // synced registry snapshot (generation > 0), not only the empty first zone;
+  // a takeover answers nothing before this.
   bool ready() const {
-    return !stopped_ && follower_->current()->version > 0 && publishedVersion_ > 0 &&
-           server_->applied(publishedVersion_);
+    return !stopped_ && follower_->current()->version > 0 && pipeline_->generation() > 0 &&
+           publishedVersion_ > 0 && server_->applied(publishedVersion_);
   }
   int httpPort() const { return httpPort_; }
 

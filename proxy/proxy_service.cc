@@ -239,9 +239,15 @@ class ProxyService::Impl {
   int httpPort() const { return httpPort_; }
   int adminPort() const { return adminPort_; }
   int httpsPort() const { return httpsPort_; }
+  // Serving what the loaded catalog says: the published routes were built from
+  // a synced registry snapshot (generation > 0; the start publishes an empty
+  // table from snapshot 0 first), every worker applied them and the listeners.
+  // A takeover accepts nothing before this: with only the empty table applied
+  // it answered "no route" while the first real build ran (seen at 10k routes).
   bool ready() const {
-    return !stopped_ && follower_->current()->version > 0 && publishedVersion_ > 0 &&
-           pool_->applied(publishedVersion_) && pool_->listenersApplied(pool_->listenerChanges());
+    return !stopped_ && follower_->current()->version > 0 && pipeline_->generation() > 0 &&
+           publishedVersion_ > 0 && pool_->applied(publishedVersion_) &&
+           pool_->listenersApplied(pool_->listenerChanges());
   }
 
  private:

@@ -536,10 +536,18 @@ void MarathonFollower::armDeadTimer() {
 void MarathonFollower::schedulePublish() {
   if (batching_ || !catalog_.dirty()) return;
   if (options_.coalesceMs == 0) return publish();
-  if (!publishTimer_.active()) publishTimer_.start(options_.coalesceMs, 0, [this] { publish(); });
+  if (publishTimer_.active()) return;  // the changes go out with the booked snapshot
+  // Leading edge: a change after a quiet spell is published at once; one that
+  // follows a snapshot by less than coalesceMs waits for the rest of that
+  // window, so a burst still becomes one snapshot per window.
+  uint64_t now = loop_.nowMs();
+  uint64_t due = lastPublishMs_ + options_.coalesceMs;
+  if (lastPublishMs_ == 0 || now >= due) return publish();
+  publishTimer_.start(due - now, 0, [this] { publish(); });
 }
 
 void MarathonFollower::publish() {
+  lastPublishMs_ = loop_.nowMs();
   auto [snap, diff] = catalog_.build(wallMs());
   if (!snap) return;
   {

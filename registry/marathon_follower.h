@@ -15,8 +15,8 @@
 //   trigger a full reload of /v2/apps on the same stream.
 // * Reconnects back off exponentially with jitter (backoffInitialMs ..
 //   backoffMaxMs). A stream without a byte for deadStreamMs is dropped.
-// * Bursts are coalesced: at most one snapshot per coalesceMs after the first
-//   pending change (0: one per event).
+// * Bursts are coalesced: a change after a quiet spell is published at once,
+//   later ones at most one snapshot per coalesceMs (0: one per event).
 // * A malformed event or app is skipped with one log line and counted in
 //   corral_registry_bad_events_total; the others keep flowing.
 // * While disconnected the last good snapshot stays published;
@@ -160,6 +160,7 @@ class MarathonFollower {
   Timer retryTimer_;
   Timer deadTimer_;
   Timer publishTimer_;
+  uint64_t lastPublishMs_ = 0;  // loop time of the last snapshot build (0: none yet)
 
   std::vector<std::pair<uint64_t, std::shared_ptr<Subscriber>>> subscribers_;
   uint64_t nextToken_ = 1;

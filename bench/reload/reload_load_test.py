@@ -161,14 +161,20 @@ def main():
     n = int(rate * duration)
     expect(len(samples) == n, f"{len(samples)} probe samples, want {n}")
     expect(all(abs(s[0] - (t0 + k / rate)) < 1e-5 for k, s in enumerate(samples)), "samples off schedule")
-    fails = doc["probe"]["failures"]
+    fails = dict(doc["probe"]["failures"])
+    # A connection /closeidle's server thread closes just as the probe reuses it
+    # is a real client's race too (reset or closed): on a busy machine it happens
+    # now and then, so a few are allowed; every other kind is exact.
+    raced = fails.pop("reset", 0) + fails.pop("closed", 0)
+    expect(raced <= n // 50, f"{raced} probe requests lost a close race")
     expect(fails == {"status_503": n // 5, "bad_response": n // 5}, f"probe failures {fails}")
-    expect(doc["probe"]["failed"] == 2 * n // 5, f"probe failed {doc['probe']['failed']}")
+    expect(doc["probe"]["failed"] == 2 * n // 5 + raced, f"probe failed {doc['probe']['failed']}")
     ok = [s[1] for s in samples if s[1] is not None]
-    expect(len(ok) == n - 2 * n // 5, f"{len(ok)} answered samples")
+    expect(len(ok) == n - 2 * n // 5 - raced, f"{len(ok)} answered samples")
     expect(all(0 < ms < 200 for ms in ok), f"implausible latencies: max {max(ok or [0])} ms")
     failed_idx = {k % 5 for k, s in enumerate(samples) if s[1] is None}
-    expect(failed_idx == {2, 3}, f"failed samples at target positions {failed_idx}, want 2 (/s503) and 3 (/bad)")
+    expect(failed_idx == {2, 3} or (raced and {2, 3} <= failed_idx),
+           f"failed samples at target positions {failed_idx}, want 2 (/s503) and 3 (/bad)")
 
     # Long-lived: 20 connections sending every ~0.3 s for 2 s; 4 of them on
     # /closeidle are dropped after every answer and reopened.

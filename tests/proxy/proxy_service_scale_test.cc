@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <uv.h>
 
 #include <cerrno>
 #include <memory>
@@ -79,6 +80,54 @@ Json serviceApp(int i, int servicePort) {
                                    {"state", "TASK_RUNNING"},
                                    {"version", "v1"}}});
   return app;
+}
+
+// Ready (what a takeover waits for before it accepts) means serving the
+// loaded catalog: never while only the empty start-up table is applied and
+// the first real build still runs.
+TEST(ProxyServiceScale, ReadyOnlyOnceTheLoadedCatalogIsServed) {
+  std::vector<int> ports = freePorts(kServiceIp, kPorts);
+  ASSERT_EQ(ports.size(), static_cast<size_t>(kPorts)) << "loopback " << kServiceIp;
+  Loop loop;
+  registry::testing::FakeMarathon marathon(loop, "127.0.0.1");
+  ASSERT_TRUE(marathon.ok());
+  for (int i = 0; i < kPorts; ++i) marathon.setApp(serviceApp(i, ports[i]));
+  ProxyServiceConfig config;
+  config.masters = {marathon.address()};
+  config.labels.groups = {"external"};
+  config.workers = 1;
+  config.httpHost = "";
+  config.serviceHost = kServiceIp;
+  config.adminHost = "127.0.0.1";
+  config.adminPort = 0;
+  auto started = ProxyService::start(loop, config);
+  ASSERT_TRUE(started.ok()) << started.error().message;
+  std::unique_ptr<ProxyService> service = std::move(*started);
+  // Looked at right after every poll for I/O (a check handle), as a takeover's
+  // timer could: also in the loop turn where the catalog arrived and its build
+  // is only scheduled.
+  struct Watch {
+    ProxyService* service;
+    bool seen = false;
+    size_t ports = 0;
+  } watch{service.get()};
+  uv_check_t check;
+  uv_check_init(loop.raw(), &check);
+  check.data = &watch;
+  uv_check_start(&check, [](uv_check_t* h) {
+    auto* w = static_cast<Watch*>(h->data);
+    if (w->seen || !w->service->ready()) return;
+    w->seen = true;
+    w->ports = w->service->snapshot()->table->portCount();
+  });
+  ASSERT_TRUE(loop.runUntil([&] { return watch.seen; }, 60000));
+  uv_check_stop(&check);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+  EXPECT_EQ(watch.ports, static_cast<size_t>(kPorts)) << "ready while serving an older table";
+  service->stop();
+  service.reset();
+  marathon.close();
+  loop.runUntil([] { return false; }, 50);  // let the closes finish
 }
 
 TEST(ProxyServiceScale, AThousandServicePortListenersOpenAndClose) {
