@@ -22,14 +22,23 @@ open-loop probe, all three in bench/reload/reload_load.cc (native: a Python
 probe's own p99 was 6-15 ms, above what must be judged). Figures: failed
 requests and resets, probe p50/p99/p99.9 in a window after each change against
 steady state, event -> route live (reload_load polls the route until the
-change answers), proxy CPU per change, memory per route and the number of
-live processes.
+change answers, in rounds of one request per backend, at most 4k requests/s
+for all checks; a burst is timed on 20 of its changes), proxy CPU per change,
+memory per route and the number of live processes. rate10 runs 30 s (300
+changes) so that its p99 is not just the slowest change.
+
+Budgets: a system predicted (from its smaller runs in this run) to need more
+than --start-budget-s to load its configuration is not run at that R, and a
+peer whose configuration load took longer than --max-reload-s does not run
+the phases that reload it (addremove, upgrade); the table says so, with the
+measured reason.
 
 Output: <out>/results.json, <out>/*.png and <out>/summary.md (also printed).
 Usage: bench/reload/run.py [--short] [--out DIR] [--systems corral,haproxy,nginx]
                            [--routes 100,1000,10000,100000] [--rounds 1]
                            [--corral build/cli/corral]
                            [--load-tool build/bench/reload_load]
+                           [--phases steady,upgrade] [--keep-work]
 """
 
 import argparse

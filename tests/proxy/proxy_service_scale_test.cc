@@ -82,6 +82,19 @@ Json serviceApp(int i, int servicePort) {
   return app;
 }
 
+// One worker following `marathon`, serving service ports only (no HTTP frontend).
+ProxyServiceConfig servicePortsOnly(const registry::testing::FakeMarathon& marathon) {
+  ProxyServiceConfig config;
+  config.masters = {marathon.address()};
+  config.labels.groups = {"external"};
+  config.workers = 1;
+  config.httpHost = "";
+  config.serviceHost = kServiceIp;
+  config.adminHost = "127.0.0.1";
+  config.adminPort = 0;
+  return config;
+}
+
 // Ready (what a takeover waits for before it accepts) means serving the
 // loaded catalog: never while only the empty start-up table is applied and
 // the first real build still runs.
@@ -92,15 +105,7 @@ TEST(ProxyServiceScale, ReadyOnlyOnceTheLoadedCatalogIsServed) {
   registry::testing::FakeMarathon marathon(loop, "127.0.0.1");
   ASSERT_TRUE(marathon.ok());
   for (int i = 0; i < kPorts; ++i) marathon.setApp(serviceApp(i, ports[i]));
-  ProxyServiceConfig config;
-  config.masters = {marathon.address()};
-  config.labels.groups = {"external"};
-  config.workers = 1;
-  config.httpHost = "";
-  config.serviceHost = kServiceIp;
-  config.adminHost = "127.0.0.1";
-  config.adminPort = 0;
-  auto started = ProxyService::start(loop, config);
+  auto started = ProxyService::start(loop, servicePortsOnly(marathon));
   ASSERT_TRUE(started.ok()) << started.error().message;
   std::unique_ptr<ProxyService> service = std::move(*started);
   // Looked at right after every poll for I/O (a check handle), as a takeover's
@@ -138,15 +143,7 @@ TEST(ProxyServiceScale, AThousandServicePortListenersOpenAndClose) {
   ASSERT_TRUE(marathon.ok());
   for (int i = 0; i < kPorts; ++i) marathon.setApp(serviceApp(i, ports[i]));
 
-  ProxyServiceConfig config;
-  config.masters = {marathon.address()};
-  config.labels.groups = {"external"};
-  config.workers = 1;
-  config.httpHost = "";  // service ports only
-  config.serviceHost = kServiceIp;
-  config.adminHost = "127.0.0.1";
-  config.adminPort = 0;
-  auto started = ProxyService::start(loop, config);
+  auto started = ProxyService::start(loop, servicePortsOnly(marathon));
   ASSERT_TRUE(started.ok()) << started.error().message;
   std::unique_ptr<ProxyService> service = std::move(*started);
 
