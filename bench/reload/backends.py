@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 
+from bench.reload import httpprobe
 from bench.reload.catalog import BACKEND_PORTS
 
 
@@ -43,18 +43,8 @@ http {{
 
 
 def _answers(ip: str, port: int) -> bool:
-    try:
-        with socket.create_connection((ip, port), timeout=1) as s:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
-            data = b""
-            for _ in range(100):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-        return f"X-Backend: {ip}:{port}".encode() in data
-    except OSError:
-        return False
+    status, backend = httpprobe.get(port, "b", "/", timeout=1.0, ip=ip)
+    return status == 200 and backend == f"{ip}:{port}"
 
 
 class Backends:

@@ -565,6 +565,19 @@ def markdown(meta, results, extra, plan_names):
     return "\n".join(lines) + "\n"
 
 
+def save_against_routes(plt, fig, ax, ylabel, path, legend_size=None):
+    """Finishes a figure whose x axis is the route count (log) and writes it."""
+    ax.set_xscale("log")
+    ax.set_xlabel("routes")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend_size)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plots(out_dir, results, extra, plan_names):
     try:
         import matplotlib
@@ -618,32 +631,16 @@ def plots(out_dir, results, extra, plan_names):
                         if r["system"] == s and r["routes"] == R and r["phases"][live_phase]["event_to_live"][key] is not None]
                 ys.append(min(vals) if vals else float("nan"))
             ax.plot(rs, ys, style, marker="o", color=f"C{idx}", label=f"{s} {key[:-3]}")
-    ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("routes")
-    ax.set_ylabel(f"event -> live ms ({live_phase})")
-    ax.legend(fontsize=8)
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = os.path.join(out_dir, "event_to_live.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    made.append(path)
+    made.append(save_against_routes(plt, fig, ax, f"event -> live ms ({live_phase})",
+                                    os.path.join(out_dir, "event_to_live.png"), legend_size=8))
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for s in systems:
         mem = extra[s]["memory_kib"]
         rs = sorted(mem)
         ax.plot(rs, [mem[R] / 1024.0 for R in rs], marker="o", label=s)
-    ax.set_xscale("log")
-    ax.set_xlabel("routes")
-    ax.set_ylabel("memory MiB (Pss of all processes)")
-    ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path = os.path.join(out_dir, "memory.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    made.append(path)
+    made.append(save_against_routes(plt, fig, ax, "memory MiB (Pss of all processes)",
+                                    os.path.join(out_dir, "memory.png")))
     return made
 
 

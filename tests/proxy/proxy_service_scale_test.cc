@@ -82,32 +82,45 @@ Json serviceApp(int i, int servicePort) {
   return app;
 }
 
-// One worker following `marathon`, serving service ports only (no HTTP frontend).
-ProxyServiceConfig servicePortsOnly(const registry::testing::FakeMarathon& marathon) {
-  ProxyServiceConfig config;
-  config.masters = {marathon.address()};
-  config.labels.groups = {"external"};
-  config.workers = 1;
-  config.httpHost = "";
-  config.serviceHost = kServiceIp;
-  config.adminHost = "127.0.0.1";
-  config.adminPort = 0;
-  return config;
-}
+// A proxy with one worker serving service ports only (no HTTP frontend),
+// following a fake Marathon that holds kPorts apps, one per free port.
+class ProxyServiceScale : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ports_ = freePorts(kServiceIp, kPorts);
+    ASSERT_EQ(ports_.size(), static_cast<size_t>(kPorts)) << "loopback " << kServiceIp;
+    ASSERT_TRUE(marathon_.ok());
+    for (int i = 0; i < kPorts; ++i) marathon_.setApp(serviceApp(i, ports_[i]));
+    ProxyServiceConfig config;
+    config.masters = {marathon_.address()};
+    config.labels.groups = {"external"};
+    config.workers = 1;
+    config.httpHost = "";
+    config.serviceHost = kServiceIp;
+    config.adminHost = "127.0.0.1";
+    config.adminPort = 0;
+    auto started = ProxyService::start(loop_, config);
+    ASSERT_TRUE(started.ok()) << started.error().message;
+    service_ = std::move(*started);
+  }
+
+  void TearDown() override {
+    if (service_) service_->stop();
+    service_.reset();
+    marathon_.close();
+    loop_.runUntil([] { return false; }, 50);  // let the closes finish
+  }
+
+  Loop loop_;
+  registry::testing::FakeMarathon marathon_{loop_, "127.0.0.1"};
+  std::vector<int> ports_;
+  std::unique_ptr<ProxyService> service_;
+};
 
 // Ready (what a takeover waits for before it accepts) means serving the
 // loaded catalog: never while only the empty start-up table is applied and
 // the first real build still runs.
-TEST(ProxyServiceScale, ReadyOnlyOnceTheLoadedCatalogIsServed) {
-  std::vector<int> ports = freePorts(kServiceIp, kPorts);
-  ASSERT_EQ(ports.size(), static_cast<size_t>(kPorts)) << "loopback " << kServiceIp;
-  Loop loop;
-  registry::testing::FakeMarathon marathon(loop, "127.0.0.1");
-  ASSERT_TRUE(marathon.ok());
-  for (int i = 0; i < kPorts; ++i) marathon.setApp(serviceApp(i, ports[i]));
-  auto started = ProxyService::start(loop, servicePortsOnly(marathon));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  std::unique_ptr<ProxyService> service = std::move(*started);
+TEST_F(ProxyServiceScale, ReadyOnlyOnceTheLoadedCatalogIsServed) {
   // Looked at right after every poll for I/O (a check handle), as a takeover's
   // timer could: also in the loop turn where the catalog arrived and its build
   // is only scheduled.
@@ -115,39 +128,27 @@ TEST(ProxyServiceScale, ReadyOnlyOnceTheLoadedCatalogIsServed) {
     ProxyService* service;
     bool seen = false;
     size_t ports = 0;
-  } watch{service.get()};
-  uv_check_t check;
-  uv_check_init(loop.raw(), &check);
-  check.data = &watch;
-  uv_check_start(&check, [](uv_check_t* h) {
+  } watch{service_.get()};
+  auto* check = new uv_check_t;
+  uv_check_init(loop_.raw(), check);
+  check->data = &watch;
+  uv_check_start(check, [](uv_check_t* h) {
     auto* w = static_cast<Watch*>(h->data);
     if (w->seen || !w->service->ready()) return;
     w->seen = true;
     w->ports = w->service->snapshot()->table->portCount();
   });
-  ASSERT_TRUE(loop.runUntil([&] { return watch.seen; }, 60000));
-  uv_check_stop(&check);
-  uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+  bool seen = loop_.runUntil([&] { return watch.seen; }, 60000);
+  closeAndDelete(check);  // before any assertion can return: the loop outlives it
+  ASSERT_TRUE(seen);
   EXPECT_EQ(watch.ports, static_cast<size_t>(kPorts)) << "ready while serving an older table";
-  service->stop();
-  service.reset();
-  marathon.close();
-  loop.runUntil([] { return false; }, 50);  // let the closes finish
 }
 
-TEST(ProxyServiceScale, AThousandServicePortListenersOpenAndClose) {
-  std::vector<int> ports = freePorts(kServiceIp, kPorts);
-  ASSERT_EQ(ports.size(), static_cast<size_t>(kPorts)) << "loopback " << kServiceIp;
-  Loop loop;
-  registry::testing::FakeMarathon marathon(loop, "127.0.0.1");
-  ASSERT_TRUE(marathon.ok());
-  for (int i = 0; i < kPorts; ++i) marathon.setApp(serviceApp(i, ports[i]));
+TEST_F(ProxyServiceScale, AThousandServicePortListenersOpenAndClose) {
+  ProxyService* service = service_.get();
+  const std::vector<int>& ports = ports_;
 
-  auto started = ProxyService::start(loop, servicePortsOnly(marathon));
-  ASSERT_TRUE(started.ok()) << started.error().message;
-  std::unique_ptr<ProxyService> service = std::move(*started);
-
-  ASSERT_TRUE(loop.runUntil(
+  ASSERT_TRUE(loop_.runUntil(
       [&] {
         return service->ready() &&
                service->snapshot()->table->portCount() == static_cast<size_t>(kPorts);
@@ -161,11 +162,11 @@ TEST(ProxyServiceScale, AThousandServicePortListenersOpenAndClose) {
   // Every app goes: every listener closes, and only its own port.
   for (int i = 0; i < kPorts; ++i) {
     std::string id = "/svc/app" + std::to_string(i);
-    marathon.removeApp(id);
-    marathon.publish("app_terminated_event",
-                     Json{{"eventType", "app_terminated_event"}, {"appId", id}});
+    marathon_.removeApp(id);
+    marathon_.publish("app_terminated_event",
+                      Json{{"eventType", "app_terminated_event"}, {"appId", id}});
     if (i == kPorts / 2) {
-      ASSERT_TRUE(loop.runUntil(
+      ASSERT_TRUE(loop_.runUntil(
           [&] {
             return service->ready() &&
                    service->snapshot()->table->portCount() == static_cast<size_t>(kPorts - i - 1);
@@ -175,16 +176,11 @@ TEST(ProxyServiceScale, AThousandServicePortListenersOpenAndClose) {
       EXPECT_EQ(connectError(kServiceIp, ports[i + 1]), 0) << "a staying app keeps its port";
     }
   }
-  ASSERT_TRUE(loop.runUntil(
+  ASSERT_TRUE(loop_.runUntil(
       [&] { return service->ready() && service->snapshot()->table->portCount() == 0; }, 30000));
   for (int i = 0; i < kPorts; ++i) {
     ASSERT_EQ(connectError(kServiceIp, ports[i]), ECONNREFUSED) << "service port " << ports[i];
   }
-
-  service->stop();
-  service.reset();
-  marathon.close();
-  loop.runUntil([] { return false; }, 50);  // let the closes finish
 }
 
 }  // namespace

@@ -22,6 +22,7 @@ import subprocess
 import threading
 import time
 
+from bench.reload import httpprobe
 from bench.reload.catalog import AddRoute, RemoveRoute, Replace, Route, Upgrade, apply_event
 from bench.reload.systems.base import System
 
@@ -100,16 +101,6 @@ def http_get(port: int, host: str, path: str, timeout: float = 2.0) -> tuple[int
         conn.close()
 
 
-def route_answers(port: int, route, timeout: float = 2.0) -> bool:
-    """The route answers through one of its own backends."""
-    want = {b.header() for b in route.backends}
-    try:
-        status, via = http_get(port, route.vhost, route.probe_path(), timeout)
-    except OSError:
-        return False
-    return status == 200 and via in want
-
-
 def sample_routes(routes: list, n: int = 24) -> list:
     """A spread of routes to verify: first, last, evenly spaced, and path routes."""
     if len(routes) <= n:
@@ -125,7 +116,7 @@ def verify_routing(port: int, routes: list, deadline_s: float, what: str) -> Non
     pending = sample_routes(routes)
     end = time.monotonic() + deadline_s
     while pending:
-        pending = [r for r in pending if not route_answers(port, r)]
+        pending = [r for r in pending if not httpprobe.serves(port, r)]
         if not pending:
             return
         if time.monotonic() > end:

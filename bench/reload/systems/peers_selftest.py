@@ -5,7 +5,7 @@ For each peer and each route count: start it on a catalog (timed), check a
 sample of routes by HTTP, then apply a task replacement, a route add and a
 route remove (each its own batch, timed from apply() until the change is seen
 by HTTP), and a burst of task replacements coalesced by the controller. Reports
-start time, per-change latency, reload phases, process count and memory (RSS
+start time, per-change latency, reload phases, process count and memory (Pss
 of pids()), and fails (exit 1) on any wrong answer.
 
 The backends are a stand-in of this script's own (one thread-per-connection
@@ -38,10 +38,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench.reload import httpprobe, proc  # noqa: E402
 from bench.reload.catalog import AddRoute, Backend, EventSource, RemoveRoute, Replace, Route, Upgrade, make_catalog  # noqa: E402
 from bench.reload.systems.haproxy import HAProxy  # noqa: E402
 from bench.reload.systems.nginx import Nginx  # noqa: E402
-from bench.reload.systems.peer_common import alive, http_get, route_answers  # noqa: E402
+from bench.reload.systems.peer_common import alive, http_get  # noqa: E402
 
 PEERS = {"haproxy": HAProxy, "nginx": Nginx}
 
@@ -122,19 +123,6 @@ def free_port():
     return p
 
 
-def rss_kb(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
 def wait_until(sysm, cond, timeout, what):
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
@@ -170,12 +158,12 @@ def run_one(peer, n, stand, cpu, work_root):
         out["start_s"] = round(time.monotonic() - t0, 3)
         out["start_phases"] = {k: round(v, 3) for k, v in sysm.start_phases.items()}
         out["procs_after_start"] = len(sysm.pids())
-        out["rss_mb_after_start"] = round(rss_kb(sysm.pids()) / 1024, 1)
+        out["pss_mb_after_start"] = round(proc.memory_kib(sysm.pids()) / 1024, 1)
         inode0 = listen_inode(port)
 
         # Every path route shares its vhost with a root route: both must answer right.
         for r in routes[:8]:
-            assert route_answers(port, r), f"{peer}: {r.vhost}{r.path} not via {r.backends}"
+            assert httpprobe.serves(port, r), f"{peer}: {r.vhost}{r.path} not via {r.backends}"
         status, _ = http_get(port, "nope.bench.test", "/")
         assert status == 404, f"{peer}: unknown vhost answered {status}, want 404"
 
@@ -233,7 +221,7 @@ def run_one(peer, n, stand, cpu, work_root):
         t0 = time.monotonic()
         sysm.apply([add])
         applied = time.monotonic() - t0
-        out["add_live_s"] = round(wait_until(sysm, lambda: route_answers(port, add.route), 600, "add") + applied, 4)
+        out["add_live_s"] = round(wait_until(sysm, lambda: httpprobe.serves(port, add.route), 600, "add") + applied, 4)
         sysm.wait_idle(600)
         out["procs_after_add"] = len(sysm.pids())
         # The old generation still serves the held request and pids() counts it.
@@ -247,12 +235,12 @@ def run_one(peer, n, stand, cpu, work_root):
             return len(sysm.pids()) == out["procs_after_start"]
 
         out["old_generation_exit_s"] = round(wait_until(sysm, drained, 60, "old generation exit"), 3)
-        out["rss_mb_after_add"] = round(rss_kb(sysm.pids()) / 1024, 1)
+        out["pss_mb_after_add"] = round(proc.memory_kib(sysm.pids()) / 1024, 1)
         # The replacement done through a runtime API must survive the reload.
         for _ in range(2 * len(route.backends)):
             st, via = http_get(port, route.vhost, route.probe_path())
             assert st == 200 and via != ev.old.header(), f"{peer}: reload resurrected the replaced backend"
-        assert route_answers(port, route), f"{peer}: replaced route broken after reload"
+        assert httpprobe.serves(port, route), f"{peer}: replaced route broken after reload"
 
         # 3. A route remove: its vhost must stop answering 200.
         rem = RemoveRoute(add.route.app_id)
@@ -301,11 +289,11 @@ def run_one(peer, n, stand, cpu, work_root):
         assert len(sysm.upgrade_seconds()) == 1, f"{peer}: upgrade not timed"
         out["upgrade_s"] = round(sysm.upgrade_seconds()[0], 3)
         for r in list(by_id.values())[:20]:
-            assert route_answers(port, r), f"{peer}: {r.vhost} broken after the upgrade"
+            assert httpprobe.serves(port, r), f"{peer}: {r.vhost} broken after the upgrade"
         assert listen_inode(port) == inode0, f"{peer}: the upgrade bound a new listening socket"
         wait_until(sysm, lambda: not (set(sysm.pids()) & before - {sysm.master_pid}), 60, "old generation gone")
         out["procs_end"] = len(sysm.pids())
-        out["rss_mb_end"] = round(rss_kb(sysm.pids()) / 1024, 1)
+        out["pss_mb_end"] = round(proc.memory_kib(sysm.pids()) / 1024, 1)
         out["reloads"] = [{k: round(v, 3) for k, v in r.items()} for r in sysm.reloads]
         out["control_cpu_s"] = round(sysm.control_cpu_s, 3)
         out["syncs"] = sysm.ctl.syncs
