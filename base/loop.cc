@@ -1,6 +1,11 @@
 #include "base/loop.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "base/log.h"
 
@@ -15,11 +20,24 @@ uint64_t leakedLoopHandles() { return gLeakedHandles.load(); }
 Loop::Loop() {
   loop_ = new uv_loop_t;
   uv_loop_init(loop_);
-  async_ = new uv_async_t;
-  uv_async_init(loop_, async_, [](uv_async_t* a) { static_cast<Loop*>(a->data)->drainPosted(); });
-  async_->data = this;
-  // The async handle must not keep run() alive on its own.
-  uv_unref(reinterpret_cast<uv_handle_t*>(async_));
+  // Cross-thread wake-ups: an eventfd watched by a poll handle, not a
+  // uv_async_t. libuv 1.44 (Debian 12) makes the loop thread spin until a
+  // sender finishes uv_async_send; a sender preempted mid-send on the same
+  // core (the proxy's control thread posting a snapshot to its worker) kept
+  // the worker spinning for a whole time slice: 4 ms stalls per snapshot,
+  // tens of ms in a burst. libuv 1.45 removed that spin (libuv PR #3879).
+  wakeFd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakeFd_ < 0) {
+    log::error("eventfd: {}; cannot run an event loop", std::strerror(errno));
+    std::abort();
+  }
+  wake_ = new uv_poll_t;
+  uv_poll_init(loop_, wake_, wakeFd_);
+  wake_->data = this;
+  uv_poll_start(wake_, UV_READABLE,
+                [](uv_poll_t* p, int, int) { static_cast<Loop*>(p->data)->drainPosted(); });
+  // The wake-up handle must not keep run() alive on its own.
+  uv_unref(reinterpret_cast<uv_handle_t*>(wake_));
   deferIdle_ = new uv_idle_t;
   uv_idle_init(loop_, deferIdle_);
   deferIdle_->data = this;
@@ -28,7 +46,8 @@ Loop::Loop() {
 Loop::~Loop() {
   // Deferred deletions first: they close the handles of what they delete.
   for (int round = 0; round < 100 && !deferred_.empty(); ++round) runDeferred();
-  closeAndDelete(async_);
+  closeAndDelete(wake_);  // stops watching the eventfd: it can be closed now
+  ::close(wakeFd_);
   closeAndDelete(deferIdle_);
   struct Walk {
     uint64_t open = 0;
@@ -106,14 +125,27 @@ bool Loop::runUntil(const std::function<bool()>& pred, uint64_t timeoutMs) {
 void Loop::stop() { uv_stop(loop_); }
 
 void Loop::post(std::function<void()> fn) {
+  bool wasEmpty;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    wasEmpty = posted_.empty();
     posted_.push_back(std::move(fn));
   }
-  uv_async_send(async_);
+  // One wake-up per batch: a non-empty queue has one on its way already (the
+  // loop reads the eventfd before it takes the queue, so none is lost).
+  if (wasEmpty) {
+    uint64_t one = 1;
+    ssize_t n;
+    do {
+      n = ::write(wakeFd_, &one, sizeof(one));
+    } while (n < 0 && errno == EINTR);
+  }
 }
 
 void Loop::drainPosted() {
+  uint64_t count;
+  while (::read(wakeFd_, &count, sizeof(count)) < 0 && errno == EINTR) {
+  }
   std::vector<std::function<void()>> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -65,7 +65,8 @@ class Loop {
   void defer(std::function<void()> fn);
   void runDeferred();
   uv_loop_t* loop_;
-  uv_async_t* async_;
+  int wakeFd_ = -1;  // eventfd: post() writes, the loop reads (see Loop())
+  uv_poll_t* wake_ = nullptr;
   uv_idle_t* deferIdle_;  // active while deletions wait
   std::vector<std::function<void()>> deferred_;
   std::mutex mu_;

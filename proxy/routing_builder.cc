@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/log.h"
+#include "base/share_cpu.h"
 #include "proxy/app_labels.h"
 #include "registry/catalog.h"
 
@@ -200,9 +201,19 @@ Result<std::shared_ptr<const ProxySnapshot>> RoutingBuilder::update(
     }
   };
 
-  for (const std::string& id : diff.removed) remove(id);
-  for (const std::string& id : diff.added) upsert(id);
-  for (const std::string& id : diff.changed) upsert(id);
+  // A burst's hundreds of apps give way to the workers now and then.
+  for (const std::string& id : diff.removed) {
+    shareCpu();
+    remove(id);
+  }
+  for (const std::string& id : diff.added) {
+    shareCpu();
+    upsert(id);
+  }
+  for (const std::string& id : diff.changed) {
+    shareCpu();
+    upsert(id);
+  }
   for (const std::string& id : regroup) {
     auto it = apps_.find(id);
     if (it == apps_.end()) continue;

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/share_cpu.h"
 #include "base/sse.h"
 
 namespace corral::registry {
@@ -411,6 +412,7 @@ void MarathonFollower::onFullSync(Result<http::Response> r) {
 }
 
 void MarathonFollower::apply(const BufferedEvent& ev) {
+  shareCpu();  // a burst's thousand events give way to the workers now and then
   if (!ev.id.empty()) {
     if (alreadySeen(lastEventId_, ev.id)) return;
     lastEventId_ = ev.id;
@@ -537,13 +539,16 @@ void MarathonFollower::schedulePublish() {
   if (batching_ || !catalog_.dirty()) return;
   if (options_.coalesceMs == 0) return publish();
   if (publishTimer_.active()) return;  // the changes go out with the booked snapshot
-  // Leading edge: a change after a quiet spell is published at once; one that
-  // follows a snapshot by less than coalesceMs waits for the rest of that
-  // window, so a burst still becomes one snapshot per window.
+  // Leading edge at the end of this loop turn: a change after a quiet spell
+  // is published once the events read with it are applied too (a 0 ms timer
+  // runs at the start of the next turn, before more input is read), so a
+  // burst that arrives in one read is one snapshot, not a snapshot for its
+  // first event plus one for the rest. A change that follows a snapshot by
+  // less than coalesceMs waits for the rest of that window.
   uint64_t now = loop_.nowMs();
   uint64_t due = lastPublishMs_ + options_.coalesceMs;
-  if (lastPublishMs_ == 0 || now >= due) return publish();
-  publishTimer_.start(due - now, 0, [this] { publish(); });
+  uint64_t delay = lastPublishMs_ == 0 || now >= due ? 0 : due - now;
+  publishTimer_.start(delay, 0, [this] { publish(); });
 }
 
 void MarathonFollower::publish() {

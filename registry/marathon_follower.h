@@ -15,7 +15,8 @@
 //   trigger a full reload of /v2/apps on the same stream.
 // * Reconnects back off exponentially with jitter (backoffInitialMs ..
 //   backoffMaxMs). A stream without a byte for deadStreamMs is dropped.
-// * Bursts are coalesced: a change after a quiet spell is published at once,
+// * Bursts are coalesced: a change after a quiet spell is published at the
+//   end of the loop turn that read it (with every event read in that turn),
 //   later ones at most one snapshot per coalesceMs (0: one per event).
 // * A malformed event or app is skipped with one log line and counted in
 //   corral_registry_bad_events_total; the others keep flowing.

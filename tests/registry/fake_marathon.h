@@ -53,6 +53,17 @@ class FakeMarathon {
     prune();
     return id;
   }
+  // Several events in one write (they reach the client in one read).
+  void publishBatch(const std::vector<std::pair<std::string, Json>>& batch) {
+    std::string bytes;
+    for (const auto& [type, data] : batch) {
+      events_.push_back({++lastId_, type, dumpJson(data)});
+      bytes += format(events_.back());
+    }
+    while (events_.size() > retain) events_.erase(events_.begin());
+    for (auto& s : streams_) s->write(bytes);
+    prune();
+  }
   // An event this stream's subscribers do not get (like corral's own event
   // types on an unfiltered stream): it takes an id, so the ids they see skip.
   void skipId() { ++lastId_; }

@@ -155,12 +155,38 @@ TEST_F(FollowerTest, BurstsAreCoalesced) {
               statusEvent("/web", "web." + std::to_string(i), "TASK_RUNNING", 31000 + i));
   }
   ASSERT_TRUE(waitFor([&] { return taskCount(*f, "/web") == 200; }));
-  // The first event goes out at once (leading edge), the rest of the burst in
-  // one more snapshot at the end of the window.
+  // The first read goes out at the end of its turn (leading edge), the rest
+  // of the burst in one more snapshot at the end of the window.
   EXPECT_LE(published_.size() - before, 2u);
   EXPECT_EQ(diffs_.back().changed, std::vector<std::string>{"/web"});
   EXPECT_LE(f->current()->firstEventArrivedMs, f->current()->lastEventArrivedMs);
   EXPECT_GT(f->current()->firstEventArrivedMs, 0);
+  f.reset();
+  m.close();
+  expectQuiet();
+}
+
+TEST_F(FollowerTest, ABurstReadInOneTurnIsOneSnapshot) {
+  FakeMarathon m(loop_, "127.0.0.1");
+  ASSERT_TRUE(m.ok());
+  m.setApp(makeApp("/web", 0));
+  FollowerOptions o;
+  o.coalesceMs = 1;  // the proxy's default: the window alone would not batch this
+  auto f = makeFollower({m.address()}, o);
+  f->start();
+  ASSERT_TRUE(waitFor([&] { return f->live() && f->current()->version >= 1; }));
+  size_t before = published_.size();
+  // Twenty events in one write, so the follower reads them in one turn.
+  std::vector<std::pair<std::string, Json>> batch;
+  for (int i = 0; i < 20; ++i) {
+    batch.emplace_back("status_update_event",
+                       statusEvent("/web", "web." + std::to_string(i), "TASK_RUNNING", 31000 + i));
+  }
+  m.publishBatch(batch);
+  ASSERT_TRUE(waitFor([&] { return taskCount(*f, "/web") == 20; }));
+  // Published at the end of that turn, with all of it (before, the first
+  // event went out alone, mid-read, and the rest in a second snapshot).
+  EXPECT_EQ(published_.size() - before, 1u);
   f.reset();
   m.close();
   expectQuiet();
