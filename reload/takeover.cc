@@ -247,10 +247,18 @@ void Takeover::handle(Peer* peer, takeover::Received received) {
       return;
     }
     if (predecessor_) {
-      // The generation bound: the sockets go out once our predecessor exited.
-      log::info("takeover: pid {} asks to take over; it waits until generation pid {} ends", h->pid,
-                predecessorPid_);
+      // The generation bound: the sockets go out once our predecessor exited,
+      // which it does at once when told Finish.
+      log::info(
+          "takeover: pid {} asks to take over; it waits until generation pid {} ends, which is "
+          "told to finish its drain now",
+          h->pid, predecessorPid_);
       (void)peer->channel.send(takeover::Wait{predecessorPid_});
+      Status told = predecessor_->channel.send(takeover::Finish{h->pid});
+      if (!told.ok()) {
+        log::warn("takeover: telling generation pid {} to finish failed: {}", predecessorPid_,
+                  told.error().message);
+      }
       return;
     }
     sendSockets(peer);
@@ -260,9 +268,20 @@ void Takeover::handle(Peer* peer, takeover::Received received) {
     startDrain(peer);
     return;
   }
+  if (const auto* fin = std::get_if<takeover::Finish>(&m); fin != nullptr && draining_) {
+    finishNow(fin->waitingPid);
+    return;
+  }
   log::warn("takeover: unexpected {} from pid {}; dropping it",
             takeover::typeName(takeover::typeOf(m)), peer->pid);
   dropSuccessor();
+}
+
+void Takeover::finishNow(int waitingPid) {
+  if (done_ || finishFor_ != 0) return;
+  finishFor_ = waitingPid;
+  deadline_ = 0;  // checkDrain() ends the drain now
+  checkDrain();
 }
 
 void Takeover::sendSockets(Peer* peer) {
@@ -333,6 +352,11 @@ void Takeover::checkDrain() {
   timer_.stop();
   if (empty) {
     log::info("takeover: every connection ended; exiting");
+  } else if (finishFor_ != 0) {
+    log::warn(
+        "takeover: pid {} waits to take over (at most two generations): closing {} "
+        "connection(s) still open and exiting",
+        finishFor_, known ? open : 0);
   } else {
     log::warn("takeover: drain timeout ({} ms): closing {} connection(s) still open",
               options_.drainTimeoutMs, known ? open : 0);

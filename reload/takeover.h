@@ -18,12 +18,13 @@
 // sockets stop being read) and each service drains. When no connection is
 // left, or after drainTimeoutMs, onDrained runs (the caller stops and exits 0).
 //
-// At most two generations: O serves PATH only while no predecessor of its
-// own is still draining. A third process that arrives meanwhile is told Wait
-// and gets the sockets once that predecessor exited. Waiting (rather than
-// cutting the draining one short) keeps the promise made to its long-lived
-// connections: they end on their own or at its drain timeout, never earlier
-// because upgrades came quickly.
+// At most two generations: a third process that arrives while O's own
+// predecessor still drains is told Wait, and O tells that predecessor Finish:
+// it closes what is still open (the long-lived connections that kept it) and
+// exits at once; then the third process gets the sockets. So upgrades asked
+// for faster than drains end never pile processes up (HAProxy's old workers
+// did under marathon-lb); the price is that a drain lasts at most until the
+// next-but-one upgrade instead of its full --drain-timeout.
 #pragma once
 
 #include <uv.h>
@@ -78,6 +79,8 @@ class Takeover {
   void sendSockets(Peer* peer);
   void startDrain(Peer* peer);
   void checkDrain();
+  // A Finish from our successor: a third process waits for us to be gone.
+  void finishNow(int waitingPid);
   void dropSuccessor();
   void onPredecessorGone();
 
@@ -94,6 +97,7 @@ class Takeover {
   Timer timer_;                      // ready polling, then drain polling
   uint64_t deadline_ = 0;            // of what timer_ waits for (loop ms)
   bool draining_ = false;
+  int finishFor_ = 0;  // pid of the process our early end makes room for (0: none)
   bool done_ = false;
   bool closed_ = false;
 };

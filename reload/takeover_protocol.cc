@@ -136,6 +136,9 @@ Result<Message> decodeBody(MessageType type, std::string_view body) {
       m = d;
       break;
     }
+    case MessageType::kFinish:
+      m = Finish{r.i32("finish.pid")};
+      break;
     case MessageType::kRefused: {
       Refused f;
       uint8_t reason = r.u8("refused.reason");
@@ -176,6 +179,8 @@ const char* typeName(MessageType t) {
       return "Draining";
     case MessageType::kRefused:
       return "Refused";
+    case MessageType::kFinish:
+      return "Finish";
   }
   return "unknown";
 }
@@ -215,6 +220,8 @@ Result<std::string> encode(const Message& m) {
   } else if (const auto* f = std::get_if<Refused>(&m)) {
     w.u8(static_cast<uint8_t>(f->reason));
     ok = ok && w.str(f->detail);
+  } else if (const auto* fin = std::get_if<Finish>(&m)) {
+    w.i32(fin->waitingPid);
   }
   if (!ok)
     return makeError(ErrorKind::kInvalid, "takeover message: a string is longer than 4096 bytes");
@@ -245,7 +252,7 @@ Result<std::optional<Message>> Decoder::next() {
     return makeError(ErrorKind::kInvalid, "takeover stream: not a takeover frame (bad magic)");
   }
   auto typeByte = static_cast<uint8_t>(buffer_[2]);
-  if (typeByte < 1 || typeByte > 6) {
+  if (typeByte < 1 || typeByte > 7) {
     failed_ = true;
     return makeError(ErrorKind::kInvalid,
                      "takeover stream: unknown message type " + std::to_string(typeByte));

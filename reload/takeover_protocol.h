@@ -10,6 +10,10 @@
 //   O -> N  Sockets    (one or more, the last one flagged; one fd per entry)
 //   N -> O  Ready      (N serves on every socket now)
 //   O -> N  Draining   (O stopped accepting; it exits when its connections end)
+// and, later, on the same connection:
+//   N -> O  Finish     (a third process asks N to take over while O still
+//                       drains: O closes what is still open and exits now,
+//                       so that at most two generations live)
 // O may answer Refused instead of Wait/Sockets. O keeps the connection open
 // until it exits, so that N sees O's end as the end of the stream.
 #pragma once
@@ -39,6 +43,7 @@ enum class MessageType : uint8_t {
   kReady = 4,
   kDraining = 5,
   kRefused = 6,
+  kFinish = 7,
 };
 
 enum class SocketKind : uint8_t {
@@ -82,8 +87,11 @@ struct Refused {
   RefusedReason reason = RefusedReason::kBusy;
   std::string detail;
 };
+struct Finish {
+  int32_t waitingPid = 0;  // the third process, waiting for O to end
+};
 
-using Message = std::variant<Hello, Wait, Sockets, Ready, Draining, Refused>;
+using Message = std::variant<Hello, Wait, Sockets, Ready, Draining, Refused, Finish>;
 
 MessageType typeOf(const Message& m);
 const char* typeName(MessageType t);

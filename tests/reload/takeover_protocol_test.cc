@@ -51,6 +51,7 @@ TEST(TakeoverProtocol, EveryMessageRoundTrips) {
   EXPECT_EQ(hello.version, kProtocolVersion);
   EXPECT_EQ(hello.pid, 4242);
   EXPECT_EQ(std::get<Wait>(roundTrip(Wait{77})).drainingPid, 77);
+  EXPECT_EQ(std::get<Finish>(roundTrip(Finish{78})).waitingPid, 78);
   Sockets s;
   s.last = false;
   s.entries = {{SocketKind::kTcp, "127.0.0.1", 8080, 0},
@@ -90,7 +91,7 @@ TEST(TakeoverProtocol, BadInputIsAPreciseError) {
   EXPECT_NE(decodeError("GET / HTTP/1.1\r\n").find("bad magic"), std::string::npos);
   EXPECT_NE(decodeError("X").find("bad magic"), std::string::npos);  // known from one byte
   EXPECT_NE(decodeError(rawFrame(0, "")).find("unknown message type 0"), std::string::npos);
-  EXPECT_NE(decodeError(rawFrame(7, "")).find("unknown message type 7"), std::string::npos);
+  EXPECT_NE(decodeError(rawFrame(8, "")).find("unknown message type 8"), std::string::npos);
   std::string huge = "CT";
   huge += '\x01';
   huge += std::string("\x7f\xff\xff\xff", 4);
@@ -117,6 +118,8 @@ TEST(TakeoverProtocol, BadInputIsAPreciseError) {
             std::string::npos);
   EXPECT_NE(decodeError(rawFrame(6, std::string("\x05\0\0", 3))).find("unknown reason 5"),
             std::string::npos);
+  // A Finish with 2 of its 4 bytes.
+  EXPECT_NE(decodeError(rawFrame(7, std::string("\0\0", 2))).find("finish.pid"), std::string::npos);
   // An incomplete but well-formed start is not an error yet.
   EXPECT_EQ(decodeError(frame(Hello{}).substr(0, 9)), "");
 }
