@@ -179,12 +179,20 @@ void Takeover::listenForSuccessor() {
 }
 
 void Takeover::onSuccessorConnection() {
-  if (successor_ || draining_) return;
+  if (draining_) return;
   UniqueFd fd = takeover::acceptUnix(listener_.get());
   if (fd.get() < 0) return;
-  // One successor at a time: others wait in the backlog (which the successor
-  // inherits with the listener).
-  uv_poll_stop(listenerPoll_);
+  if (successor_) {
+    // The generation bound: a takeover is under way (that process holds the
+    // sockets and loads its routes), and a third process would make three.
+    // Refused at once, so it exits instead of waiting alive.
+    Peer third(std::move(fd));
+    std::string why = "pid " + std::to_string(successor_->pid) +
+                      " is taking over now (at most two generations); start again once it serves";
+    (void)third.channel.send(takeover::Refused{takeover::RefusedReason::kBusy, why});
+    log::info("takeover: refused another process while pid {} takes over", successor_->pid);
+    return;
+  }
   successor_ = std::make_unique<Peer>(std::move(fd));
   Peer* p = successor_.get();
   p->poll = new uv_poll_t;

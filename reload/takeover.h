@@ -24,7 +24,10 @@
 // exits at once; then the third process gets the sockets. So upgrades asked
 // for faster than drains end never pile processes up (HAProxy's old workers
 // did under marathon-lb); the price is that a drain lasts at most until the
-// next-but-one upgrade instead of its full --drain-timeout.
+// next-but-one upgrade instead of its full --drain-timeout. A process that
+// arrives while another is still taking over (it holds the sockets and loads
+// its routes) is refused at once (Refused kBusy) and exits 1: it would be a
+// third; it may be started again once the other serves.
 #pragma once
 
 #include <uv.h>

@@ -385,6 +385,39 @@ TEST_F(TakeoverTest, AThirdGenerationEndsTheDrainingOne) {
   EXPECT_NE(tunnel.get("raw", "/", true, &closes, &err), 200);
 }
 
+// At most two processes: one that arrives while another takes over (holds
+// the sockets, loading its routes) is refused at once and exits 1, and the
+// running generation serves on.
+TEST_F(TakeoverTest, AProcessArrivingDuringATakeoverIsRefused) {
+  startCluster(90, 1);
+  pickProxyPorts();
+  deploy("/web", 1, {{"HAPROXY_GROUP", "external"}, {"HAPROXY_0_VHOST", "web.example.test"}});
+  size_t a = startProxy(proxyArgs());
+  ASSERT_TRUE(webAnswers(20000));
+  // A successor that never becomes ready: its master does not answer.
+  std::vector<std::string> stuck = proxyArgs();
+  for (auto& arg : stuck) {
+    if (arg.rfind("--master=", 0) == 0) arg = "--master=" + masterIp_ + ":1";
+  }
+  size_t b = startProxy(stuck);
+  ASSERT_TRUE(waitLog(a, "it serves once ready", 10000));
+
+  size_t c = startProxy(proxyArgs());
+  EXPECT_EQ(waitExit(c, 10000), 1) << "a third process stayed alive";
+  EXPECT_TRUE(contains(log(c), "at most two generations")) << log(c);
+  EXPECT_TRUE(waitLog(a, "refused another process", 5000));
+  EXPECT_TRUE(webAnswers(2000));
+
+  // The stuck one goes; the first serves on and a later one can take over.
+  ::kill(procs_[b].pid, SIGTERM);
+  EXPECT_GE(waitExit(b, 10000), 0);
+  ASSERT_TRUE(waitLog(a, "the new process left before serving", 5000));
+  size_t d = startProxy(proxyArgs());
+  ASSERT_TRUE(waitLog(d, "serving every socket", 30000));
+  EXPECT_EQ(waitExit(a, 20000), 0);
+  EXPECT_TRUE(webAnswers(2000));
+}
+
 // A DNS query for `name` (type A), id `id`.
 std::string dnsQuery(uint16_t id, const std::string& name) {
   std::string q;
