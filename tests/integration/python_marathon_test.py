@@ -154,13 +154,20 @@ def running_tasks(client, app_id):
 
 
 def wait_stable(client, app_id, n, timeout=30):
+    """The app's running tasks, from the poll that found it stable (asking
+    again could see tasks a kill in progress has just taken away)."""
+    seen = []
+
     def stable():
         app = client.get_app(app_id)
         tasks = running_tasks(client, app_id)
-        return (app.instances == n and not app.deployments and len(tasks) == n and
-                app.tasks_running == n)
+        ok = (app.instances == n and not app.deployments and len(tasks) == n and
+              app.tasks_running == n)
+        if ok:
+            seen[:] = tasks
+        return ok
     wait_for("%s to run %d tasks with no deployment" % (app_id, n), stable, timeout)
-    return running_tasks(client, app_id)
+    return seen
 
 
 def check_tasks_answer(tasks):
@@ -381,6 +388,9 @@ def run_surface(cluster):
     killed = client.kill_tasks(app_id)
     check(len(killed) >= 2 and all(isinstance(t, marathon.models.MarathonTask) for t in killed),
           "kill_tasks returned %r" % killed)
+    killed_ids = {t.id for t in killed}
+    wait_for("the killed tasks replaced",
+             lambda: not killed_ids & {t.id for t in wait_stable(client, app_id, 2)}, 30)
     tasks = wait_stable(client, app_id, 2)
     r = client.kill_task(app_id, tasks[0].id, scale=True)
     check("deploymentId" in r, "kill_task(scale=True) returned %r" % r)
