@@ -438,9 +438,14 @@ def summarize_phase(name, kind, amount, applied, lives, change_times, latency_ti
 
 def predicted_start(measured, R):
     """(seconds, why) a system's start at R routes is predicted to take from its
-    two largest measured starts (growth exponent between them, at least linear),
-    or (None, "") with nothing measured at fewer routes."""
-    pts = sorted(p for p in measured if p[0] < R)
+    two largest measured route counts (growth exponent between them, at least
+    linear; the slowest start where rounds measured one R more than once), or
+    (None, "") with nothing measured at fewer routes."""
+    slowest = {}
+    for r, t in measured:
+        if r < R:
+            slowest[r] = max(t, slowest.get(r, 0.0))
+    pts = sorted(slowest.items())
     if not pts:
         return None, ""
     r2, t2 = pts[-1]
@@ -543,6 +548,46 @@ def derived(results, plan_names):
     return out
 
 
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2.0
+
+
+def median_rows(results, plan_names):
+    """With several rounds: one row per system, R and phase, the median over the
+    rounds of each figure (a round's p99 during changes is compared with the
+    same round's steady p99), and the failures and resets summed."""
+    cells = {}
+    for r in results:
+        steady = r["phases"].get("steady", {}).get("probe", {}).get("p99_ms")
+        for name in plan_names:
+            ph = r["phases"].get(name)
+            if ph is None or name == "steady":
+                continue
+            during = ph["during_changes"]["p99_ms"]
+            cells.setdefault((r["system"], r["routes"], name), []).append({
+                "steady": steady, "during": during,
+                "over": None if steady is None or during is None else during - steady,
+                "live": ph["event_to_live"]["p99_ms"], "failed": ph["failed_requests"], "resets": ph["resets"]})
+    if not any(len(v) > 1 for v in cells.values()):
+        return []
+    lines = ["", "Medians over the rounds (systems alternated within each round):", "",
+             "| system | routes | phase | rounds | failed (sum) | resets (sum) | p99 steady ms | p99 during ms | "
+             "p99 during over steady ms | event→live p99 ms |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    order = lambda k: (k[1], ALL_SYSTEMS.index(k[0]) if k[0] in ALL_SYSTEMS else 9, plan_names.index(k[2]))
+    for key in sorted(cells, key=order):
+        v = cells[key]
+        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {len(v)} | {sum(x['failed'] for x in v)} | "
+                     f"{sum(x['resets'] for x in v)} | {fmt(median(x['steady'] for x in v))} | "
+                     f"{fmt(median(x['during'] for x in v))} | {fmt(median(x['over'] for x in v))} | "
+                     f"{fmt(median(x['live'] for x in v))} |")
+    return lines
+
+
 def markdown(meta, results, extra, plan_names):
     lines = [f"Reload benchmark, {meta['date']}, {meta['machine']}, command `{meta['command']}`.", "",
              "| system | routes | phase | changes | failed | resets | p99 steady ms | p99 during changes ms | "
@@ -562,6 +607,7 @@ def markdown(meta, results, extra, plan_names):
                 f"{fmt(ph['event_to_live']['p50_ms'])} | {fmt(ph['event_to_live']['p99_ms'])} | "
                 f"{fmt(ph['cpu_per_change_ms'])} | {fmt(ph.get('cpu_per_change_excess_ms'))} | "
                 f"{ph['max_processes']} | {fmt(bpr, 0)} |")
+    lines += median_rows(results, plan_names)
     if meta.get("errors"):
         lines += [""] + [f"* {e['system']} with {e['routes']} routes failed: {e['error']}" for e in meta["errors"]]
     notes = [f"* {s['system']} with {s['routes']} routes {s['why']}" for s in meta.get("skipped", [])]
@@ -678,7 +724,9 @@ def main():
     ap.add_argument("--out", default=None, help="output directory (default: a new one under /tmp)")
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS))
     ap.add_argument("--routes", default=None, help="route counts (default 100,1000,10000,100000; short: 100,1000)")
-    ap.add_argument("--rounds", type=int, default=1, help="rounds per R (systems alternate within each)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds per R (systems alternate within each); with more than one, the summary adds "
+                         "the median of each figure over the rounds")
     ap.add_argument("--keep-work", action="store_true", help="keep the work directory (every process's log)")
     ap.add_argument("--phases", default=None, help="run only these phases (comma-separated names), e.g. steady,upgrade")
     ap.add_argument("--corral", default=os.path.join(ROOT, "build", "cli", "corral"))
