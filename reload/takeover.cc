@@ -288,8 +288,10 @@ void Takeover::handle(Peer* peer, takeover::Received received) {
 void Takeover::finishNow(int waitingPid) {
   if (done_ || finishFor_ != 0) return;
   finishFor_ = waitingPid;
-  deadline_ = 0;  // checkDrain() ends the drain now
-  checkDrain();
+  deadline_ = 0;  // the drain timer's next turn (now) ends the drain
+  // From the timer, as every end of a drain, not from inside this channel's
+  // own read callback (onDrained stops the service).
+  timer_.start(0, 50, [this] { checkDrain(); });
 }
 
 void Takeover::sendSockets(Peer* peer) {
