@@ -1,5 +1,6 @@
 #include "base/http_client.h"
 
+#include <charconv>
 #include <cstring>
 
 #include "base/http_response_parser.h"
@@ -261,6 +262,8 @@ class ClientCall {
         if (streaming_) {
           timer_->stop();
           if (stream_.onHead) stream_.onHead(resp_);
+        } else {
+          reserveBody();
         }
         return !done_;
       case Event::kBody:
@@ -290,6 +293,18 @@ class ClientCall {
         return false;
     }
     return false;
+  }
+
+  // A body of announced length gets its buffer at once: growing a 33 MB
+  // /v2/apps answer by doubling copies it and faults in twice the pages.
+  void reserveBody() {
+    auto length = resp_.header("Content-Length");
+    if (!length) return;
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), n);
+    if (ec == std::errc() && end == length->data() + length->size() && n <= options_.maxBodyBytes) {
+      resp_.body.reserve(n);
+    }
   }
 
   void succeed() {

@@ -11,14 +11,16 @@ Result<Json> parseJson(std::string_view text) {
   try {
     return Json::parse(text);
   } catch (const Json::exception& e) {
-    std::string what = e.what();
-    auto pos = what.find("] ");
-    return makeError(ErrorKind::kInvalid,
-                     "malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)),
-                     "");
+    return makeError(ErrorKind::kInvalid, malformedJsonMessage(e.what()), "");
   } catch (const std::exception& e) {
     return makeError(ErrorKind::kInvalid, std::string("malformed JSON: ") + e.what(), "");
   }
+}
+
+std::string malformedJsonMessage(std::string_view what) {
+  auto pos = what.find("] ");
+  return "malformed JSON: " +
+         std::string(pos == std::string_view::npos ? what : what.substr(pos + 2));
 }
 
 std::string dumpJson(const Json& value) {

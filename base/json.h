@@ -14,6 +14,10 @@ using Json = nlohmann::json;
 // Parses text; on failure the error names the byte offset and the reason.
 Result<Json> parseJson(std::string_view text);
 
+// "malformed JSON: <reason>" from the what() of a parser exception, without
+// nlohmann's "[json.exception.parse_error.101] " tag.
+std::string malformedJsonMessage(std::string_view what);
+
 // Compact serialisation; invalid UTF-8 is replaced rather than throwing.
 std::string dumpJson(const Json& value);
 

@@ -80,8 +80,7 @@ std::string statusEvent(int app, int k, const char* state) {
 // each app's first task swaps between its original address and a spare one.
 struct Fixture {
   explicit Fixture(int routes) : routes(routes), builder(conf::ProxyLabelOptions{}) {
-    auto json = parseJson(appsBody(routes));
-    if (!json.ok() || !catalog.loadApps(*json).ok()) return;
+    if (!catalog.loadApps(appsBody(routes)).ok()) return;
     auto [snap, diff] = catalog.build(1);
     auto built = builder.update(*snap, diff);
     ok = built.ok() && builder.current()->backends.size() == static_cast<size_t>(routes);

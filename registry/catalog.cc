@@ -211,6 +211,7 @@ Result<App> parseApp(const Json& json) {
   auto tasks = json.find("tasks");
   if (tasks != json.end() && !tasks->is_null()) {
     if (!tasks->is_array()) return fieldError(path + "/tasks", "expected an array", *tasks);
+    app.tasks.reserve(tasks->size());
     for (const Json& tj : *tasks) {
       auto t = parseTask(tj);
       if (!t.ok()) {

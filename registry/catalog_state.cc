@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/json_array_member.h"
+
 namespace corral::registry {
 
 namespace {
@@ -89,16 +91,14 @@ void CatalogState::noteEventArrival(int64_t arrivedMs) {
   lastEventMs_ = arrivedMs;
 }
 
-Result<LoadReport> CatalogState::loadApps(const Json& body) {
-  if (!body.is_object()) return makeError(ErrorKind::kInvalid, "/v2/apps: expected a JSON object");
-  auto list = body.find("apps");
-  if (list == body.end() || !list->is_array()) {
-    return makeError(ErrorKind::kInvalid, "/v2/apps: expected an \"apps\" array");
-  }
+Result<LoadReport> CatalogState::loadApps(std::string_view body) {
+  // Every app is read before the catalog is touched, so that an answer found
+  // malformed at its end changes nothing; each is parsed on its own (no tree
+  // of the whole answer: see base/json_array_member.h).
   LoadReport report;
-  std::set<std::string, std::less<>> seen;
-  for (size_t i = 0; i < list->size(); ++i) {
-    const Json& aj = (*list)[i];
+  std::vector<App> apps;
+  std::set<std::string, std::less<>> seen;  // every id in the answer, unreadable apps' too
+  Status read = forEachArrayElement(body, "apps", [&](const Json& aj, size_t i) {
     auto app = parseApp(aj);
     if (!app.ok()) {
       Error e = app.error();
@@ -109,11 +109,15 @@ Result<LoadReport> CatalogState::loadApps(const Json& body) {
         std::string id = absoluteId(stringField(aj, "id"));
         if (!id.empty()) seen.insert(id);
       }
-      continue;
+      return;
     }
     seen.insert(app->id);
-    const App* cur = peek(app->id);
-    if (cur == nullptr || !(*cur == *app)) upsertApp(std::move(*app));
+    apps.push_back(std::move(*app));
+  });
+  if (!read.ok()) return makeError(ErrorKind::kInvalid, "/v2/apps: " + read.error().message);
+  for (App& app : apps) {
+    const App* cur = peek(app.id);
+    if (cur == nullptr || !(*cur == app)) upsertApp(std::move(app));
     report.apps++;
   }
   std::vector<std::string> gone;

@@ -41,9 +41,10 @@ class CatalogState {
  public:
   CatalogState();
 
-  // Replaces the whole catalog with a /v2/apps response ({"apps":[...]}).
-  // An error only when the envelope itself is unusable.
-  Result<LoadReport> loadApps(const Json& body);
+  // Replaces the whole catalog with the text of a /v2/apps response
+  // ({"apps":[...]}). An error, and nothing changed, when the text is not
+  // JSON or its envelope is unusable; unreadable apps are in the report.
+  Result<LoadReport> loadApps(std::string_view body);
   // Applies one Marathon event (type = SSE "event:" field, data = its JSON).
   ApplyResult applyEvent(std::string_view type, const Json& data);
   // Parses data first; unparsable JSON is kBad.

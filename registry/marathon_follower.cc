@@ -385,9 +385,7 @@ void MarathonFollower::onFullSync(Result<http::Response> r) {
     return fail("GET /v2/apps on " + source_ + " answered " + std::to_string(r->status));
   }
   auto loadStart = std::chrono::steady_clock::now();
-  auto json = parseJson(r->body);
-  if (!json.ok()) return fail("GET /v2/apps on " + source_ + ": " + json.error().message);
-  auto report = catalog_.loadApps(*json);
+  auto report = catalog_.loadApps(r->body);
   double loadSeconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - loadStart).count();
   stats_->fullLoadSeconds->set(loadSeconds);

@@ -51,6 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::string_view body = nl == std::string_view::npos ? "" : text.substr(nl + 1);
       (void)state.applyEvent(type, body);
       (void)state.build(0);
+      // The same text as a whole /v2/apps answer (read one app at a time).
+      (void)state.loadApps(text);
+      (void)state.build(1);
       break;
     }
     case 4: {

@@ -73,7 +73,7 @@ const char* kBase =
 
 TEST(CatalogState, InitialLoad) {
   CatalogState st;
-  auto report = st.loadApps(parse(kApps));
+  auto report = st.loadApps(kApps);
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->apps, 2u);
   EXPECT_TRUE(report->bad.empty());
@@ -295,7 +295,7 @@ TEST(CatalogState, EventTable) {
   for (const auto& c : eventCases()) {
     SCOPED_TRACE(c.name);
     CatalogState st;
-    ASSERT_TRUE(st.loadApps(parse(kApps)).ok());
+    ASSERT_TRUE(st.loadApps(kApps).ok());
     auto first = st.build(1).first;
     ASSERT_TRUE(first);
     ASSERT_EQ(c.events.size(), c.outcomes.size());
@@ -325,7 +325,7 @@ TEST(CatalogState, EventTable) {
 
 TEST(CatalogState, UnchangedAppsShareTheirPointer) {
   CatalogState st;
-  ASSERT_TRUE(st.loadApps(parse(kApps)).ok());
+  ASSERT_TRUE(st.loadApps(kApps).ok());
   auto s1 = st.build(1).first;
   st.applyEvent("status_update_event", std::string_view(status("web.3", "TASK_RUNNING")));
   auto s2 = st.build(2).first;
@@ -354,7 +354,7 @@ TEST(CatalogState, ASnapshotCopiesOnlyTheChunkOfTheChangedApp) {
   }
   body += "]}";
   CatalogState st;
-  ASSERT_TRUE(st.loadApps(parse(body)).ok());
+  ASSERT_TRUE(st.loadApps(body).ok());
   auto s1 = st.build(1).first;
   ASSERT_TRUE(s1);
   ASSERT_EQ(s1->apps.size(), 2000u);
@@ -373,7 +373,7 @@ TEST(CatalogState, ASnapshotCopiesOnlyTheChunkOfTheChangedApp) {
 
 TEST(CatalogState, FullReloadDiffsAgainstThePreviousSnapshot) {
   CatalogState st;
-  ASSERT_TRUE(st.loadApps(parse(kApps)).ok());
+  ASSERT_TRUE(st.loadApps(kApps).ok());
   auto s1 = st.build(1).first;
   // /db is gone, /web lost a task, /new appeared, and a bad app is skipped.
   Json body = parse(kApps);
@@ -381,7 +381,7 @@ TEST(CatalogState, FullReloadDiffsAgainstThePreviousSnapshot) {
   web["tasks"].erase(1);
   body["apps"] = Json::array(
       {web, Json{{"id", "/new"}, {"tasks", Json::array()}}, Json{{"id", "/bad"}, {"labels", 7}}});
-  auto report = st.loadApps(body);
+  auto report = st.loadApps(dumpJson(body));
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->apps, 2u);
   ASSERT_EQ(report->bad.size(), 1u);
@@ -390,7 +390,7 @@ TEST(CatalogState, FullReloadDiffsAgainstThePreviousSnapshot) {
   ASSERT_TRUE(s2);
   EXPECT_EQ(diffText(diff), "+/new ~/web -/db");
   // Reloading the same thing again changes nothing and keeps every pointer.
-  ASSERT_TRUE(st.loadApps(body).ok());
+  ASSERT_TRUE(st.loadApps(dumpJson(body)).ok());
   auto [s3, diff3] = st.build(3);
   EXPECT_FALSE(s3);
   EXPECT_TRUE(diff3.empty());
@@ -398,11 +398,11 @@ TEST(CatalogState, FullReloadDiffsAgainstThePreviousSnapshot) {
 
 TEST(CatalogState, BadAppInReloadKeepsItsLastGoodVersion) {
   CatalogState st;
-  ASSERT_TRUE(st.loadApps(parse(kApps)).ok());
+  ASSERT_TRUE(st.loadApps(kApps).ok());
   auto s1 = st.build(1).first;
   Json body = parse(kApps);
   body["apps"][1]["portDefinitions"] = "nonsense";
-  auto report = st.loadApps(body);
+  auto report = st.loadApps(dumpJson(body));
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->bad.size(), 1u);
   EXPECT_FALSE(st.build(2).first);  // /db kept as it was, /web unchanged
@@ -411,9 +411,26 @@ TEST(CatalogState, BadAppInReloadKeepsItsLastGoodVersion) {
 
 TEST(CatalogState, LoadRejectsABadEnvelope) {
   CatalogState st;
-  EXPECT_FALSE(st.loadApps(parse("[]")).ok());
-  EXPECT_FALSE(st.loadApps(parse(R"({"apps":{}})")).ok());
+  EXPECT_FALSE(st.loadApps("[]").ok());
+  EXPECT_FALSE(st.loadApps(R"({"apps":{}})").ok());
+  EXPECT_FALSE(st.loadApps("not json").ok());
   EXPECT_FALSE(st.dirty());
+}
+
+TEST(CatalogState, AnAnswerMalformedAtItsEndChangesNothing) {
+  // The apps are read one at a time; one that parses before the text turns
+  // out truncated must not be applied, nor the rest of the catalog removed.
+  CatalogState st;
+  ASSERT_TRUE(st.loadApps(kApps).ok());
+  auto s1 = st.build(1).first;
+  std::string truncated = R"({"apps":[{"id":"/new","tasks":[]},{"id":"/other")";
+  auto report = st.loadApps(truncated);
+  ASSERT_FALSE(report.ok());
+  EXPECT_NE(report.error().message.find("malformed JSON"), std::string::npos)
+      << report.error().message;
+  EXPECT_FALSE(st.dirty());
+  EXPECT_EQ(st.peek("/new"), nullptr);
+  EXPECT_NE(st.peek("/db"), nullptr);
 }
 
 TEST(CatalogState, LeaderAndEventTimesAreInTheSnapshot) {
@@ -425,7 +442,7 @@ TEST(CatalogState, LeaderAndEventTimesAreInTheSnapshot) {
   EXPECT_TRUE(s1->apps.empty());
   st.setLeader("10.0.0.1:8080");
   EXPECT_FALSE(st.dirty());
-  ASSERT_TRUE(st.loadApps(parse(kApps)).ok());
+  ASSERT_TRUE(st.loadApps(kApps).ok());
   st.applyEvent("status_update_event", std::string_view(status("web.3", "TASK_RUNNING")));
   st.noteEventArrival(100);
   st.noteEventArrival(120);
@@ -444,7 +461,7 @@ TEST(CatalogState, LeaderAndEventTimesAreInTheSnapshot) {
 
 TEST(CatalogState, UpsertAndRemoveFromARefetch) {
   CatalogState st;
-  ASSERT_TRUE(st.loadApps(parse(kApps)).ok());
+  ASSERT_TRUE(st.loadApps(kApps).ok());
   st.build(1);
   auto app = parseApp(parse(R"({"id":"/late","tasks":[{"id":"late.1","host":"h","ports":[1],
                                  "state":"TASK_RUNNING"}]})"));
