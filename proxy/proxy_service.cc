@@ -47,7 +47,17 @@ class ProxyWorkerService : public reload::WorkerService {
         http_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, workerOptions())),
         https_(std::make_unique<ProxyWorker>(worker.loop(), frontend_, workerOptions())),
         tcp_(std::make_unique<TcpFrontend>(worker.loop(), routing_, TunnelOptions{},
-                                           SessionOptions{}.bufferBytes)) {}
+                                           SessionOptions{}.bufferBytes)) {
+    // A replaced task's idle connections close when its route lets it go,
+    // and their buffers serve the connections to the task that replaced it.
+    routing_.setOnPeerGone([this](uint64_t peerId) {
+      if (http_) http_->pool().forget(peerId);
+      if (https_) https_->pool().forget(peerId);
+    });
+  }
+
+  // Teardown ends sessions, which let go of peers: no pool is told then.
+  ~ProxyWorkerService() override { routing_.setOnPeerGone(nullptr); }
 
   void onReady(reload::Worker&, reload::Listener& listener) override {
     if (!http_) return;
@@ -101,6 +111,7 @@ class ProxyWorkerService : public reload::WorkerService {
 
   void close(reload::Worker&) override {
     // Sessions and tunnels first: they hold pickers of routing_.
+    routing_.setOnPeerGone(nullptr);
     http_.reset();
     https_.reset();
     tcp_.reset();

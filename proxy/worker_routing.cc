@@ -67,8 +67,9 @@ size_t drainCount(const RouteTarget& target, const std::vector<const BackendSet*
 }  // namespace
 
 BackendPicker::BackendPicker(Loop& loop, const RouteTarget& target, const ProxySnapshot& snapshot,
-                             uint64_t seed)
+                             uint64_t seed, const PeerGoneFn* onPeerGone)
     : loop_(loop),
+      onPeerGone_(onPeerGone),
       balance_(target.spec->balance),
       sticky_(target.spec->sticky),
       balancer_(target.spec->balance, target.spec->sticky, PassiveHealth{}, seed),
@@ -89,6 +90,12 @@ bool BackendPicker::atLimit() const {
 }
 
 int64_t BackendPicker::nowMs() { return static_cast<int64_t>(loop_.nowMs()); }
+
+void BackendPicker::dropSlot(std::unordered_map<uint64_t, std::unique_ptr<Slot>>::iterator it) {
+  uint64_t id = it->first;
+  slots_.erase(it);
+  if (onPeerGone_ != nullptr && *onPeerGone_) (*onPeerGone_)(id);
+}
 
 bool BackendPicker::fits(const conf::RouteSpec& spec) const {
   return spec.balance == balance_ && spec.sticky == sticky_;
@@ -129,7 +136,7 @@ void BackendPicker::sync(const RouteTarget& target, const ProxySnapshot& snapsho
   }
   for (auto it = slots_.begin(); it != slots_.end();) {
     if (it->second->gone && it->second->inUse == 0) {
-      it = slots_.erase(it);
+      dropSlot(it++);
     } else {
       ++it;
     }
@@ -188,7 +195,7 @@ void BackendPicker::release(const Peer& peer, PeerOutcome outcome) {
   if (outcomeOf(outcome) == Outcome::kFailure) {
     slot.counters->failures.fetch_add(1, std::memory_order_relaxed);
   }
-  if (--slot.inUse == 0 && slot.gone) slots_.erase(it);
+  if (--slot.inUse == 0 && slot.gone) dropSlot(it);
 }
 
 // ---- WorkerRouting ----
@@ -230,7 +237,8 @@ BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
   if (!picker || !picker->fits(*target.spec)) {
     uint64_t seed = hashBytes(target.members[0].key.appId) ^ (static_cast<uint64_t>(index_) << 32) ^
                     static_cast<uint64_t>(target.members[0].key.portIndex);
-    auto fresh = std::make_shared<BackendPicker>(loop_, target, *state_->snapshot, seed);
+    auto fresh =
+        std::make_shared<BackendPicker>(loop_, target, *state_->snapshot, seed, &onPeerGone_);
     if (picker) {
       // The route's totals go on; exchanges in flight end on the old picker.
       fresh->routeCounters() = picker->routeCounters();

@@ -44,10 +44,17 @@ struct WorkerCounters {
   std::atomic<uint64_t> tcpConnections{0};
 };
 
+// Told (on the worker's loop) the id of a peer that left the route of the
+// picker that held it, once no request of that picker holds it: the
+// worker's idle connections to it can go now instead of after the pool's
+// idle timeout.
+using PeerGoneFn = std::function<void(uint64_t peerId)>;
+
 class BackendPicker : public PeerPicker {
  public:
-  BackendPicker(Loop& loop, const RouteTarget& target, const ProxySnapshot& snapshot,
-                uint64_t seed);
+  // onPeerGone, when not null, outlives the picker.
+  BackendPicker(Loop& loop, const RouteTarget& target, const ProxySnapshot& snapshot, uint64_t seed,
+                const PeerGoneFn* onPeerGone = nullptr);
   ~BackendPicker() override;
 
   // Brings the peers up to date with `target` in `snapshot` (cheap when
@@ -74,10 +81,12 @@ class BackendPicker : public PeerPicker {
     bool gone = false;  // left the peer list: freed when no request holds it
   };
   int64_t nowMs();
+  void dropSlot(std::unordered_map<uint64_t, std::unique_ptr<Slot>>::iterator it);
   // CORRAL_{n}_MAXCONN reached (only asked when the spec sets it).
   bool atLimit() const;
 
   Loop& loop_;
+  const PeerGoneFn* onPeerGone_;
   conf::Balance balance_;
   bool sticky_;
   Balancer balancer_;
@@ -104,6 +113,8 @@ class WorkerRouting {
 
   // A newer snapshot from the pool.
   void install(std::shared_ptr<const ProxySnapshot> snapshot);
+  // Who is told of peers that left their routes (see PeerGoneFn).
+  void setOnPeerGone(PeerGoneFn fn) { onPeerGone_ = std::move(fn); }
   const ProxySnapshot& snapshot() const { return *state_->snapshot; }
 
   // Fills a RouteDecision for `target` under the current snapshot.
@@ -135,6 +146,7 @@ class WorkerRouting {
   std::shared_ptr<WorkerState> state_;
   std::map<BackendKey, std::shared_ptr<BackendPicker>> pickers_;
   BackendKey sweepFrom_;  // where the next install's sweep starts
+  PeerGoneFn onPeerGone_;
   // The counters of each picker as last published (to publish only changes),
   // and the keys of pickers dropped since.
   std::map<BackendKey, RouteCounters> lastPublished_;

@@ -202,6 +202,34 @@ TEST_F(WorkerRoutingTest, PeersHeldAcrossASnapshotStayValid) {
   d = RouteDecision();
 }
 
+TEST_F(WorkerRoutingTest, APeerThatLeftItsRouteIsReportedOnceNoRequestHoldsIt) {
+  // The worker closes its idle connections to such a peer (the pools'
+  // forget()); one still in use is reported when its request ends.
+  std::vector<uint64_t> gone;
+  routing_.setOnPeerGone([&](uint64_t id) { gone.push_back(id); });
+  publish({httpSpec("/shop", "shop.test")}, {maker_.backend(kShop, 1, 31000)});
+  RouteDecision d;
+  const Peer* held = pick(*get("shop.test", "/"), &d);
+  ASSERT_NE(held, nullptr);
+  uint64_t heldId = held->id;
+  publish({httpSpec("/shop", "shop.test")}, {maker_.backend(kShop, 1, 33000)});
+  RouteDecision d2;
+  const Peer* second = pick(*get("shop.test", "/"), &d2);
+  ASSERT_NE(second, nullptr);
+  uint64_t secondId = second->id;
+  EXPECT_NE(secondId, heldId);
+  d2.picker->release(*second, PeerOutcome::kOk);
+  EXPECT_TRUE(gone.empty());  // 31000 still serves the request that picked it
+  d.picker->release(*held, PeerOutcome::kOk);
+  EXPECT_EQ(gone, std::vector<uint64_t>{heldId});
+  // A peer no request holds is reported as its route learns it left.
+  publish({httpSpec("/shop", "shop.test")}, {maker_.backend(kShop, 1, 34000)});
+  EXPECT_EQ(pickOnce(*get("shop.test", "/")), 34000);
+  EXPECT_EQ(gone, (std::vector<uint64_t>{heldId, secondId}));
+  d = RouteDecision();
+  d2 = RouteDecision();
+}
+
 // A snapshot install does bounded work however many routes this worker has
 // served: the pickers of gone ports are swept kSweepPerInstall at a time,
 // resuming where the last install stopped, until none is left.
