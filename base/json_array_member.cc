@@ -49,7 +49,7 @@ class ArrayMemberReader {
   // After a parse that returned true: the error of a well-formed text, if any.
   std::string finish() const {
     if (!error_.empty()) return error_;
-    if (!found_) return "expected an \"" + std::string(key_) + "\" array";
+    if (!found_) return quotedKey("expected an ", " array");
     return {};
   }
   const std::string& error() const { return error_; }
@@ -59,7 +59,14 @@ class ArrayMemberReader {
     error_ = std::move(message);
     return false;
   }
-  std::string notAnArray() const { return "\"" + std::string(key_) + "\": expected an array"; }
+  // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false
+  // positive) on "literal" + std::string temporaries here.
+  std::string quotedKey(std::string_view before, std::string_view after) const {
+    std::string out(before);
+    out.append(1, '"').append(key_).append(1, '"').append(after);
+    return out;
+  }
+  std::string notAnArray() const { return quotedKey("", ": expected an array"); }
 
   bool value(Json v) {
     if (depth_ == 0) return fail("expected a JSON object");
