@@ -17,6 +17,10 @@ using takeover::Channel;
 using takeover::SocketEntry;
 using takeover::SocketKind;
 
+// How long a process whose hello could not be sent reads for the running
+// process's refusal (already sent, or on its way).
+constexpr int kRefusalReadMs = 200;
+
 // A connection on PATH: the channel and the poll handle that reads it.
 struct Takeover::Peer {
   explicit Peer(UniqueFd fd) : channel(std::move(fd)) {}
@@ -58,7 +62,19 @@ Status Takeover::connectToRunning() {
   }
   auto peer = std::make_unique<Peer>(std::move(*fd));
   Status hello = peer->channel.send(takeover::Hello{takeover::kProtocolVersion, ::getpid()});
-  if (!hello.ok()) return hello.error();
+  if (!hello.ok()) {
+    // A running process that refuses answers at once and closes, possibly
+    // before the hello arrived (EPIPE here): its answer is still readable,
+    // and says why better than the broken pipe does.
+    auto r = peer->channel.receive(kRefusalReadMs);
+    if (r.ok()) {
+      if (const auto* f = std::get_if<takeover::Refused>(&r->message)) {
+        return makeError(ErrorKind::kUnavailable,
+                         "takeover: the running process refused: " + f->detail);
+      }
+    }
+    return hello.error();
+  }
   size_t received = 0;
   for (;;) {
     auto r = peer->channel.receive(static_cast<int>(options_.waitTimeoutMs));
