@@ -150,9 +150,10 @@ Status forEachArrayElement(
     std::string error = ok ? reader.finish() : reader.error();
     if (error.empty() && !ok) error = "malformed JSON";
     if (!error.empty()) return makeError(ErrorKind::kInvalid, error);
-  } catch (const std::exception& e) {
+  } catch (const Json::exception& e) {
     // Like parseJson: nlohmann throws a few errors even to a SAX reader.
-    return makeError(ErrorKind::kInvalid, std::string("malformed JSON: ") + e.what());
+    // (Anything else, the caller's own or bad_alloc, is not about the text.)
+    return makeError(ErrorKind::kInvalid, malformedJsonMessage(e.what()));
   }
   return Status::Ok();
 }

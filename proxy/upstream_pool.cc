@@ -43,6 +43,8 @@ ConnPtr UpstreamPool::take(uint64_t backendId) {
 
 void UpstreamPool::give(ConnPtr conn) {
   if (options_.maxIdlePerBackend == 0 || conn->filled != 0) return;  // closes it
+  // A session's parked connection can come back after its task went away.
+  if (forgotten_.count(conn->backendId) || forgottenBefore_.count(conn->backendId)) return;
   auto& list = idle_[conn->backendId];
   if (list.size() >= options_.maxIdlePerBackend) {
     list.pop_front();  // the oldest makes room
@@ -58,6 +60,10 @@ void UpstreamPool::give(ConnPtr conn) {
   if (rc != 0) return;
   list.push_back({std::move(conn), loop_.nowMs()});
   ++total_;
+  startSweeper();
+}
+
+void UpstreamPool::startSweeper() {
   if (!sweeper_.active()) {
     sweeper_.start(options_.idleTimeoutMs / 4 + 1, options_.idleTimeoutMs / 4 + 1,
                    [this] { sweep(); });
@@ -76,6 +82,8 @@ void UpstreamPool::drop(Conn* conn) {
 }
 
 void UpstreamPool::forget(uint64_t backendId) {
+  forgotten_.insert(backendId);
+  startSweeper();  // which lets the id go again after one or two rounds
   auto it = idle_.find(backendId);
   if (it == idle_.end()) return;
   total_ -= it->second.size();
@@ -93,7 +101,9 @@ void UpstreamPool::sweep() {
     }
     it = list.empty() ? idle_.erase(it) : std::next(it);
   }
-  if (total_ == 0) sweeper_.stop();
+  forgottenBefore_ = std::move(forgotten_);
+  forgotten_.clear();
+  if (total_ == 0 && forgottenBefore_.empty()) sweeper_.stop();
 }
 
 size_t UpstreamPool::idleCount(uint64_t backendId) const {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/loop.h"
 #include "proxy/connection.h"
@@ -34,7 +35,9 @@ class UpstreamPool {
   // Takes back a connection after a complete exchange (no unread bytes, no
   // write pending). conn->backendId names the backend.
   void give(ConnPtr conn);
-  // Closes the idle connections of a backend that went away.
+  // Closes the idle connections of a backend that went away; one given back
+  // for it during the next one or two sweeps (a session's parked connection)
+  // is closed too.
   void forget(uint64_t backendId);
 
   size_t idleCount(uint64_t backendId) const;
@@ -49,10 +52,14 @@ class UpstreamPool {
   };
   void drop(Conn* conn);  // the backend closed or misbehaved while idle
   void sweep();
+  void startSweeper();
 
   Loop& loop_;
   PoolOptions options_;
   std::unordered_map<uint64_t, std::deque<Idle>> idle_;
+  // Backends forgotten since the last sweep, and in the round before it.
+  std::unordered_set<uint64_t> forgotten_;
+  std::unordered_set<uint64_t> forgottenBefore_;
   size_t total_ = 0;
   uint64_t reused_ = 0;
   Timer sweeper_;

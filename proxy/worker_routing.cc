@@ -66,10 +66,17 @@ size_t drainCount(const RouteTarget& target, const std::vector<const BackendSet*
 
 }  // namespace
 
+void PeerRefs::remove(uint64_t peerId) {
+  auto it = refs_.find(peerId);
+  if (it == refs_.end() || --it->second > 0) return;
+  refs_.erase(it);
+  if (onGone_) onGone_(peerId);
+}
+
 BackendPicker::BackendPicker(Loop& loop, const RouteTarget& target, const ProxySnapshot& snapshot,
-                             uint64_t seed, const PeerGoneFn* onPeerGone)
+                             uint64_t seed, PeerRefs* refs)
     : loop_(loop),
-      onPeerGone_(onPeerGone),
+      refs_(refs),
       balance_(target.spec->balance),
       sticky_(target.spec->sticky),
       balancer_(target.spec->balance, target.spec->sticky, PassiveHealth{}, seed),
@@ -77,7 +84,10 @@ BackendPicker::BackendPicker(Loop& loop, const RouteTarget& target, const ProxyS
   sync(target, snapshot);
 }
 
-BackendPicker::~BackendPicker() = default;
+BackendPicker::~BackendPicker() {
+  if (refs_ == nullptr) return;
+  for (const auto& [id, slot] : slots_) refs_->remove(id);
+}
 
 bool BackendPicker::atLimit() const {
   // Requests and connections in progress on every worker (the counters are
@@ -94,7 +104,7 @@ int64_t BackendPicker::nowMs() { return static_cast<int64_t>(loop_.nowMs()); }
 void BackendPicker::dropSlot(std::unordered_map<uint64_t, std::unique_ptr<Slot>>::iterator it) {
   uint64_t id = it->first;
   slots_.erase(it);
-  if (onPeerGone_ != nullptr && *onPeerGone_) (*onPeerGone_)(id);
+  if (refs_ != nullptr) refs_->remove(id);
 }
 
 bool BackendPicker::fits(const conf::RouteSpec& spec) const {
@@ -127,7 +137,10 @@ void BackendPicker::sync(const RouteTarget& target, const ProxySnapshot& snapsho
       info.draining = info.draining || i < draining;
       infos.push_back(std::move(info));
       auto& slot = slots_[set->peers[i].id];
-      if (!slot) slot = std::make_unique<Slot>();
+      if (!slot) {
+        slot = std::make_unique<Slot>();
+        if (refs_ != nullptr) refs_->add(set->peers[i].id);
+      }
       slot->peer = set->peers[i];
       slot->ownCounters = set->counters;
       slot->counters = set->counters.get();
@@ -238,7 +251,7 @@ BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
     uint64_t seed = hashBytes(target.members[0].key.appId) ^ (static_cast<uint64_t>(index_) << 32) ^
                     static_cast<uint64_t>(target.members[0].key.portIndex);
     auto fresh =
-        std::make_shared<BackendPicker>(loop_, target, *state_->snapshot, seed, &onPeerGone_);
+        std::make_shared<BackendPicker>(loop_, target, *state_->snapshot, seed, &peerRefs_);
     if (picker) {
       // The route's totals go on; exchanges in flight end on the old picker.
       fresh->routeCounters() = picker->routeCounters();

@@ -44,17 +44,31 @@ struct WorkerCounters {
   std::atomic<uint64_t> tcpConnections{0};
 };
 
-// Told (on the worker's loop) the id of a peer that left the route of the
-// picker that held it, once no request of that picker holds it: the
-// worker's idle connections to it can go now instead of after the pool's
-// idle timeout.
+// Told (on the worker's loop) the id of a peer no picker of the worker lists
+// any more, once no request holds it: the worker's idle connections to it
+// can go now instead of after the pool's idle timeout.
 using PeerGoneFn = std::function<void(uint64_t peerId)>;
+
+// How many pickers of one worker list each peer. A peer can be in several
+// (a blue/green pair's route and each colour's own, or two routes that share
+// their first backend), so only the last one to let it go reports it.
+class PeerRefs {
+ public:
+  void setOnGone(PeerGoneFn fn) { onGone_ = std::move(fn); }
+  void add(uint64_t peerId) { ++refs_[peerId]; }
+  void remove(uint64_t peerId);
+  size_t size() const { return refs_.size(); }
+
+ private:
+  std::unordered_map<uint64_t, uint32_t> refs_;
+  PeerGoneFn onGone_;
+};
 
 class BackendPicker : public PeerPicker {
  public:
-  // onPeerGone, when not null, outlives the picker.
+  // refs, when not null, outlives the picker.
   BackendPicker(Loop& loop, const RouteTarget& target, const ProxySnapshot& snapshot, uint64_t seed,
-                const PeerGoneFn* onPeerGone = nullptr);
+                PeerRefs* refs = nullptr);
   ~BackendPicker() override;
 
   // Brings the peers up to date with `target` in `snapshot` (cheap when
@@ -86,7 +100,7 @@ class BackendPicker : public PeerPicker {
   bool atLimit() const;
 
   Loop& loop_;
-  const PeerGoneFn* onPeerGone_;
+  PeerRefs* refs_;
   conf::Balance balance_;
   bool sticky_;
   Balancer balancer_;
@@ -113,8 +127,8 @@ class WorkerRouting {
 
   // A newer snapshot from the pool.
   void install(std::shared_ptr<const ProxySnapshot> snapshot);
-  // Who is told of peers that left their routes (see PeerGoneFn).
-  void setOnPeerGone(PeerGoneFn fn) { onPeerGone_ = std::move(fn); }
+  // Who is told of peers that left every route (see PeerGoneFn).
+  void setOnPeerGone(PeerGoneFn fn) { peerRefs_.setOnGone(std::move(fn)); }
   const ProxySnapshot& snapshot() const { return *state_->snapshot; }
 
   // Fills a RouteDecision for `target` under the current snapshot.
@@ -143,10 +157,10 @@ class WorkerRouting {
   int index_;
   mutable std::mutex statsMutex_;
   std::map<BackendKey, RouteCounters> published_;
+  PeerRefs peerRefs_;  // before the pickers: they let go of peers as they end
   std::shared_ptr<WorkerState> state_;
   std::map<BackendKey, std::shared_ptr<BackendPicker>> pickers_;
   BackendKey sweepFrom_;  // where the next install's sweep starts
-  PeerGoneFn onPeerGone_;
   // The counters of each picker as last published (to publish only changes),
   // and the keys of pickers dropped since.
   std::map<BackendKey, RouteCounters> lastPublished_;

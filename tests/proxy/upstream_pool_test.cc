@@ -126,5 +126,19 @@ TEST_F(PoolTest, ForgetClosesABackendsConnections) {
   ASSERT_TRUE(loop_.runUntil([&] { return servers_[0]->eof; }, 5000));
 }
 
+TEST_F(PoolTest, AConnectionGivenBackAfterItsBackendWasForgottenCloses) {
+  // A session parks its connection while its task goes away; when the
+  // session lets go of it, the pool does not keep it.
+  makePool({8, 80});
+  pool_->forget(1);
+  pool_->give(connectUpstream(1));
+  EXPECT_EQ(pool_->idleCount(1), 0u);
+  ASSERT_TRUE(loop_.runUntil([&] { return servers_[0]->eof; }, 5000));
+  // After two sweeps (20 ms apart here) the id is free again.
+  loop_.runUntil([] { return false; }, 100);
+  pool_->give(connectUpstream(1));
+  EXPECT_EQ(pool_->idleCount(1), 1u);
+}
+
 }  // namespace
 }  // namespace corral::proxy

@@ -230,6 +230,37 @@ TEST_F(WorkerRoutingTest, APeerThatLeftItsRouteIsReportedOnceNoRequestHoldsIt) {
   d2 = RouteDecision();
 }
 
+TEST_F(WorkerRoutingTest, APeerStillListedByAnotherPickerIsNotReported) {
+  // Two pickers list green's task (a blue/green route and green's own);
+  // when the pair's route lets it go, green's own still routes to it.
+  const BackendKey blue{"/blue", 0};
+  const BackendKey green{"/green", 0};
+  auto blueSet = maker_.backend(blue, 1, 31000);
+  auto greenSet = maker_.backend(green, 1, 32000);
+  auto snapshot = maker_.publish({httpSpec("/blue", "b.test"), httpSpec("/green", "g.test")},
+                                 {blueSet, greenSet});
+  PeerRefs refs;
+  std::vector<uint64_t> gone;
+  refs.setOnGone([&](uint64_t id) { gone.push_back(id); });
+  RouteTarget pair{httpSpec("/blue", "b.test"), {RouteMember{blue}, RouteMember{green}}};
+  RouteTarget own{httpSpec("/green", "g.test"), {RouteMember{green}}};
+  auto movedGreen = maker_.backend(green, 1, 33000);
+  auto later = maker_.publish({httpSpec("/blue", "b.test"), httpSpec("/green", "g.test")},
+                              {blueSet, movedGreen});
+  {
+    BackendPicker pairPicker(loop_, pair, *snapshot, 1, &refs);
+    BackendPicker ownPicker(loop_, own, *snapshot, 2, &refs);
+    EXPECT_EQ(refs.size(), 2u);
+    pairPicker.sync(RouteTarget{pair.spec, {RouteMember{blue}}}, *snapshot);
+    EXPECT_TRUE(gone.empty());  // green's own picker still lists its task
+    ownPicker.sync(own, *later);  // green's task moved: listed nowhere now
+    EXPECT_EQ(gone, std::vector<uint64_t>{greenSet->peers[0].id});
+  }
+  // The pickers ended: their tasks are listed nowhere either.
+  EXPECT_EQ(gone.size(), 3u);
+  EXPECT_EQ(refs.size(), 0u);
+}
+
 // A snapshot install does bounded work however many routes this worker has
 // served: the pickers of gone ports are swept kSweepPerInstall at a time,
 // resuming where the last install stopped, until none is left.
