@@ -693,6 +693,7 @@ def plots(out_dir, results, extra, plan_names):
     # Event -> live and memory against R.
     live_phase = "rate10" if "rate10" in plan_names else plan_names[-1]
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    plotted = False  # a run of phases that time nothing live (steady, upgrade) has no such plot
     for idx, s in enumerate(systems):
         rs = sorted({r["routes"] for r in results if r["system"] == s})
         for key, style in (("p50_ms", "--"), ("p99_ms", "-")):
@@ -702,9 +703,13 @@ def plots(out_dir, results, extra, plan_names):
                         if r["system"] == s and r["routes"] == R and r["phases"][live_phase]["event_to_live"][key] is not None]
                 ys.append(min(vals) if vals else float("nan"))
             ax.plot(rs, ys, style, marker="o", color=f"C{idx}", label=f"{s} {key[:-3]}")
-    ax.set_yscale("log")
-    made.append(save_against_routes(plt, fig, ax, f"event -> live ms ({live_phase})",
-                                    os.path.join(out_dir, "event_to_live.png"), legend_size=8))
+            plotted = plotted or any(y > 0 for y in ys)  # (nan compares false)
+    if plotted:
+        ax.set_yscale("log")
+        made.append(save_against_routes(plt, fig, ax, f"event -> live ms ({live_phase})",
+                                        os.path.join(out_dir, "event_to_live.png"), legend_size=8))
+    else:
+        plt.close(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for s in systems:
         mem = extra[s]["memory_kib"]

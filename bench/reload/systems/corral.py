@@ -85,9 +85,14 @@ class CorralSystem(System):
 
     def prepare(self, events: list):
         """Marathon's side of the batch: its event-stream bytes, rendered before
-        the change is timed (a real Marathon renders them, not corral)."""
+        the change is timed (a real Marathon renders them, not corral), and
+        for an upgrade the /v2/apps answer the new generation will load (this
+        Python stand-in re-renders 100k apps in seconds on the busy load core;
+        that is not the new generation's time to serve)."""
         changes = [ev for ev in events if not isinstance(ev, Upgrade)]
         upgrades = len(events) - len(changes)
+        if upgrades:
+            _ = self.standin.catalog.body  # rendered now if the catalog changed
         return (self.standin.render(changes) if changes else b"", upgrades)
 
     def apply(self, events) -> None:
