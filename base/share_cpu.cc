@@ -24,8 +24,10 @@ bool shareCpu() {
   int64_t now = monotonicUs();
   if (tLastShareUs < 0) tLastShareUs = now;
   if (now - tLastShareUs < kShareCpuEveryUs) return false;
-  tLastShareUs = now;
   sched_yield();
+  // From when this thread has the core again: time spent waiting in the
+  // yield is not work done.
+  tLastShareUs = monotonicUs();
   return true;
 }
 
