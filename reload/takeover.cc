@@ -17,9 +17,18 @@ using takeover::Channel;
 using takeover::SocketEntry;
 using takeover::SocketKind;
 
+namespace {
+
 // How long a process whose hello could not be sent reads for the running
 // process's refusal (already sent, or on its way).
 constexpr int kRefusalReadMs = 200;
+
+Error refusedError(const takeover::Refused& refused) {
+  return makeError(ErrorKind::kUnavailable,
+                   "takeover: the running process refused: " + refused.detail);
+}
+
+}  // namespace
 
 // A connection on PATH: the channel and the poll handle that reads it.
 struct Takeover::Peer {
@@ -68,10 +77,7 @@ Status Takeover::connectToRunning() {
     // and says why better than the broken pipe does.
     auto r = peer->channel.receive(kRefusalReadMs);
     if (r.ok()) {
-      if (const auto* f = std::get_if<takeover::Refused>(&r->message)) {
-        return makeError(ErrorKind::kUnavailable,
-                         "takeover: the running process refused: " + f->detail);
-      }
+      if (const auto* f = std::get_if<takeover::Refused>(&r->message)) return refusedError(*f);
     }
     return hello.error();
   }
@@ -86,10 +92,7 @@ Status Takeover::connectToRunning() {
                 w->drainingPid);
       continue;
     }
-    if (const auto* f = std::get_if<takeover::Refused>(&r->message)) {
-      return makeError(ErrorKind::kUnavailable,
-                       "takeover: the running process refused: " + f->detail);
-    }
+    if (const auto* f = std::get_if<takeover::Refused>(&r->message)) return refusedError(*f);
     const auto* s = std::get_if<takeover::Sockets>(&r->message);
     if (s == nullptr) {
       return makeError(ErrorKind::kUnavailable,
