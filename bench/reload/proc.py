@@ -13,8 +13,36 @@ def _stat(pid: int):
     return s[s.rindex(")") + 2:].split()  # rest[0] is field 3 (state)
 
 
+_HAS_CHILDREN_FILES = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+
+
 def tree(root: int) -> list[int]:
-    """root and all its live descendants (empty when root is gone)."""
+    """root and all its live descendants (empty when root is gone).
+
+    Walks /proc/<pid>/task/<tid>/children from root: the sampler calls this 20
+    times a second on the load core, where reading every process's stat took
+    ~3 ms a call (6 % of the core, in slices that delayed the backends)."""
+    if not _HAS_CHILDREN_FILES:
+        return _tree_by_scan(root)
+    out, pending = [], [root]
+    while pending and len(out) < 100000:
+        p = pending.pop()
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue  # gone meanwhile
+        out.append(p)
+        for t in tids:
+            try:
+                with open(f"/proc/{p}/task/{t}/children") as f:
+                    pending.extend(int(c) for c in f.read().split())
+            except (OSError, ValueError):
+                continue
+    return out
+
+
+def _tree_by_scan(root: int) -> list[int]:
+    """tree() where the kernel has no children files: every process's parent."""
     parents = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
