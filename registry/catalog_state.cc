@@ -132,31 +132,32 @@ Result<LoadReport> CatalogState::loadApps(std::string_view body) {
 }
 
 ApplyResult CatalogState::applyEvent(std::string_view type, std::string_view data) {
+  // Half of a burst's events: read field by field, no tree (status_update_event.h).
+  if (type == "status_update_event") {
+    auto event = readStatusUpdateEvent(data);
+    if (!event.ok()) return bad("status_update_event: " + event.error().message);
+    return applyStatusUpdate(*event);
+  }
   auto json = parseJson(data);
   if (!json.ok()) return bad("invalid JSON: " + json.error().message);
-  return applyEvent(type, *json);
-}
-
-ApplyResult CatalogState::applyEvent(std::string_view type, const Json& data) {
-  if (!data.is_object()) return bad("event data is not a JSON object");
-  if (type == "status_update_event") return applyStatusUpdate(data);
+  const Json& obj = *json;
+  if (!obj.is_object()) return bad("event data is not a JSON object");
   if (type == "health_status_changed_event" || type == "instance_health_changed_event") {
-    return applyHealth(data);
+    return applyHealth(obj);
   }
-  if (type == "api_post_event") return applyAppDefinition(data);
-  if (type == "app_terminated_event") return applyTerminated(data);
-  if (type == "deployment_success" || type == "deployment_failed") return applyDeployment(data);
+  if (type == "api_post_event") return applyAppDefinition(obj);
+  if (type == "app_terminated_event") return applyTerminated(obj);
+  if (type == "deployment_success" || type == "deployment_failed") return applyDeployment(obj);
   return outcome(ApplyOutcome::kIgnored, {});
 }
 
-ApplyResult CatalogState::applyStatusUpdate(const Json& data) {
-  std::string taskId = stringField(data, "taskId");
-  std::string stateName = stringField(data, "taskStatus");
-  std::string appId = absoluteId(stringField(data, "appId"));
-  if (taskId.empty() || stateName.empty() || appId.empty()) {
+ApplyResult CatalogState::applyStatusUpdate(const StatusUpdateEvent& event) {
+  std::string appId = absoluteId(event.appId);
+  if (event.taskId.empty() || event.taskStatus.empty() || appId.empty()) {
     return bad("status_update_event needs taskId, taskStatus and appId", appId);
   }
-  conf::TaskState state = conf::parseTaskState(stateName);
+  const std::string& taskId = event.taskId;
+  conf::TaskState state = conf::parseTaskState(event.taskStatus);
   const App* cur = peek(appId);
   if (conf::isTerminal(state)) {
     if (cur == nullptr || cur->findTask(taskId) == nullptr)
@@ -182,21 +183,12 @@ ApplyResult CatalogState::applyStatusUpdate(const Json& data) {
   }
   t.state = state;
   // Fields the event carries replace ours; absent ones are kept.
-  Json fields = Json::object();
-  for (const char* k : {"host", "slaveId", "ports", "version", "ipAddresses"}) {
-    auto it = data.find(k);
-    if (it != data.end()) fields[k] = *it;
-  }
-  fields["id"] = taskId;
-  fields["state"] = stateName;
-  auto parsed = parseTask(fields);
-  if (!parsed.ok()) return bad("status_update_event: " + parsed.error().message, appId);
-  if (data.contains("host")) t.host = parsed->host;
-  if (data.contains("slaveId")) t.agentId = parsed->agentId;
-  if (data.contains("ports")) t.ports = parsed->ports;
-  if (data.contains("version")) t.version = parsed->version;
-  if (data.contains("ipAddresses")) {
-    t.ipAddresses = parsed->ipAddresses;
+  if (event.host) t.host = *event.host;
+  if (event.slaveId) t.agentId = *event.slaveId;
+  if (event.ports) t.ports = *event.ports;
+  if (event.version) t.version = *event.version;
+  if (event.ipAddresses) {
+    t.ipAddresses = *event.ipAddresses;
     t.ip = t.ipAddresses.empty() ? std::string() : t.ipAddresses.front();
   }
   if (existing != nullptr && *existing == t) return outcome(ApplyOutcome::kNoop, appId);

@@ -15,6 +15,7 @@
 #include "base/json.h"
 #include "base/result.h"
 #include "registry/catalog.h"
+#include "registry/status_update_event.h"
 
 namespace corral::registry {
 
@@ -45,9 +46,8 @@ class CatalogState {
   // ({"apps":[...]}). An error, and nothing changed, when the text is not
   // JSON or its envelope is unusable; unreadable apps are in the report.
   Result<LoadReport> loadApps(std::string_view body);
-  // Applies one Marathon event (type = SSE "event:" field, data = its JSON).
-  ApplyResult applyEvent(std::string_view type, const Json& data);
-  // Parses data first; unparsable JSON is kBad.
+  // Applies one Marathon event (type = SSE "event:" field, data = its JSON
+  // text); unreadable data is kBad.
   ApplyResult applyEvent(std::string_view type, std::string_view data);
   // The result of re-reading one app.
   void upsertApp(App app);
@@ -69,7 +69,7 @@ class CatalogState {
  private:
   // A mutable copy of the app, made once per build cycle; nullptr if absent.
   App* mutableApp(const std::string& appId);
-  ApplyResult applyStatusUpdate(const Json& data);
+  ApplyResult applyStatusUpdate(const StatusUpdateEvent& event);
   ApplyResult applyHealth(const Json& data);
   ApplyResult applyAppDefinition(const Json& data);
   ApplyResult applyTerminated(const Json& data);

@@ -60,6 +60,14 @@ def _tree_by_scan(root: int) -> list[int]:
     return out
 
 
+def state(pid: int) -> str:
+    """The process's state letter (R running, S sleeping, Z zombie, ...), "" when gone."""
+    try:
+        return _stat(pid)[0]
+    except (OSError, IndexError):
+        return ""
+
+
 def cpu_seconds(pids) -> float:
     """utime+stime of pids, plus cutime+cstime (their reaped children: an old
     nginx or HAProxy worker's CPU counts after it exits). Call with the same

@@ -260,10 +260,14 @@ class Sampler(threading.Thread):
         self.system = system
         self.stop_ev = threading.Event()
         self.max_procs = 0
+        self.peak = []  # when the count first reached max_procs: [monotonic s, [[pid, state], ...]]
 
     def run(self):
         for _ in range(100000):
-            self.max_procs = max(self.max_procs, len(self.system.pids()))
+            pids = self.system.pids()
+            if len(pids) > self.max_procs:
+                self.max_procs = len(pids)
+                self.peak = [round(time.monotonic(), 3), [[p, proc.state(p)] for p in pids]]
             if self.stop_ev.wait(0.05):
                 return
 
@@ -395,11 +399,11 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
             log(f"  {system.name} {name}: check `{checks.lines.get(c['id'])}` never went live "
                 f"({c['answers']} answers, the last: {c['last']}; backends seen: {c['seen']})")
     return summarize_phase(name, kind, amount, applied, lives, change_times, latency_times, lgr, wrk_out,
-                           cpu1 - cpu0, sampler.max_procs, duration, upgrades)
+                           cpu1 - cpu0, sampler.max_procs, duration, upgrades, sampler.peak)
 
 
 def summarize_phase(name, kind, amount, applied, lives, change_times, latency_times, lgr, wrk_out, cpu_s,
-                    max_procs, duration, upgrades):
+                    max_procs, duration, upgrades, procs_peak=None):
     samples = lgr["probe"]["samples"]
     lat = [l for _, l in samples if l is not None]
     times = sorted(latency_times)
@@ -435,6 +439,7 @@ def summarize_phase(name, kind, amount, applied, lives, change_times, latency_ti
         "cpu_s": cpu_s,
         "cpu_per_change_ms": (cpu_s * 1000.0 / applied) if applied else None,
         "max_processes": max_procs,
+        "max_processes_seen": procs_peak or [],  # when, and each pid's state (R, S, Z, ...)
         "upgrades": upgrades,
         "timeline": {"t0": lgr["t0"], "samples": samples, "changes": sorted(change_times)},
     }

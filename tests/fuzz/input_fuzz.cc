@@ -51,6 +51,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::string_view body = nl == std::string_view::npos ? "" : text.substr(nl + 1);
       (void)state.applyEvent(type, body);
       (void)state.build(0);
+      // The status update reader accepts only what is a JSON object.
+      auto update = registry::readStatusUpdateEvent(body);
+      if (update.ok()) {
+        auto tree = parseJson(body);
+        if (!tree.ok() || !tree->is_object()) __builtin_trap();
+      }
       // The same text as a whole /v2/apps answer (read one app at a time).
       (void)state.loadApps(text);
       (void)state.build(1);
