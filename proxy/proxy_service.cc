@@ -28,7 +28,9 @@ namespace corral::proxy {
 namespace {
 
 // How stale /stats's per-route status classes and latencies may be.
-constexpr uint64_t kStatsPublishMs = 500;
+// With WorkerRouting::kStatsPerPublish routes a call: ~5k routes' counters a
+// second, each call well under 0.5 ms of the worker's time.
+constexpr uint64_t kStatsPublishMs = 50;
 
 // What one pool worker runs: the HTTP sessions (frontend and HTTP service
 // ports), the TCP tunnels (TCP service ports) and the routing state they
@@ -140,7 +142,7 @@ class ProxyWorkerService : public reload::WorkerService {
   std::unique_ptr<ProxyWorker> http_;
   std::unique_ptr<ProxyWorker> https_;
   std::unique_ptr<TcpFrontend> tcp_;
-  // Copies the per-route counters for /stats every kStatsPublishMs.
+  // Copies queued per-route counters for /stats every kStatsPublishMs.
   std::unique_ptr<Timer> statsTimer_ = std::make_unique<Timer>(loop_);
 };
 

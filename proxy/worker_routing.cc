@@ -245,7 +245,10 @@ BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
                                         std::shared_ptr<const void>* hold) {
   *hold = state_;
   auto cached = state_->cache.find(&target);
-  if (cached != state_->cache.end()) return cached->second.get();
+  if (cached != state_->cache.end()) {
+    queueStats(*cached->second, target.members[0].key);
+    return cached->second.get();
+  }
   auto& picker = pickers_[target.members[0].key];
   if (!picker || !picker->fits(*target.spec)) {
     uint64_t seed = hashBytes(target.members[0].key.appId) ^ (static_cast<uint64_t>(index_) << 32) ^
@@ -262,7 +265,14 @@ BackendPicker* WorkerRouting::pickerFor(const RouteTarget& target,
     picker->sync(target, *state_->snapshot);
   }
   state_->cache.emplace(&target, picker);
+  queueStats(*picker, target.members[0].key);
   return picker.get();
+}
+
+void WorkerRouting::queueStats(BackendPicker& picker, const BackendKey& key) {
+  if (picker.statsQueued) return;
+  picker.statsQueued = true;
+  statsQueue_.push_back(key);
 }
 
 void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
@@ -292,30 +302,26 @@ void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
   out->retryIdempotent = spec.retryIdempotent;
 }
 
-namespace {
+namespace {}  // namespace
 
-bool sameCounters(const RouteCounters& a, const RouteCounters& b) {
-  return a.requests == b.requests && a.latencyCount == b.latencyCount && a.active == b.active &&
-         a.errors == b.errors && a.latencyUsSum == b.latencyUsSum &&
-         std::equal(std::begin(a.statusClass), std::end(a.statusClass), std::begin(b.statusClass));
-}
-
-}  // namespace
-
-void WorkerRouting::publishRouteStats() {
+void WorkerRouting::publishRouteStats(size_t budget) {
   std::vector<std::pair<BackendKey, RouteCounters>> moved;
-  for (const auto& [key, picker] : pickers_) {
-    const RouteCounters& now = picker->routeCounters();
-    auto [last, added] = lastPublished_.try_emplace(key, now);
-    if (!added && sameCounters(last->second, now)) continue;
-    last->second = now;
-    moved.emplace_back(key, now);
+  for (size_t n = statsQueue_.size(); n > 0 && budget > 0; --n, --budget) {
+    BackendKey key = std::move(statsQueue_.front());
+    statsQueue_.pop_front();
+    auto it = pickers_.find(key);
+    if (it == pickers_.end()) continue;  // dropped: see below
+    BackendPicker& picker = *it->second;
+    moved.emplace_back(key, picker.routeCounters());
+    if (picker.routeCounters().active > 0) {
+      statsQueue_.push_back(std::move(key));  // in flight: its end moves the counters again
+    } else {
+      picker.statsQueued = false;
+    }
   }
   std::vector<BackendKey> gone;
   for (const BackendKey& key : dropped_) {
-    if (pickers_.count(key)) continue;  // routed again since
-    lastPublished_.erase(key);
-    gone.push_back(key);
+    if (!pickers_.count(key)) gone.push_back(key);  // else routed again since
   }
   dropped_.clear();
   if (moved.empty() && gone.empty()) return;

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -85,6 +86,8 @@ class BackendPicker : public PeerPicker {
   // name in the access log ("/shop:0").
   RouteCounters& routeCounters() { return routeCounters_; }
   const std::string& name() const { return name_; }
+  // In its worker's queue of routes whose counters /stats must copy.
+  bool statsQueued = false;
 
  private:
   struct Slot {
@@ -146,10 +149,15 @@ class WorkerRouting {
 
   // Per-route exchange counters are plain (one writer, no atomics on the
   // request path); publishRouteStats copies them, on the worker's loop, to
-  // where routeStats reads them from any thread: only the routes whose
-  // counters moved since the last time (and the ones gone), so its cost
-  // under the lock follows the traffic, not the number of routes.
-  void publishRouteStats();
+  // where routeStats reads them from any thread. A route is queued when a
+  // request or connection is routed to it (once until it is copied; again
+  // while exchanges are in flight), and each call copies at most `budget`
+  // queued routes, plus removes the gone ones: a call never walks every
+  // route. (It did: at 100k routes every 0.5 s copy of the moved counters
+  // stalled the worker 8-30 ms.)
+  static constexpr size_t kStatsPerPublish = 256;
+  void publishRouteStats(size_t budget = kStatsPerPublish);
+  size_t statsQueued() const { return statsQueue_.size(); }
   std::map<BackendKey, RouteCounters> routeStats() const;
 
  private:
@@ -161,9 +169,10 @@ class WorkerRouting {
   std::shared_ptr<WorkerState> state_;
   std::map<BackendKey, std::shared_ptr<BackendPicker>> pickers_;
   BackendKey sweepFrom_;  // where the next install's sweep starts
-  // The counters of each picker as last published (to publish only changes),
-  // and the keys of pickers dropped since.
-  std::map<BackendKey, RouteCounters> lastPublished_;
+  void queueStats(BackendPicker& picker, const BackendKey& key);
+  // Routes whose counters /stats has not copied yet, and the keys of pickers
+  // dropped since the last publish.
+  std::deque<BackendKey> statsQueue_;
   std::vector<BackendKey> dropped_;
   WorkerCounters counters_;
 };

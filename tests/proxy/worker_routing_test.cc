@@ -252,7 +252,7 @@ TEST_F(WorkerRoutingTest, APeerStillListedByAnotherPickerIsNotReported) {
     BackendPicker ownPicker(loop_, own, *snapshot, 2, &refs);
     EXPECT_EQ(refs.size(), 2u);
     pairPicker.sync(RouteTarget{pair.spec, {RouteMember{blue}}}, *snapshot);
-    EXPECT_TRUE(gone.empty());  // green's own picker still lists its task
+    EXPECT_TRUE(gone.empty());    // green's own picker still lists its task
     ownPicker.sync(own, *later);  // green's task moved: listed nowhere now
     EXPECT_EQ(gone, std::vector<uint64_t>{greenSet->peers[0].id});
   }
@@ -278,7 +278,12 @@ TEST_F(WorkerRoutingTest, InstallSweepsGonePickersABoundedNumberAtATime) {
     ASSERT_EQ(pickOnce(*get("app" + std::to_string(i) + ".test", "/")), 31000) << i;
   }
   ASSERT_EQ(routing_.pickerCount(), kRoutes);
+  // Each publish copies a bounded number of the routes served since.
+  ASSERT_EQ(routing_.statsQueued(), kRoutes);
   routing_.publishRouteStats();
+  EXPECT_EQ(routing_.routeStats().size(), WorkerRouting::kStatsPerPublish);
+  EXPECT_EQ(routing_.statsQueued(), kRoutes - WorkerRouting::kStatsPerPublish);
+  while (routing_.statsQueued() > 0) routing_.publishRouteStats();
   EXPECT_EQ(routing_.routeStats().size(), kRoutes);
 
   // Half the apps go: the first install looks at kSweepPerInstall pickers only.
