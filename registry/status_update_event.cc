@@ -153,6 +153,8 @@ class StatusUpdateReader {
     } else if (depth_ == 2 && field_ == Field::kIps) {
       if (array) return fail(element(": expected an object"));
       ipAddressKey_ = false;
+    } else if (depth_ == 3 && field_ == Field::kIps && ipAddressKey_) {
+      return fail(element("/ipAddress: expected a string"));
     }
     ++depth_;
     return true;

@@ -90,6 +90,8 @@ TEST(StatusUpdateEvent, MalformedInputIsAnErrorNamingWhatIsWrong) {
       {R"({"ipAddresses":[{"ipAddress":"a"},null])", "ipAddresses(1): expected an object"},
       {R"({"ipAddresses":[{"ipAddress":"a"},{"ipAddress":7}]})",
        "ipAddresses(1)/ipAddress: expected a string"},
+      {R"({"ipAddresses":[{"ipAddress":{"v4":"a"}}]})",
+       "ipAddresses(0)/ipAddress: expected a string"},
       {R"({"version":1e99999})", "malformed JSON"},
   };
   for (const Case& c : cases) {

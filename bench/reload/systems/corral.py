@@ -106,8 +106,14 @@ class CorralSystem(System):
         """Starts the next generation and returns; a thread times it until the new
         process says it serves every socket (the old one then stops accepting)."""
         t0 = time.monotonic()
+        log_path = os.path.join(self.work_dir, f"corral-proxy-{self.generation + 1}.log")
+        try:
+            # Logs are appended to (a later round reuses the generation
+            # numbers): only what this process writes counts.
+            offset = os.path.getsize(log_path)
+        except OSError:
+            offset = 0
         new = self._spawn()
-        log_path = os.path.join(self.work_dir, f"corral-proxy-{self.generation}.log")
         with self.lock:
             self.draining = [p for p in self.draining if p.poll() is None]
             self.draining.append(self.proc)
@@ -118,6 +124,7 @@ class CorralSystem(System):
             while time.monotonic() < end and new.poll() is None:
                 try:
                     with open(log_path, "rb") as f:
+                        f.seek(offset)
                         if SERVING_LINE in f.read():
                             with self.lock:
                                 self.upgrades.append(time.monotonic() - t0)
