@@ -22,16 +22,4 @@ constexpr int64_t kShareCpuEveryUs = 500;
 // did (or since its first call). Returns whether it yielded.
 bool shareCpu();
 
-// The time slice a thread serving traffic asks for (Linux >= 6.12, EEVDF).
-constexpr int64_t kServingSliceUs = 100;
-
-// Called by a thread that serves traffic (a worker loop): asks the kernel for
-// kServingSliceUs time slices. A woken worker then preempts a control thread
-// that is in the middle of a build at once instead of after that thread's
-// whole default slice (measured: 1.5-3 ms of worker wake-up delay during a
-// burst of 500 changes on a shared core). Bulk threads keep the default slice.
-// Returns false where the kernel does not support custom slices (before 6.12
-// the request is accepted and has no effect; shareCpu() still applies).
-bool requestShortSlices();
-
 }  // namespace corral

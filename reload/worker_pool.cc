@@ -8,7 +8,6 @@
 #include <set>
 
 #include "base/log.h"
-#include "base/share_cpu.h"
 #include "reload/process_sockets.h"
 
 namespace corral::reload {
@@ -185,16 +184,6 @@ void WorkerPool::run() {
   for (auto& w : workers_) {
     Worker* worker = w.get();
     worker->thread_ = std::thread([worker] {
-      bool shortSlices = requestShortSlices();
-      if (worker->index_ == 0 && shortSlices) {
-        log::info("workers: {} us time slices (a woken worker preempts bulk work at once)",
-                  kServingSliceUs);
-      } else if (worker->index_ == 0) {
-        log::info(
-            "workers: the kernel's default time slices (custom slices need Linux 6.12; "
-            "bulk work still yields every {} us)",
-            kShareCpuEveryUs);
-      }
       worker->loop_.run();
       size_t left = worker->openHandles();
       if (left > 0)

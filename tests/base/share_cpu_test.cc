@@ -2,13 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include <sys/syscall.h>
-#include <sys/utsname.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdint>
-#include <cstdio>
 #include <thread>
 
 namespace corral {
@@ -50,39 +44,6 @@ TEST(ShareCpu, EachThreadHasItsOwnInterval) {
     EXPECT_TRUE(shareCpu());
   });
   a.join();
-}
-
-bool kernelAtLeast(int major, int minor) {
-  utsname u{};
-  if (uname(&u) != 0) return false;
-  int ma = 0, mi = 0;
-  if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return false;
-  return ma > major || (ma == major && mi >= minor);
-}
-
-// The slice the kernel reports for the calling thread, in ns (0: none).
-uint64_t currentSliceNs() {
-  uint32_t attr[12] = {};  // struct sched_attr, first version: 48 bytes
-  if (syscall(SYS_sched_getattr, 0, attr, sizeof(attr), 0) != 0) return 0;
-  uint64_t runtime = 0;
-  static_assert(sizeof(runtime) == 8);
-  __builtin_memcpy(&runtime, &attr[6], sizeof(runtime));  // sched_runtime at byte 24
-  return runtime;
-}
-
-// Custom slices exist from Linux 6.12 (EEVDF): there the thread must get
-// kServingSliceUs; before, the call says it did not work.
-TEST(ShareCpu, AServingThreadGetsShortSlicesWhereTheKernelHasThem) {
-  std::thread t([] {
-    bool ok = requestShortSlices();
-    if (kernelAtLeast(6, 12)) {
-      EXPECT_TRUE(ok);
-      EXPECT_EQ(currentSliceNs(), static_cast<uint64_t>(kServingSliceUs) * 1000);
-    } else {
-      EXPECT_FALSE(ok);
-    }
-  });
-  t.join();
 }
 
 }  // namespace
