@@ -302,8 +302,6 @@ void WorkerRouting::decide(const RouteTarget& target, RouteDecision* out) {
   out->retryIdempotent = spec.retryIdempotent;
 }
 
-namespace {}  // namespace
-
 void WorkerRouting::publishRouteStats(size_t budget) {
   std::vector<std::pair<BackendKey, RouteCounters>> moved;
   for (size_t n = statsQueue_.size(); n > 0 && budget > 0; --n, --budget) {

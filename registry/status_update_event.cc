@@ -163,8 +163,7 @@ class StatusUpdateReader {
   bool close() {
     --depth_;
     if (depth_ == 2 && field_ == Field::kIps) ++index_;  // an entry ended
-    if (depth_ == 1) field_ = Field::kOther;
-    if (depth_ == 0) field_ = Field::kOther;
+    if (depth_ <= 1) field_ = Field::kOther;             // field_'s array (or the event) ended
     return true;
   }
 
