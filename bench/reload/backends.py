@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from bench.reload import httpprobe
+from bench.reload import httpprobe, proc
 from bench.reload.catalog import BACKEND_PORTS
 
 
@@ -62,7 +62,7 @@ class Backends:
             f.write(_conf(self.dir))
         log = open(os.path.join(self.dir, "stderr.log"), "ab")
         self.proc = subprocess.Popen(
-            ["taskset", "-c", str(self.cpu), "nginx", "-c", conf, "-p", self.dir, "-e", os.path.join(self.dir, "error.log")],
+            proc.pinned(self.cpu, "backend", ["nginx", "-c", conf, "-p", self.dir, "-e", os.path.join(self.dir, "error.log")]),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         end = time.monotonic() + timeout
         while time.monotonic() < end:

@@ -5,6 +5,15 @@ routes while the same changes are made to them under load (issue 8).
 Topology on a 2-core machine: the system under test pinned to core 0; the
 backends (one nginx answering for every 127.a.b.c:2000x, bench/reload/backends.py),
 wrk, the load tool (reload_load) and this driver on core 1.
+Quieting the machine (each measured; docs/BENCHMARKS.md, "fifth run"):
+  * every other user-space thread is moved off core 0 for the run (proc.shield):
+    the VM's agent ran ~8 ms a second there, at nice -10, ahead of the proxy;
+  * both cores are kept from halting (keep_awake, SCHED_IDLE): a halted vCPU's
+    wake-up waited up to 5 ms for the host;
+  * priorities (proc.pinned): the system at nice 0; the backends and reload_load
+    real-time on core 1, so the instruments and the tasks answer at once; wrk
+    at nice 0 takes the rest; this driver at nice -10.
+The probe's first lead/2 seconds are not counted (the wrk connect then).
 
 For each route count R, systems alternate (corral, haproxy, nginx, corral, ...)
 and each runs these phases on the same catalog and the same event sequence:
@@ -90,6 +99,9 @@ MAX_CHECKS_PER_BATCH = 20  # changes of one batch (a burst) timed to live
 # VM of docs/BENCHMARKS.md the load core stalls every proxy's traffic for
 # 8-30 ms about once in two seconds, with or without changes).
 QUIET_BURSTS = 8
+# What an old generation's drain takes in the upgrade phase: its long-lived
+# clients ask every ~10 s and are answered with Connection: close.
+UPGRADE_DRAIN_S = 15
 
 
 def log(*a):
@@ -298,9 +310,9 @@ def run_phase(args, system, port, model, events, phase, targets_file, work):
     wrks = []
     for label, conns, pause, extra in (("keepalive", args.wrk_conns, args.wrk_delay_ms, []),
                                        ("churn", args.churn_conns, args.churn_delay_ms, ["-H", "Connection: close"])):
-        cmd = ["taskset", "-c", str(LOAD_CPU), "wrk", "-t1", f"-c{conns}", f"-d{int(duration + 0.999)}s",
-               "--timeout", "5s", *extra, "-s", os.path.join(HERE, "spread.lua"),
-               f"http://127.0.0.1:{port}/", "--", targets_file, str(pause)]
+        cmd = proc.pinned(LOAD_CPU, "load", ["wrk", "-t1", f"-c{conns}", f"-d{int(duration + 0.999)}s",
+                                             "--timeout", "5s", *extra, "-s", os.path.join(HERE, "spread.lua"),
+                                             f"http://127.0.0.1:{port}/", "--", targets_file, str(pause)])
         wrks.append((label, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
     try:
         return drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work)
@@ -319,6 +331,7 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
     upgrades_before = len(system.upgrade_seconds())
     upgrades_asked = sum(1 for _, ev in events if isinstance(ev, Upgrade))
     cpu0 = proc.cpu_seconds(system.pids())
+    steal0 = proc.steal_ticks()
     checks = LiveChecks(lg.stdin)
     change_times = []
     latency_times = []  # changes whose windows make the "during changes" figures
@@ -409,13 +422,21 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
         if c["status"] == "timeout":
             log(f"  {system.name} {name}: check `{checks.lines.get(c['id'])}` never went live "
                 f"({c['answers']} answers, the last: {c['last']}; backends seen: {c['seen']})")
-    return summarize_phase(name, kind, amount, applied, lives, change_times, latency_times, lgr, wrk_out,
-                           cpu1 - cpu0, sampler.max_procs, duration, upgrades, sampler.peak)
+    steal_ms = [round((b - a) * 1000.0 / proc.CLK_TCK, 1) for a, b in zip(steal0, proc.steal_ticks())]
+    log(f"  steal (time the host ran something else) per core: {steal_ms} ms")
+    res = summarize_phase(name, kind, amount, applied, lives, change_times, latency_times, lgr, wrk_out,
+                          cpu1 - cpu0, sampler.max_procs, duration, upgrades, sampler.peak, warmup_s=lead / 2)
+    res["steal_ms"] = steal_ms
+    return res
 
 
 def summarize_phase(name, kind, amount, applied, lives, change_times, latency_times, lgr, wrk_out, cpu_s,
-                    max_procs, duration, upgrades, procs_peak=None):
-    samples = lgr["probe"]["samples"]
+                    max_procs, duration, upgrades, procs_peak=None, warmup_s=0.0):
+    # The probe's first warmup_s are not counted (its samples stay in the
+    # timeline): the two wrk start then, opening their connections at once,
+    # which cost every system's probe 5-60 ms in that first fraction of a
+    # second. The first change comes after the lead, twice as late.
+    samples = [s for s in lgr["probe"]["samples"] if s[0] >= lgr["t0"] + warmup_s]
     lat = [l for _, l in samples if l is not None]
     times = sorted(latency_times)
     in_window = []
@@ -452,7 +473,7 @@ def summarize_phase(name, kind, amount, applied, lives, change_times, latency_ti
         "max_processes": max_procs,
         "max_processes_seen": procs_peak or [],  # when, and each pid's state (R, S, Z, ...)
         "upgrades": upgrades,
-        "timeline": {"t0": lgr["t0"], "samples": samples, "changes": sorted(change_times)},
+        "timeline": {"t0": lgr["t0"], "samples": lgr["probe"]["samples"], "changes": sorted(change_times)},
     }
 
 
@@ -518,6 +539,13 @@ def run_system(args, cls, routes, seed, plan, work):
         result["skipped_phases"] = {}
         for phase in plan:
             name, kind, amount, seconds = phase
+            if kind == "upgrade" and not args.short:
+                # Each upgrade loads the whole catalog under load, then the old generation
+                # drains: the phase gives each twice the system's measured start plus a
+                # drain, so that both fit (at 100k routes corral starts in ~25 s; a fixed
+                # 40 s phase had room for one upgrade only).
+                seconds = max(seconds, math.ceil(amount * (2 * result["start_s"] + UPGRADE_DRAIN_S)))
+                phase = (name, kind, amount, seconds)
             events = make_events(kind, amount, seconds, source, scratch)
             cost = system.config_load_seconds()
             if kind in RELOADING_KINDS and cost is not None and cost > args.max_reload_s:
@@ -612,7 +640,11 @@ def median_rows(results, plan_names):
 
 
 def markdown(meta, results, extra, plan_names):
-    lines = [f"Reload benchmark, {meta['date']}, {meta['machine']}, command `{meta['command']}`.", "",
+    awake = ("both cores kept from halting (keep_awake)" if meta.get("keep_awake")
+             else "cores left to halt when idle (no keep_awake)")
+    awake += (f", {meta['shielded_threads']} other threads moved off the system's core" if meta.get("shielded_threads")
+              else ", the system's core not shielded")
+    lines = [f"Reload benchmark, {meta['date']}, {meta['machine']}, command `{meta['command']}`; {awake}.", "",
              "| system | routes | phase | changes | failed | resets | p99 steady ms | p99 during changes ms | "
              "p99.9 during ms | event→live p50 ms | event→live p99 ms | CPU/change ms | CPU/change over steady ms | "
              "processes max | bytes/route |",
@@ -749,6 +781,29 @@ def plots(out_dir, results, extra, plan_names):
 # ------------------------------------------------------------------ main
 
 
+# keep_awake runs at most this long (it also exits with this driver).
+KEEP_AWAKE_MAX_S = 6 * 3600
+
+
+def start_keep_awake(tool):
+    """One keep_awake per core for the whole run (bench/reload/keep_awake.cc says
+    why: on a VM whose idle vCPU halts, a wake-up can wait milliseconds for the
+    host, and that, not the proxies, made the probe's stalls). [] when off."""
+    if tool == "off":
+        return []
+    procs = [subprocess.Popen(["taskset", "-c", str(cpu), tool, "--seconds", str(KEEP_AWAKE_MAX_S)])
+             for cpu in (SYSTEM_CPU, LOAD_CPU)]
+    time.sleep(0.2)
+    if any(p.poll() is not None for p in procs):
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(5)
+        log("keep_awake could not run (SCHED_IDLE refused?): measuring with halting cores")
+        return []
+    return procs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--short", action="store_true", help="CI mode: R=100,1000, steady, 10 changes/s and one upgrade, 2 s each")
@@ -763,6 +818,12 @@ def main():
     ap.add_argument("--corral", default=os.path.join(ROOT, "build", "cli", "corral"))
     ap.add_argument("--load-tool", default=None,
                     help="the probe and checker, reload_load (default: build/bench/reload_load beside --corral's build)")
+    ap.add_argument("--keep-awake", default=None,
+                    help="the SCHED_IDLE spinner that keeps both cores from halting during the run (default: "
+                         "build/bench/keep_awake beside the load tool; 'off' to run without)")
+    ap.add_argument("--no-shield", action="store_true",
+                    help="leave other processes' threads on the system's core (by default they are moved off it "
+                         "for the run and back after: proc.shield)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lead-s", type=float, default=None, help="quiet seconds before a phase's first change")
     ap.add_argument("--tail-s", type=float, default=None, help="quiet seconds after its last change")
@@ -787,6 +848,10 @@ def main():
                                       "reload_load")
     if not os.access(args.load_tool, os.X_OK):
         sys.exit(f"{args.load_tool} is missing: run scripts/build.sh reload_load (or pass --load-tool)")
+    if args.keep_awake is None:
+        args.keep_awake = os.path.join(os.path.dirname(os.path.abspath(args.load_tool)), "keep_awake")
+    if args.keep_awake != "off" and not os.access(args.keep_awake, os.X_OK):
+        sys.exit(f"{args.keep_awake} is missing: run scripts/build.sh keep_awake (or pass --keep-awake off)")
     if (os.cpu_count() or 1) < 2:
         sys.exit("needs 2 CPUs: the system under test on core 0, the load on core 1")
     # This driver (and, for corral, the Marathon stand-in serving its event
@@ -835,12 +900,23 @@ def main():
         log("waiting for /tmp/corral-reload-bench.lock: another reload benchmark run holds it")
         fcntl.flock(lock, fcntl.LOCK_EX)
     t_run = time.monotonic()
-    backends = Backends(work, LOAD_CPU)
-    backends.start()
-    results, errors, skipped = [], [], []
     # A SIGTERM (ctest's timeout, Ctrl-C's cousin) unwinds like an exception, so every
     # process this run started is stopped by the finally clauses on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    shielded = [] if args.no_shield else proc.shield(SYSTEM_CPU)
+    if shielded:
+        log(f"core {SYSTEM_CPU} shielded: {len(shielded)} other threads moved off it for the run")
+    awake = start_keep_awake(args.keep_awake)
+    backends = Backends(work, LOAD_CPU)
+    try:
+        backends.start()
+    except BaseException:
+        for p in awake:
+            p.kill()
+            p.wait(5)
+        proc.unshield(shielded)
+        raise
+    results, errors, skipped = [], [], []
     try:
         starts = {}  # system -> [(routes, start seconds)], for the start budget
         for R in routes_list:
@@ -868,13 +944,18 @@ def main():
                     starts.setdefault(cls.name, []).append((R, max(res["start_s"], res.get("config_load_s") or 0)))
     finally:
         backends.stop()
+        for p in awake:
+            p.kill()
+            p.wait(5)
+        proc.unshield(shielded)
     meta = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"{platform.node()}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                        f"Linux {platform.release()}",
             "command": " ".join(["bench/reload/run.py"] + sys.argv[1:]),
             "mode": "short" if args.short else "full", "routes": routes_list, "phases": plan,
             "systems": [c.name for c in classes], "window_s": WINDOW_S, "probe_rate": args.probe_rate,
-            "long_lived": args.long_lived, "runtime_s": None}
+            "long_lived": args.long_lived, "keep_awake": bool(awake), "shielded_threads": len(shielded),
+            "runtime_s": None}
     meta["errors"] = errors
     meta["skipped"] = skipped
     extra = derived(results, plan_names)

@@ -54,12 +54,12 @@ class CorralSystem(System):
         log = open(os.path.join(self.work_dir, f"corral-proxy-{self.generation}.log"), "ab")
         try:
             return subprocess.Popen(
-                ["taskset", "-c", str(self.cpu), self.corral_bin, "proxy", f"--master={self.standin.address}",
+                proc.pinned(self.cpu, "system", [self.corral_bin, "proxy", f"--master={self.standin.address}",
                  "--group=external", f"--http-listen=127.0.0.1:{self.http_port}", "--https-listen=",
                  f"--admin-listen=127.0.0.1:{self.admin_port}", "--workers=1",
                  f"--takeover={self.takeover_path}", f"--drain-timeout={DRAIN_TIMEOUT_S}",
                  *([f"--access-log={self.work_dir}/access-{self.generation}.log"]
-                   if os.environ.get("CORRAL_BENCH_ACCESS_LOG") else [])],
+                   if os.environ.get("CORRAL_BENCH_ACCESS_LOG") else [])]),
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
             log.close()

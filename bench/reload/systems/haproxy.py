@@ -39,6 +39,7 @@ import socket
 import subprocess
 import time
 
+from bench.reload import proc
 from bench.reload.systems.peer_common import (
     Controller,
     MasterWorkerPeer,
@@ -248,14 +249,14 @@ backend no_route
         phases = self._write_checked(routes)
         log = open(self.log, "ab")
         self.popen = subprocess.Popen(
-            ["taskset", "-c", str(self.cpu), HAPROXY, "-W", "-S", f"{self.master_sock},mode,600", "-f", self.cfg],
+            proc.pinned(self.cpu, "system", [HAPROXY, "-W", "-S", f"{self.master_sock},mode,600", "-f", self.cfg]),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()
-        self.master_pid = self.popen.pid  # taskset execs haproxy: same pid
+        self.master_pid = self.popen.pid  # taskset (and nice) exec haproxy: same pid
         self._worker, self._failed = self._wait_worker(0, 0, timeout=self.start_timeout_s)
         verify_routing(self.http_port, routes, 60, "haproxy start")
         phases["total_s"] = time.monotonic() - t0

@@ -30,6 +30,7 @@ import signal
 import subprocess
 import time
 
+from bench.reload import proc
 from bench.reload.systems.peer_common import (
     Controller,
     MasterWorkerPeer,
@@ -256,7 +257,7 @@ http {{
         phases = self._write_checked(routes)
         log = open(os.path.join(self.work_dir, "nginx.out"), "ab")
         self.popen = subprocess.Popen(
-            ["taskset", "-c", str(self.cpu), NGINX, "-c", self.conf, "-p", self.work_dir, "-e", self.errlog],
+            proc.pinned(self.cpu, "system", [NGINX, "-c", self.conf, "-p", self.work_dir, "-e", self.errlog]),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ import subprocess
 import threading
 import time
 
-from bench.reload import httpprobe
+from bench.reload import httpprobe, proc
 from bench.reload.catalog import AddRoute, RemoveRoute, Replace, Route, Upgrade, apply_event
 from bench.reload.systems.base import System
 
@@ -77,7 +77,7 @@ def run_pinned(cmd: list[str], cpu: int, timeout: float) -> tuple[int, str, floa
     two runs at once cannot blur it)."""
     with _child_cpu_lock:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        p = subprocess.Popen(["taskset", "-c", str(cpu)] + cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        p = subprocess.Popen(proc.pinned(cpu, "system", cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             out, _ = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
