@@ -315,7 +315,8 @@ def run_phase(args, system, port, model, events, phase, targets_file, work):
                                              f"http://127.0.0.1:{port}/", "--", targets_file, str(pause)])
         wrks.append((label, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
     try:
-        return drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work)
+        return drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work,
+                           check_every=args.check_every)
     finally:
         for p in [lg] + [w for _, w in wrks]:
             if p.poll() is None:
@@ -323,7 +324,7 @@ def run_phase(args, system, port, model, events, phase, targets_file, work):
                 p.wait(5)
 
 
-def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work):
+def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_out, wrks, work, check_every=1):
     """Submits the phase's changes on schedule while the load runs, then collects the figures."""
     name, kind, amount, _ = phase
     sampler = Sampler(system)
@@ -336,6 +337,7 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
     change_times = []
     latency_times = []  # changes whose windows make the "during changes" figures
     bursts_sent = 0
+    batches = 0  # of the rate and add/remove phases, for check_every
     applied = 0
     t_start = t0 + lead
     procs_at_start = len(system.pids())
@@ -386,6 +388,12 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
                 bursts_sent += 1
             else:
                 latency_times += [t_submit] * len(batch)
+            if check_every != 1 and kind != "burst":
+                # Only every check_every-th batch is timed (0: none), to see what the
+                # checks' own polling costs the probe.
+                if check_every == 0 or batches % check_every != 0:
+                    routed = []
+                batches += 1
             if len(routed) > MAX_CHECKS_PER_BATCH:
                 # A burst is timed on an even sample of its changes: checking all 500 at
                 # once would make the checks' own requests the load under measurement.
@@ -822,8 +830,11 @@ def main():
                     help="the SCHED_IDLE spinner that keeps both cores from halting during the run (default: "
                          "build/bench/keep_awake beside the load tool; 'off' to run without)")
     ap.add_argument("--no-shield", action="store_true",
-                    help="leave other processes' threads on the system's core (by default they are moved off it "
-                         "for the run and back after: proc.shield)")
+                    help="leave other processes' threads on the system's core (by default, except with --short, "
+                         "they are moved off it for the run and back after: proc.shield)")
+    ap.add_argument("--check-every", type=int, default=1,
+                    help="time every Nth change of the rate and add/remove phases to live (0: none), to measure "
+                         "what the live checks' own polling costs the probe (default 1: every change)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lead-s", type=float, default=None, help="quiet seconds before a phase's first change")
     ap.add_argument("--tail-s", type=float, default=None, help="quiet seconds after its last change")
@@ -903,7 +914,9 @@ def main():
     # A SIGTERM (ctest's timeout, Ctrl-C's cousin) unwinds like an exception, so every
     # process this run started is stopped by the finally clauses on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    shielded = [] if args.no_shield else proc.shield(SYSTEM_CPU)
+    # Not in --short mode: CI runs it beside other tests, and the processes they
+    # start meanwhile would inherit a shielded parent's affinity for good.
+    shielded = [] if args.no_shield or args.short else proc.shield(SYSTEM_CPU)
     if shielded:
         log(f"core {SYSTEM_CPU} shielded: {len(shielded)} other threads moved off it for the run")
     awake = start_keep_awake(args.keep_awake)
