@@ -102,6 +102,7 @@ void ProxyWorker::close() {
 
 void ProxyWorker::drain() {
   for (auto& [raw, owned] : sessions_) raw->drainAfterResponse();
+  pool_.release();
 }
 
 }  // namespace corral::proxy

@@ -19,7 +19,7 @@ bool stillClean(Conn* c) {
 }  // namespace
 
 UpstreamPool::UpstreamPool(Loop& loop, PoolOptions options)
-    : loop_(loop), options_(options), sweeper_(loop) {}
+    : loop_(loop), options_(options), sweeper_(loop), releaser_(loop) {}
 
 UpstreamPool::~UpstreamPool() { idle_.clear(); }
 
@@ -104,6 +104,25 @@ void UpstreamPool::sweep() {
   forgottenBefore_ = std::move(forgotten_);
   forgotten_.clear();
   if (total_ == 0 && forgottenBefore_.empty()) sweeper_.stop();
+}
+
+void UpstreamPool::release() {
+  options_.maxIdlePerBackend = 0;  // give() closes from now on
+  if (total_ == 0 || releaser_.active()) return;
+  releaser_.start(kReleaseEveryMs, kReleaseEveryMs, [this] { releaseSome(); });
+}
+
+void UpstreamPool::releaseSome() {
+  size_t budget = kReleasePerTick;
+  for (auto it = idle_.begin(); it != idle_.end() && budget > 0;) {
+    auto& list = it->second;
+    for (; !list.empty() && budget > 0; --budget) {
+      list.pop_front();  // closes it
+      --total_;
+    }
+    it = list.empty() ? idle_.erase(it) : std::next(it);
+  }
+  if (total_ == 0) releaser_.stop();
 }
 
 size_t UpstreamPool::idleCount(uint64_t backendId) const {

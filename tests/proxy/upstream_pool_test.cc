@@ -108,6 +108,30 @@ TEST_F(PoolTest, IdleCountIsBoundedOldestClosedFirst) {
   EXPECT_NE(y.get(), first);
 }
 
+TEST_F(PoolTest, ReleaseClosesIdleConnectionsAFewAtATimeAndKeepsNoMore) {
+  makePool({64, 60000});
+  size_t n = UpstreamPool::kReleasePerTick + 4;  // two ticks' worth
+  for (size_t i = 0; i < n; ++i) pool_->give(connectUpstream(1 + i % 3));
+  ASSERT_EQ(pool_->idleTotal(), n);
+  pool_->release();
+  EXPECT_EQ(pool_->idleTotal(), n);  // none closed at once
+  ASSERT_TRUE(loop_.runUntil([&] { return pool_->idleTotal() < n; }, 5000));
+  EXPECT_GE(pool_->idleTotal(), n - UpstreamPool::kReleasePerTick);  // at most one tick's worth
+  ASSERT_TRUE(loop_.runUntil([&] { return pool_->idleTotal() == 0; }, 5000));
+  ASSERT_TRUE(loop_.runUntil(
+      [&] {
+        for (const auto& s : servers_) {
+          if (!s->eof) return false;
+        }
+        return true;
+      },
+      5000));
+  // A connection given back after release() is closed, not kept.
+  pool_->give(connectUpstream(1));
+  EXPECT_EQ(pool_->idleTotal(), 0u);
+  ASSERT_TRUE(loop_.runUntil([&] { return servers_.back()->eof; }, 5000));
+}
+
 TEST_F(PoolTest, IdleTimeoutClosesConnections) {
   makePool({8, 80});
   pool_->give(connectUpstream(1));
