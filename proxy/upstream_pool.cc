@@ -19,26 +19,51 @@ bool stillClean(Conn* c) {
 }  // namespace
 
 UpstreamPool::UpstreamPool(Loop& loop, PoolOptions options)
-    : loop_(loop), options_(options), sweeper_(loop), releaser_(loop) {}
+    : loop_(loop), options_(options), sweeper_(loop), closer_(loop) {}
 
-UpstreamPool::~UpstreamPool() { idle_.clear(); }
+UpstreamPool::~UpstreamPool() {
+  idle_.clear();
+  byAge_.clear();
+  closing_.clear();
+}
+
+ConnPtr UpstreamPool::unlink(std::vector<AgeList::iterator>& ofBackend, size_t index) {
+  AgeList::iterator entry = ofBackend[index];
+  ofBackend.erase(ofBackend.begin() + static_cast<std::ptrdiff_t>(index));
+  ConnPtr conn = std::move(entry->conn);
+  byAge_.erase(entry);
+  return conn;
+}
+
+void UpstreamPool::letGo(ConnPtr conn) {
+  uv_read_stop(conn->stream());
+  conn->owner = nullptr;
+  closing_.push_back(std::move(conn));
+  if (!closer_.active()) closer_.start(kCloseEveryMs, kCloseEveryMs, [this] { closeSome(); });
+}
+
+void UpstreamPool::closeSome() {
+  size_t n = std::min(closing_.size(), kClosePerTick + closing_.size() / kCloseBacklogShare);
+  for (size_t i = 0; i < n; ++i) closing_.pop_front();  // closes it
+  if (closing_.empty()) closer_.stop();
+}
 
 ConnPtr UpstreamPool::take(uint64_t backendId) {
   auto it = idle_.find(backendId);
   if (it == idle_.end()) return nullptr;
   auto& list = it->second;
-  while (!list.empty()) {
-    ConnPtr c = std::move(list.back().conn);
-    list.pop_back();
-    --total_;
+  ConnPtr found;
+  while (!list.empty() && found == nullptr) {
+    ConnPtr c = unlink(list, list.size() - 1);  // the most recently used
     uv_read_stop(c->stream());
     if (stillClean(c.get())) {
       c->owner = nullptr;
       ++reused_;
-      return c;
+      found = std::move(c);
     }
   }
-  return nullptr;
+  if (list.empty()) idle_.erase(it);
+  return found;
 }
 
 void UpstreamPool::give(ConnPtr conn) {
@@ -46,10 +71,7 @@ void UpstreamPool::give(ConnPtr conn) {
   // A session's parked connection can come back after its task went away.
   if (forgotten_.count(conn->backendId) || forgottenBefore_.count(conn->backendId)) return;
   auto& list = idle_[conn->backendId];
-  if (list.size() >= options_.maxIdlePerBackend) {
-    list.pop_front();  // the oldest makes room
-    --total_;
-  }
+  if (list.size() >= options_.maxIdlePerBackend) letGo(unlink(list, 0));  // the oldest makes room
   conn->owner = this;
   uv_read_stop(conn->stream());  // the giver may still be reading it
   int rc = conn->startReading([](uv_stream_t* s, ssize_t n, const uv_buf_t*) {
@@ -57,9 +79,12 @@ void UpstreamPool::give(ConnPtr conn) {
     auto* pool = static_cast<UpstreamPool*>(c->owner);
     if (pool != nullptr && n != 0) pool->drop(c);
   });
-  if (rc != 0) return;
-  list.push_back({std::move(conn), loop_.nowMs()});
-  ++total_;
+  if (rc != 0) {
+    if (list.empty()) idle_.erase(conn->backendId);
+    return;
+  }
+  byAge_.push_back({std::move(conn), loop_.nowMs()});
+  list.push_back(std::prev(byAge_.end()));
   startSweeper();
 }
 
@@ -75,10 +100,11 @@ void UpstreamPool::drop(Conn* conn) {
   if (it == idle_.end()) return;
   auto& list = it->second;
   auto pos = std::find_if(list.begin(), list.end(),
-                          [conn](const Idle& i) { return i.conn.get() == conn; });
+                          [conn](AgeList::iterator e) { return e->conn.get() == conn; });
   if (pos == list.end()) return;
-  list.erase(pos);  // closes it; the read callback that got here returns right after
-  --total_;
+  // Closes it; the read callback that got here returns right after.
+  unlink(list, static_cast<size_t>(pos - list.begin()));
+  if (list.empty()) idle_.erase(it);
 }
 
 void UpstreamPool::forget(uint64_t backendId) {
@@ -86,43 +112,34 @@ void UpstreamPool::forget(uint64_t backendId) {
   startSweeper();  // which lets the id go again after one or two rounds
   auto it = idle_.find(backendId);
   if (it == idle_.end()) return;
-  total_ -= it->second.size();
+  auto& list = it->second;
+  while (!list.empty()) letGo(unlink(list, list.size() - 1));
   idle_.erase(it);
 }
 
 void UpstreamPool::sweep() {
   uint64_t now = loop_.nowMs();
-  for (auto it = idle_.begin(); it != idle_.end();) {
+  while (!byAge_.empty() && now - byAge_.front().sinceMs >= options_.idleTimeoutMs) {
+    // The oldest of all is the oldest of its backend: the front of its list.
+    auto it = idle_.find(byAge_.front().conn->backendId);
     auto& list = it->second;
-    // Oldest first: stop at the first one still young enough.
-    while (!list.empty() && now - list.front().sinceMs >= options_.idleTimeoutMs) {
-      list.pop_front();
-      --total_;
-    }
-    it = list.empty() ? idle_.erase(it) : std::next(it);
+    size_t at =
+        static_cast<size_t>(std::find(list.begin(), list.end(), byAge_.begin()) - list.begin());
+    letGo(unlink(list, at));
+    if (list.empty()) idle_.erase(it);
   }
   forgottenBefore_ = std::move(forgotten_);
   forgotten_.clear();
-  if (total_ == 0 && forgottenBefore_.empty()) sweeper_.stop();
+  if (byAge_.empty() && forgottenBefore_.empty()) sweeper_.stop();
 }
 
 void UpstreamPool::release() {
   options_.maxIdlePerBackend = 0;  // give() closes from now on
-  if (total_ == 0 || releaser_.active()) return;
-  releaser_.start(kReleaseEveryMs, kReleaseEveryMs, [this] { releaseSome(); });
-}
-
-void UpstreamPool::releaseSome() {
-  size_t budget = kReleasePerTick;
-  for (auto it = idle_.begin(); it != idle_.end() && budget > 0;) {
-    auto& list = it->second;
-    for (; !list.empty() && budget > 0; --budget) {
-      list.pop_front();  // closes it
-      --total_;
-    }
-    it = list.empty() ? idle_.erase(it) : std::next(it);
+  idle_.clear();
+  while (!byAge_.empty()) {
+    letGo(std::move(byAge_.front().conn));
+    byAge_.pop_front();
   }
-  if (total_ == 0) releaser_.stop();
 }
 
 size_t UpstreamPool::idleCount(uint64_t backendId) const {
