@@ -1,6 +1,5 @@
 #include "base/share_cpu.h"
 
-#include <sched.h>
 #include <time.h>
 
 namespace corral {
@@ -24,9 +23,10 @@ bool shareCpu() {
   int64_t now = monotonicUs();
   if (tLastShareUs < 0) tLastShareUs = now;
   if (now - tLastShareUs < kShareCpuEveryUs) return false;
-  sched_yield();
-  // From when this thread has the core again: time spent waiting in the
-  // yield is not work done.
+  timespec pause{0, kShareCpuPauseUs * 1000};
+  nanosleep(&pause, nullptr);  // an interrupted sleep is still a pause
+  // From when this thread has the core again: time spent off it is not work
+  // done.
   tLastShareUs = monotonicUs();
   return true;
 }

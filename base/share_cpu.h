@@ -6,10 +6,16 @@
 // time slice (several ms) before a woken worker gets the core, and every
 // request in flight waits that long. shareCpu() is called between the units
 // of such work (an event, an app): after kShareCpuEveryUs of this thread's
-// running time it yields the core, which is a cheap no-op when no other
-// thread wants it. A lower priority for the whole thread was measured
-// instead and rejected: it made single changes wait behind the workers'
-// busy spells (event -> live p99 18-22 ms at 10k routes instead of 9).
+// running time it steps off the core for kShareCpuPauseUs.
+//
+// A sleep, not sched_yield(): a yield hands the core only to a thread that
+// is runnable at that instant (and, under EEVDF, eligible); a worker woken a
+// moment later still waited for the rest of the control thread's slice. perf
+// traces of 500-change bursts at 10k routes showed control-thread runs of
+// 1-3.4 ms ending in preemption, each with the probe's slowest requests
+// inside. With the sleep a worker waits at most one interval. A lower
+// priority for the whole thread was measured instead and rejected: it made
+// single changes wait behind the workers' busy spells.
 #pragma once
 
 #include <cstdint>
@@ -17,9 +23,10 @@
 namespace corral {
 
 constexpr int64_t kShareCpuEveryUs = 500;
+constexpr int64_t kShareCpuPauseUs = 20;
 
-// Yields the CPU when kShareCpuEveryUs have passed since this thread last
-// did (or since its first call). Returns whether it yielded.
+// Sleeps kShareCpuPauseUs when kShareCpuEveryUs have passed since this
+// thread last did (or since its first call). Returns whether it slept.
 bool shareCpu();
 
 }  // namespace corral

@@ -35,6 +35,20 @@ TEST(ShareCpu, YieldsOncePerIntervalOfWork) {
   EXPECT_TRUE(held);
 }
 
+TEST(ShareCpu, StepsOffTheCoreEvenWhenNoOtherThreadWaits) {
+  // A yield on an idle core returns at once; the pause is a sleep, so a
+  // worker that wakes during it gets the core without waiting.
+  std::thread t([] {
+    shareCpu();
+    spinFor(std::chrono::microseconds(kShareCpuEveryUs + 200));
+    auto before = std::chrono::steady_clock::now();
+    EXPECT_TRUE(shareCpu());
+    auto took = std::chrono::steady_clock::now() - before;
+    EXPECT_GE(took, std::chrono::microseconds(kShareCpuPauseUs));
+  });
+  t.join();
+}
+
 TEST(ShareCpu, EachThreadHasItsOwnInterval) {
   std::thread a([] {
     EXPECT_FALSE(shareCpu());
