@@ -11,6 +11,7 @@
 #include <string>
 
 #include "base/json.h"
+#include "base/sse.h"
 #include "dns/registry_zone.h"
 #include "dns/resolver.h"
 #include "dns/wire.h"
@@ -357,5 +358,33 @@ BENCHMARK_CAPTURE(BM_BalancerPick, maglev_header, conf::BalanceAlgorithm::kHashH
     ->Arg(100);
 
 }  // namespace
+
+// The control thread reads a burst's event stream through the SSE parser: a
+// burst of 500 status updates (~400 bytes each, as Marathon sends them) in
+// 64 KiB reads.
+static void BM_SseParseBurst500(benchmark::State& state) {
+  std::string stream;
+  for (int i = 0; i < 500; ++i) {
+    std::string data =
+        "{\"eventType\":\"status_update_event\",\"timestamp\":\"2026-12-03T07:00:00.000Z\","
+        "\"slaveId\":\"agent-S1\",\"taskId\":\"bench_app" +
+        std::to_string(i) +
+        ".instance-1\",\"taskStatus\":\"TASK_RUNNING\",\"message\":\"\",\"appId\":\"/bench/app" +
+        std::to_string(i) +
+        "\",\"host\":\"127.0.20.1\",\"ipAddresses\":[{\"ipAddress\":\"127.0.20.1\","
+        "\"protocol\":\"IPv4\"}],\"ports\":[31000],\"version\":\"2026-12-03T07:00:00.000Z\"}";
+    stream += sse::format(std::to_string(i), "status_update_event", data);
+  }
+  size_t events = 0;
+  sse::Parser parser([&](const sse::Event&) { ++events; });
+  for (auto _ : state) {
+    for (size_t at = 0; at < stream.size(); at += 65536) {
+      parser.feed(std::string_view(stream).substr(at, 65536));
+    }
+  }
+  if (events != 500 * static_cast<size_t>(state.iterations())) state.SkipWithError("events lost");
+  state.SetBytesProcessed(static_cast<int64_t>(stream.size()) * state.iterations());
+}
+BENCHMARK(BM_SseParseBurst500)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -239,6 +239,31 @@ TEST(Sse, ParserHandlesCrLfCommentsAndSplitInput) {
   EXPECT_EQ(comments, (std::vector<std::string>{"hb", "resync-required"}));
 }
 
+TEST(Sse, ParserReadsWholeAndSplitLinesAlike) {
+  // One read holding every line, then the same bytes cut at every place (a
+  // CR and its LF in different reads included): the same events.
+  std::string text =
+      ":hb\r\nid: 7\r\nevent: t\r\ndata: a\r\ndata:b\r\n\r\ndata: c\rdata: d\r\rdata: e\n\n";
+  auto parse = [](const std::vector<std::string_view>& reads) {
+    std::vector<std::string> out;
+    sse::Parser p([&](const sse::Event& e) { out.push_back(e.id + "|" + e.type + "|" + e.data); });
+    for (auto r : reads) EXPECT_TRUE(p.feed(r));
+    return out;
+  };
+  std::vector<std::string> whole = parse({text});
+  EXPECT_EQ(whole, (std::vector<std::string>{"7|t|a\nb", "7|message|c\nd", "7|message|e"}));
+  std::string_view all(text);
+  for (size_t cut = 1; cut < text.size(); ++cut) {
+    EXPECT_EQ(parse({all.substr(0, cut), all.substr(cut)}), whole) << "cut at " << cut;
+  }
+}
+
+TEST(Sse, ParserBoundsALineSplitAcrossReads) {
+  sse::Parser p([](const sse::Event&) {}, nullptr, 100);
+  EXPECT_TRUE(p.feed("data: " + std::string(60, 'x')));
+  EXPECT_FALSE(p.feed(std::string(60, 'x') + "\n"));
+}
+
 TEST(Sse, ResetFromACallbackStopsTheFeed) {
   std::vector<std::string> data;
   sse::Parser* self = nullptr;
