@@ -357,12 +357,10 @@ BENCHMARK_CAPTURE(BM_BalancerPick, maglev_header, conf::BalanceAlgorithm::kHashH
     ->Arg(10)
     ->Arg(100);
 
-}  // namespace
-
 // The control thread reads a burst's event stream through the SSE parser: a
 // burst of 500 status updates (~400 bytes each, as Marathon sends them) in
 // 64 KiB reads.
-static void BM_SseParseBurst500(benchmark::State& state) {
+void BM_SseParseBurst500(benchmark::State& state) {
   std::string stream;
   for (int i = 0; i < 500; ++i) {
     std::string data =
@@ -386,5 +384,7 @@ static void BM_SseParseBurst500(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(stream.size()) * state.iterations());
 }
 BENCHMARK(BM_SseParseBurst500)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
 
 BENCHMARK_MAIN();

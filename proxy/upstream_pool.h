@@ -10,7 +10,7 @@
 // gone, the worker draining) are closed kClosePerTick every kCloseEveryMs, not
 // all at once: at 10k routes one idle-timeout sweep closed ~1,300 at once,
 // which kept the worker in close() for 20 ms and the backends' host as long
-// with the FINs (the 30 ms stall every 7.5 s in the reload benchmark).
+// with the FINs (the reload benchmark's 25-36 ms add/remove stalls).
 #pragma once
 
 #include <cstdint>
