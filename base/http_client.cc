@@ -163,7 +163,6 @@ class ClientCall {
                     auto* c = static_cast<ClientCall*>(s->data);
                     Busy busy(c);
                     if (n > 0) c->onReceived(buf->base, static_cast<size_t>(n));
-                    delete[] buf->base;
                     if (n == UV_EOF)
                       c->onEof();
                     else if (n < 0)

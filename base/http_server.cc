@@ -72,7 +72,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
                   [](uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
                     auto* c = static_cast<Connection*>(s->data);
                     if (n > 0) c->onReceived(buf->base, static_cast<size_t>(n));
-                    delete[] buf->base;
                     if (n < 0) c->close();
                   });
   }

@@ -6,8 +6,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "base/log.h"
+#include "base/share_cpu.h"
 
 namespace corral {
 
@@ -16,6 +18,13 @@ std::atomic<uint64_t> gLeakedHandles{0};
 }  // namespace
 
 uint64_t leakedLoopHandles() { return gLeakedHandles.load(); }
+
+void allocReadBuffer(uv_handle_t*, size_t, uv_buf_t* buf) {
+  constexpr size_t kReadBytes = 65536;  // libuv's suggestion
+  thread_local std::unique_ptr<char[]> tBuffer(new char[kReadBytes]);
+  buf->base = tBuffer.get();
+  buf->len = kReadBytes;
+}
 
 Loop::Loop() {
   loop_ = new uv_loop_t;
@@ -41,6 +50,14 @@ Loop::Loop() {
   deferIdle_ = new uv_idle_t;
   uv_idle_init(loop_, deferIdle_);
   deferIdle_->data = this;
+  // A control thread stepped down to SCHED_IDLE for a burst's bulk work
+  // (share_cpu.h) comes back before the loop waits: the next event it reads,
+  // a single change, is handled at its normal priority.
+  endBulk_ = new uv_prepare_t;
+  uv_prepare_init(loop_, endBulk_);
+  endBulk_->data = this;  // the loop's own handle (a worker's handle count skips it)
+  uv_prepare_start(endBulk_, [](uv_prepare_t*) { endBulkWork(); });
+  uv_unref(reinterpret_cast<uv_handle_t*>(endBulk_));
 }
 
 Loop::~Loop() {
@@ -49,6 +66,7 @@ Loop::~Loop() {
   closeAndDelete(wake_);  // stops watching the eventfd: it can be closed now
   ::close(wakeFd_);
   closeAndDelete(deferIdle_);
+  closeAndDelete(endBulk_);
   struct Walk {
     uint64_t open = 0;
     uint64_t closing = 0;

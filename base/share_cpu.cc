@@ -1,34 +1,111 @@
 #include "base/share_cpu.h"
 
+#include <sched.h>
 #include <time.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <thread>
 
 namespace corral {
 
 namespace {
 
 // Monotonic time (vDSO, a few ns; the thread's CPU clock is a system call
-// per event). A thread that slept since it last yielded yields at its next
-// call: a no-op when the core is free, the worker first when it is not.
+// per event).
 int64_t monotonicUs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
 }
 
-thread_local int64_t tLastShareUs = -1;
+bool setPolicy(int policy) {
+  sched_param param{};
+  return sched_setscheduler(0, policy, &param) == 0;  // 0: this thread only
+}
+
+// Whether a thread may step down and come back: tried in a thread of its
+// own, which is thrown away whatever happens to its policy.
+CpuSharing probe() {
+  if (const char* forced = std::getenv("CORRAL_CPU_SHARING");
+      forced != nullptr && std::string_view(forced) == "pause") {
+    return CpuSharing::kPause;
+  }
+  bool back = false;
+  std::thread t([&back] {
+    if (sched_getscheduler(0) != SCHED_OTHER || !setPolicy(SCHED_IDLE)) return;
+    back = setPolicy(SCHED_OTHER);
+  });
+  t.join();
+  return back ? CpuSharing::kStepDown : CpuSharing::kPause;
+}
+
+thread_local int64_t tWorkSinceUs = -1;      // first shareCpu() of this turn, or after a pause
+thread_local int64_t tSteppedDownAtUs = -1;  // -1: at the normal policy
+thread_local bool tBudgetSpent = false;      // stepped down for the whole budget this turn
+thread_local int tOwnPolicy = -1;            // the thread's policy, read once
+thread_local bool tForcedPause = false;
+
+bool mayStepDown() {
+  if (tBudgetSpent || tForcedPause || cpuSharing() != CpuSharing::kStepDown) return false;
+  if (tOwnPolicy < 0) tOwnPolicy = sched_getscheduler(0);
+  return tOwnPolicy == SCHED_OTHER;
+}
+
+void stepUp() {
+  if (tSteppedDownAtUs < 0) return;
+  setPolicy(SCHED_OTHER);
+  tSteppedDownAtUs = -1;
+}
 
 }  // namespace
 
+CpuSharing cpuSharing() {
+  static const CpuSharing sharing = probe();
+  return sharing;
+}
+
 bool shareCpu() {
   int64_t now = monotonicUs();
-  if (tLastShareUs < 0) tLastShareUs = now;
-  if (now - tLastShareUs < kShareCpuEveryUs) return false;
+  if (tWorkSinceUs < 0) {
+    tWorkSinceUs = now;
+    return false;
+  }
+  if (tSteppedDownAtUs >= 0) {
+    if (now - tSteppedDownAtUs < kBulkIdleBudgetUs) return false;
+    // Stepped down for the whole budget: the workers are saturated. Take a
+    // fair share again, with pauses, until the loop waits.
+    stepUp();
+    tBudgetSpent = true;
+    tWorkSinceUs = now;
+    return false;
+  }
+  if (mayStepDown()) {
+    if (now - tWorkSinceUs < kBulkAfterUs) return false;
+    if (setPolicy(SCHED_IDLE)) {
+      tSteppedDownAtUs = now;
+      return true;
+    }
+    tBudgetSpent = true;  // refused (a sandbox's filter, say): pause this turn
+  }
+  if (now - tWorkSinceUs < kShareCpuEveryUs) return false;
   timespec pause{0, kShareCpuPauseUs * 1000};
   nanosleep(&pause, nullptr);  // an interrupted sleep is still a pause
   // From when this thread has the core again: time spent off it is not work
   // done.
-  tLastShareUs = monotonicUs();
+  tWorkSinceUs = monotonicUs();
   return true;
 }
+
+void endBulkWork() {
+  stepUp();
+  tBudgetSpent = false;
+  tWorkSinceUs = -1;
+}
+
+bool steppedDown() { return tSteppedDownAtUs >= 0; }
+
+void shareCpuOnThisThreadBy(CpuSharing sharing) { tForcedPause = sharing == CpuSharing::kPause; }
 
 }  // namespace corral

@@ -5,17 +5,37 @@
 // Where it shares a core with a worker loop, the kernel lets it run a whole
 // time slice (several ms) before a woken worker gets the core, and every
 // request in flight waits that long. shareCpu() is called between the units
-// of such work (an event, an app): after kShareCpuEveryUs of this thread's
-// running time it steps off the core for kShareCpuPauseUs.
+// of such work (an event, an app) and steps aside in one of two ways, chosen
+// once per process (cpuSharing()):
 //
-// A sleep, not sched_yield(): a yield hands the core only to a thread that
-// is runnable at that instant (and, under EEVDF, eligible); a worker woken a
-// moment later still waited for the rest of the control thread's slice. perf
-// traces of 500-change bursts at 10k routes showed control-thread runs of
-// 1-3.4 ms ending in preemption, each with the probe's slowest requests
-// inside. With the sleep a worker waits at most one interval. A lower
-// priority for the whole thread was measured instead and rejected: it made
-// single changes wait behind the workers' busy spells.
+//  * Step down (kStepDown): after kBulkAfterUs of work in one loop turn the
+//    thread switches itself to SCHED_IDLE, and back to its normal policy when
+//    its loop next waits (endBulkWork(), called by Loop before each poll).
+//    The kernel preempts a SCHED_IDLE thread at once when a normal thread
+//    wakes on its core (fair.c, check_preempt_wakeup_fair), so a worker never
+//    waits for the bulk work: the work runs in the gaps between requests.
+//    Measured at 10k routes, bursts of 500 changes under load (docs/
+//    BENCHMARKS.md, seventh run): the probe's p99 in the 0.5 s after a burst
+//    was 0.7-2.7 ms over steady state with the pauses, 0.1-0.3 ms stepped
+//    down (four alternating rounds each). The work is bounded:
+//    after kBulkIdleBudgetUs stepped down in one loop turn the thread returns
+//    to its policy and pauses instead, so a saturated worker cannot starve
+//    route changes. Single changes (under kBulkAfterUs) never step down.
+//  * Pause (kPause, the fallback): after kShareCpuEveryUs of work the thread
+//    sleeps kShareCpuPauseUs. A sleep, not sched_yield(): a yield hands the
+//    core only to a thread runnable (and EEVDF-eligible) at that instant; a
+//    worker woken a moment later still waited for the rest of the slice. A
+//    worker waits at most one interval.
+//
+// Stepping down needs the right to come back: an unprivileged thread may not
+// leave SCHED_IDLE unless RLIMIT_NICE allows its nice value (sched(7)). Root,
+// CAP_SYS_NICE or `LimitNICE=40` (systemd) / `ulimit -e 40` give it; the
+// process tries the round trip once in a throwaway thread and pauses
+// otherwise. CORRAL_CPU_SHARING=pause in the environment forces the pauses
+// (for comparisons). A thread that is not SCHED_OTHER is never stepped down.
+//
+// Threads without a Loop that call shareCpu() (tests, benchmarks) call
+// endBulkWork() themselves when their bulk work ends.
 #pragma once
 
 #include <cstdint>
@@ -24,9 +44,27 @@ namespace corral {
 
 constexpr int64_t kShareCpuEveryUs = 500;
 constexpr int64_t kShareCpuPauseUs = 20;
+constexpr int64_t kBulkAfterUs = 100;
+constexpr int64_t kBulkIdleBudgetUs = 100000;
 
-// Sleeps kShareCpuPauseUs when kShareCpuEveryUs have passed since this
-// thread last did (or since its first call). Returns whether it slept.
+enum class CpuSharing { kStepDown, kPause };
+
+// How this process shares: probed once (thread-safe).
+CpuSharing cpuSharing();
+
+// Steps aside if this thread has worked long enough in this loop turn: steps
+// down to SCHED_IDLE (kStepDown) or sleeps (kPause). Returns whether it did.
 bool shareCpu();
+
+// The bulk work of this loop turn is over: a stepped-down thread returns to
+// its normal policy and the work clock starts again at the next shareCpu().
+void endBulkWork();
+
+// Whether this thread is stepped down now.
+bool steppedDown();
+
+// This thread shares as `sharing` says instead of as the process does (tests;
+// kStepDown still needs the process's right to come back).
+void shareCpuOnThisThreadBy(CpuSharing sharing);
 
 }  // namespace corral

@@ -166,6 +166,15 @@ void MarathonFollower::start() {
   if (started_ || phase_ == Phase::kStopped) return;
   started_ = true;
   stats_->startedAtMs = wallMs();
+  if (cpuSharing() == CpuSharing::kStepDown) {
+    log::info("registry: bulk work (a burst) steps down to SCHED_IDLE after {} us of a loop turn",
+              kBulkAfterUs);
+  } else {
+    log::info(
+        "registry: bulk work (a burst) pauses {} us every {} us (stepping down needs the right to "
+        "leave SCHED_IDLE: CAP_SYS_NICE or RLIMIT_NICE 40; or CORRAL_CPU_SHARING=pause is set)",
+        kShareCpuPauseUs, kShareCpuEveryUs);
+  }
   connect();
 }
 

@@ -1,9 +1,13 @@
 #include "base/share_cpu.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
+
+#include "base/loop.h"
 
 namespace corral {
 namespace {
@@ -14,14 +18,17 @@ void spinFor(std::chrono::microseconds d) {
   }
 }
 
-// In threads of their own: the last-yield time is per thread. The clock is
+// Each test runs in a thread of its own: the work clock and the policy are
+// per thread, and a thread left stepped down goes away with it. The clock is
 // wall time, so a thread preempted between two calls (a loaded machine
-// running tests in parallel) sees an interval pass: the sequence is tried a
-// few times and must hold in one of them.
-TEST(ShareCpu, YieldsOncePerIntervalOfWork) {
+// running tests in parallel) sees an interval pass: sequences that depend on
+// it are tried a few times and must hold in one of them.
+
+TEST(ShareCpu, PausesOncePerIntervalOfWork) {
   bool held = false;
   for (int attempt = 0; attempt < 5 && !held; ++attempt) {
     std::thread t([&held] {
+      shareCpuOnThisThreadBy(CpuSharing::kPause);
       bool first = shareCpu();  // the first call starts the clock
       bool soon = shareCpu();
       spinFor(std::chrono::microseconds(kShareCpuEveryUs + 200));
@@ -35,22 +42,25 @@ TEST(ShareCpu, YieldsOncePerIntervalOfWork) {
   EXPECT_TRUE(held);
 }
 
-TEST(ShareCpu, StepsOffTheCoreEvenWhenNoOtherThreadWaits) {
+TEST(ShareCpu, PausesEvenWhenNoOtherThreadWaits) {
   // A yield on an idle core returns at once; the pause is a sleep, so a
   // worker that wakes during it gets the core without waiting.
   std::thread t([] {
+    shareCpuOnThisThreadBy(CpuSharing::kPause);
     shareCpu();
     spinFor(std::chrono::microseconds(kShareCpuEveryUs + 200));
     auto before = std::chrono::steady_clock::now();
     EXPECT_TRUE(shareCpu());
     auto took = std::chrono::steady_clock::now() - before;
     EXPECT_GE(took, std::chrono::microseconds(kShareCpuPauseUs));
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
   });
   t.join();
 }
 
-TEST(ShareCpu, EachThreadHasItsOwnInterval) {
+TEST(ShareCpu, EachThreadHasItsOwnClock) {
   std::thread a([] {
+    shareCpuOnThisThreadBy(CpuSharing::kPause);
     EXPECT_FALSE(shareCpu());
     spinFor(std::chrono::microseconds(kShareCpuEveryUs + 200));
     std::thread b([] { EXPECT_FALSE(shareCpu()); });  // b has just begun
@@ -58,6 +68,85 @@ TEST(ShareCpu, EachThreadHasItsOwnInterval) {
     EXPECT_TRUE(shareCpu());
   });
   a.join();
+}
+
+TEST(ShareCpu, StepsDownAfterAShortRunOfWorkAndBackWhenTheTurnEnds) {
+  if (cpuSharing() != CpuSharing::kStepDown) {
+    GTEST_SKIP() << "this process may not come back from SCHED_IDLE (no CAP_SYS_NICE, "
+                    "RLIMIT_NICE too low): it pauses instead";
+  }
+  std::thread t([] {
+    EXPECT_FALSE(shareCpu());
+    spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
+    EXPECT_TRUE(shareCpu());
+    EXPECT_TRUE(steppedDown());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_IDLE);
+    // Stepped down, the work goes on without pauses.
+    auto before = std::chrono::steady_clock::now();
+    spinFor(std::chrono::microseconds(kShareCpuEveryUs + 200));
+    EXPECT_FALSE(shareCpu());
+    EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(50));
+    endBulkWork();
+    EXPECT_FALSE(steppedDown());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+    EXPECT_FALSE(shareCpu());  // a new turn: the clock starts again
+  });
+  t.join();
+}
+
+TEST(ShareCpu, ASingleShortChangeNeverStepsDown) {
+  bool held = false;
+  for (int attempt = 0; attempt < 5 && !held; ++attempt) {
+    std::thread t([&held] {
+      bool first = shareCpu();
+      bool second = shareCpu();
+      held = !first && !second && !steppedDown() && sched_getscheduler(0) == SCHED_OTHER;
+    });
+    t.join();
+  }
+  EXPECT_TRUE(held);
+}
+
+TEST(ShareCpu, ComesBackAfterItsBudgetAndPausesInstead) {
+  if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
+  std::thread t([] {
+    shareCpu();
+    spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
+    ASSERT_TRUE(shareCpu());
+    // Stepped down for the whole budget (a saturated worker would starve
+    // the bulk work): back to a fair share, with pauses.
+    std::this_thread::sleep_for(std::chrono::microseconds(kBulkIdleBudgetUs + 1000));
+    EXPECT_FALSE(shareCpu());
+    EXPECT_FALSE(steppedDown());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+    spinFor(std::chrono::microseconds(kShareCpuEveryUs + 200));
+    auto before = std::chrono::steady_clock::now();
+    EXPECT_TRUE(shareCpu());
+    EXPECT_GE(std::chrono::steady_clock::now() - before,
+              std::chrono::microseconds(kShareCpuPauseUs));
+    EXPECT_FALSE(steppedDown());  // not again in this turn
+    endBulkWork();
+  });
+  t.join();
+}
+
+TEST(ShareCpu, TheLoopEndsTheBulkWorkBeforeItWaits) {
+  if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
+  std::thread t([] {
+    Loop loop;
+    std::atomic<bool> ranStepped{false};
+    loop.post([&ranStepped] {
+      shareCpu();
+      spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
+      shareCpu();
+      ranStepped = steppedDown();
+    });
+    ASSERT_TRUE(loop.runUntil([&] { return ranStepped.load(); }, 5000));
+    uv_run(loop.raw(), UV_RUN_NOWAIT);  // the next turn's prepare phase
+    EXPECT_FALSE(steppedDown());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  });
+  t.join();
 }
 
 }  // namespace
