@@ -46,6 +46,7 @@ thread_local int64_t tSteppedDownAtUs = -1;  // -1: at the normal policy
 thread_local bool tBudgetSpent = false;      // stepped down for the whole budget this turn
 thread_local int tOwnPolicy = -1;            // the thread's policy, read once
 thread_local bool tForcedPause = false;
+thread_local int64_t tBulkEndedUs = -1;  // when this thread last came back from stepping down
 
 bool mayStepDown() {
   if (tBudgetSpent || tForcedPause || cpuSharing() != CpuSharing::kStepDown) return false;
@@ -57,6 +58,7 @@ void stepUp() {
   if (tSteppedDownAtUs < 0) return;
   setPolicy(SCHED_OTHER);
   tSteppedDownAtUs = -1;
+  tBulkEndedUs = monotonicUs();
 }
 
 }  // namespace
@@ -70,6 +72,13 @@ bool shareCpu() {
   int64_t now = monotonicUs();
   if (tWorkSinceUs < 0) {
     tWorkSinceUs = now;
+    // A turn that begins soon after bulk work ended is more of the same
+    // burst (its next read, its snapshot): down at once, not after a while.
+    if (tBulkEndedUs >= 0 && now - tBulkEndedUs < kBulkFollowsUs && mayStepDown() &&
+        setPolicy(SCHED_IDLE)) {
+      tSteppedDownAtUs = now;
+      return true;
+    }
     return false;
   }
   if (tSteppedDownAtUs >= 0) {

@@ -14,6 +14,8 @@
 //    The kernel preempts a SCHED_IDLE thread at once when a normal thread
 //    wakes on its core (fair.c, check_preempt_wakeup_fair), so a worker never
 //    waits for the bulk work: the work runs in the gaps between requests.
+//    A turn that starts within kBulkFollowsUs of stepped-down work (the
+//    burst's next read, its snapshot) steps down at its first call.
 //    Measured at 10k routes, bursts of 500 changes under load (docs/
 //    BENCHMARKS.md, seventh run): the probe's p99 in the 0.5 s after a burst
 //    was 0.7-2.7 ms over steady state with the pauses, 0.1-0.3 ms stepped
@@ -46,6 +48,7 @@ constexpr int64_t kShareCpuEveryUs = 500;
 constexpr int64_t kShareCpuPauseUs = 20;
 constexpr int64_t kBulkAfterUs = 100;
 constexpr int64_t kBulkIdleBudgetUs = 100000;
+constexpr int64_t kBulkFollowsUs = 20000;
 
 enum class CpuSharing { kStepDown, kPause };
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "base/json_array_member.h"
+#include "base/share_cpu.h"
 
 namespace corral::registry {
 
@@ -307,6 +308,7 @@ std::pair<std::shared_ptr<const Snapshot>, Diff> CatalogState::build(int64_t now
   auto snap = std::make_shared<Snapshot>();
   snap->apps = last_->apps;  // shared: the writes below copy only the chunks they touch
   for (auto& [id, app] : pending_) {
+    shareCpu();  // a burst's hundreds of apps give way to the workers
     auto old = last_->apps.find(id);
     if (!app) {
       if (old != last_->apps.end()) {

@@ -89,7 +89,6 @@ TEST(ShareCpu, StepsDownAfterAShortRunOfWorkAndBackWhenTheTurnEnds) {
     endBulkWork();
     EXPECT_FALSE(steppedDown());
     EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
-    EXPECT_FALSE(shareCpu());  // a new turn: the clock starts again
   });
   t.join();
 }
@@ -105,6 +104,26 @@ TEST(ShareCpu, ASingleShortChangeNeverStepsDown) {
     t.join();
   }
   EXPECT_TRUE(held);
+}
+
+TEST(ShareCpu, ATurnRightAfterBulkWorkStepsDownAtOnce) {
+  if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
+  std::thread t([] {
+    shareCpu();
+    spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
+    ASSERT_TRUE(shareCpu());
+    endBulkWork();
+    // The burst's next read: down at its first call.
+    EXPECT_TRUE(shareCpu());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_IDLE);
+    endBulkWork();
+    // Long after, a single change is handled at the normal policy.
+    std::this_thread::sleep_for(std::chrono::microseconds(kBulkFollowsUs + 1000));
+    EXPECT_FALSE(shareCpu());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+    endBulkWork();
+  });
+  t.join();
 }
 
 TEST(ShareCpu, ComesBackAfterItsBudgetAndPausesInstead) {
