@@ -47,6 +47,7 @@ thread_local bool tBudgetSpent = false;      // stepped down for the whole budge
 thread_local int tOwnPolicy = -1;            // the thread's policy, read once
 thread_local bool tForcedPause = false;
 thread_local int64_t tBulkEndedUs = -1;  // when this thread last came back from stepping down
+thread_local bool tHeld = false;         // holdDown() until holdUp()
 
 bool mayStepDown() {
   if (tBudgetSpent || tForcedPause || cpuSharing() != CpuSharing::kStepDown) return false;
@@ -56,7 +57,7 @@ bool mayStepDown() {
 
 void stepUp() {
   if (tSteppedDownAtUs < 0) return;
-  setPolicy(SCHED_OTHER);
+  if (!tHeld) setPolicy(SCHED_OTHER);
   tSteppedDownAtUs = -1;
   tBulkEndedUs = monotonicUs();
 }
@@ -69,6 +70,7 @@ CpuSharing cpuSharing() {
 }
 
 bool shareCpu() {
+  if (tHeld) return false;  // already down for the whole start
   int64_t now = monotonicUs();
   if (tWorkSinceUs < 0) {
     tWorkSinceUs = now;
@@ -114,6 +116,28 @@ void endBulkWork() {
 }
 
 bool steppedDown() { return tSteppedDownAtUs >= 0; }
+
+bool holdDown() {
+  if (tHeld) return true;
+  if (cpuSharing() != CpuSharing::kStepDown || sched_getscheduler(0) != SCHED_OTHER) return false;
+  tHeld = setPolicy(SCHED_IDLE);
+  return tHeld;
+}
+
+void holdUp() {
+  if (!tHeld) return;
+  tHeld = false;
+  setPolicy(SCHED_OTHER);
+  tSteppedDownAtUs = -1;
+}
+
+bool heldDown() { return tHeld; }
+
+void startAtNormalPolicy() {
+  if (cpuSharing() == CpuSharing::kStepDown && sched_getscheduler(0) == SCHED_IDLE) {
+    setPolicy(SCHED_OTHER);
+  }
+}
 
 void shareCpuOnThisThreadBy(CpuSharing sharing) { tForcedPause = sharing == CpuSharing::kPause; }
 

@@ -66,6 +66,21 @@ void endBulkWork();
 // Whether this thread is stepped down now.
 bool steppedDown();
 
+// A new generation that starts beside the one it replaces (reload/takeover.h)
+// has no hurry: the old one serves until the new one is ready. Its loading
+// (the binary's start, the routes read and built, the workers started) on the
+// shared core held the old generation's worker for 10 ms at a time (perf
+// sched, 100 routes). holdDown() steps this thread down until holdUp(), with
+// no budget: the caller bounds it (Takeover holds up after
+// kHoldDownMaxMs, so a saturated predecessor cannot starve the upgrade).
+// Meanwhile shareCpu() has nothing to do. No-op under kPause. Threads started
+// by a held-down thread inherit SCHED_IDLE: they call startAtNormalPolicy().
+constexpr int64_t kHoldDownMaxMs = 5000;
+bool holdDown();  // whether this thread is held down now
+void holdUp();
+bool heldDown();
+void startAtNormalPolicy();
+
 // This thread shares as `sharing` says instead of as the process does (tests;
 // kStepDown still needs the process's right to come back).
 void shareCpuOnThisThreadBy(CpuSharing sharing);

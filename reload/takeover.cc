@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/log.h"
+#include "base/share_cpu.h"
 #include "reload/process_sockets.h"
 #include "reload/worker_pool.h"
 
@@ -115,8 +116,12 @@ Status Takeover::connectToRunning() {
   }
   ProcessSockets::get().setHoldListeners(true);
   predecessor_ = std::move(peer);
-  log::info("takeover: received {} socket(s) from the running process on {}", received,
-            options_.path);
+  // The running process serves until we are ready: our start (routes read
+  // and built, workers started) runs in the gaps it leaves on a shared core.
+  heldSinceMs_ = loop_.nowMs();
+  bool held = holdDown();
+  log::info("takeover: received {} socket(s) from the running process on {}{}", received,
+            options_.path, held ? "; starting stepped down (SCHED_IDLE) until serving" : "");
   return Status::Ok();
 }
 
@@ -136,11 +141,18 @@ void Takeover::serve(std::function<bool()> ready, std::function<void()> onDraine
 void Takeover::waitUntilReady() {
   if (ready_()) {
     timer_.stop();
+    holdUp();
     takeOver();
     return;
   }
+  if (heldDown() && loop_.nowMs() - heldSinceMs_ >= static_cast<uint64_t>(kHoldDownMaxMs)) {
+    holdUp();  // the running process leaves us no gaps: load at a fair share
+    log::info("takeover: not ready after {} ms stepped down; loading at the normal policy",
+              kHoldDownMaxMs);
+  }
   if (loop_.nowMs() >= deadline_) {
     timer_.stop();
+    holdUp();
     onFailed_("takeover: not ready to serve within " + std::to_string(options_.readyTimeoutMs) +
               " ms (routes not synced?); the running process keeps serving");
   }

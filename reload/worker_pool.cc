@@ -8,6 +8,7 @@
 #include <set>
 
 #include "base/log.h"
+#include "base/share_cpu.h"
 #include "reload/process_sockets.h"
 
 namespace corral::reload {
@@ -184,6 +185,9 @@ void WorkerPool::run() {
   for (auto& w : workers_) {
     Worker* worker = w.get();
     worker->thread_ = std::thread([worker] {
+      // Started by a generation held down while it takes over (share_cpu.h):
+      // a worker serves at the normal policy.
+      startAtNormalPolicy();
       worker->loop_.run();
       size_t left = worker->openHandles();
       if (left > 0)

@@ -149,6 +149,43 @@ TEST(ShareCpu, ComesBackAfterItsBudgetAndPausesInstead) {
   t.join();
 }
 
+TEST(ShareCpu, AHeldDownStartStaysDownUntilHoldUpAndItsThreadsServeAtTheNormalPolicy) {
+  if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
+  std::thread t([] {
+    ASSERT_TRUE(holdDown());
+    EXPECT_TRUE(heldDown());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_IDLE);
+    // The start's bulk work and its loop turns do not lift the hold.
+    shareCpu();
+    spinFor(std::chrono::microseconds(kShareCpuEveryUs + 200));
+    EXPECT_FALSE(shareCpu());  // no pause either: it is down already
+    endBulkWork();
+    EXPECT_EQ(sched_getscheduler(0), SCHED_IDLE);
+    // A worker started now inherits SCHED_IDLE and leaves it.
+    int inherited = -1, serving = -1;
+    std::thread worker([&] {
+      inherited = sched_getscheduler(0);
+      startAtNormalPolicy();
+      serving = sched_getscheduler(0);
+    });
+    worker.join();
+    EXPECT_EQ(inherited, SCHED_IDLE);
+    EXPECT_EQ(serving, SCHED_OTHER);
+    holdUp();
+    EXPECT_FALSE(heldDown());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  });
+  t.join();
+}
+
+TEST(ShareCpu, AThreadStartedNormallyStaysNormal) {
+  std::thread t([] {
+    startAtNormalPolicy();
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+  });
+  t.join();
+}
+
 TEST(ShareCpu, TheLoopEndsTheBulkWorkBeforeItWaits) {
   if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
   std::thread t([] {
