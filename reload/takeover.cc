@@ -65,6 +65,7 @@ Status Takeover::connectToRunning() {
   auto fd = takeover::connectUnix(options_.path);
   if (!fd.ok()) {
     if (fd.error().kind == ErrorKind::kNotFound) {
+      holdUp();  // held from main() for a socket that nobody serves any more
       log::info("takeover: nothing serves {}; starting as the first generation", options_.path);
       return Status::Ok();
     }
@@ -119,7 +120,7 @@ Status Takeover::connectToRunning() {
   // The running process serves until we are ready: our start (routes read
   // and built, workers started) runs in the gaps it leaves on a shared core.
   heldSinceMs_ = loop_.nowMs();
-  bool held = holdDown();
+  bool held = holdDown();  // or already, from main()
   log::info("takeover: received {} socket(s) from the running process on {}{}", received,
             options_.path, held ? "; starting stepped down (SCHED_IDLE) until serving" : "");
   return Status::Ok();
