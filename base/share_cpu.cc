@@ -2,6 +2,7 @@
 
 #include <sched.h>
 #include <time.h>
+#include <uv.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -38,7 +39,19 @@ CpuSharing probe() {
     back = setPolicy(SCHED_OTHER);
   });
   t.join();
-  return back ? CpuSharing::kStepDown : CpuSharing::kPause;
+  if (!back) return CpuSharing::kPause;
+  // A thread starts with its creator's policy, and libuv starts its
+  // threadpool (getaddrinfo) at its first use, which may come from a
+  // stepped-down thread: started now, while this one is at its normal policy.
+  uv_loop_t loop;
+  uv_work_t work;
+  if (uv_loop_init(&loop) == 0) {
+    uv_queue_work(
+        &loop, &work, [](uv_work_t*) {}, [](uv_work_t*, int) {});
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+  return CpuSharing::kStepDown;
 }
 
 thread_local int64_t tWorkSinceUs = -1;      // first shareCpu() of this turn, or after a pause
@@ -46,11 +59,16 @@ thread_local int64_t tSteppedDownAtUs = -1;  // -1: at the normal policy
 thread_local bool tBudgetSpent = false;      // stepped down for the whole budget this turn
 thread_local int tOwnPolicy = -1;            // the thread's policy, read once
 thread_local bool tForcedPause = false;
-thread_local int64_t tBulkEndedUs = -1;  // when this thread last came back from stepping down
-thread_local bool tHeld = false;         // holdDown() until holdUp()
+thread_local int64_t tBulkEndedUs = -1;       // when this thread last came back from stepping down
+thread_local bool tHeld = false;              // holdDown() until holdUp()
+thread_local int64_t tHeldUntilUs = 0;        // holdUp() at the latest then
+thread_local int64_t tNoStepDownUntilUs = 0;  // after a spent budget: pauses only until then
 
-bool mayStepDown() {
-  if (tBudgetSpent || tForcedPause || cpuSharing() != CpuSharing::kStepDown) return false;
+bool mayStepDown(int64_t now) {
+  if (tBudgetSpent || tForcedPause || now < tNoStepDownUntilUs ||
+      cpuSharing() != CpuSharing::kStepDown) {
+    return false;
+  }
   if (tOwnPolicy < 0) tOwnPolicy = sched_getscheduler(0);
   return tOwnPolicy == SCHED_OTHER;
 }
@@ -70,13 +88,16 @@ CpuSharing cpuSharing() {
 }
 
 bool shareCpu() {
-  if (tHeld) return false;  // already down for the whole start
   int64_t now = monotonicUs();
+  if (tHeld) {
+    if (now < tHeldUntilUs) return false;  // already down for the whole start
+    holdUp();
+  }
   if (tWorkSinceUs < 0) {
     tWorkSinceUs = now;
     // A turn that begins soon after bulk work ended is more of the same
     // burst (its next read, its snapshot): down at once, not after a while.
-    if (tBulkEndedUs >= 0 && now - tBulkEndedUs < kBulkFollowsUs && mayStepDown() &&
+    if (tBulkEndedUs >= 0 && now - tBulkEndedUs < kBulkFollowsUs && mayStepDown(now) &&
         setPolicy(SCHED_IDLE)) {
       tSteppedDownAtUs = now;
       return true;
@@ -89,10 +110,14 @@ bool shareCpu() {
     // fair share again, with pauses, until the loop waits.
     stepUp();
     tBudgetSpent = true;
+    // Not straight back down in the next turns either: at most one budget
+    // stepped down per kBulkStarvedPauseUs while the workers leave no gaps.
+    tBulkEndedUs = -1;
+    tNoStepDownUntilUs = now + kBulkStarvedPauseUs;
     tWorkSinceUs = now;
     return false;
   }
-  if (mayStepDown()) {
+  if (mayStepDown(now)) {
     if (now - tWorkSinceUs < kBulkAfterUs) return false;
     if (setPolicy(SCHED_IDLE)) {
       tSteppedDownAtUs = now;
@@ -110,6 +135,7 @@ bool shareCpu() {
 }
 
 void endBulkWork() {
+  if (tHeld && monotonicUs() >= tHeldUntilUs) holdUp();
   stepUp();
   tBudgetSpent = false;
   tWorkSinceUs = -1;
@@ -121,6 +147,7 @@ bool holdDown() {
   if (tHeld) return true;
   if (cpuSharing() != CpuSharing::kStepDown || sched_getscheduler(0) != SCHED_OTHER) return false;
   tHeld = setPolicy(SCHED_IDLE);
+  tHeldUntilUs = monotonicUs() + kHoldDownMaxMs * 1000;
   return tHeld;
 }
 

@@ -21,8 +21,9 @@
 //    was 0.7-2.7 ms over steady state with the pauses, 0.1-0.3 ms stepped
 //    down (four alternating rounds each). The work is bounded:
 //    after kBulkIdleBudgetUs stepped down in one loop turn the thread returns
-//    to its policy and pauses instead, so a saturated worker cannot starve
-//    route changes. Single changes (under kBulkAfterUs) never step down.
+//    to its policy and pauses instead, and does not step down again for
+//    kBulkStarvedPauseUs, so a saturated worker cannot starve route changes. Single changes (under
+//    kBulkAfterUs) never step down.
 //  * Pause (kPause, the fallback): after kShareCpuEveryUs of work the thread
 //    sleeps kShareCpuPauseUs. A sleep, not sched_yield(): a yield hands the
 //    core only to a thread runnable (and EEVDF-eligible) at that instant; a
@@ -49,6 +50,7 @@ constexpr int64_t kShareCpuPauseUs = 20;
 constexpr int64_t kBulkAfterUs = 100;
 constexpr int64_t kBulkIdleBudgetUs = 100000;
 constexpr int64_t kBulkFollowsUs = 20000;
+constexpr int64_t kBulkStarvedPauseUs = 1000000;
 
 enum class CpuSharing { kStepDown, kPause };
 
@@ -70,9 +72,9 @@ bool steppedDown();
 // has no hurry: the old one serves until the new one is ready. Its loading
 // (the binary's start, the routes read and built, the workers started) on the
 // shared core held the old generation's worker for 10 ms at a time (perf
-// sched, 100 routes). holdDown() steps this thread down until holdUp(), with
-// no budget: the caller bounds it (Takeover holds up after
-// kHoldDownMaxMs, so a saturated predecessor cannot starve the upgrade).
+// sched, 100 routes). holdDown() steps this thread down until holdUp(), or
+// for kHoldDownMaxMs at most (checked at shareCpu() and at each loop turn),
+// so that a saturated predecessor cannot starve the upgrade.
 // Meanwhile shareCpu() has nothing to do. No-op under kPause. Threads started
 // by a held-down thread inherit SCHED_IDLE: they call startAtNormalPolicy().
 constexpr int64_t kHoldDownMaxMs = 5000;

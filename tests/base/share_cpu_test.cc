@@ -145,6 +145,13 @@ TEST(ShareCpu, ComesBackAfterItsBudgetAndPausesInstead) {
               std::chrono::microseconds(kShareCpuPauseUs));
     EXPECT_FALSE(steppedDown());  // not again in this turn
     endBulkWork();
+    // Nor in the next turns for a while: the workers left no gaps.
+    shareCpu();
+    spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
+    shareCpu();
+    EXPECT_FALSE(steppedDown());
+    EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
+    endBulkWork();
   });
   t.join();
 }
