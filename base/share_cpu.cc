@@ -9,6 +9,8 @@
 #include <string_view>
 #include <thread>
 
+#include "base/log.h"
+
 namespace corral {
 
 namespace {
@@ -87,12 +89,23 @@ CpuSharing cpuSharing() {
   return sharing;
 }
 
+namespace {
+
+// A start held down past its limit: the running generation leaves it no
+// gaps, so it loads at a fair share.
+void endOverdueHold(int64_t now) {
+  if (!tHeld || now < tHeldUntilUs) return;
+  holdUp();
+  log::info("start still not serving after {} ms stepped down: back at the normal policy",
+            kHoldDownMaxMs);
+}
+
+}  // namespace
+
 bool shareCpu() {
   int64_t now = monotonicUs();
-  if (tHeld) {
-    if (now < tHeldUntilUs) return false;  // already down for the whole start
-    holdUp();
-  }
+  endOverdueHold(now);
+  if (tHeld) return false;  // already down for the whole start
   if (tWorkSinceUs < 0) {
     tWorkSinceUs = now;
     // A turn that begins soon after bulk work ended is more of the same
@@ -135,7 +148,7 @@ bool shareCpu() {
 }
 
 void endBulkWork() {
-  if (tHeld && monotonicUs() >= tHeldUntilUs) holdUp();
+  if (tHeld) endOverdueHold(monotonicUs());
   stepUp();
   tBudgetSpent = false;
   tWorkSinceUs = -1;

@@ -1,5 +1,4 @@
 #include <sys/resource.h>
-#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 
@@ -7,7 +6,6 @@
 #include <string_view>
 
 #include "base/fd_table.h"
-#include "base/share_cpu.h"
 #include "cli/commands.h"
 #include "core_cluster/agent/task_launcher.h"
 
@@ -27,28 +25,6 @@ void raiseOpenFileLimit() {
   }
 }
 
-// `corral proxy|dns --takeover PATH` with a process serving PATH: this one
-// replaces it, and has no hurry while it serves (base/share_cpu.h, holdDown).
-bool replacesARunningGeneration(int argc, char** argv) {
-  if (argc < 2) return false;
-  std::string_view command = argv[1];
-  if (command != "proxy" && command != "dns") return false;
-  for (int i = 2; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view path;
-    if (arg.rfind("--takeover=", 0) == 0) {
-      path = arg.substr(11);
-    } else if (arg == "--takeover" && i + 1 < argc) {
-      path = argv[i + 1];
-    } else {
-      continue;
-    }
-    struct stat st {};
-    return !path.empty() && ::stat(std::string(path).c_str(), &st) == 0 && S_ISSOCK(st.st_mode);
-  }
-  return false;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,9 +38,6 @@ int main(int argc, char** argv) {
   // Before any thread: growing the table later stalls the thread that opens a
   // descriptor for an RCU grace period per doubling (base/fd_table.h).
   corral::reserveDescriptorTable();
-  // From the start (the flags read, the routes loaded) until it serves; the
-  // takeover holds up if nobody answers on PATH after all.
-  if (replacesARunningGeneration(argc, argv)) corral::holdDown();
   CLI::App app{"corral: cluster, service scheduler, reverse proxy and DNS in one binary"};
   app.require_subcommand(1);
   int exitCode = 0;

@@ -65,7 +65,6 @@ Status Takeover::connectToRunning() {
   auto fd = takeover::connectUnix(options_.path);
   if (!fd.ok()) {
     if (fd.error().kind == ErrorKind::kNotFound) {
-      holdUp();  // held from main() for a socket that nobody serves any more
       log::info("takeover: nothing serves {}; starting as the first generation", options_.path);
       return Status::Ok();
     }
@@ -119,8 +118,7 @@ Status Takeover::connectToRunning() {
   predecessor_ = std::move(peer);
   // The running process serves until we are ready: our start (routes read
   // and built, workers started) runs in the gaps it leaves on a shared core.
-  heldSinceMs_ = loop_.nowMs();
-  bool held = holdDown();  // or already, from main()
+  bool held = holdDown();
   log::info("takeover: received {} socket(s) from the running process on {}{}", received,
             options_.path, held ? "; starting stepped down (SCHED_IDLE) until serving" : "");
   return Status::Ok();
@@ -145,11 +143,6 @@ void Takeover::waitUntilReady() {
     holdUp();
     takeOver();
     return;
-  }
-  if (heldDown() && loop_.nowMs() - heldSinceMs_ >= static_cast<uint64_t>(kHoldDownMaxMs)) {
-    holdUp();  // the running process leaves us no gaps: load at a fair share
-    log::info("takeover: not ready after {} ms stepped down; loading at the normal policy",
-              kHoldDownMaxMs);
   }
   if (loop_.nowMs() >= deadline_) {
     timer_.stop();

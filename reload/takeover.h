@@ -99,7 +99,6 @@ class Takeover {
   std::unique_ptr<Peer> successor_;  // a process taking over from us
   Timer timer_;                      // ready polling, then drain polling
   uint64_t deadline_ = 0;            // of what timer_ waits for (loop ms)
-  uint64_t heldSinceMs_ = 0;         // new: held down (share_cpu.h) since (loop ms)
   bool draining_ = false;
   int finishFor_ = 0;  // pid of the process our early end makes room for (0: none)
   bool done_ = false;

@@ -18,6 +18,14 @@ void spinFor(std::chrono::microseconds d) {
   }
 }
 
+// A turn's first call, then more than kBulkAfterUs of work: the next call
+// steps down (under kStepDown). Returns what that call returned.
+bool workUntilSteppedDown() {
+  shareCpu();
+  spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
+  return shareCpu();
+}
+
 // Each test runs in a thread of its own: the work clock and the policy are
 // per thread, and a thread left stepped down goes away with it. The clock is
 // wall time, so a thread preempted between two calls (a loaded machine
@@ -109,9 +117,7 @@ TEST(ShareCpu, ASingleShortChangeNeverStepsDown) {
 TEST(ShareCpu, ATurnRightAfterBulkWorkStepsDownAtOnce) {
   if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
   std::thread t([] {
-    shareCpu();
-    spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
-    ASSERT_TRUE(shareCpu());
+    ASSERT_TRUE(workUntilSteppedDown());
     endBulkWork();
     // The burst's next read: down at its first call.
     EXPECT_TRUE(shareCpu());
@@ -129,9 +135,7 @@ TEST(ShareCpu, ATurnRightAfterBulkWorkStepsDownAtOnce) {
 TEST(ShareCpu, ComesBackAfterItsBudgetAndPausesInstead) {
   if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
   std::thread t([] {
-    shareCpu();
-    spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
-    ASSERT_TRUE(shareCpu());
+    ASSERT_TRUE(workUntilSteppedDown());
     // Stepped down for the whole budget (a saturated worker would starve
     // the bulk work): back to a fair share, with pauses.
     std::this_thread::sleep_for(std::chrono::microseconds(kBulkIdleBudgetUs + 1000));
@@ -146,9 +150,7 @@ TEST(ShareCpu, ComesBackAfterItsBudgetAndPausesInstead) {
     EXPECT_FALSE(steppedDown());  // not again in this turn
     endBulkWork();
     // Nor in the next turns for a while: the workers left no gaps.
-    shareCpu();
-    spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
-    shareCpu();
+    workUntilSteppedDown();
     EXPECT_FALSE(steppedDown());
     EXPECT_EQ(sched_getscheduler(0), SCHED_OTHER);
     endBulkWork();
@@ -199,9 +201,7 @@ TEST(ShareCpu, TheLoopEndsTheBulkWorkBeforeItWaits) {
     Loop loop;
     std::atomic<bool> ranStepped{false};
     loop.post([&ranStepped] {
-      shareCpu();
-      spinFor(std::chrono::microseconds(kBulkAfterUs + 100));
-      shareCpu();
+      workUntilSteppedDown();
       ranStepped = steppedDown();
     });
     ASSERT_TRUE(loop.runUntil([&] { return ranStepped.load(); }, 5000));
