@@ -58,7 +58,6 @@ CpuSharing probe() {
 
 thread_local int64_t tWorkSinceUs = -1;      // first shareCpu() of this turn, or after a pause
 thread_local int64_t tSteppedDownAtUs = -1;  // -1: at the normal policy
-thread_local bool tBudgetSpent = false;      // stepped down for the whole budget this turn
 thread_local int tOwnPolicy = -1;            // the thread's policy, read once
 thread_local bool tForcedPause = false;
 thread_local int64_t tBulkEndedUs = -1;       // when this thread last came back from stepping down
@@ -67,8 +66,7 @@ thread_local int64_t tHeldUntilUs = 0;        // holdUp() at the latest then
 thread_local int64_t tNoStepDownUntilUs = 0;  // after a spent budget: pauses only until then
 
 bool mayStepDown(int64_t now) {
-  if (tBudgetSpent || tForcedPause || now < tNoStepDownUntilUs ||
-      cpuSharing() != CpuSharing::kStepDown) {
+  if (tForcedPause || now < tNoStepDownUntilUs || cpuSharing() != CpuSharing::kStepDown) {
     return false;
   }
   if (tOwnPolicy < 0) tOwnPolicy = sched_getscheduler(0);
@@ -122,8 +120,7 @@ bool shareCpu() {
     // Stepped down for the whole budget: the workers are saturated. Take a
     // fair share again, with pauses, until the loop waits.
     stepUp();
-    tBudgetSpent = true;
-    // Not straight back down in the next turns either: at most one budget
+    // Not back down in this turn nor the next ones: at most one budget
     // stepped down per kBulkStarvedPauseUs while the workers leave no gaps.
     tBulkEndedUs = -1;
     tNoStepDownUntilUs = now + kBulkStarvedPauseUs;
@@ -136,7 +133,7 @@ bool shareCpu() {
       tSteppedDownAtUs = now;
       return true;
     }
-    tBudgetSpent = true;  // refused (a sandbox's filter, say): pause this turn
+    tNoStepDownUntilUs = now + kBulkStarvedPauseUs;  // refused (a sandbox's filter?): pause
   }
   if (now - tWorkSinceUs < kShareCpuEveryUs) return false;
   timespec pause{0, kShareCpuPauseUs * 1000};
@@ -150,7 +147,6 @@ bool shareCpu() {
 void endBulkWork() {
   if (tHeld) endOverdueHold(monotonicUs());
   stepUp();
-  tBudgetSpent = false;
   tWorkSinceUs = -1;
 }
 
