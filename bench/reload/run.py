@@ -5,7 +5,7 @@ routes while the same changes are made to them under load (issue 8).
 Topology on a 2-core machine: the system under test pinned to core 0; the
 backends (one nginx answering for every 127.a.b.c:2000x, bench/reload/backends.py),
 wrk, the load tool (reload_load) and this driver on core 1.
-Quieting the machine (each measured; docs/BENCHMARKS.md, "fifth run"):
+Quieting the machine (each measured; docs/reload/HISTORY.md, "fifth run"):
   * every other user-space thread is moved off core 0 for the run (proc.shield):
     the VM's agent ran ~8 ms a second there, at nice -10, ahead of the proxy;
   * both cores are kept from halting (keep_awake, SCHED_IDLE): a halted vCPU's
