@@ -64,6 +64,8 @@ thread_local int64_t tBulkEndedUs = -1;       // when this thread last came back
 thread_local bool tHeld = false;              // holdDown() until holdUp()
 thread_local int64_t tHeldUntilUs = 0;        // holdUp() at the latest then
 thread_local int64_t tNoStepDownUntilUs = 0;  // after a spent budget: pauses only until then
+thread_local int64_t tYieldedAtUs = 0;        // the last sched_yield() while down
+thread_local uint64_t tYields = 0;
 
 bool mayStepDown(int64_t now) {
   if (tForcedPause || now < tNoStepDownUntilUs || cpuSharing() != CpuSharing::kStepDown) {
@@ -78,6 +80,19 @@ void stepUp() {
   if (!tHeld) setPolicy(SCHED_OTHER);
   tSteppedDownAtUs = -1;
   tBulkEndedUs = monotonicUs();
+}
+
+// Down, the thread still keeps the core until the kernel next picks: a
+// worker it preempted is runnable, not woken, so nothing preempts the thread
+// back until the next tick (4 ms at HZ=250). A yield is that pick, and under
+// EEVDF a SCHED_IDLE thread's virtual time runs ~340x faster than a normal
+// one's, so the runnable worker is the pick within microseconds. Alone on
+// the core, a yield returns at once (~0.3 us).
+void yieldWhileDown(int64_t now) {
+  if (now - tYieldedAtUs < kIdleYieldEveryUs) return;
+  sched_yield();
+  ++tYields;
+  tYieldedAtUs = monotonicUs();
 }
 
 }  // namespace
@@ -103,7 +118,10 @@ void endOverdueHold(int64_t now) {
 bool shareCpu() {
   int64_t now = monotonicUs();
   endOverdueHold(now);
-  if (tHeld) return false;  // already down for the whole start
+  if (tHeld) {  // already down for the whole start
+    yieldWhileDown(now);
+    return false;
+  }
   if (tWorkSinceUs < 0) {
     tWorkSinceUs = now;
     // A turn that begins soon after bulk work ended is more of the same
@@ -116,7 +134,10 @@ bool shareCpu() {
     return false;
   }
   if (tSteppedDownAtUs >= 0) {
-    if (now - tSteppedDownAtUs < kBulkIdleBudgetUs) return false;
+    if (now - tSteppedDownAtUs < kBulkIdleBudgetUs) {
+      yieldWhileDown(now);
+      return false;
+    }
     // Stepped down for the whole budget: the workers are saturated. Take a
     // fair share again, with pauses, until the loop waits.
     stepUp();
@@ -151,6 +172,8 @@ void endBulkWork() {
 }
 
 bool steppedDown() { return tSteppedDownAtUs >= 0; }
+
+uint64_t yieldsWhileDown() { return tYields; }
 
 bool holdDown() {
   if (tHeld) return true;

@@ -14,6 +14,12 @@
 //    The kernel preempts a SCHED_IDLE thread at once when a normal thread
 //    wakes on its core (fair.c, check_preempt_wakeup_fair), so a worker never
 //    waits for the bulk work: the work runs in the gaps between requests.
+//    A worker that was preempted (a tick ended its slice while it worked) is
+//    not woken, though: it is runnable, and EEVDF may pick the stepped-down
+//    thread before it and let it run to the next tick (4 ms at HZ=250; perf
+//    sched found such 4 ms waits behind the benchmark's SCHED_IDLE spinner).
+//    So a thread that is down yields every kIdleYieldEveryUs in shareCpu():
+//    the pick goes to the worker within microseconds.
 //    A turn that starts within kBulkFollowsUs of stepped-down work (the
 //    burst's next read, its snapshot) steps down at its first call.
 //    Measured at 10k routes, bursts of 500 changes under load (docs/
@@ -51,6 +57,7 @@ constexpr int64_t kBulkAfterUs = 100;
 constexpr int64_t kBulkIdleBudgetUs = 100000;
 constexpr int64_t kBulkFollowsUs = 20000;
 constexpr int64_t kBulkStarvedPauseUs = 1000000;
+constexpr int64_t kIdleYieldEveryUs = 50;
 
 enum class CpuSharing { kStepDown, kPause };
 
@@ -67,6 +74,8 @@ void endBulkWork();
 
 // Whether this thread is stepped down now.
 bool steppedDown();
+// How many times this thread yielded while stepped or held down (tests).
+uint64_t yieldsWhileDown();
 
 // A new generation that starts beside the one it replaces (reload/takeover.h)
 // has no hurry: the old one serves until the new one is ready. Its loading
@@ -75,7 +84,7 @@ bool steppedDown();
 // sched, 100 routes). holdDown() steps this thread down until holdUp(), or
 // for kHoldDownMaxMs at most (checked at shareCpu() and at each loop turn),
 // so that a saturated predecessor cannot starve the upgrade.
-// Meanwhile shareCpu() has nothing to do. No-op under kPause. Threads started
+// Meanwhile shareCpu() only yields (every kIdleYieldEveryUs). No-op under kPause. Threads started
 // by a held-down thread inherit SCHED_IDLE: they call startAtNormalPolicy().
 constexpr int64_t kHoldDownMaxMs = 5000;
 bool holdDown();  // whether this thread is held down now

@@ -11,10 +11,14 @@
 // with nothing changing. This does what the kernel's `idle=poll` or the
 // cpuidle-haltpoll driver would do, for the benchmark's duration only.
 //
-// It runs as SCHED_IDLE: any other runnable task on the core preempts it at
-// once, and its own CPU time is its own (the systems' utime+stime are
-// unchanged). Usage: keep_awake --seconds N (run pinned with taskset); it also
-// exits when its parent does.
+// It runs as SCHED_IDLE, and its own CPU time is its own (the systems'
+// utime+stime are unchanged). A task that wakes on the core preempts it at
+// once; a task that was preempted (a tick ended its slice) is runnable, not
+// woken, and EEVDF may pick this spinner before it and let it spin to the
+// next tick: perf sched found the proxy's worker waiting 4 ms (HZ=250) behind
+// it, ~2.6 times a second under 100 changes/s. So it spins on sched_yield():
+// every turn is a pick, and a runnable task wins it within microseconds. Usage: keep_awake
+// --seconds N (run pinned with taskset); it also exits when its parent does.
 
 #include <sched.h>
 #include <signal.h>
@@ -64,9 +68,12 @@ int main(int argc, char** argv) {
     return 1;  // spinning at normal priority would take the core from the benchmark
   }
   const double end = nowSeconds() + seconds;
-  // Bounded in time; the clock is read every ~100k pauses (a few ms).
+  // Bounded in time; the clock is read every 1,000 turns (about a ms).
   while (nowSeconds() < end) {
-    for (int i = 0; i < 100000; ++i) cpuRelax();
+    for (int i = 0; i < 1000; ++i) {
+      cpuRelax();
+      sched_yield();
+    }
   }
   return 0;
 }

@@ -171,7 +171,9 @@ def main():
     expect(doc["probe"]["failed"] == 2 * n // 5 + raced, f"probe failed {doc['probe']['failed']}")
     ok = [s[1] for s in samples if s[1] is not None]
     expect(len(ok) == n - 2 * n // 5 - raced, f"{len(ok)} answered samples")
-    expect(all(0 < ms < 200 for ms in ok), f"implausible latencies: max {max(ok or [0])} ms")
+    # Bounds that say "measured, and sane": this server is Python threads, and
+    # under ctest -j2 beside a build an answer can wait 100+ ms for a core.
+    expect(all(0 < ms < 1000 for ms in ok), f"implausible latencies: max {max(ok or [0])} ms")
     failed_idx = {k % 5 for k, s in enumerate(samples) if s[1] is None}
     expect(failed_idx == {2, 3} or (raced and {2, 3} <= failed_idx),
            f"failed samples at target positions {failed_idx}, want 2 (/s503) and 3 (/bad)")
@@ -192,11 +194,13 @@ def main():
     c3_answers = live.get("3", {}).get("answers", 0)
     expect(c6.get("status") == "timeout" and c6.get("answers", 0) >= 2.5 * c3_answers > 0,
            f"check 6 (fanout 3) {c6}: want about 3x check 3's {c3_answers} answers")
-    earliest = t_flip - t_submit
+    # Live after the flip, never before it; how soon after is the server's
+    # scheduling (its polls are 1% of the check's age apart, ~3 ms here).
+    earliest, slack = t_flip - t_submit, 0.4
     for cid in ("1", "5"):
         c = live.get(cid, {})
-        expect(c.get("status") == "live" and earliest - 0.01 <= c["s"] <= earliest + 0.1,
-               f"check {cid} {c}: want live {earliest:.3f}..{earliest + 0.1:.3f} s after submit")
+        expect(c.get("status") == "live" and earliest - 0.01 <= c["s"] <= earliest + slack,
+               f"check {cid} {c}: want live {earliest:.3f}..{earliest + slack:.3f} s after submit")
     print("live checks:", doc["live"], "flip after", round(earliest, 4))
     expect(live.get("2", {}).get("status") == "superseded", f"check 2 {live.get('2')}")
     expect(live.get("3", {}).get("status") == "timeout" and live["3"]["s"] is None, f"check 3 {live.get('3')}")

@@ -53,6 +53,10 @@ peer whose configuration load took longer than --max-reload-s does not run
 the phases that reload it (addremove, upgrade); the table says so, with the
 measured reason.
 
+One command: on a fresh Debian 12 machine it installs what is missing
+(scripts/install-deps.sh: HAProxy, nginx, wrk, ...) and builds corral and
+its tools (scripts/build.sh) before it starts, unless --corral names a binary.
+
 Output: <out>/results.json, <out>/*.png and <out>/summary.md (also printed).
 Usage: bench/reload/run.py [--short] [--out DIR] [--systems corral,haproxy,nginx]
                            [--routes 100,1000,10000,100000] [--rounds 1]
@@ -867,6 +871,20 @@ def start_keep_awake(tool):
     return procs
 
 
+def prepare(built_here):
+    """One command on a fresh machine: the peers and tools installed (Debian
+    packages, scripts/install-deps.sh) when one is missing, and, unless a
+    corral binary was named, corral and the benchmark's own tools built (a
+    no-op when they are up to date)."""
+    if any(shutil.which(t) is None for t in ("wrk", "nginx", "haproxy", "taskset")):
+        log("installing the benchmark's peers and tools: scripts/install-deps.sh")
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "install-deps.sh")], check=True)
+    if built_here:
+        log("building corral, reload_load and keep_awake: scripts/build.sh")
+        subprocess.run(["sh", os.path.join(ROOT, "scripts", "build.sh"), "corral", "reload_load", "keep_awake"],
+                       check=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--short", action="store_true", help="CI mode: R=100,1000, steady, 10 changes/s and one upgrade, 2 s each")
@@ -878,7 +896,9 @@ def main():
                          "the median of each figure over the rounds")
     ap.add_argument("--keep-work", action="store_true", help="keep the work directory (every process's log)")
     ap.add_argument("--phases", default=None, help="run only these phases (comma-separated names), e.g. steady,upgrade")
-    ap.add_argument("--corral", default=os.path.join(ROOT, "build", "cli", "corral"))
+    ap.add_argument("--corral", default=None,
+                    help="the corral binary (default: build/cli/corral, which the run first builds with "
+                         "scripts/build.sh, after installing what is missing with scripts/install-deps.sh)")
     ap.add_argument("--load-tool", default=None,
                     help="the probe and checker, reload_load (default: build/bench/reload_load beside --corral's build)")
     ap.add_argument("--keep-awake", default=None,
@@ -913,6 +933,9 @@ def main():
     ap.add_argument("--churn-delay-ms", type=int, default=10)
     args = ap.parse_args()
 
+    prepare(built_here=args.corral is None)
+    if args.corral is None:
+        args.corral = os.path.join(ROOT, "build", "cli", "corral")
     for tool in ("wrk", "nginx", "taskset"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: run scripts/install-deps.sh")

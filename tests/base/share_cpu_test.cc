@@ -132,6 +132,40 @@ TEST(ShareCpu, ATurnRightAfterBulkWorkStepsDownAtOnce) {
   t.join();
 }
 
+TEST(ShareCpu, YieldsWhileDownSoThatAPreemptedWorkerGetsTheCoreBack) {
+  if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
+  std::thread t([] {
+    // At the normal policy, short work: no yield.
+    shareCpu();
+    shareCpu();
+    EXPECT_EQ(yieldsWhileDown(), 0u);
+    endBulkWork();
+    ASSERT_TRUE(workUntilSteppedDown());
+    // Down: a yield per kIdleYieldEveryUs of calls, and not more often.
+    uint64_t before = yieldsWhileDown();
+    auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(20 * kIdleYieldEveryUs);
+    int calls = 0;
+    while (std::chrono::steady_clock::now() < end) {
+      shareCpu();
+      ++calls;
+    }
+    uint64_t yields = yieldsWhileDown() - before;
+    EXPECT_GE(yields, 5u);   // 20 intervals; a preempted test thread loses some
+    EXPECT_LE(yields, 21u);  // never per call
+    EXPECT_GT(calls, 100);
+    endBulkWork();
+    // Held down (a start beside a serving generation): the same.
+    ASSERT_TRUE(holdDown());
+    before = yieldsWhileDown();
+    shareCpu();
+    spinFor(std::chrono::microseconds(2 * kIdleYieldEveryUs));
+    shareCpu();
+    EXPECT_GE(yieldsWhileDown() - before, 1u);
+    holdUp();
+  });
+  t.join();
+}
+
 TEST(ShareCpu, ComesBackAfterItsBudgetAndPausesInstead) {
   if (cpuSharing() != CpuSharing::kStepDown) GTEST_SKIP() << "pauses only in this process";
   std::thread t([] {
