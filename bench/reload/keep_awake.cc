@@ -2,7 +2,7 @@
 // using only time no other task wants.
 //
 // Why: on a virtual machine whose guest idles with HLT (no cpuidle driver, as
-// on the Firecracker/PVM VMs of docs/BENCHMARKS.md), a halted vCPU is handed
+// on the Firecracker/PVM VMs of docs/reload/HISTORY.md, fifth run), a halted vCPU is handed
 // back to the host, and a wake-up (a packet, a timer) waits until the host
 // runs that vCPU again. Measured there with a SCHED_FIFO thread sleeping
 // 200 us at a time, 10 s on an idle core: 52 wake-ups more than 1 ms late, the
@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
     return 1;  // spinning at normal priority would take the core from the benchmark
   }
   const double end = nowSeconds() + seconds;
-  // Bounded in time; the clock is read every 1,000 turns (about a ms).
+  // Bounded in time; the clock is read every 1,000 turns (well under a ms).
   while (nowSeconds() < end) {
     for (int i = 0; i < 1000; ++i) {
       cpuRelax();

@@ -153,7 +153,7 @@ def shield(cpu: int, pids=None) -> list[tuple[int, set[int]]]:
     the benchmark's duration, as `cset shield` would: the system under test
     gets its core to itself. Returns [(tid, affinity before)] for unshield().
 
-    Why: on the VMs of docs/BENCHMARKS.md the VM's own agent (pid 1, nice -10)
+    Why: on the VMs of docs/reload/HISTORY.md (fifth run) the VM's own agent (pid 1, nice -10)
     runs ~8 ms about once a second on either core; on the proxy's core it
     took the core from the proxy (nice 0) for that long, and that was the
     periodic stall in every system's probe p99. On the load core, reload_load

@@ -16,7 +16,8 @@ Quieting the machine (each measured; docs/reload/HISTORY.md, "fifth run"):
 The probe's first lead/2 seconds are not counted (the wrk connect then).
 
 For each route count R, systems alternate (corral, haproxy, nginx, corral, ...)
-and each runs these phases on the same catalog and the same event sequence:
+and each runs these phases on the same catalog and the same event sequence
+(until a phase the host disturbed runs again for one system: see below):
   steady     no changes (the steady state the others compare to)
   rate1/10/100  task replacements at 1, 10 and 100 per second
   burst500   500 replacements submitted at once, nine times 2 s apart: the
@@ -44,8 +45,11 @@ records the steal on both cores; in full mode a phase the host stole more
 than --max-steal-ms-per-s from (either core, per second of the phase) runs
 again, up to --attempts in all, with new changes of the same kind and number.
 The attempt the host disturbed least gives the latency figures and says how
-many attempts it took; failed requests and resets are summed over all of
-them, so a retry never hides a failure.
+many attempts it took; the changes and what went wrong (failed requests,
+resets, changes never live, upgrades not done, the most processes) are
+counted over all of them, so a retry never hides a failure. A retry's
+changes are new ones, so from then on that system's sequence differs from
+the others' (same kind and number of changes).
 
 Budgets: a system predicted (from its smaller runs in this run) to need more
 than --start-budget-s to load its configuration is not run at that R, and a
@@ -109,7 +113,7 @@ MAX_CHECKS_PER_BATCH = 20  # changes of one batch (a burst) timed to live
 # figures, what a burst costs the traffic without the cost of watching it
 # (eight of them, so that the p99 is taken over ~2,000 probe answers, not the
 # ~250 of one window, where one stall of the machine decides it: on the 2-vCPU
-# VM of docs/BENCHMARKS.md the load core stalls every proxy's traffic for
+# VM of docs/reload/HISTORY.md the load core stalls every proxy's traffic for
 # 8-30 ms about once in two seconds, with or without changes).
 QUIET_BURSTS = 8
 # What an old generation's drain takes in the upgrade phase: its long-lived
@@ -345,7 +349,7 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
     upgrades_before = len(system.upgrade_seconds())
     upgrades_asked = sum(1 for _, ev in events if isinstance(ev, Upgrade))
     cpu0 = proc.cpu_seconds(system.pids())
-    steal0 = proc.steal_ticks()
+    steal0, steal_t0 = proc.steal_ticks(), time.monotonic()
     checks = LiveChecks(lg.stdin)
     change_times = []
     latency_times = []  # changes whose windows make the "during changes" figures
@@ -444,10 +448,12 @@ def drive_phase(system, port, model, events, phase, t0, lead, duration, lg, lg_o
             log(f"  {system.name} {name}: check `{checks.lines.get(c['id'])}` never went live "
                 f"({c['answers']} answers, the last: {c['last']}; backends seen: {c['seen']})")
     steal_ms = [round((b - a) * 1000.0 / proc.CLK_TCK, 1) for a, b in zip(steal0, proc.steal_ticks())]
+    steal_window_s = time.monotonic() - steal_t0
     log(f"  steal (time the host ran something else) per core: {steal_ms} ms")
     res = summarize_phase(name, kind, amount, applied, lives, change_times, latency_times, lgr, wrk_out,
                           cpu1 - cpu0, sampler.max_procs, duration, upgrades, sampler.peak, warmup_s=lead / 2)
     res["steal_ms"] = steal_ms
+    res["steal_window_s"] = steal_window_s  # the phase and the wait for its last live checks
     return res
 
 
@@ -599,18 +605,19 @@ def run_system(args, cls, routes, seed, plan, work):
 
 def host_was_quiet(args, ph):
     """Did the host leave both cores alone enough for the phase's latency to be ours?"""
-    limit_ms = args.max_steal_ms_per_s * ph["duration_s"]
-    return max(ph["steal_ms"]) <= limit_ms
+    limit_ms = args.max_steal_ms_per_s * ph.get("steal_window_s", ph["duration_s"])
+    return max(ph["steal_ms"][:2]) <= limit_ms  # the system's core and the load core
 
 
 def run_phase_until_quiet(args, system, port, model, events, phase, targets, work, source, scratch):
     """Runs a phase, and again (up to --attempts in all) while the host stole
     more than --max-steal-ms-per-s from either core during it: a hypervisor
     running another guest on our vCPU shows up as every system's latency.
-    The attempt the host disturbed least is kept for the latency figures; the
-    failed requests and resets of every attempt are counted (a retry never
-    hides a failure). A retry's changes are new ones from the same source, of
-    the same kind and number."""
+    The attempt the host disturbed least gives the latency figures; what went
+    wrong is counted over every attempt (failed requests, resets, changes
+    never live, upgrades not done, the most processes), and so are the
+    changes made, so a retry never hides a failure. A retry's changes are new
+    ones from the same source, of the same kind and number."""
     name, kind, amount, seconds = phase
     attempts = []
     while True:
@@ -621,14 +628,32 @@ def run_phase_until_quiet(args, system, port, model, events, phase, targets, wor
         log(f"  the host stole {ph['steal_ms']} ms (over {args.max_steal_ms_per_s:g} ms/s): "
             f"{system.name} {name} again, attempt {len(attempts) + 1} of {args.attempts}")
         events = make_events(kind, amount, seconds, source, scratch)
-    kept = min(attempts, key=lambda a: max(a["steal_ms"]))
+    kept = min(attempts, key=lambda a: max(a["steal_ms"][:2]))
     kept["attempts"] = len(attempts)
-    kept["attempts_steal_ms"] = [a["steal_ms"] for a in attempts]
     kept["host_quiet"] = host_was_quiet(args, kept)
-    # failed_requests and resets are every attempt's (the kept one's own stay beside them).
-    kept["failed_requests_this_attempt"], kept["resets_this_attempt"] = kept["failed_requests"], kept["resets"]
-    kept["failed_requests"] = sum(a["failed_requests"] for a in attempts)
-    kept["resets"] = sum(a["resets"] for a in attempts)
+    # Every attempt, as it was; the kept one's figures are its own.
+    kept["attempts_summary"] = [
+        {"steal_ms": a["steal_ms"], "changes": a["changes"], "failed_requests": a["failed_requests"],
+         "resets": a["resets"], "probe_failures": a["probe"]["failures"],
+         "live_timeouts": a["event_to_live"]["timeouts"], "max_processes": a["max_processes"],
+         "upgrades": {k: a["upgrades"][k] for k in ("asked", "not_started", "completed")},
+         "during_p99_ms": a["during_changes"]["p99_ms"]} for a in attempts]
+    if len(attempts) > 1:
+        # What went wrong counts from every attempt: failures, resets, changes
+        # never live, upgrades not done, the most processes at once.
+        kept["failed_requests"] = sum(a["failed_requests"] for a in attempts)
+        kept["resets"] = sum(a["resets"] for a in attempts)
+        kept["changes"] = sum(a["changes"] for a in attempts)
+        kept["event_to_live"] = dict(kept["event_to_live"],
+                                     timeouts=sum(a["event_to_live"]["timeouts"] for a in attempts))
+        kept["max_processes"] = max(a["max_processes"] for a in attempts)
+        kept["upgrades"] = dict(kept["upgrades"], **{k: sum(a["upgrades"][k] for a in attempts)
+                                                     for k in ("asked", "not_started", "completed")})
+        merged = {}
+        for a in attempts:
+            for k, v in a["probe"]["failures"].items():
+                merged[k] = merged.get(k, 0) + v
+        kept["probe"] = dict(kept["probe"], failures=merged)
     return kept
 
 
@@ -871,18 +896,17 @@ def start_keep_awake(tool):
     return procs
 
 
-def prepare(built_here):
-    """One command on a fresh machine: the peers and tools installed (Debian
-    packages, scripts/install-deps.sh) when one is missing, and, unless a
-    corral binary was named, corral and the benchmark's own tools built (a
-    no-op when they are up to date)."""
+def prepare():
+    """One command on a fresh machine (when no --corral binary is named): the
+    peers and tools installed (Debian packages, scripts/install-deps.sh) when
+    one is missing, then corral and the benchmark's own tools built (a no-op
+    when they are up to date)."""
     if any(shutil.which(t) is None for t in ("wrk", "nginx", "haproxy", "taskset")):
         log("installing the benchmark's peers and tools: scripts/install-deps.sh")
         subprocess.run(["sh", os.path.join(ROOT, "scripts", "install-deps.sh")], check=True)
-    if built_here:
-        log("building corral, reload_load and keep_awake: scripts/build.sh")
-        subprocess.run(["sh", os.path.join(ROOT, "scripts", "build.sh"), "corral", "reload_load", "keep_awake"],
-                       check=True)
+    log("building corral, reload_load and keep_awake: scripts/build.sh")
+    subprocess.run(["sh", os.path.join(ROOT, "scripts", "build.sh"), "corral", "reload_load", "keep_awake"],
+                   check=True)
 
 
 def main():
@@ -933,8 +957,18 @@ def main():
     ap.add_argument("--churn-delay-ms", type=int, default=10)
     args = ap.parse_args()
 
-    prepare(built_here=args.corral is None)
+    # The backends use fixed ports (catalog.BACKEND_PORTS): one run at a time,
+    # and a run waiting for another does not build meanwhile either.
+    # (Run this script directly, not under flock(1) on the same file: that would
+    # hold the lock this process then waits for.)
+    lock = open("/tmp/corral-reload-bench.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log("waiting for /tmp/corral-reload-bench.lock: another reload benchmark run holds it")
+        fcntl.flock(lock, fcntl.LOCK_EX)
     if args.corral is None:
+        prepare()
         args.corral = os.path.join(ROOT, "build", "cli", "corral")
     for tool in ("wrk", "nginx", "taskset"):
         if shutil.which(tool) is None:
@@ -988,15 +1022,6 @@ def main():
     out_dir = args.out or tempfile.mkdtemp(prefix="corral-reload-bench-")
     os.makedirs(out_dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="corral-reload-work-")
-    # The backends use fixed ports (catalog.BACKEND_PORTS): one run at a time.
-    # (Run this script directly, not under flock(1) on the same file: that would
-    # hold the lock this process then waits for.)
-    lock = open("/tmp/corral-reload-bench.lock", "w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        log("waiting for /tmp/corral-reload-bench.lock: another reload benchmark run holds it")
-        fcntl.flock(lock, fcntl.LOCK_EX)
     t_run = time.monotonic()
     # A SIGTERM (ctest's timeout, Ctrl-C's cousin) unwinds like an exception, so every
     # process this run started is stopped by the finally clauses on the way out.
