@@ -592,7 +592,7 @@ def run_system(args, cls, routes, seed, plan, work):
             if name != "steady" and ph["changes"] and "steady" in result["phases"]:
                 st = result["phases"]["steady"]
                 excess = ph["cpu_s"] - st["cpu_s"] / st["duration_s"] * ph["duration_s"]
-                ph["cpu_per_change_excess_ms"] = excess * 1000.0 / ph["changes"]
+                ph["cpu_per_change_excess_ms"] = excess * 1000.0 / ph.get("changes_this_attempt", ph["changes"])
             else:
                 ph["cpu_per_change_excess_ms"] = None
             log(f"  failed {ph['failed_requests']} resets {ph['resets']} probe p99 {fmt(ph['probe']['p99_ms'])} ms, "
@@ -643,6 +643,7 @@ def run_phase_until_quiet(args, system, port, model, events, phase, targets, wor
         # never live, upgrades not done, the most processes at once.
         kept["failed_requests"] = sum(a["failed_requests"] for a in attempts)
         kept["resets"] = sum(a["resets"] for a in attempts)
+        kept["changes_this_attempt"] = kept["changes"]  # what its CPU and latency figures are per
         kept["changes"] = sum(a["changes"] for a in attempts)
         kept["event_to_live"] = dict(kept["event_to_live"],
                                      timeouts=sum(a["event_to_live"]["timeouts"] for a in attempts))
