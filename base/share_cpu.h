@@ -28,8 +28,8 @@
 //    down (four alternating rounds each). The work is bounded:
 //    after kBulkIdleBudgetUs stepped down in one loop turn the thread returns
 //    to its policy and pauses instead, and does not step down again for
-//    kBulkStarvedPauseUs, so a saturated worker cannot starve route changes. Single changes (under
-//    kBulkAfterUs) never step down.
+//    kBulkStarvedPauseUs, so a saturated worker cannot starve route changes.
+//    Single changes (under kBulkAfterUs) never step down.
 //  * Pause (kPause, the fallback): after kShareCpuEveryUs of work the thread
 //    sleeps kShareCpuPauseUs. A sleep, not sched_yield(): a yield hands the
 //    core only to a thread runnable (and EEVDF-eligible) at that instant; a
@@ -84,8 +84,9 @@ uint64_t yieldsWhileDown();
 // sched, 100 routes). holdDown() steps this thread down until holdUp(), or
 // for kHoldDownMaxMs at most (checked at shareCpu() and at each loop turn),
 // so that a saturated predecessor cannot starve the upgrade.
-// Meanwhile shareCpu() only yields (every kIdleYieldEveryUs). No-op under kPause. Threads started
-// by a held-down thread inherit SCHED_IDLE: they call startAtNormalPolicy().
+// Meanwhile shareCpu() only yields (every kIdleYieldEveryUs). No-op under
+// kPause. Threads started by a held-down thread inherit SCHED_IDLE: they call
+// startAtNormalPolicy().
 constexpr int64_t kHoldDownMaxMs = 5000;
 bool holdDown();  // whether this thread is held down now
 void holdUp();

@@ -2,9 +2,9 @@
 // using only time no other task wants.
 //
 // Why: on a virtual machine whose guest idles with HLT (no cpuidle driver, as
-// on the Firecracker/PVM VMs of docs/reload/HISTORY.md, fifth run), a halted vCPU is handed
-// back to the host, and a wake-up (a packet, a timer) waits until the host
-// runs that vCPU again. Measured there with a SCHED_FIFO thread sleeping
+// on the Firecracker/PVM VMs of docs/reload/HISTORY.md, fifth run), a
+// halted vCPU is handed back to the host, and a wake-up (a packet, a timer)
+// waits until the host runs that vCPU again. Measured there with a SCHED_FIFO thread sleeping
 // 200 us at a time, 10 s on an idle core: 52 wake-ups more than 1 ms late, the
 // worst 5.3 ms; with this program on the same core, none. Those late wake-ups
 // were the 8-30 ms stalls that made every proxy's probe p99 jump by milliseconds
@@ -17,8 +17,9 @@
 // woken, and EEVDF may pick this spinner before it and let it spin to the
 // next tick: perf sched found the proxy's worker waiting 4 ms (HZ=250) behind
 // it, ~2.6 times a second under 100 changes/s. So it spins on sched_yield():
-// every turn is a pick, and a runnable task wins it within microseconds. Usage: keep_awake
-// --seconds N (run pinned with taskset); it also exits when its parent does.
+// every turn is a pick, and a runnable task wins it within microseconds.
+// Usage: keep_awake --seconds N (run pinned with taskset); it also exits when
+// its parent does.
 
 #include <sched.h>
 #include <signal.h>
@@ -36,17 +37,6 @@ double nowSeconds() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-// A spin-wait hint: lets a sibling hyperthread run and saves power.
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#else
-  asm volatile("" ::: "memory");
-#endif
 }
 
 }  // namespace
@@ -70,10 +60,7 @@ int main(int argc, char** argv) {
   const double end = nowSeconds() + seconds;
   // Bounded in time; the clock is read every 1,000 turns (well under a ms).
   while (nowSeconds() < end) {
-    for (int i = 0; i < 1000; ++i) {
-      cpuRelax();
-      sched_yield();
-    }
+    for (int i = 0; i < 1000; ++i) sched_yield();
   }
   return 0;
 }
